@@ -1,0 +1,59 @@
+/**
+ * One error type for the whole application. Code outside the edges identifies an error only by its
+ * stable `code`; the HTTP server and the CLI map codes to status codes and exit codes.
+ */
+export type ErrorCode =
+  | 'validation.failed'
+  | 'auth.unauthenticated'
+  | 'auth.invalid_credentials'
+  | 'auth.forbidden'
+  | 'auth.csrf'
+  | 'auth.token_invalid'
+  | 'auth.throttled'
+  | 'location.not_found'
+  | 'location.invalid_parent'
+  | 'location.has_children'
+  | 'model.not_found'
+  | 'model.duplicate'
+  | 'model.in_use'
+  | 'lock.not_found'
+  | 'lock.duplicate_external_id'
+  | 'lock.retired'
+  | 'lock.invalid_location'
+  | 'lock.version_conflict'
+  | 'user.not_found'
+  | 'user.duplicate'
+  | 'token.not_found'
+  | 'store.data_folder_locked'
+  | 'store.unavailable'
+  | 'cli.server_required'
+  | 'internal';
+
+/** A problem with one input field, named by its path (e.g. `gating.holdSeconds`). */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** The application's error: a stable code, a message for people, and optional per-field detail. */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fields: FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Builds a validation error naming each bad field. */
+export function validationError(fields: FieldError[]): AppError {
+  const summary = fields.map((f) => `${f.path || '(body)'}: ${f.message}`).join('; ');
+  return new AppError('validation.failed', `Invalid input: ${summary}`, fields);
+}
+
+/** True when `e` is an AppError with the given code. */
+export function isAppError(e: unknown, code?: ErrorCode): e is AppError {
+  return e instanceof AppError && (code === undefined || e.code === code);
+}

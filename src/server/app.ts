@@ -1,0 +1,154 @@
+/**
+ * Builds the HTTP server: validation and serialization from zod schemas, the OpenAPI document, auth,
+ * metrics, error mapping, the API routes and the built web UI. Creating an app does not listen.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../domain/errors.js';
+import type { Services } from '../services/index.js';
+import { demoLoaded } from '../services/demo-fleet.js';
+import { ping } from '../store/database.js';
+import { actorOf, registerAuth } from './auth.js';
+import { HTTP_STATUS } from './errors.js';
+import { registerMetrics } from './metrics.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { inventoryRoutes } from './routes/inventory-routes.js';
+
+export interface AppOptions {
+  services: Services;
+  /** Folder holding the built web UI (index.html); the UI is not served when absent. */
+  webDir?: string | undefined;
+  /** pino options, or false for no logs (tests). */
+  logger?: FastifyServerOptions['logger'];
+  /** Mark cookies Secure (behind HTTPS). */
+  secureCookies?: boolean;
+  version?: string;
+}
+
+/** Fields that never reach a log line. */
+export const LOG_REDACT = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.newPassword',
+  '*.currentPassword',
+  '*.token',
+  '*.secret',
+];
+
+const SPA_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/** Marks every route registered in this (encapsulated) context as reachable without signing in. */
+function markRoutesPublic(ctx: FastifyInstance): void {
+  ctx.addHook('onRoute', (route) => {
+    route.config = { ...(route.config as object), public: true };
+  });
+}
+
+/** Creates the Fastify app with every route registered. */
+export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
+  const logger = opts.logger === undefined ? false : opts.logger === true ? { redact: { paths: LOG_REDACT, censor: '[redacted]' } } : opts.logger;
+  const app = Fastify({ logger, genReqId: () => randomUUID(), trustProxy: process.env.LOCKWARDEN_TRUST_PROXY === '1', bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const fields = err.validation.map((v) => ({
+        path: (v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.'),
+        message: v.message ?? 'invalid',
+      }));
+      const where = err.validationContext === 'body' ? '' : `${err.validationContext}: `;
+      return reply.code(400).send({ error: { code: 'validation.failed', message: `Invalid input: ${fields.map((f) => `${where}${f.path || '(whole)'}: ${f.message}`).join('; ')}`, fields, requestId: req.id } });
+    }
+    if (err instanceof AppError) {
+      return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message, ...(err.fields.length ? { fields: err.fields } : {}), requestId: req.id } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      // Fastify's own client errors (bad JSON, wrong content type, body too large): safe to name.
+      return reply.code(status).send({ error: { code: 'validation.failed', message: (err as Error).message, requestId: req.id } });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'internal', message: `internal error; quote request id ${req.id}`, requestId: req.id } });
+  });
+
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'lockwarden API', version: opts.version ?? '0.0.0', description: 'Smart lock inventory, reset handbook and controlled resets.' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'lw_session' },
+          token: { type: 'http', scheme: 'bearer', description: 'API token (lwt_...) from the Tokens page or `lockwarden tokens create`' },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  // The docs page and the UI's static files hold no data and the sign-in page needs them: public.
+  await app.register(async (docs) => {
+    markRoutesPublic(docs);
+    await docs.register(fastifySwaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  });
+
+  registerAuth(app, opts.services);
+  const metrics = registerMetrics(app);
+
+  app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await ping(opts.services.ctx.db);
+      return { status: 'ok', engine: opts.services.ctx.engine };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', engine: opts.services.ctx.engine });
+    }
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      api.get('/meta', { schema: { tags: ['meta'], response: { 200: z.object({ demo: z.boolean(), version: z.string(), engine: z.string() }) } } }, async (req) => {
+        actorOf(req);
+        return { demo: await demoLoaded(opts.services.ctx), version: opts.version ?? '0.0.0', engine: opts.services.ctx.engine };
+      });
+      await api.register(authRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
+      await api.register(inventoryRoutes(opts.services));
+    },
+    { prefix: '/api' },
+  );
+
+  const webDir = opts.webDir;
+  const hasWeb = webDir !== undefined && existsSync(path.join(webDir, 'index.html'));
+  if (hasWeb) {
+    await app.register(async (web) => {
+      markRoutesPublic(web);
+      await web.register(fastifyStatic, { root: webDir, wildcard: false, index: false, prefix: '/' });
+    });
+  }
+  const indexHtml = hasWeb ? readFileSync(path.join(webDir, 'index.html'), 'utf8') : null;
+  app.setNotFoundHandler((req, reply) => {
+    if (req.method === 'GET' && indexHtml && !req.url.startsWith('/api/') && !req.url.startsWith('/metrics')) {
+      return reply.header('content-security-policy', SPA_CSP).type('text/html').send(indexHtml);
+    }
+    return reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    return payload;
+  });
+  return app;
+}

@@ -1,0 +1,78 @@
+/**
+ * Authentication at the edge: every route needs a signed-in user (session cookie + CSRF header for
+ * changes) or an API token, unless the route is marked public. Deny by default.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.js';
+import type { Actor, User } from '../domain/identity.js';
+import { safeEqual } from '../crypto/tokens.js';
+import type { Services } from '../services/index.js';
+
+export const SESSION_COOKIE = 'lw_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | null;
+    user: User | null;
+    csrfToken: string | null;
+    sessionToken: string | null;
+  }
+  interface FastifyContextConfig {
+    /** Reachable without signing in (health, sign-in, the SPA's files, API docs). */
+    public?: boolean;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The actor of an authenticated request; routes behind the auth hook always have one. */
+export function actorOf(req: FastifyRequest): Actor {
+  if (!req.actor) throw new AppError('auth.unauthenticated', 'sign in first');
+  return req.actor;
+}
+
+/** Sets the session cookie: httpOnly, SameSite=Strict, Secure when served over HTTPS. */
+export function setSessionCookie(reply: FastifyReply, token: string, secure: boolean): void {
+  void reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: 12 * 3600 });
+}
+
+/** Registers the hook that resolves the actor and enforces authentication and CSRF. */
+export function registerAuth(app: FastifyInstance, services: Services): void {
+  app.decorateRequest('actor', null);
+  app.decorateRequest('user', null);
+  app.decorateRequest('csrfToken', null);
+  app.decorateRequest('sessionToken', null);
+
+  app.addHook('preHandler', async (req) => {
+    const header = req.headers.authorization;
+    if (header?.startsWith('Bearer ')) {
+      const found = await services.auth.authenticateToken(header.slice('Bearer '.length).trim());
+      if (!found && !req.routeOptions.config.public) throw new AppError('auth.token_invalid', 'API token is invalid, revoked or expired');
+      if (found) {
+        req.actor = found.actor;
+        req.user = found.user;
+      }
+      return;
+    }
+    const cookie = req.cookies[SESSION_COOKIE];
+    if (cookie) {
+      const found = await services.auth.authenticateSession(cookie);
+      if (found) {
+        req.actor = found.actor;
+        req.user = found.user;
+        req.csrfToken = found.csrfToken;
+        req.sessionToken = cookie;
+      }
+    }
+    // Unmatched GETs fall through to the SPA's index.html or a 404; neither reveals data.
+    if (req.routeOptions.config.public || req.is404) return;
+    if (!req.actor) throw new AppError('auth.unauthenticated', 'sign in first');
+    if (!SAFE_METHODS.has(req.method)) {
+      const sent = req.headers[CSRF_HEADER];
+      if (typeof sent !== 'string' || !req.csrfToken || !safeEqual(sent, req.csrfToken)) {
+        throw new AppError('auth.csrf', `missing or wrong ${CSRF_HEADER} header`);
+      }
+    }
+  });
+}

@@ -1,0 +1,30 @@
+import type { ErrorCode } from '../domain/errors.js';
+
+/** HTTP status for each application error code; the only place codes meet HTTP. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  'validation.failed': 400,
+  'auth.unauthenticated': 401,
+  'auth.invalid_credentials': 401,
+  'auth.token_invalid': 401,
+  'auth.forbidden': 403,
+  'auth.csrf': 403,
+  'auth.throttled': 429,
+  'location.not_found': 404,
+  'location.invalid_parent': 400,
+  'location.has_children': 409,
+  'model.not_found': 404,
+  'model.duplicate': 409,
+  'model.in_use': 409,
+  'lock.not_found': 404,
+  'lock.duplicate_external_id': 409,
+  'lock.retired': 409,
+  'lock.invalid_location': 400,
+  'lock.version_conflict': 409,
+  'user.not_found': 404,
+  'user.duplicate': 409,
+  'token.not_found': 404,
+  'store.data_folder_locked': 503,
+  'store.unavailable': 503,
+  'cli.server_required': 400,
+  internal: 500,
+};

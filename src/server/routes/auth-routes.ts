@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { allowedActions, ApiTokenCreateSchema, OneTimeSignInSchema, SetPasswordSchema, SignInSchema } from '../../domain/identity.js';
+import type { Services } from '../../services/index.js';
+import { actorOf, SESSION_COOKIE, setSessionCookie } from '../auth.js';
+import { ApiTokenOut, IdParams, items, SessionOut } from '../schemas.js';
+
+/** Sign-in, sign-out, the current user, password and API tokens. */
+export function authRoutes(services: Services, opts: { secureCookies: boolean }): FastifyPluginAsyncZod {
+  return async (app) => {
+    const tags = ['auth'];
+    app.post('/auth/sign-in', { config: { public: true }, schema: { tags, body: SignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
+      const s = await services.auth.signIn(req.body, req.ip);
+      setSessionCookie(reply, s.sessionToken, opts.secureCookies);
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions };
+    });
+
+    app.post('/auth/one-time', { config: { public: true }, schema: { tags, body: OneTimeSignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
+      const s = await services.auth.oneTimeSignIn(req.body);
+      setSessionCookie(reply, s.sessionToken, opts.secureCookies);
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, mustSetPassword: !s.user.hasPassword };
+    });
+
+    app.get('/auth/me', { schema: { tags, response: { 200: SessionOut } } }, async (req) => {
+      const actor = actorOf(req);
+      return { user: req.user!, csrfToken: req.csrfToken ?? '', allowedActions: allowedActions(actor), mustSetPassword: !req.user!.hasPassword };
+    });
+
+    app.post('/auth/password', { schema: { tags, body: SetPasswordSchema } }, async (req, reply) => {
+      await services.auth.setPassword(actorOf(req), req.body);
+      return reply.code(204).send();
+    });
+
+    app.post('/auth/sign-out', { schema: { tags } }, async (req, reply) => {
+      if (req.sessionToken) await services.auth.signOut(req.sessionToken);
+      void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.code(204).send();
+    });
+
+    const tokenTags = ['tokens'];
+    app.get('/tokens', { schema: { tags: tokenTags, response: { 200: items(ApiTokenOut) } } }, async (req) => ({
+      items: await services.auth.listApiTokens(actorOf(req)),
+    }));
+
+    app.post('/tokens', { schema: { tags: tokenTags, body: ApiTokenCreateSchema, response: { 201: z.object({ token: ApiTokenOut, secret: z.string() }) } } }, async (req, reply) => {
+      return reply.code(201).send(await services.auth.createApiToken(actorOf(req), req.body));
+    });
+
+    app.delete('/tokens/:id', { schema: { tags: tokenTags, params: IdParams } }, async (req, reply) => {
+      await services.auth.revokeApiToken(actorOf(req), req.params.id);
+      return reply.code(204).send();
+    });
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Response shapes for the OpenAPI document and the serializer. Request shapes are the domain's own
+ * schemas, so HTTP, CLI and spreadsheets validate the same way.
+ */
+import { z } from 'zod';
+import { CREDENTIAL_STORAGE, LOCK_FAMILIES, RESET_BEHAVIOURS } from '../domain/lock-models.js';
+import { LOCATION_KINDS, READINGS } from '../domain/locations.js';
+import { DRIVER_NAMES, SERVICE_STATES } from '../domain/locks.js';
+import { ROLES } from '../domain/identity.js';
+
+const when = z.date();
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    requestId: z.string().optional(),
+  }),
+});
+
+export const IdParams = z.object({ id: z.string().uuid('not a valid id') });
+
+export const UserOut = z.object({ id: z.string(), email: z.string(), displayName: z.string(), role: z.enum(ROLES), hasPassword: z.boolean(), createdAt: when });
+
+export const SessionOut = z.object({
+  user: UserOut,
+  csrfToken: z.string(),
+  allowedActions: z.array(z.string()),
+  mustSetPassword: z.boolean().optional(),
+});
+
+const LocationBase = {
+  id: z.string(),
+  parentId: z.string().nullable(),
+  kind: z.enum(LOCATION_KINDS),
+  name: z.string(),
+  reading: z.enum(READINGS),
+  attributes: z.record(z.string(), z.string()),
+  path: z.string(),
+  isDemo: z.boolean(),
+  createdAt: when,
+  updatedAt: when,
+};
+export const LocationOut = z.object(LocationBase);
+
+export interface LocationNodeOut extends z.infer<typeof LocationOut> {
+  label: string;
+  lockCount: number;
+  children: LocationNodeOut[];
+}
+export const LocationNodeOut: z.ZodType<LocationNodeOut> = z.lazy(() =>
+  z.object({ ...LocationBase, label: z.string(), lockCount: z.number(), children: z.array(LocationNodeOut) }),
+);
+
+export const LockModelOut = z.object({
+  id: z.string(),
+  manufacturer: z.string(),
+  modelNumber: z.string(),
+  name: z.string(),
+  family: z.enum(LOCK_FAMILIES),
+  capabilities: z.object({
+    pinSlots: z.number(),
+    pinLengthMin: z.number(),
+    pinLengthMax: z.number(),
+    schedules: z.boolean(),
+    digitalKeys: z.boolean(),
+    fingerprints: z.boolean(),
+    remoteLockUnlock: z.boolean(),
+    remoteReset: z.boolean(),
+  }),
+  resetBehaviour: z.enum(RESET_BEHAVIOURS),
+  gating: z.object({
+    button: z.string(),
+    buttonSequence: z.string().optional(),
+    holdSeconds: z.number(),
+    batteryMinPercent: z.number(),
+    needsLockOffDoor: z.boolean(),
+  }),
+  credentialStorage: z.enum(CREDENTIAL_STORAGE),
+  mechanicalOverride: z.boolean(),
+  isDemo: z.boolean(),
+  createdAt: when,
+  updatedAt: when,
+});
+
+export const LockOut = z.object({
+  id: z.string(),
+  name: z.string(),
+  modelId: z.string(),
+  manufacturer: z.string(),
+  modelNumber: z.string(),
+  family: z.enum(LOCK_FAMILIES),
+  locationId: z.string(),
+  locationPath: z.array(z.object({ id: z.string(), name: z.string(), kind: z.string() })),
+  siteId: z.string().nullable(),
+  serial: z.string(),
+  firmware: z.string(),
+  installedOn: z.string().nullable(),
+  driver: z.enum(DRIVER_NAMES),
+  externalId: z.string().nullable(),
+  credentialStorage: z.enum(CREDENTIAL_STORAGE),
+  mechanicalOverride: z.boolean(),
+  batteryPercent: z.number().nullable(),
+  serviceState: z.enum(SERVICE_STATES),
+  retiredAt: when.nullable(),
+  retiredReason: z.string().nullable(),
+  notes: z.string(),
+  isDemo: z.boolean(),
+  version: z.number(),
+  createdAt: when,
+  updatedAt: when,
+});
+
+export const ApiTokenOut = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: when,
+  lastUsedAt: when.nullable(),
+  expiresAt: when.nullable(),
+  revokedAt: when.nullable(),
+});
+
+export const items = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });

@@ -1,0 +1,248 @@
+import { AppError } from '../domain/errors.js';
+import {
+  allowedActions,
+  ApiTokenCreateSchema,
+  OneTimeSignInSchema,
+  SetPasswordSchema,
+  SignInSchema,
+  UserCreateSchema,
+  type Action,
+  type Actor,
+  type ApiToken,
+  type User,
+} from '../domain/identity.js';
+import { parseInput } from '../domain/validation.js';
+import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { hashToken } from '../crypto/tokens.js';
+import { inTransaction } from '../store/database.js';
+import { IdentityRepository, type ApiTokenRow, type UserRow } from '../store/identity-repository.js';
+import { authorize, type ServiceContext } from './context.js';
+
+const SESSION_IDLE_MS = 12 * 3600_000;
+const SESSION_TOUCH_MS = 5 * 60_000;
+const ONE_TIME_TTL_MS = 24 * 3600_000;
+/** Token secrets start with this so leaked ones are recognisable (and scannable). */
+export const API_TOKEN_PREFIX = 'lwt_';
+
+/**
+ * Throttling (NIST SP 800-63B): after 5 failures, each further attempt waits twice as long, up to
+ * 15 minutes; an account is locked after 100 consecutive failures until a password reset.
+ */
+const FREE_FAILURES = 5;
+const MAX_DELAY_MS = 15 * 60_000;
+export const ACCOUNT_FAILURE_LIMIT = 100;
+
+export interface SignedIn {
+  user: User;
+  sessionToken: string;
+  csrfToken: string;
+  allowedActions: Action[];
+}
+
+function presentUser(u: UserRow): User {
+  return { id: u.id, email: u.email, displayName: u.displayName, role: u.role, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
+}
+
+function presentToken(t: ApiTokenRow): ApiToken {
+  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt };
+}
+
+function userActor(u: UserRow, via: 'session' | 'token'): Actor {
+  return { kind: 'user', userId: u.id, email: u.email, role: u.role, via };
+}
+
+/** Accounts, sign-in, sessions and API tokens. */
+export class AuthService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private get repo() {
+    return new IdentityRepository(this.ctx.db);
+  }
+
+  /**
+   * On a brand-new instance, creates the owner account without a password and returns a one-time
+   * sign-in token for it. Returns null when accounts already exist.
+   */
+  async bootstrapOwner(email = 'owner@lockwarden.local'): Promise<{ user: User; oneTimeToken: string } | null> {
+    return inTransaction(this.ctx.db, async (tx) => {
+      const repo = new IdentityRepository(tx);
+      if ((await repo.userCount()) > 0) return null;
+      const now = this.ctx.clock.now();
+      const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', role: 'owner', passwordHash: null, createdAt: now });
+      const token = this.ctx.ids.secret(32);
+      await repo.insertOneTimeToken({ tokenHash: hashToken(token), userId: user.id, purpose: 'sign-in', createdAt: now, expiresAt: new Date(now.getTime() + ONE_TIME_TTL_MS) });
+      return { user: presentUser(user), oneTimeToken: token };
+    });
+  }
+
+  /** Issues a fresh one-time sign-in token for an account (used by `lockwarden users one-time`). */
+  async issueOneTimeToken(actor: Actor, email: string): Promise<string> {
+    authorize(actor, 'user.write');
+    const user = await this.repo.userByEmail(email);
+    if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
+    const now = this.ctx.clock.now();
+    const token = this.ctx.ids.secret(32);
+    await this.repo.insertOneTimeToken({ tokenHash: hashToken(token), userId: user.id, purpose: 'sign-in', createdAt: now, expiresAt: new Date(now.getTime() + ONE_TIME_TTL_MS) });
+    await this.repo.clearFailures(`account:${user.email.toLowerCase()}`);
+    return token;
+  }
+
+  /** Creates an account (owners only until roles on locations arrive). */
+  async createUser(actor: Actor, input: unknown): Promise<User> {
+    const data = parseInput(UserCreateSchema, input);
+    authorize(actor, 'user.write');
+    if (await this.repo.userByEmail(data.email)) {
+      throw new AppError('user.duplicate', `an account with email ${data.email} exists`, [{ path: 'email', message: 'already registered' }]);
+    }
+    const user = await this.repo.insertUser({
+      id: this.ctx.ids.uuid(),
+      email: data.email,
+      displayName: data.displayName,
+      role: data.role,
+      passwordHash: data.password ? await hashPassword(data.password) : null,
+      createdAt: this.ctx.clock.now(),
+    });
+    return presentUser(user);
+  }
+
+  async listUsers(actor: Actor): Promise<User[]> {
+    authorize(actor, 'user.read');
+    return (await this.repo.users()).map(presentUser);
+  }
+
+  /** Checks email and password, throttled per account and per client; opens a session. */
+  async signIn(input: unknown, clientKey: string): Promise<SignedIn> {
+    const { email, password } = parseInput(SignInSchema, input);
+    const keys = [`account:${email}`, `client:${clientKey}`];
+    for (const key of keys) await this.checkThrottle(key);
+    const user = await this.repo.userByEmail(email);
+    const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
+    if (!ok || !user) {
+      const now = this.ctx.clock.now();
+      for (const key of keys) await this.repo.recordFailure(key, now);
+      throw new AppError('auth.invalid_credentials', 'email or password is wrong');
+    }
+    for (const key of keys) await this.repo.clearFailures(key);
+    return this.openSession(user);
+  }
+
+  /** Signs in with a one-time token (first start, or an owner-issued reset); the token is spent. */
+  async oneTimeSignIn(input: unknown): Promise<SignedIn> {
+    const { token } = parseInput(OneTimeSignInSchema, input);
+    const userId = await this.repo.consumeOneTimeToken(hashToken(token), 'sign-in', this.ctx.clock.now());
+    const user = userId ? await this.repo.userById(userId) : null;
+    if (!user || user.disabledAt) throw new AppError('auth.token_invalid', 'this sign-in link is invalid, used or expired');
+    return this.openSession(user);
+  }
+
+  private async openSession(user: UserRow): Promise<SignedIn> {
+    const now = this.ctx.clock.now();
+    const sessionToken = this.ctx.ids.secret(32);
+    const csrfToken = this.ctx.ids.secret(24);
+    await this.repo.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
+    const actor = userActor(user, 'session');
+    return { user: presentUser(user), sessionToken, csrfToken, allowedActions: allowedActions(actor) };
+  }
+
+  private async checkThrottle(key: string): Promise<void> {
+    const rec = await this.repo.failures(key);
+    if (!rec) return;
+    if (key.startsWith('account:') && rec.failures >= ACCOUNT_FAILURE_LIMIT) {
+      throw new AppError('auth.throttled', 'this account is locked after too many failed sign-ins; an owner can issue a one-time sign-in link');
+    }
+    if (rec.failures < FREE_FAILURES) return;
+    const delay = Math.min(1000 * 2 ** (rec.failures - FREE_FAILURES), MAX_DELAY_MS);
+    const waitMs = rec.lastAt.getTime() + delay - this.ctx.clock.now().getTime();
+    if (waitMs > 0) throw new AppError('auth.throttled', `too many failed sign-ins; try again in ${Math.ceil(waitMs / 1000)} s`);
+  }
+
+  /** Resolves a session cookie to its actor and CSRF token, sliding its expiry; null when invalid. */
+  async authenticateSession(sessionToken: string): Promise<{ actor: Actor; csrfToken: string; user: User } | null> {
+    const now = this.ctx.clock.now();
+    const tokenHash = hashToken(sessionToken);
+    const session = await this.repo.sessionByHash(tokenHash, now);
+    if (!session) return null;
+    const user = await this.repo.userById(session.userId);
+    if (!user || user.disabledAt) return null;
+    if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
+      await this.repo.touchSession(tokenHash, now, new Date(now.getTime() + SESSION_IDLE_MS));
+    }
+    return { actor: userActor(user, 'session'), csrfToken: session.csrfToken, user: presentUser(user) };
+  }
+
+  /** Resolves an API token (`lwt_...`) to its actor; null when unknown, revoked or expired. */
+  async authenticateToken(secret: string): Promise<{ actor: Actor; user: User } | null> {
+    if (!secret.startsWith(API_TOKEN_PREFIX)) return null;
+    const now = this.ctx.clock.now();
+    const token = await this.repo.apiTokenByHash(hashToken(secret));
+    if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) return null;
+    const user = await this.repo.userById(token.userId);
+    if (!user || user.disabledAt) return null;
+    if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > SESSION_TOUCH_MS) await this.repo.touchApiToken(token.id, now);
+    return { actor: userActor(user, 'token'), user: presentUser(user) };
+  }
+
+  async signOut(sessionToken: string): Promise<void> {
+    await this.repo.deleteSession(hashToken(sessionToken));
+  }
+
+  /** Sets a password. Someone who already has one must give it; every other session ends. */
+  async setPassword(actor: Actor, input: unknown): Promise<void> {
+    const data = parseInput(SetPasswordSchema, input);
+    if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'only a signed-in user can set their password');
+    const user = await this.repo.userById(actor.userId);
+    if (!user) throw new AppError('user.not_found', 'account not found');
+    if (user.passwordHash) {
+      if (!data.currentPassword || !(await verifyPassword(user.passwordHash, data.currentPassword))) {
+        throw new AppError('auth.invalid_credentials', 'current password is wrong', [{ path: 'currentPassword', message: 'does not match' }]);
+      }
+    }
+    await this.repo.setPasswordHash(user.id, await hashPassword(data.newPassword));
+    await this.repo.clearFailures(`account:${user.email.toLowerCase()}`);
+  }
+
+  /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
+  async createApiToken(actor: Actor, input: unknown): Promise<{ token: ApiToken; secret: string }> {
+    const data = parseInput(ApiTokenCreateSchema, input);
+    authorize(actor, 'token.manage_own');
+    if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'tokens belong to a user');
+    return this.issueApiToken(actor.userId, data.name, data.expiresInDays);
+  }
+
+  /** Issues a token for a named account from the local CLI (whoever holds the data folder). */
+  async createApiTokenFor(actor: Actor, email: string, input: unknown): Promise<{ token: ApiToken; secret: string }> {
+    const data = parseInput(ApiTokenCreateSchema, input);
+    authorize(actor, 'user.write');
+    const user = await this.repo.userByEmail(email);
+    if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
+    return this.issueApiToken(user.id, data.name, data.expiresInDays);
+  }
+
+  private async issueApiToken(userId: string, name: string, expiresInDays: number | null) {
+    const now = this.ctx.clock.now();
+    const secret = `${API_TOKEN_PREFIX}${this.ctx.ids.secret(32)}`;
+    const row = await this.repo.insertApiToken({
+      id: this.ctx.ids.uuid(),
+      userId,
+      name,
+      prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
+      tokenHash: hashToken(secret),
+      createdAt: now,
+      expiresAt: expiresInDays === null ? null : new Date(now.getTime() + expiresInDays * 86400_000),
+    });
+    return { token: presentToken(row), secret };
+  }
+
+  async listApiTokens(actor: Actor): Promise<ApiToken[]> {
+    authorize(actor, 'token.manage_own');
+    if (actor.kind !== 'user') return [];
+    return (await this.repo.apiTokensOfUser(actor.userId)).map(presentToken);
+  }
+
+  async revokeApiToken(actor: Actor, id: string): Promise<void> {
+    authorize(actor, 'token.manage_own');
+    if (actor.kind !== 'user' || !(await this.repo.revokeApiToken(id, actor.userId, this.ctx.clock.now()))) {
+      throw new AppError('token.not_found', `token ${id} not found`);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { ServiceContext } from './context.js';
+import { AuthService } from './auth-service.js';
+import { LocationService } from './location-service.js';
+import { LockModelService } from './lock-model-service.js';
+import { LockService } from './lock-service.js';
+
+/** Every use case, built once over one context. */
+export interface Services {
+  ctx: ServiceContext;
+  auth: AuthService;
+  locations: LocationService;
+  models: LockModelService;
+  locks: LockService;
+}
+
+/** Builds the services over a database, clock and id source. */
+export function createServices(ctx: ServiceContext): Services {
+  return {
+    ctx,
+    auth: new AuthService(ctx),
+    locations: new LocationService(ctx),
+    models: new LockModelService(ctx),
+    locks: new LockService(ctx),
+  };
+}

@@ -1,0 +1,99 @@
+import { AppError } from '../domain/errors.js';
+import type { Actor } from '../domain/identity.js';
+import {
+  buildTree,
+  canContain,
+  childPath,
+  LocationCreateSchema,
+  LocationUpdateSchema,
+  locationLabel,
+  type Location,
+  type LocationNode,
+} from '../domain/locations.js';
+import { parseInput } from '../domain/validation.js';
+import { inTransaction } from '../store/database.js';
+import { LocationRepository } from '../store/location-repository.js';
+import { authorize, type ServiceContext } from './context.js';
+
+/** Use cases on the location tree. */
+export class LocationService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private repo(db = this.ctx.db) {
+    return new LocationRepository(db);
+  }
+
+  /** The whole tree with lock counts rolled up. */
+  async tree(actor: Actor): Promise<LocationNode[]> {
+    authorize(actor, 'location.read');
+    const repo = this.repo();
+    const [all, counts] = await Promise.all([repo.all(), repo.lockCounts()]);
+    return buildTree(all, counts);
+  }
+
+  /** Every location, flat, parents first. */
+  async list(actor: Actor): Promise<Location[]> {
+    authorize(actor, 'location.read');
+    return this.repo().all();
+  }
+
+  async get(actor: Actor, id: string): Promise<Location> {
+    authorize(actor, 'location.read');
+    const loc = await this.repo().byId(id);
+    if (!loc) throw new AppError('location.not_found', `location ${id} not found`);
+    return loc;
+  }
+
+  /** Adds a location under a parent; the kind must fit the tree and the name be unique among siblings. */
+  async create(actor: Actor, input: unknown, opts: { isDemo?: boolean } = {}): Promise<Location> {
+    const data = parseInput(LocationCreateSchema, input);
+    authorize(actor, 'location.write');
+    return inTransaction(this.ctx.db, async (tx) => {
+      const repo = this.repo(tx);
+      const parent = data.parentId ? await repo.byId(data.parentId) : null;
+      if (data.parentId && !parent) {
+        throw new AppError('location.not_found', `parent location ${data.parentId} not found`, [{ path: 'parentId', message: 'no such location' }]);
+      }
+      if (!canContain(parent?.kind ?? null, data.kind)) {
+        const where = parent ? `inside a ${locationLabel(parent.kind, parent.reading).toLowerCase()}` : 'at the top of the tree';
+        throw new AppError('location.invalid_parent', `a ${data.kind} cannot be placed ${where}`, [{ path: 'kind', message: `not allowed ${where}` }]);
+      }
+      if (await repo.siblingNameTaken(data.parentId, data.name)) {
+        throw new AppError('validation.failed', `"${data.name}" already exists here`, [{ path: 'name', message: 'a sibling already has this name' }]);
+      }
+      const id = this.ctx.ids.uuid();
+      const now = this.ctx.clock.now();
+      return repo.insert({
+        id,
+        parentId: data.parentId,
+        kind: data.kind,
+        name: data.name,
+        reading: data.reading ?? parent?.reading ?? 'residential',
+        attributes: data.attributes,
+        path: childPath(parent?.path ?? null, id),
+        isDemo: opts.isDemo ?? false,
+        createdAt: now,
+        updatedAt: now,
+      });
+    });
+  }
+
+  /** Renames a location or changes its reading/attributes. A reading change applies to its subtree. */
+  async update(actor: Actor, id: string, input: unknown): Promise<Location> {
+    const data = parseInput(LocationUpdateSchema, input);
+    authorize(actor, 'location.write');
+    return inTransaction(this.ctx.db, async (tx) => {
+      const repo = this.repo(tx);
+      const loc = await repo.byId(id);
+      if (!loc) throw new AppError('location.not_found', `location ${id} not found`);
+      if (data.name && (await repo.siblingNameTaken(loc.parentId, data.name, id))) {
+        throw new AppError('validation.failed', `"${data.name}" already exists here`, [{ path: 'name', message: 'a sibling already has this name' }]);
+      }
+      const now = this.ctx.clock.now();
+      if (data.reading && data.reading !== loc.reading) {
+        for (const d of await repo.subtree(loc.path)) if (d.id !== id) await repo.update(d.id, { reading: data.reading, updatedAt: now });
+      }
+      return repo.update(id, { ...data, updatedAt: now });
+    });
+  }
+}

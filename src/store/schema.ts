@@ -1,0 +1,165 @@
+/**
+ * The one schema, shared by PGlite and PostgreSQL. Keep to PostgreSQL 15 features: PGlite is newer,
+ * production PostgreSQL may not be.
+ */
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, check, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { Capabilities, CredentialStorage, Gating, LockFamily, ResetBehaviour } from '../domain/lock-models.js';
+import type { LocationAttributes, LocationKind, Reading } from '../domain/locations.js';
+import type { DriverName, ServiceState } from '../domain/locks.js';
+import type { Role } from '../domain/identity.js';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const locations = pgTable(
+  'locations',
+  {
+    id: uuid('id').primaryKey(),
+    parentId: uuid('parent_id').references((): any => locations.id, { onDelete: 'restrict' }),
+    kind: text('kind').$type<LocationKind>().notNull(),
+    name: text('name').notNull(),
+    reading: text('reading').$type<Reading>().notNull(),
+    attributes: jsonb('attributes').$type<LocationAttributes>().notNull().default({}),
+    /** Materialized path `/root/.../id/` so a subtree is one prefix match. */
+    path: text('path').notNull(),
+    isDemo: boolean('is_demo').notNull().default(false),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('locations_parent_idx').on(t.parentId),
+    uniqueIndex('locations_path_idx').on(t.path),
+    uniqueIndex('locations_sibling_name_idx').on(sql`coalesce(${t.parentId}, '00000000-0000-0000-0000-000000000000'::uuid)`, sql`lower(${t.name})`),
+    check('locations_kind_check', sql`${t.kind} in ('organisation','site','building','floor','unit','door')`),
+    check('locations_reading_check', sql`${t.reading} in ('residential','commercial')`),
+  ],
+);
+
+export const lockModels = pgTable(
+  'lock_models',
+  {
+    id: uuid('id').primaryKey(),
+    manufacturer: text('manufacturer').notNull(),
+    modelNumber: text('model_number').notNull(),
+    name: text('name').notNull().default(''),
+    family: text('family').$type<LockFamily>().notNull(),
+    capabilities: jsonb('capabilities').$type<Capabilities>().notNull(),
+    resetBehaviour: text('reset_behaviour').$type<ResetBehaviour>().notNull(),
+    gating: jsonb('gating').$type<Gating>().notNull(),
+    credentialStorage: text('credential_storage').$type<CredentialStorage>().notNull(),
+    mechanicalOverride: boolean('mechanical_override').notNull(),
+    isDemo: boolean('is_demo').notNull().default(false),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('lock_models_identity_idx').on(sql`lower(${t.manufacturer})`, sql`lower(${t.modelNumber})`),
+    check('lock_models_family_check', sql`${t.family} in ('electronic_deadbolt','keypad_entry','app_controlled','biometric','safe_cabinet')`),
+    check('lock_models_reset_check', sql`${t.resetBehaviour} in ('local_only_keeps_cloud','full_trust_anchor_erase','split')`),
+  ],
+);
+
+export const locks = pgTable(
+  'locks',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    modelId: uuid('model_id').notNull().references(() => lockModels.id, { onDelete: 'restrict' }),
+    locationId: uuid('location_id').notNull().references(() => locations.id, { onDelete: 'restrict' }),
+    serial: text('serial').notNull().default(''),
+    firmware: text('firmware').notNull().default(''),
+    installedOn: date('installed_on', { mode: 'string' }),
+    driver: text('driver').$type<DriverName>().notNull(),
+    externalId: text('external_id'),
+    credentialStorage: text('credential_storage').$type<CredentialStorage>().notNull(),
+    mechanicalOverride: boolean('mechanical_override').notNull(),
+    batteryPercent: integer('battery_percent'),
+    batteryReportedAt: ts('battery_reported_at'),
+    serviceState: text('service_state').$type<ServiceState>().notNull(),
+    retiredAt: ts('retired_at'),
+    retiredReason: text('retired_reason'),
+    notes: text('notes').notNull().default(''),
+    isDemo: boolean('is_demo').notNull().default(false),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('locks_location_idx').on(t.locationId),
+    index('locks_model_idx').on(t.modelId),
+    index('locks_state_idx').on(t.serviceState),
+    uniqueIndex('locks_driver_external_idx').on(t.driver, t.externalId).where(sql`${t.externalId} is not null`),
+    check('locks_battery_check', sql`${t.batteryPercent} is null or (${t.batteryPercent} between 0 and 100)`),
+    check('locks_state_check', sql`${t.serviceState} in ('in_service','setup_mode','needs_attention','reset_in_progress','retired')`),
+  ],
+);
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    email: text('email').notNull(),
+    displayName: text('display_name').notNull(),
+    role: text('role').$type<Role>().notNull(),
+    passwordHash: text('password_hash'),
+    createdAt: ts('created_at').notNull(),
+    disabledAt: ts('disabled_at'),
+  },
+  (t) => [uniqueIndex('users_email_idx').on(sql`lower(${t.email})`)],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    /** SHA-256 of the cookie value; the value itself is never stored. */
+    tokenHash: text('token_hash').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: ts('created_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    lastSeenAt: ts('last_seen_at').notNull(),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: ts('created_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+    expiresAt: ts('expires_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
+);
+
+export const oneTimeTokens = pgTable('one_time_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose').notNull(),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+});
+
+/** Failed sign-in counters, per account and per client, for throttling. */
+export const signInFailures = pgTable('sign_in_failures', {
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull(),
+  firstAt: ts('first_at').notNull(),
+  lastAt: ts('last_at').notNull(),
+});
+
+/** Small instance facts: when the demo was loaded, the instance id. */
+export const instanceMeta = pgTable('instance_meta', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+  /** Monotonic counter column, kept int8 so both engines are checked for the same JS type. */
+  revision: bigint('revision', { mode: 'number' }).notNull().default(0),
+});

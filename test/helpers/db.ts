@@ -1,0 +1,118 @@
+/**
+ * Fresh migrated databases for tests, fast: migrations run once into a template, and each test gets
+ * a copy. PGlite: a dumped data directory cached in the temp folder, loaded per test. PostgreSQL
+ * (TEST_DATABASE_URL): CREATE DATABASE ... TEMPLATE, dropped again when the test closes it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { fixedClock, systemIds, type Clock } from '../../src/domain/clock.js';
+import { migrationsFolder, openPostgres, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
+import { createServices, type Services } from '../../src/services/index.js';
+
+/** Engines the storage suites run on: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export const ENGINES: Engine[] = ['pglite', ...(process.env.TEST_DATABASE_URL ? (['postgres'] as const) : [])];
+if (process.env.LOCKWARDEN_REQUIRE_PG === '1' && !process.env.TEST_DATABASE_URL) {
+  throw new Error('LOCKWARDEN_REQUIRE_PG=1 but TEST_DATABASE_URL is not set: the PostgreSQL suite cannot be skipped here');
+}
+
+function migrationsHash(): string {
+  const dir = migrationsFolder();
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const f of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, f.name);
+      if (f.isDirectory()) walk(p);
+      else h.update(f.name).update(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return h.digest('hex').slice(0, 16);
+}
+
+async function pgliteTemplate(): Promise<Buffer> {
+  const file = path.join(tmpdir(), `lockwarden-test-template-${migrationsHash()}.tar.gz`);
+  if (existsSync(file)) return readFileSync(file);
+  const client = new PGlite();
+  await wrapPglite(client);
+  const blob = await client.dumpDataDir('gzip');
+  await client.close();
+  const buf = Buffer.from(await blob.arrayBuffer());
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, buf);
+  renameSync(tmp, file);
+  return buf;
+}
+
+async function pgTemplate(adminUrl: string): Promise<string> {
+  const name = `lw_tpl_${migrationsHash()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query('select pg_advisory_lock(4242001)');
+    const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await admin.query(`create database ${name}`);
+      const db = await openPostgres(withDatabase(adminUrl, name));
+      await db.close();
+    }
+  } finally {
+    await admin.query('select pg_advisory_unlock(4242001)').catch(() => undefined);
+    await admin.end();
+  }
+  return name;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A new, migrated, empty database on `engine`; closing it throws the copy away. */
+export async function testDatabase(engine: Engine = 'pglite'): Promise<Database> {
+  if (engine === 'pglite') {
+    const tpl = await pgliteTemplate();
+    const client = new PGlite({ loadDataDir: new Blob([new Uint8Array(tpl)]) });
+    return wrapPglite(client, { migrate: false });
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
+  const template = await pgTemplate(adminUrl);
+  const name = `lw_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name} template ${template}`);
+  } finally {
+    await admin.end();
+  }
+  const db = await openPostgres(withDatabase(adminUrl, name), { migrate: false, max: 4 });
+  return {
+    ...db,
+    close: async () => {
+      await db.close();
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      await a.query(`drop database if exists ${name}`).finally(() => a.end());
+    },
+  };
+}
+
+export interface TestEnv {
+  database: Database;
+  services: Services;
+  clock: Clock & { advance(ms: number): void };
+  close(): Promise<void>;
+}
+
+/** Services over a fresh database with a clock the test controls. */
+export async function testServices(engine: Engine = 'pglite'): Promise<TestEnv> {
+  const database = await testDatabase(engine);
+  const clock = fixedClock(new Date('2026-03-01T09:00:00Z'));
+  const services = createServices({ db: database.db, engine: database.engine, clock, ids: systemIds });
+  return { database, services, clock, close: () => database.close() };
+}
