@@ -13,10 +13,13 @@ import { openDatabase, type Database } from '../store/database.js';
 import { createServices, type Services } from '../services/index.js';
 import type { LockPage } from '../services/lock-service.js';
 
+/** Lock list filters as the CLI gathers them (strings from flags, lists from comma values). */
+export type LockQuery = Record<string, string | number | boolean | string[] | undefined>;
+
 export interface LockwardenClient {
   /** Where the client talks to, for messages. */
   readonly target: string;
-  listLocks(filter: Record<string, unknown>): Promise<LockPage>;
+  listLocks(filter: LockQuery): Promise<LockPage>;
   getLock(id: string): Promise<Lock>;
   createLock(input: Record<string, unknown>): Promise<Lock>;
   retireLock(id: string, reason: string): Promise<Lock>;
@@ -56,9 +59,12 @@ export class HttpClient implements LockwardenClient {
     return json as T;
   }
 
-  listLocks(filter: Record<string, unknown>) {
+  listLocks(filter: LockQuery) {
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, Array.isArray(v) ? v.join(',') : String(v));
+    for (const [k, v] of Object.entries(filter)) {
+      if (v === undefined) continue;
+      q.set(k, Array.isArray(v) ? v.join(',') : String(v));
+    }
     return this.call<LockPage>('GET', `/api/locks?${q.toString()}`);
   }
   getLock(id: string) {
@@ -94,7 +100,7 @@ export class LocalClient implements LockwardenClient {
     return new LocalClient(services, database, databaseUrl ? 'PostgreSQL' : dataDir);
   }
 
-  listLocks(filter: Record<string, unknown>) {
+  listLocks(filter: LockQuery) {
     return this.services.locks.list(this.actor, filter);
   }
   getLock(id: string) {

@@ -3,7 +3,7 @@
  * production PostgreSQL may not be.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Capabilities, CredentialStorage, Gating, LockFamily, ResetBehaviour } from '../domain/lock-models.js';
 import type { LocationAttributes, LocationKind, Reading } from '../domain/locations.js';
 import type { DriverName, ServiceState } from '../domain/locks.js';
@@ -15,7 +15,7 @@ export const locations = pgTable(
   'locations',
   {
     id: uuid('id').primaryKey(),
-    parentId: uuid('parent_id').references((): any => locations.id, { onDelete: 'restrict' }),
+    parentId: uuid('parent_id').references((): AnyPgColumn => locations.id, { onDelete: 'restrict' }),
     kind: text('kind').$type<LocationKind>().notNull(),
     name: text('name').notNull(),
     reading: text('reading').$type<Reading>().notNull(),

@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { AppError } from '../../src/domain/errors.js';
 import type { Actor } from '../../src/domain/identity.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
-import { inTransaction } from '../../src/store/database.js';
+import { inTransaction, queryRows } from '../../src/store/database.js';
 import { MetaRepository } from '../../src/store/meta-repository.js';
 import { instanceMeta, locks } from '../../src/store/schema.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
@@ -52,8 +52,8 @@ for (const engine of ENGINES) {
       const [meta] = await env.database.db.select().from(instanceMeta).where(eq(instanceMeta.key, 'probe'));
       assert.equal(typeof meta!.revision, 'number');
       assert.equal(meta!.updatedAt.toISOString(), '2026-01-02T03:04:05.678Z');
-      const raw = await env.database.db.execute(sql`select count(*) as n, 9007199254740991::int8 as big`);
-      assert.deepEqual(raw.rows[0], { n: 1, big: 9007199254740991 });
+      const raw = await queryRows(env.database.db, sql`select count(*) as n, 9007199254740991::int8 as big`);
+      assert.deepEqual(raw[0], { n: 1, big: 9007199254740991 });
     });
 
     it('filters by family, state, site and text, and pages with a stable total', async () => {

@@ -43,7 +43,7 @@ describe('location tree rules', () => {
   it('rejects unknown attributes and empty names, naming the field', () => {
     const bad = LocationCreateSchema.safeParse({ parentId: null, kind: 'site', name: ' ', attributes: { colour: 'red' } });
     assert.equal(bad.success, false);
-    const paths = bad.error!.issues.map((i) => i.path.join('.'));
+    const paths = (bad.error?.issues ?? []).map((i) => i.path.join('.'));
     assert.ok(paths.includes('name'));
     assert.ok(paths.includes('attributes'));
   });
