@@ -1,0 +1,107 @@
+/**
+ * The first five minutes of a new user, in a real browser: start lockwarden on an empty data folder,
+ * follow the printed one-time link, choose a password, filter the demo lock list, open a lock, sign
+ * out and back in. Drives Debian's Chromium through playwright-core; screenshots go to test-output/e2e.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
+  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
+}
+const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
+
+describe('web UI in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let dataDir: string;
+  const lines: string[] = [];
+  const password = 'correct horse battery staple';
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-'));
+    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), logLevel: 'silent' }, (l) => lines.push(l));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('signs in with the printed one-time link and sets a password', async () => {
+    const link = lines.map((l) => l.trim()).find((l) => l.includes('/signin/one-time#'));
+    assert.ok(link, `no one-time link printed:\n${lines.join('\n')}`);
+    assert.equal(link, server.oneTimeUrl);
+    await page.goto(link);
+    const fields = page.getByLabel(/password/i);
+    await fields.first().waitFor();
+    const count = await fields.count();
+    for (let i = 0; i < count; i++) await fields.nth(i).fill(password);
+    await page.screenshot({ path: path.join(shots, '01-choose-password.png') });
+    await page.getByRole('button', { name: /save|set|continue|choose/i }).click();
+    await page.getByTestId('lock-table').waitFor({ timeout: 15000 }).catch(async () => {
+      await page.goto(`${server.url}/locks`);
+      await page.getByTestId('lock-table').waitFor();
+    });
+    await page.getByText(/demo fleet/i).first().waitFor();
+  });
+
+  it('signs out and back in with the new password', async () => {
+    await page.getByRole('button', { name: /sign out/i }).click();
+    await page.getByLabel('Email').waitFor();
+    await page.getByLabel('Password').fill('wrong password here');
+    await page.getByLabel('Email').fill('owner@lockwarden.local');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(/email or password is wrong/i).waitFor();
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('lock-table').waitFor();
+  });
+
+  it('filters the lock list by family and opens a lock', async () => {
+    await page.goto(`${server.url}/locks`);
+    const rows = page.getByTestId('lock-row');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 25, 'first page of the 40 demo locks');
+    await page.getByRole('textbox', { name: 'Family' }).click();
+    await page.getByRole('option', { name: 'Biometric' }).click();
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="lock-row"]').length === 3);
+    const names = await rows.allInnerTexts();
+    assert.ok(names.every((n) => /FP-300/.test(n)), names.join('\n'));
+    assert.match(page.url(), /family=biometric/);
+    await page.screenshot({ path: path.join(shots, '02-lock-list-biometric.png'), fullPage: true });
+
+    const first = rows.first().getByRole('link').first();
+    const name = (await first.innerText()).trim();
+    await first.click();
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    await page.getByText('FP-300').first().waitFor();
+    await page.screenshot({ path: path.join(shots, '03-lock-detail.png'), fullPage: true });
+  });
+
+  it('shows the location tree with both demo sites', async () => {
+    await page.goto(`${server.url}/locations`);
+    const tree = page.getByTestId('location-tree');
+    await tree.waitFor();
+    await tree.getByText('Harbour View Apartments').waitFor();
+    await tree.getByText('Northgate Offices').waitFor();
+    await page.screenshot({ path: path.join(shots, '04-locations.png'), fullPage: true });
+  });
+});
