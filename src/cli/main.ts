@@ -2,7 +2,7 @@
  * The `lockwarden` command. Output is for people by default and JSON with --json; exit codes say
  * what went wrong (see EXIT_CODES) so scripts can branch without parsing messages.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { VERSION, dataDirFrom, serveConfig } from '../config.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import { LOCK_FAMILIES } from '../domain/lock-models.js';
@@ -98,7 +98,9 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'data folder (default ./data, or LOCKWARDEN_DATA)')
     .option('--url <url>', 'talk to the server at this URL (or LOCKWARDEN_URL)')
     .option('--token <token>', 'API token for the server (or LOCKWARDEN_TOKEN)')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors throw instead of exiting, so they get exit code 2 like other bad input.
+    .exitOverride();
 
   program
     .command('serve')
@@ -266,6 +268,11 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has already printed its message (or the help / version).
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const json = argv.includes('--json');
     if (isAppError(e)) {
       if (json) process.stderr.write(`${JSON.stringify({ error: { code: e.code, message: e.message, fields: e.fields } })}\n`);

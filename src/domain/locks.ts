@@ -20,10 +20,15 @@ export const EDITABLE_SERVICE_STATES = ['in_service', 'setup_mode', 'needs_atten
 export const DRIVER_NAMES = ['simulator', 'zwave', 'matter', 'zigbee2mqtt', 'seam', 'none'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
 
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'use a date as YYYY-MM-DD')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'not a real date');
+/** A calendar date as YYYY-MM-DD that exists (no 30 February); one error, whatever is wrong. */
+const isoDate = z.string().refine((s) => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
+}, 'use a real date as YYYY-MM-DD');
+
+/** A boolean from a query string or flag: only true/false (and 1/0), never "any non-empty string". */
+const queryBoolean = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 
 const LockFields = {
   name: z.string().trim().min(1, 'name is required').max(200),
@@ -84,7 +89,7 @@ export const LockFilterSchema = z
     family: csv(LOCK_FAMILIES),
     state: csv(SERVICE_STATES),
     q: z.string().trim().max(200).optional(),
-    includeRetired: z.coerce.boolean().optional(),
+    includeRetired: queryBoolean.optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
     sort: z.enum(['name', 'location', 'model', 'state', 'battery', 'updated']).default('name'),

@@ -44,7 +44,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest('csrfToken', null);
   app.decorateRequest('sessionToken', null);
 
-  app.addHook('preHandler', async (req) => {
+  // preValidation, not preHandler: anonymous requests are refused before their input is validated.
+  app.addHook('preValidation', async (req) => {
     const header = req.headers.authorization;
     if (header?.startsWith('Bearer ')) {
       const found = await services.auth.authenticateToken(header.slice('Bearer '.length).trim());

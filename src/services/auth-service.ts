@@ -29,6 +29,8 @@ export const API_TOKEN_PREFIX = 'lwt_';
  * 15 minutes; an account is locked after 100 consecutive failures until a password reset.
  */
 const FREE_FAILURES = 5;
+/** A client address may be shared (an office, a proxy): it gets more room before slowing down. */
+const FREE_CLIENT_FAILURES = 20;
 const MAX_DELAY_MS = 15 * 60_000;
 export const ACCOUNT_FAILURE_LIMIT = 100;
 
@@ -150,8 +152,9 @@ export class AuthService {
     if (key.startsWith('account:') && rec.failures >= ACCOUNT_FAILURE_LIMIT) {
       throw new AppError('auth.throttled', 'this account is locked after too many failed sign-ins; an owner can issue a one-time sign-in link');
     }
-    if (rec.failures < FREE_FAILURES) return;
-    const delay = Math.min(1000 * 2 ** (rec.failures - FREE_FAILURES), MAX_DELAY_MS);
+    const free = key.startsWith('client:') ? FREE_CLIENT_FAILURES : FREE_FAILURES;
+    if (rec.failures < free) return;
+    const delay = Math.min(1000 * 2 ** (rec.failures - free), MAX_DELAY_MS);
     const waitMs = rec.lastAt.getTime() + delay - this.ctx.clock.now().getTime();
     if (waitMs > 0) throw new AppError('auth.throttled', `too many failed sign-ins; try again in ${Math.ceil(waitMs / 1000)} s`);
   }
