@@ -1,0 +1,69 @@
+import type { ReactNode } from 'react';
+import { Alert, AppShell, Badge, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { Link, useLocation } from 'react-router-dom';
+import { api } from './api.js';
+import { useSession } from './session.js';
+
+const NAV = [
+  { to: '/locks', label: 'Locks', action: 'lock.read' },
+  { to: '/locations', label: 'Locations', action: 'location.read' },
+  { to: '/models', label: 'Models', action: 'model.read' },
+  { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
+];
+
+/** The signed-in frame: header with the user, navigation, and a demo banner when the demo is loaded. */
+export function Shell({ children }: { children: ReactNode }) {
+  const { user, allowedActions } = useSession();
+  const location = useLocation();
+  const meta = useQuery({ queryKey: ['meta'], queryFn: () => api<{ demo: boolean; version: string; engine: string }>('GET', '/api/meta') });
+  const signOut = async () => {
+    try {
+      await api('POST', '/api/auth/sign-out');
+    } finally {
+      // A fresh page load drops every cached answer of the old session.
+      window.location.assign('/signin');
+    }
+  };
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group gap="xs">
+            <Title order={3}>lockwarden</Title>
+            {meta.data && <Text size="xs" c="dimmed">v{meta.data.version}</Text>}
+          </Group>
+          <Group gap="sm">
+            <Text size="sm" data-testid="user-email">
+              {user.email}
+            </Text>
+            <Badge variant="light">{user.role}</Badge>
+            <Button size="xs" variant="default" onClick={() => void signOut()}>
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs">
+        <Stack gap={2}>
+          {NAV.filter((n) => allowedActions.includes(n.action)).map((n) => (
+            <NavLink key={n.to} component={Link} to={n.to} label={n.label} active={location.pathname.startsWith(n.to)} />
+          ))}
+        </Stack>
+      </AppShell.Navbar>
+      <AppShell.Main>
+        {meta.data?.demo && (
+          <Alert color="yellow" mb="md" data-testid="demo-banner">
+            <Text size="sm" fw={600} span>
+              Demo fleet: these locks are simulated.
+            </Text>{' '}
+            <Text size="sm" span>
+              Demo locks, models and locations carry a demo badge; real ones you add live beside them.
+            </Text>
+          </Alert>
+        )}
+        {children}
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,61 @@
+/** The browser's client of the lockwarden API: same-origin, session cookie, CSRF header on changes. */
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An API error with the server's stable code and per-field messages. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+/** Remembers the CSRF token the server handed out with the session. */
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}
+
+/** Calls the API; throws ApiError for any non-2xx answer. */
+export async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? null : JSON.stringify(body) });
+  if (res.status === 204) return undefined as T;
+  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; fields?: FieldError[] } };
+  if (!res.ok) throw new ApiError(res.status, json.error?.code ?? 'unknown', json.error?.message ?? `HTTP ${res.status}`, json.error?.fields ?? []);
+  return json as T;
+}
+
+/** The server's dates arrive as ISO strings. */
+export type Wire<T> = T extends Date ? string : T extends (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
+
+/** Turns field errors into a map for form inputs, keyed by dotted path. */
+export function fieldErrors(e: unknown): Record<string, string> {
+  if (!(e instanceof ApiError)) return {};
+  return Object.fromEntries(e.fields.map((f) => [f.path, f.message]));
+}
+
+/**
+ * What a form shows in its Alert: the message of an error without field errors, or the field errors
+ * no input of the form shows (`known` lists the dotted paths that have an input). Null when nothing.
+ */
+export function formAlert(e: unknown, known: readonly string[]): string | null {
+  if (!e) return null;
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : 'something went wrong';
+  if (e.fields.length === 0) return e.message;
+  const rest = e.fields.filter((f) => !known.includes(f.path));
+  return rest.length ? rest.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ') : null;
+}
+
+export function formatDate(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '-';
+}

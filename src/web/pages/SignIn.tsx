@@ -1,0 +1,65 @@
+import { useState } from 'react';
+import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { useQueryClient } from '@tanstack/react-query';
+import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
+import { api, ApiError, setCsrfToken } from '../api.js';
+import type { Me } from '../session.js';
+
+/** Where to go after signing in: the `next` page when it is a path of this app, else the lock list. */
+function nextPath(params: URLSearchParams): string {
+  const next = params.get('next');
+  return next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/signin') ? next : '/locks';
+}
+
+/** `/signin` once signed in: on to the page that sent the user here. */
+export function SignedInRedirect() {
+  const [params] = useSearchParams();
+  return <Navigate to={nextPath(params)} replace />;
+}
+
+/** Email and password sign-in; the server's message is shown as it is (it names nothing secret). */
+export function SignIn() {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await api<Me>('POST', '/api/auth/sign-in', { email, password });
+      setCsrfToken(me.csrfToken);
+      queryClient.setQueryData(['me'], me);
+      await navigate(nextPath(params), { replace: true });
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : 'cannot reach the server');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Center h="100vh" bg="gray.0">
+      <Paper withBorder shadow="sm" p="xl" w={380}>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <Stack>
+            <Title order={2}>Sign in to lockwarden</Title>
+            {error && <Alert color="red">{error}</Alert>}
+            <TextInput label="Email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
+            <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
+            <Button type="submit" loading={busy}>
+              Sign in
+            </Button>
+          </Stack>
+        </form>
+      </Paper>
+    </Center>
+  );
+}
