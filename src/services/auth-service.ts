@@ -41,6 +41,9 @@ export interface SignedIn {
   allowedActions: Action[];
 }
 
+/** The throttling key of an account; emails compare case-insensitively. */
+const accountKey = (email: string) => `account:${email.toLowerCase()}`;
+
 function presentUser(u: UserRow): User {
   return { id: u.id, email: u.email, displayName: u.displayName, role: u.role, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
 }
@@ -69,11 +72,8 @@ export class AuthService {
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new IdentityRepository(tx);
       if ((await repo.userCount()) > 0) return null;
-      const now = this.ctx.clock.now();
-      const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', role: 'owner', passwordHash: null, createdAt: now });
-      const token = this.ctx.ids.secret(32);
-      await repo.insertOneTimeToken({ tokenHash: hashToken(token), userId: user.id, purpose: 'sign-in', createdAt: now, expiresAt: new Date(now.getTime() + ONE_TIME_TTL_MS) });
-      return { user: presentUser(user), oneTimeToken: token };
+      const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', role: 'owner', passwordHash: null, createdAt: this.ctx.clock.now() });
+      return { user: presentUser(user), oneTimeToken: await this.newOneTimeToken(repo, user.id) };
     });
   }
 
@@ -82,10 +82,16 @@ export class AuthService {
     authorize(actor, 'user.write');
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
+    const token = await this.newOneTimeToken(this.repo, user.id);
+    await this.repo.clearFailures(accountKey(user.email));
+    return token;
+  }
+
+  /** Stores a new single-use sign-in token (only its hash) valid for 24 h, and returns the secret. */
+  private async newOneTimeToken(repo: IdentityRepository, userId: string): Promise<string> {
     const now = this.ctx.clock.now();
     const token = this.ctx.ids.secret(32);
-    await this.repo.insertOneTimeToken({ tokenHash: hashToken(token), userId: user.id, purpose: 'sign-in', createdAt: now, expiresAt: new Date(now.getTime() + ONE_TIME_TTL_MS) });
-    await this.repo.clearFailures(`account:${user.email.toLowerCase()}`);
+    await repo.insertOneTimeToken({ tokenHash: hashToken(token), userId, purpose: 'sign-in', createdAt: now, expiresAt: new Date(now.getTime() + ONE_TIME_TTL_MS) });
     return token;
   }
 
@@ -115,7 +121,7 @@ export class AuthService {
   /** Checks email and password, throttled per account and per client; opens a session. */
   async signIn(input: unknown, clientKey: string): Promise<SignedIn> {
     const { email, password } = parseInput(SignInSchema, input);
-    const keys = [`account:${email}`, `client:${clientKey}`];
+    const keys = [accountKey(email), `client:${clientKey}`];
     for (const key of keys) await this.checkThrottle(key);
     const user = await this.repo.userByEmail(email);
     const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
@@ -201,7 +207,7 @@ export class AuthService {
       }
     }
     await this.repo.setPasswordHash(user.id, await hashPassword(data.newPassword));
-    await this.repo.clearFailures(`account:${user.email.toLowerCase()}`);
+    await this.repo.clearFailures(accountKey(user.email));
   }
 
   /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
