@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
-import { Alert, Button, Center, Loader, Paper, PasswordInput, Stack, Text, Title } from '@mantine/core';
+import { Alert, Button, Center, Loader, PasswordInput, Text } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from 'react-router-dom';
 import { api, ApiError, fieldErrors, setCsrfToken } from '../api.js';
 import type { Me } from '../session.js';
+import { AuthCard } from './AuthCard.js';
 
 /** Spends the one-time token from the URL fragment (never sent in a request line or logged). */
 export function OneTimeSignIn() {
@@ -58,27 +59,15 @@ export function ChoosePassword() {
     }
   };
   return (
-    <Center h="100vh" bg="gray.0">
-      <Paper withBorder shadow="sm" p="xl" w={420}>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void submit();
-          }}
-        >
-          <Stack>
-            <Title order={2}>Choose your password</Title>
-            <Text size="sm" c="dimmed">
-              You signed in with a one-time link. Choose a password of at least 12 characters for your next sign-in.
-            </Text>
-            <PasswordInput label="New password" autoComplete="new-password" value={password} error={errors.newPassword} onChange={(e) => setPassword(e.currentTarget.value)} />
-            <PasswordInput label="Repeat password" autoComplete="new-password" value={repeat} error={errors.repeat} onChange={(e) => setRepeat(e.currentTarget.value)} />
-            <Button type="submit" loading={busy}>
-              Save password
-            </Button>
-          </Stack>
-        </form>
-      </Paper>
-    </Center>
+    <AuthCard title="Choose your password" width={420} onSubmit={() => void submit()}>
+      <Text size="sm" c="dimmed">
+        You signed in with a one-time link. Choose a password of at least 12 characters for your next sign-in.
+      </Text>
+      <PasswordInput label="New password" autoComplete="new-password" value={password} error={errors.newPassword} onChange={(e) => setPassword(e.currentTarget.value)} />
+      <PasswordInput label="Repeat password" autoComplete="new-password" value={repeat} error={errors.repeat} onChange={(e) => setRepeat(e.currentTarget.value)} />
+      <Button type="submit" loading={busy}>
+        Save password
+      </Button>
+    </AuthCard>
   );
 }

@@ -1,9 +1,10 @@
 import { useState } from 'react';
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { Alert, Button, PasswordInput, TextInput } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { api, ApiError, setCsrfToken } from '../api.js';
 import type { Me } from '../session.js';
+import { AuthCard } from './AuthCard.js';
 
 /** Where to go after signing in: the `next` page when it is a path of this app, else the lock list. */
 function nextPath(params: URLSearchParams): string {
@@ -41,25 +42,13 @@ export function SignIn() {
     }
   };
   return (
-    <Center h="100vh" bg="gray.0">
-      <Paper withBorder shadow="sm" p="xl" w={380}>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void submit();
-          }}
-        >
-          <Stack>
-            <Title order={2}>Sign in to lockwarden</Title>
-            {error && <Alert color="red">{error}</Alert>}
-            <TextInput label="Email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
-            <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
-            <Button type="submit" loading={busy}>
-              Sign in
-            </Button>
-          </Stack>
-        </form>
-      </Paper>
-    </Center>
+    <AuthCard title="Sign in to lockwarden" width={380} onSubmit={() => void submit()}>
+      {error && <Alert color="red">{error}</Alert>}
+      <TextInput label="Email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
+      <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
+      <Button type="submit" loading={busy}>
+        Sign in
+      </Button>
+    </AuthCard>
   );
 }
