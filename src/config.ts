@@ -25,6 +25,8 @@ const ServeConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   webDir: z.string(),
   secureCookies: z.boolean(),
+  /** A `lockwarden sim` process to reach simulated locks through; unset runs the simulator in-process. */
+  simulatorUrl: z.url('LOCKWARDEN_SIM_URL must be a URL such as http://127.0.0.1:7070').optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -39,6 +41,7 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     logLevel: env.LOG_LEVEL ?? 'info',
     webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
     secureCookies: env.LOCKWARDEN_SECURE_COOKIES === '1',
+    simulatorUrl: env.LOCKWARDEN_SIM_URL || undefined,
   });
 }
 

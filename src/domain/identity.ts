@@ -19,16 +19,21 @@ export type Action =
   | 'lock.read'
   | 'lock.write'
   | 'lock.retire'
+  | 'credential.read'
+  | 'credential.write'
+  | 'credential.reveal'
+  | 'lock.operate'
   | 'user.read'
   | 'user.write'
   | 'token.manage_own';
 
-const READ_ALL: Action[] = ['location.read', 'model.read', 'lock.read', 'token.manage_own'];
+const READ_ALL: Action[] = ['location.read', 'model.read', 'lock.read', 'credential.read', 'token.manage_own'];
+const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
 const GRANTS: Record<Role, readonly Action[]> = {
-  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', 'user.read', 'user.write', 'token.manage_own'],
-  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', 'user.read', 'token.manage_own'],
-  manager: [...READ_ALL, 'lock.write', 'lock.retire', 'location.write'],
-  technician: [...READ_ALL],
+  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'token.manage_own'],
+  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'token.manage_own'],
+  manager: [...READ_ALL, 'lock.write', 'lock.retire', 'location.write', ...CREDENTIALS],
+  technician: [...READ_ALL, 'lock.operate'],
   auditor: [...READ_ALL, 'user.read'],
   // An occupant's view is limited to their own unit; until unit grants exist, they see nothing.
   occupant: ['token.manage_own'],

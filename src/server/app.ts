@@ -21,6 +21,7 @@ import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
+import { credentialRoutes } from './routes/credential-routes.js';
 
 export interface AppOptions {
   services: Services;
@@ -44,6 +45,8 @@ export const LOG_REDACT = [
   '*.currentPassword',
   '*.token',
   '*.secret',
+  '*.code',
+  '*.pin_code',
 ];
 
 const SPA_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -125,6 +128,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       });
       await api.register(authRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
       await api.register(inventoryRoutes(opts.services));
+      await api.register(credentialRoutes(opts.services));
     },
     { prefix: '/api' },
   );

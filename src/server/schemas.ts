@@ -123,3 +123,82 @@ export const ApiTokenOut = z.object({
 });
 
 export const items = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
+
+const ScheduleOut = z.union([
+  z.object({ kind: z.literal('always') }),
+  z.object({ kind: z.literal('window'), from: z.string(), until: z.string() }),
+  z.object({ kind: z.literal('recurring'), days: z.array(z.string()), start: z.string(), end: z.string() }),
+]);
+
+export const CredentialOut = z.object({
+  id: z.string(),
+  lockId: z.string(),
+  kind: z.enum(['pin', 'controller']),
+  slot: z.number().nullable(),
+  controllerId: z.string().nullable(),
+  holder: z.string(),
+  schedule: ScheduleOut,
+  status: z.enum(['pending', 'confirmed', 'failed', 'removing', 'removed']),
+  origin: z.enum(['lockwarden', 'adopted']),
+  attempts: z.number(),
+  lastError: z.string().nullable(),
+  version: z.number(),
+  createdAt: when,
+  updatedAt: when,
+  confirmedAt: when.nullable(),
+});
+
+const CapabilitiesOut = z.object({
+  pin: z.object({ slots: z.number(), minLength: z.number(), maxLength: z.number(), alphabet: z.string() }),
+  schedules: z.object({ window: z.boolean(), recurring: z.boolean() }),
+  digitalKeys: z.boolean(),
+  controllers: z.boolean(),
+  biometrics: z.boolean(),
+  remoteLockUnlock: z.boolean(),
+  remoteFactoryReset: z.boolean(),
+  cloudBinding: z.boolean(),
+  events: z.boolean(),
+});
+
+export const LockCredentialsOut = z.object({
+  lockId: z.string(),
+  driver: z.string(),
+  capabilities: CapabilitiesOut,
+  observation: z
+    .object({
+      readAt: when.nullable(),
+      inDoubt: z.boolean(),
+      lastError: z.string().nullable(),
+      status: z
+        .object({ online: z.boolean(), batteryPercent: z.number().nullable(), bolt: z.string(), firmware: z.string().nullable(), setupMode: z.boolean(), cloudBound: z.boolean().nullable() })
+        .nullable(),
+    })
+    .nullable(),
+  slots: z.array(
+    z.object({
+      slot: z.number(),
+      state: z.enum(['in_sync', 'missing', 'code_mismatch', 'schedule_mismatch', 'pending_removal', 'unmanaged']),
+      credential: CredentialOut.nullable(),
+      observed: z.object({ name: z.string(), schedule: ScheduleOut, enabled: z.boolean() }).nullable(),
+    }),
+  ),
+  credentials: z.array(CredentialOut),
+  controllers: z.array(z.object({ id: z.string(), label: z.string(), kind: z.string(), admin: z.boolean(), removal: CredentialOut.nullable() })),
+  digitalKeys: z.array(z.object({ id: z.string(), holder: z.string() })),
+  biometrics: z.array(z.object({ id: z.string(), holder: z.string(), kind: z.string() })),
+  drift: z.number(),
+});
+
+export const BulkOut = z.object({
+  id: z.string(),
+  kind: z.string(),
+  description: z.string(),
+  createdBy: z.string(),
+  createdAt: when,
+  total: z.number(),
+  done: z.number(),
+  failed: z.number(),
+  pending: z.number(),
+  finished: z.boolean(),
+  failures: z.array(z.object({ lockId: z.string(), error: z.string() })),
+});

@@ -5,9 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config.js';
 import { VERSION } from '../config.js';
-import { systemClock, systemIds } from '../domain/clock.js';
 import { loadDemoFleet } from '../services/demo-fleet.js';
-import { createServices } from '../services/index.js';
+import { startRuntime, type Runtime } from '../runtime.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { createApp, LOG_REDACT } from './app.js';
 
@@ -15,6 +14,7 @@ export interface RunningServer {
   app: FastifyInstance;
   url: string;
   database: Database;
+  runtime: Runtime;
   /** Present on a first start: the link that signs the new owner in once. */
   oneTimeUrl: string | null;
   stop(): Promise<void>;
@@ -24,9 +24,15 @@ export interface RunningServer {
 export async function startServer(cfg: ServeConfig, out: (line: string) => void = (l) => console.log(l)): Promise<RunningServer> {
   const t0 = performance.now();
   const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, purpose: 'server' });
+  let runtime: Runtime | null = null;
   try {
-    const ctx = { db: database.db, engine: database.engine, clock: systemClock, ids: systemIds };
-    const services = createServices(ctx);
+    runtime = await startRuntime({
+      database,
+      dataDir: cfg.dataDir,
+      simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl } : { kind: 'in-process' },
+      worker: true,
+    });
+    const { ctx, services } = runtime;
     const owner = await services.auth.bootstrapOwner();
     const demo = owner && cfg.demo ? await loadDemoFleet(ctx) : null;
     const app = await createApp({
@@ -56,10 +62,12 @@ export async function startServer(cfg: ServeConfig, out: (line: string) => void 
     const stop = () =>
       (stopping ??= (async () => {
         await app.close();
+        await runtime?.stop();
         await database.close();
       })());
-    return { app, url, database, oneTimeUrl, stop };
+    return { app, url, database, runtime, oneTimeUrl, stop };
   } catch (e) {
+    await runtime?.stop().catch(() => undefined);
     await database.close();
     throw e;
   }

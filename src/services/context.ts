@@ -1,7 +1,15 @@
 import type { Clock, Ids } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
 import { isAllowed, type Action, type Actor } from '../domain/identity.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { DriverRegistry } from '../drivers/contract.js';
+import type { ReconcileRequest } from '../jobs/queue.js';
 import type { Db, Engine } from '../store/database.js';
+
+/** Where services put background work: the durable queue in production, a recorder in some tests. */
+export interface JobSink {
+  enqueue(requests: ReconcileRequest[]): Promise<void>;
+}
 
 /** What every service needs: the database, a clock and an id source, all injected. */
 export interface ServiceContext {
@@ -9,6 +17,15 @@ export interface ServiceContext {
   engine: Engine;
   clock: Clock;
   ids: Ids;
+  /** Encrypts codes at rest and fingerprints them for comparison. */
+  secrets: SecretBox;
+  /** Lock drivers by name, each already gated per hub. */
+  drivers: DriverRegistry;
+  jobs: JobSink;
+  /** Uniform integer in [0, max): `crypto.randomInt` in production. */
+  randomInt: (max: number) => number;
+  /** Called after a lock is created or edited (the in-process simulator provisions new devices). */
+  hooks?: { lockSaved?(lockId: string): Promise<void> };
 }
 
 /** Throws `auth.forbidden` unless the policy allows `actor` to do `action`. */

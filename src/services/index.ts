@@ -3,6 +3,7 @@ import { AuthService } from './auth-service.js';
 import { LocationService } from './location-service.js';
 import { LockModelService } from './lock-model-service.js';
 import { LockService } from './lock-service.js';
+import { CredentialService } from './credential-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -11,6 +12,7 @@ export interface Services {
   locations: LocationService;
   models: LockModelService;
   locks: LockService;
+  credentials: CredentialService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -21,5 +23,6 @@ export function createServices(ctx: ServiceContext): Services {
     locations: new LocationService(ctx),
     models: new LockModelService(ctx),
     locks: new LockService(ctx),
+    credentials: new CredentialService(ctx),
   };
 }

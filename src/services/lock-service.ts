@@ -36,7 +36,7 @@ export class LockService {
   async create(actor: Actor, input: unknown, opts: { isDemo?: boolean } = {}): Promise<Lock> {
     const data = parseInput(LockCreateSchema, input);
     authorize(actor, 'lock.write');
-    return inTransaction(this.ctx.db, async (tx) => {
+    const created = await inTransaction(this.ctx.db, async (tx) => {
       const model = await this.requireModel(tx, data.modelId);
       await this.requireLocation(tx, data.locationId);
       await this.requireFreeExternalId(tx, data.driver, data.externalId, null);
@@ -65,13 +65,15 @@ export class LockService {
       });
       return this.load(tx, id);
     });
+    await this.ctx.hooks?.lockSaved?.(created.id);
+    return created;
   }
 
   /** Edits a lock. With `expectedVersion`, an edit based on a stale copy is refused. */
   async update(actor: Actor, id: string, input: unknown): Promise<Lock> {
     const { expectedVersion, ...data } = parseInput(LockUpdateSchema, input);
     authorize(actor, 'lock.write');
-    return inTransaction(this.ctx.db, async (tx) => {
+    const updated = await inTransaction(this.ctx.db, async (tx) => {
       const current = await this.load(tx, id);
       if (current.serviceState === 'retired') throw new AppError('lock.retired', 'a retired lock cannot be edited');
       if (expectedVersion !== undefined && expectedVersion !== current.version) throw conflict();
@@ -85,6 +87,8 @@ export class LockService {
       if (!(await new LockRepository(tx).updateAtVersion(id, current.version, patch))) throw conflict();
       return this.load(tx, id);
     });
+    await this.ctx.hooks?.lockSaved?.(id);
+    return updated;
   }
 
   /** Takes a lock out of service for good, with a reason; it stays in the inventory as history. */

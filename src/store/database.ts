@@ -23,9 +23,13 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
 export type Engine = 'pglite' | 'postgres';
 
+/** How the job queue (pg-boss) reaches the same database: the embedded instance or the URL. */
+export type JobConnection = { engine: 'pglite'; client: PGlite } | { engine: 'postgres'; url: string };
+
 export interface Database {
   db: Db;
   engine: Engine;
+  jobConnection: JobConnection;
   /** Closes the connection and releases the data-folder lock. */
   close(): Promise<void>;
 }
@@ -69,7 +73,7 @@ export async function openPostgres(url: string, opts: { migrate?: boolean; max?:
       client.release();
     }
   }
-  return { db, engine: 'postgres', close: () => pool.end() };
+  return { db, engine: 'postgres', jobConnection: { engine: 'postgres', url }, close: () => pool.end() };
 }
 
 /** Wraps an open PGlite instance (file-backed or in memory) and migrates it. */
@@ -79,6 +83,7 @@ export async function wrapPglite(client: PGlite, opts: { migrate?: boolean; onCl
   return {
     db,
     engine: 'pglite',
+    jobConnection: { engine: 'pglite', client },
     close: async () => {
       try {
         await client.close();

@@ -8,6 +8,18 @@ import type { Capabilities, CredentialStorage, Gating, LockFamily, ResetBehaviou
 import type { LocationAttributes, LocationKind, Reading } from '../domain/locations.js';
 import type { DriverName, ServiceState } from '../domain/locks.js';
 import type { Role } from '../domain/identity.js';
+import type { CredentialKind, CredentialStatus } from '../domain/credentials.js';
+import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
+
+/** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
+export interface StoredObservedPin {
+  slot: number;
+  codeCipher: string | null;
+  fingerprint: string | null;
+  name: string;
+  schedule: CredentialSchedule;
+  enabled: boolean;
+}
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -163,3 +175,84 @@ export const instanceMeta = pgTable('instance_meta', {
   /** Monotonic counter column, kept int8 so both engines are checked for the same JS type. */
   revision: bigint('revision', { mode: 'number' }).notNull().default(0),
 });
+
+/**
+ * Desired credentials: what lockwarden wants on each lock. A PIN occupies its slot from creation
+ * until its removal is confirmed (`removed`); the code is stored only encrypted (`code_cipher`) and
+ * compared by keyed fingerprint (`code_mac`).
+ */
+export const credentials = pgTable(
+  'credentials',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<CredentialKind>().notNull(),
+    slot: integer('slot'),
+    controllerId: text('controller_id'),
+    holder: text('holder').notNull(),
+    codeCipher: text('code_cipher'),
+    codeMac: text('code_mac'),
+    schedule: jsonb('schedule').$type<CredentialSchedule>().notNull(),
+    status: text('status').$type<CredentialStatus>().notNull(),
+    origin: text('origin').$type<'lockwarden' | 'adopted'>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    version: integer('version').notNull().default(1),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    confirmedAt: ts('confirmed_at'),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    index('credentials_lock_idx').on(t.lockId),
+    uniqueIndex('credentials_live_slot_idx').on(t.lockId, t.slot).where(sql`${t.status} <> 'removed' and ${t.kind} = 'pin'`),
+    check('credentials_kind_check', sql`${t.kind} in ('pin','controller')`),
+    check('credentials_status_check', sql`${t.status} in ('pending','confirmed','failed','removing','removed')`),
+  ],
+);
+
+/** What each lock last reported: one row per lock, replaced on every read. */
+export const lockObservations = pgTable('lock_observations', {
+  lockId: uuid('lock_id')
+    .primaryKey()
+    .references(() => locks.id, { onDelete: 'cascade' }),
+  readAt: ts('read_at'),
+  /** Observed slots; codes encrypted (`codeCipher`) and fingerprinted (`fingerprint`). */
+  pins: jsonb('pins').$type<StoredObservedPin[]>().notNull().default([]),
+  controllers: jsonb('controllers').$type<ObservedCredentials['controllers']>().notNull().default([]),
+  digitalKeys: jsonb('digital_keys').$type<ObservedCredentials['digitalKeys']>().notNull().default([]),
+  biometrics: jsonb('biometrics').$type<ObservedCredentials['biometrics']>().notNull().default([]),
+  status: jsonb('status').$type<DeviceStatus>(),
+  /** Set before writes are sent and cleared after: a job that finds it set reads the lock first. */
+  inDoubt: boolean('in_doubt').notNull().default(false),
+  lastError: text('last_error'),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** A change asked of many locks at once; its progress is derived from its items' credentials. */
+export const bulkOperations = pgTable('bulk_operations', {
+  id: uuid('id').primaryKey(),
+  kind: text('kind').$type<'add_pin' | 'revoke_holder' | 'reconcile'>().notNull(),
+  description: text('description').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+export const bulkOperationItems = pgTable(
+  'bulk_operation_items',
+  {
+    bulkId: uuid('bulk_id')
+      .notNull()
+      .references(() => bulkOperations.id, { onDelete: 'cascade' }),
+    lockId: uuid('lock_id')
+      .notNull()
+      .references(() => locks.id, { onDelete: 'cascade' }),
+    credentialId: uuid('credential_id').references(() => credentials.id, { onDelete: 'cascade' }),
+    /** The credential status that means this item is done. */
+    target: text('target').$type<'confirmed' | 'removed'>(),
+    /** Set when the item could not even be queued (bad PIN for that model, no free slot). */
+    error: text('error'),
+  },
+  (t) => [index('bulk_items_bulk_idx').on(t.bulkId), index('bulk_items_credential_idx').on(t.credentialId)],
+);

@@ -5,13 +5,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fixedClock, systemIds, type Clock } from '../../src/domain/clock.js';
 import { migrationsFolder, openPostgres, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
-import { createServices, type Services } from '../../src/services/index.js';
+import type { Services } from '../../src/services/index.js';
+import { SecretBox, staticKeySource } from '../../src/crypto/secret-box.js';
+import { JobQueue, type ReconcileRequest } from '../../src/jobs/queue.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
+import { SimFleet } from '../../src/drivers/simulator/index.js';
 
 /** Engines the storage suites run on: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
 export const ENGINES: Engine[] = ['pglite', ...(process.env.TEST_DATABASE_URL ? (['postgres'] as const) : [])];
@@ -30,6 +35,7 @@ function migrationsHash(): string {
     }
   };
   walk(dir);
+  h.update(JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pg-boss/package.json'), 'utf8')).version as string);
   return h.digest('hex').slice(0, 16);
 }
 
@@ -38,6 +44,8 @@ async function pgliteTemplate(): Promise<Buffer> {
   if (existsSync(file)) return readFileSync(file);
   const client = new PGlite();
   await wrapPglite(client);
+  // The job queue's schema is part of the template too, so tests that start a queue start fast.
+  await (await JobQueue.open({ engine: 'pglite', client }, { supervise: false })).stop();
   const blob = await client.dumpDataDir('gzip');
   await client.close();
   const buf = Buffer.from(await blob.arrayBuffer());
@@ -57,6 +65,7 @@ async function pgTemplate(adminUrl: string): Promise<string> {
     if (exists.rowCount === 0) {
       await admin.query(`create database ${name}`);
       const db = await openPostgres(withDatabase(adminUrl, name));
+      await (await JobQueue.open(db.jobConnection, { supervise: false })).stop();
       await db.close();
     }
   } finally {
@@ -102,17 +111,63 @@ export async function testDatabase(engine: Engine = 'pglite'): Promise<Database>
   };
 }
 
+/** A fixed key for tests: ciphertexts differ per run (random IVs), the key does not. */
+export const TEST_SECRETS = new SecretBox(staticKeySource(Buffer.alloc(32, 7)));
+
 export interface TestEnv {
   database: Database;
   services: Services;
+  runtime: Runtime;
+  /** The in-process simulator the services reach simulated locks through. */
+  fleet: SimFleet;
   clock: Clock & { advance(ms: number): void };
+  /** Reconcile jobs queued so far when no real queue runs (`queue: false`, the default). */
+  queued: ReconcileRequest[];
   close(): Promise<void>;
 }
 
-/** Services over a fresh database with a clock the test controls. */
-export async function testServices(engine: Engine = 'pglite'): Promise<TestEnv> {
+export interface TestServicesOptions {
+  /** Start the real durable queue and a worker (default: no queue; jobs are recorded in `queued`). */
+  queue?: boolean;
+  fleet?: SimFleet;
+  clock?: Clock & { advance(ms: number): void };
+  runtime?: Partial<RuntimeOptions>;
+}
+
+/** Services over a fresh database with a clock the test controls and an in-process simulator. */
+export async function testServices(engine: Engine = 'pglite', opts: TestServicesOptions = {}): Promise<TestEnv> {
   const database = await testDatabase(engine);
-  const clock = fixedClock(new Date('2026-03-01T09:00:00Z'));
-  const services = createServices({ db: database.db, engine: database.engine, clock, ids: systemIds });
-  return { database, services, clock, close: () => database.close() };
+  const clock = opts.clock ?? fixedClock(new Date('2026-03-01T09:00:00Z'));
+  const fleet = opts.fleet ?? new SimFleet();
+  const queued: ReconcileRequest[] = [];
+  try {
+    const runtime = await startRuntime({
+      database,
+      dataDir: tmpdir(),
+      simulator: { kind: 'in-process', fleet },
+      secrets: TEST_SECRETS,
+      clock,
+      ids: systemIds,
+      queue: opts.queue ?? false,
+      worker: opts.queue ?? false,
+      driftCheckSeconds: 0,
+      ...(opts.queue ? {} : { jobs: { enqueue: async (r: ReconcileRequest[]) => void queued.push(...r) } }),
+      ...opts.runtime,
+    });
+    return {
+      database,
+      services: runtime.services,
+      runtime,
+      fleet,
+      clock,
+      queued,
+      close: async () => {
+        await runtime.stop();
+        await database.close();
+      },
+    };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
 }

@@ -1,0 +1,73 @@
+/**
+ * `npm run bench [-- <name> [flags]]`: runs the benchmarks (all when no name is given), prints one
+ * table and writes the figures as JSON to bench-results/<name>.json.
+ *
+ * turnover flags: --locks N (10000), --latency MS (250), --hub-size N (100), --hub-limit N (2),
+ * --postgres (use DATABASE_URL, an empty database).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runTurnover, type TurnoverResult } from './turnover.js';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    locks: { type: 'string', default: '10000' },
+    latency: { type: 'string', default: '250' },
+    'hub-size': { type: 'string', default: '100' },
+    'hub-limit': { type: 'string', default: '2' },
+    postgres: { type: 'boolean', default: false },
+  },
+});
+
+function int(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number of at least 1 (got "${raw}")`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const wanted = positionals.length ? positionals : ['turnover'];
+const unknown = wanted.filter((w) => w !== 'turnover');
+if (unknown.length) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: turnover`);
+  process.exit(2);
+}
+if (values.postgres && !process.env.DATABASE_URL) {
+  console.error('--postgres needs DATABASE_URL pointing at an empty database');
+  process.exit(2);
+}
+
+const results: TurnoverResult[] = [];
+for (const name of wanted) {
+  if (name === 'turnover') {
+    const r = await runTurnover({
+      locks: int('locks', values.locks),
+      latencyMs: int('latency', values.latency),
+      hubSize: int('hub-size', values['hub-size']),
+      hubLimit: int('hub-limit', values['hub-limit']),
+      databaseUrl: values.postgres ? process.env.DATABASE_URL : undefined,
+    });
+    results.push(r);
+  }
+}
+console.table(
+  results.map((r) => ({
+    bench: r.benchmark,
+    engine: r.engine,
+    locks: r.locks,
+    'latency ms': r.latencyMs,
+    'hub size/limit': `${r.hubSize}/${r.hubLimit}`,
+    'wall s': (r.wallMs / 1000).toFixed(1),
+    'ideal s': (r.idealMs / 1000).toFixed(1),
+    ratio: r.ratio,
+    'cpu s': ((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(1),
+    'rss MB': r.rssMaxMb,
+    failed: r.failed,
+  })),
+);
+mkdirSync('bench-results', { recursive: true });
+for (const r of results) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+console.log('written to bench-results/');

@@ -1,0 +1,156 @@
+/**
+ * Turnover benchmark: N simulated locks, each holding two PINs; one bulk change revokes both and
+ * issues two new ones on every lock, with a fixed device latency per command and a per-hub command
+ * limit. Reports wall time against the ideal bound those limits allow, and the orchestrating
+ * process's CPU and memory.
+ *
+ * Ideal bound: every lock needs 4 commands; a hub of H locks with limit L needs ceil(4H / L) rounds
+ * of `latency`, and no lock can finish faster than its own 4 sequential commands. Hubs run in
+ * parallel, so the bound is the slowest hub's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { SecretBox, staticKeySource } from '../src/crypto/secret-box.js';
+import type { Actor } from '../src/domain/identity.js';
+import { SimFleet, specFromModel } from '../src/drivers/simulator/index.js';
+import { startRuntime } from '../src/runtime.js';
+import { openPostgres, queryRows, wrapPglite, type Database } from '../src/store/database.js';
+import { credentials, lockObservations, locks } from '../src/store/schema.js';
+
+export interface TurnoverOptions {
+  locks: number;
+  latencyMs: number;
+  hubSize: number;
+  hubLimit: number;
+  databaseUrl?: string | undefined;
+}
+
+export interface TurnoverResult {
+  benchmark: 'turnover';
+  engine: 'pglite' | 'postgres';
+  locks: number;
+  latencyMs: number;
+  hubSize: number;
+  hubLimit: number;
+  commands: number;
+  wallMs: number;
+  idealMs: number;
+  ratio: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  rssMaxMb: number;
+  heapUsedMb: number;
+  setupMs: number;
+  failed: number;
+}
+
+const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
+
+/** Runs one turnover and returns its figures. */
+export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult> {
+  const t0 = performance.now();
+  const dir = mkdtempSync(path.join(tmpdir(), 'lockwarden-bench-'));
+  let database: Database;
+  if (opts.databaseUrl) database = await openPostgres(opts.databaseUrl);
+  else database = await wrapPglite(new PGlite(path.join(dir, 'pglite')));
+  const secrets = new SecretBox(staticKeySource(Buffer.alloc(32, 9)));
+  const fleet = new SimFleet();
+  try {
+    // Setup, untimed: a model, a site, N locks, each with 2 PINs already on the lock and confirmed.
+    const boot = await startRuntime({ database, dataDir: dir, simulator: { kind: 'in-process', fleet }, secrets, queue: false, worker: false, driftCheckSeconds: 0, jobs: { enqueue: async () => undefined } });
+    const { services } = boot;
+    const model = await services.models.create(SYSTEM, {
+      manufacturer: 'Bench',
+      modelNumber: 'BD-1',
+      family: 'electronic_deadbolt',
+      capabilities: { pinSlots: 30, pinLengthMin: 4, pinLengthMax: 8, schedules: true, digitalKeys: false, fingerprints: false, remoteLockUnlock: true, remoteReset: false },
+      resetBehaviour: 'full_trust_anchor_erase',
+      gating: { button: 'reset', holdSeconds: 10, batteryMinPercent: 20, needsLockOffDoor: false },
+      credentialStorage: 'local',
+      mechanicalOverride: true,
+    });
+    const org = await services.locations.create(SYSTEM, { parentId: null, kind: 'organisation', name: 'Bench Org', reading: 'residential' });
+    const site = await services.locations.create(SYSTEM, { parentId: org.id, kind: 'site', name: 'Bench Site', reading: 'residential' });
+    const now = new Date();
+    const lockRows: (typeof locks.$inferInsert)[] = [];
+    const credRows: (typeof credentials.$inferInsert)[] = [];
+    const obsRows: (typeof lockObservations.$inferInsert)[] = [];
+    for (let i = 0; i < opts.locks; i++) {
+      const id = crypto.randomUUID();
+      const externalId = `bench-${String(i).padStart(6, '0')}`;
+      const hub = `bench-hub-${Math.floor(i / opts.hubSize)}`;
+      fleet.provision(specFromModel({ externalId, hub, model, firmware: '1.0', batteryPercent: 90 }));
+      lockRows.push({ id, name: `Bench lock ${i}`, modelId: model.id, locationId: site.id, driver: 'simulator', externalId, credentialStorage: 'local', mechanicalOverride: true, serviceState: 'in_service', version: 1, createdAt: now, updatedAt: now });
+      const pins = [];
+      for (const [slot, holder, code] of [[1, 'Old tenant A', `${1000 + (i % 8000)}07`], [2, 'Old tenant B', `${2000 + (i % 7000)}93`]] as const) {
+        const cid = crypto.randomUUID();
+        fleet.outOfBand.setPin(externalId, slot, code, holder);
+        credRows.push({ id: cid, lockId: id, kind: 'pin', slot, holder, codeCipher: secrets.encrypt(code, `credential:${cid}`), codeMac: secrets.fingerprint(code, id), schedule: { kind: 'always' }, status: 'confirmed', origin: 'lockwarden', createdBy: 'bench', createdAt: now, updatedAt: now, confirmedAt: now });
+        pins.push({ slot, codeCipher: secrets.encrypt(code, `observation:${id}:${slot}`), fingerprint: secrets.fingerprint(code, id), name: holder, schedule: { kind: 'always' as const }, enabled: true });
+      }
+      obsRows.push({ lockId: id, readAt: now, pins, controllers: [], digitalKeys: [], biometrics: [], status: null, inDoubt: false, updatedAt: now });
+    }
+    for (let i = 0; i < lockRows.length; i += 1000) await database.db.insert(locks).values(lockRows.slice(i, i + 1000));
+    for (let i = 0; i < credRows.length; i += 1000) await database.db.insert(credentials).values(credRows.slice(i, i + 1000));
+    for (let i = 0; i < obsRows.length; i += 1000) await database.db.insert(lockObservations).values(obsRows.slice(i, i + 1000));
+    await boot.stop();
+    fleet.configure({ latencyMs: opts.latencyMs });
+    const hubConcurrency = opts.hubLimit;
+
+    const runtime = await startRuntime({ database, dataDir: dir, simulator: { kind: 'in-process', fleet, hubConcurrency }, secrets, queue: true, worker: true, driftCheckSeconds: 0 });
+    const setupMs = performance.now() - t0;
+    const cpu0 = process.cpuUsage();
+    let rssMax = process.memoryUsage().rss;
+    const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 250);
+    const start = performance.now();
+    const bulk = await runtime.services.credentials.bulkChange(SYSTEM, {
+      target: { locationId: site.id },
+      revoke: { holders: ['Old tenant A', 'Old tenant B'] },
+      add: [{ holder: 'New tenant A' }, { holder: 'New tenant B' }],
+      description: 'bench turnover',
+    });
+    let failed = 0;
+    for (;;) {
+      const [row] = await queryRows<{ open: number; failed: number }>(
+        database.db,
+        sql`select count(*) filter (where status in ('pending','removing'))::int as open, count(*) filter (where status = 'failed')::int as failed from credentials`,
+      );
+      failed = row?.failed ?? 0;
+      if ((row?.open ?? 1) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const wallMs = performance.now() - start;
+    clearInterval(sampler);
+    const cpu = process.cpuUsage(cpu0);
+    const hubs = Math.ceil(opts.locks / opts.hubSize);
+    const biggestHub = Math.min(opts.hubSize, opts.locks);
+    const idealMs = Math.max(Math.ceil((4 * biggestHub) / opts.hubLimit), 4) * opts.latencyMs;
+    void hubs;
+    void bulk;
+    await runtime.stop();
+    return {
+      benchmark: 'turnover',
+      engine: database.engine,
+      locks: opts.locks,
+      latencyMs: opts.latencyMs,
+      hubSize: opts.hubSize,
+      hubLimit: opts.hubLimit,
+      commands: opts.locks * 4,
+      wallMs: Math.round(wallMs),
+      idealMs,
+      ratio: Number((wallMs / idealMs).toFixed(3)),
+      cpuUserMs: Math.round(cpu.user / 1000),
+      cpuSystemMs: Math.round(cpu.system / 1000),
+      rssMaxMb: Math.round(rssMax / 1048576),
+      heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
+      setupMs: Math.round(setupMs),
+      failed,
+    };
+  } finally {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

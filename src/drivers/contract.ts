@@ -1,0 +1,197 @@
+/**
+ * The one contract every lock driver implements (simulator, Z-Wave, Matter, Zigbee2MQTT, Seam).
+ *
+ * Capabilities are data: code outside a driver asks `capabilities()` and never branches on a
+ * manufacturer or a protocol. Failures are `DriverError`s with a stable `code`, never identified by
+ * message. Every method addresses a device by the driver's own `externalId` (the lock's
+ * `externalId` column).
+ */
+
+/** Days of the week for recurring schedules, ISO order (Monday first). */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * When a credential works. `always`; a one-off `window` from/until (ISO instants); or `recurring`
+ * on some weekdays between two local times ("HH:MM", end after start, lock-local time).
+ */
+export type CredentialSchedule =
+  | { kind: 'always' }
+  | { kind: 'window'; from: string; until: string }
+  | { kind: 'recurring'; days: Weekday[]; start: string; end: string };
+
+/** What a driver can do with one device, as data. */
+export interface DriverCapabilities {
+  pin: {
+    /** Slots are numbered 1..slots; 0 means the lock takes no PINs. */
+    slots: number;
+    minLength: number;
+    maxLength: number;
+    /** Only decimal digits today; kept as data so a driver can declare otherwise. */
+    alphabet: 'digits';
+  };
+  schedules: { window: boolean; recurring: boolean };
+  digitalKeys: boolean;
+  /** Paired controllers (hubs, phones, Matter fabrics) can be listed and removed. */
+  controllers: boolean;
+  biometrics: boolean;
+  remoteLockUnlock: boolean;
+  remoteFactoryReset: boolean;
+  /** The lock is bound to a vendor cloud account that a local reset may not remove. */
+  cloudBinding: boolean;
+  /** The driver pushes events (code used, tamper, reset detected) rather than only being polled. */
+  events: boolean;
+}
+
+/** A PIN as the lock holds it in one slot. `code` is present when the lock lets it be read back. */
+export interface ObservedPin {
+  slot: number;
+  code: string | null;
+  name: string;
+  schedule: CredentialSchedule;
+  enabled: boolean;
+}
+
+/** A controller paired with the lock: a hub, a phone app, a Matter fabric. */
+export interface ObservedController {
+  id: string;
+  label: string;
+  kind: 'hub' | 'phone' | 'fabric' | 'cloud';
+  /** The controller that administers the lock (the seeds' "admin"). */
+  admin: boolean;
+}
+
+/** A digital key (phone key, card) issued by the lock or its cloud. */
+export interface ObservedDigitalKey {
+  id: string;
+  holder: string;
+}
+
+/** A biometric enrollment reference; the template itself never leaves the lock. */
+export interface ObservedBiometric {
+  id: string;
+  holder: string;
+  kind: 'fingerprint' | 'face';
+}
+
+/** Everything credential-like the lock reported in one read. */
+export interface ObservedCredentials {
+  pins: ObservedPin[];
+  controllers: ObservedController[];
+  digitalKeys: ObservedDigitalKey[];
+  biometrics: ObservedBiometric[];
+}
+
+/** Health and physical state of the device, as far as the driver can read it. */
+export interface DeviceStatus {
+  online: boolean;
+  batteryPercent: number | null;
+  bolt: 'locked' | 'unlocked' | 'jammed' | 'unknown';
+  firmware: string | null;
+  /** Factory-fresh, waiting for an admin enrollment. */
+  setupMode: boolean;
+  /** The device is bound to a vendor cloud account (null when the driver cannot tell). */
+  cloudBound: boolean | null;
+}
+
+/** A PIN to write into one slot. */
+export interface PinWrite {
+  slot: number;
+  code: string;
+  name: string;
+  schedule: CredentialSchedule;
+}
+
+/** A device the driver can see (discovery for inventory). */
+export interface DiscoveredDevice {
+  externalId: string;
+  manufacturer: string | null;
+  model: string | null;
+  label: string;
+}
+
+/** Something the device told us without being asked. */
+export type DriverEvent =
+  | { type: 'credentials_changed'; externalId: string; at: Date }
+  | { type: 'pin_used'; externalId: string; slot: number; at: Date }
+  | { type: 'bolt'; externalId: string; bolt: DeviceStatus['bolt']; at: Date }
+  | { type: 'reset_detected'; externalId: string; at: Date }
+  | { type: 'tamper'; externalId: string; at: Date }
+  | { type: 'online'; externalId: string; online: boolean; at: Date };
+
+/** The driver contract. Every method may throw a `DriverError`. */
+export interface LockDriver {
+  readonly name: string;
+  /**
+   * The hub (controller, network, cloud workspace) a device is reached through. Commands through one
+   * hub are limited to `hubConcurrency` at a time, across all processes.
+   */
+  hubOf(externalId: string): string;
+  readonly hubConcurrency: number;
+  capabilities(externalId: string): Promise<DriverCapabilities>;
+  status(externalId: string): Promise<DeviceStatus>;
+  readCredentials(externalId: string): Promise<ObservedCredentials>;
+  /** Writes a PIN into a slot, replacing whatever the slot held. Resolves once the lock acknowledged. */
+  setPin(externalId: string, pin: PinWrite): Promise<void>;
+  /** Empties a slot. Clearing an empty slot succeeds. */
+  clearPin(externalId: string, slot: number): Promise<void>;
+  removeController(externalId: string, controllerId: string): Promise<void>;
+  lock(externalId: string): Promise<void>;
+  unlock(externalId: string): Promise<void>;
+  /** Remote factory reset where `capabilities().remoteFactoryReset`; otherwise `driver.not_supported`. */
+  factoryReset(externalId: string): Promise<void>;
+  discover(): Promise<DiscoveredDevice[]>;
+  /** Subscribes to device events; returns the unsubscribe function. */
+  onEvent(listener: (event: DriverEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Stable driver error codes. */
+export const DRIVER_ERROR_CODES = [
+  'driver.timeout',
+  'driver.unreachable',
+  'driver.slot_full',
+  'driver.duplicate_pin',
+  'driver.invalid_pin',
+  'driver.not_supported',
+  'driver.busy',
+  'driver.unknown_device',
+  'driver.refused',
+] as const;
+export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
+
+/** Codes worth retrying: the command may not have reached the lock or the lock was occupied. */
+const RETRYABLE: ReadonlySet<DriverErrorCode> = new Set(['driver.timeout', 'driver.unreachable', 'driver.busy']);
+
+/**
+ * A driver failure. `uncertain` is true when the command may have been applied even though no
+ * acknowledgement arrived (a timeout after sending): the caller must re-read before retrying.
+ */
+export class DriverError extends Error {
+  constructor(
+    readonly code: DriverErrorCode,
+    message: string,
+    readonly details: { uncertain?: boolean; slot?: number } = {},
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+
+  get uncertain(): boolean {
+    return this.details.uncertain === true;
+  }
+}
+
+/** True for a `DriverError` (also across module copies, by shape). */
+export function isDriverError(err: unknown): err is DriverError {
+  return err instanceof DriverError;
+}
+
+/** Looks up the driver for a lock's `driver` column. */
+export interface DriverRegistry {
+  get(name: string): LockDriver | undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * Works the reconcile queue: claims jobs ahead of need (so a hub never waits on a database round
+ * trip), runs each through the reconciler, and settles them in small batches. Per-hub command limits
+ * are enforced by the hub gate around each driver; this loop only keeps enough jobs claimed per hub
+ * to keep every hub busy, and one job per lock is the queue's own rule.
+ */
+import type { ReconcileJob, JobQueue } from './queue.js';
+import { HEARTBEAT_SECONDS } from './queue.js';
+
+export interface WorkerOptions {
+  /** Most jobs held at once by this process. */
+  maxActive: number;
+  /** Jobs claimed per hub at once, by driver name (twice the hub's command limit keeps it fed). */
+  perHub: Record<string, number>;
+  fallbackPerHub: number;
+  /** Idle poll interval when the queue is empty. */
+  pollMs?: number;
+  onError?: (e: unknown) => void;
+}
+
+/** Runs one job; throwing fails it (pg-boss retries it later). */
+export type JobHandler = (job: ReconcileJob) => Promise<unknown>;
+
+/** The loop that claims and runs jobs until stopped. */
+export class Worker {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly active = new Map<string, Promise<void>>();
+  private completed: string[] = [];
+  private wake: (() => void) | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** Jobs finished by this worker since start. */
+  processed = 0;
+
+  constructor(
+    private readonly queue: JobQueue,
+    private readonly handler: JobHandler,
+    private readonly opts: WorkerOptions,
+  ) {}
+
+  /** Starts claiming jobs. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.heartbeat = setInterval(() => void this.queue.heartbeat([...this.active.keys()]).catch((e: unknown) => this.opts.onError?.(e)), (HEARTBEAT_SECONDS * 1000) / 3);
+    this.heartbeat.unref();
+    this.loop = this.run();
+  }
+
+  /** Wakes the loop now (new jobs were queued in this process). */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming, waits for running jobs to finish and settles them. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.nudge();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.loop;
+    await Promise.allSettled(this.active.values());
+    await this.flush();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.flush();
+        const free = this.opts.maxActive - this.active.size;
+        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 200), this.opts.perHub, this.opts.fallbackPerHub) : [];
+        for (const job of jobs) this.active.set(job.id, this.execute(job));
+        if (jobs.length === 0) await this.sleep(free > 0 ? (this.opts.pollMs ?? 500) : 50);
+      } catch (e) {
+        this.opts.onError?.(e);
+        await this.sleep(1000);
+      }
+    }
+  }
+
+  private async execute(job: ReconcileJob): Promise<void> {
+    try {
+      await this.handler(job);
+      this.completed.push(job.id);
+    } catch (e) {
+      await this.queue.fail(job.id, e instanceof Error ? e : new Error(String(e))).catch((err: unknown) => this.opts.onError?.(err));
+    } finally {
+      this.active.delete(job.id);
+      this.processed++;
+      this.nudge();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.completed.length === 0) return;
+    const ids = this.completed;
+    this.completed = [];
+    await this.queue.complete(ids);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+}

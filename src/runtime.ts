@@ -1,0 +1,201 @@
+/**
+ * What one lockwarden process runs around the services: the key for secrets, the lock drivers (each
+ * gated per hub), the durable job queue and, when asked, a worker that reconciles locks. The server,
+ * the local CLI and the tests all build their services through here, so they behave the same.
+ */
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
+import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
+import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
+import type { DriverEvent, DriverRegistry, LockDriver } from './drivers/contract.js';
+import { gateByHub } from './drivers/hub-gate.js';
+import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, specFromModel } from './drivers/simulator/index.js';
+import { JobQueue, type ReconcileRequest } from './jobs/queue.js';
+import { Worker } from './jobs/worker.js';
+import { createServices, type Services } from './services/index.js';
+import type { JobSink, ServiceContext } from './services/context.js';
+import { Reconciler } from './services/reconciler.js';
+import type { Database } from './store/database.js';
+import { credentials, lockModels, lockObservations, locks } from './store/schema.js';
+
+/** Where simulated locks live: in this process (saved in the data folder), in a `lockwarden sim` process, or nowhere. */
+export type SimulatorMode =
+  | { kind: 'in-process'; fleet?: SimFleet; stateFile?: string; hubConcurrency?: number }
+  | { kind: 'remote'; url: string; hubConcurrency?: number }
+  | { kind: 'off' };
+
+export interface RuntimeOptions {
+  database: Database;
+  dataDir: string;
+  simulator?: SimulatorMode;
+  /** Run a worker in this process (the server does; the local CLI does not). */
+  worker?: boolean;
+  /** Start the durable queue at all (false: changes are recorded and queued by the next process that does). */
+  queue?: boolean;
+  secrets?: SecretBox;
+  clock?: Clock;
+  ids?: Ids;
+  /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
+  driftCheckSeconds?: number;
+  onError?: (e: unknown) => void;
+  /** Where jobs go instead of the queue (tests that drive the reconciler by hand). */
+  jobs?: JobSink;
+}
+
+export interface Runtime {
+  ctx: ServiceContext;
+  services: Services;
+  queue: JobQueue | null;
+  worker: Worker | null;
+  fleet: SimFleet | null;
+  reconciler: Reconciler;
+  /** Makes sure every simulated lock in the inventory exists in the simulator. */
+  provisionSimulated(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts a process's runtime. */
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const onError = opts.onError ?? ((e: unknown) => console.error(e instanceof Error ? e.message : e));
+  const secrets = opts.secrets ?? new SecretBox(deploymentKeySource(opts.dataDir));
+  const mode = opts.simulator ?? { kind: 'in-process' };
+  let fleet: SimFleet | null = null;
+  const drivers = new Map<string, LockDriver>();
+  if (mode.kind === 'in-process') {
+    fleet = mode.fleet ?? SimFleet.load(mode.stateFile ?? path.join(opts.dataDir, 'simulator.json'));
+    drivers.set('simulator', gateByHub(new SimulatorDriver(new InProcessSimTransport(fleet), { hubConcurrency: mode.hubConcurrency ?? 2 })));
+  } else if (mode.kind === 'remote') {
+    drivers.set('simulator', gateByHub(new SimulatorDriver(new HttpSimTransport(mode.url), { hubConcurrency: mode.hubConcurrency ?? 2 })));
+  }
+  const registry: DriverRegistry = { get: (name) => drivers.get(name) };
+
+  const queue = opts.queue === false ? null : await JobQueue.open(opts.database.jobConnection, { supervise: opts.worker !== false });
+  let worker: Worker | null = null;
+  const sink: JobSink = opts.jobs ?? {
+    enqueue: async (requests: ReconcileRequest[]) => {
+      if (!queue || requests.length === 0) return;
+      await queue.enqueue(requests);
+      worker?.nudge();
+    },
+  };
+  const ctx: ServiceContext = {
+    db: opts.database.db,
+    engine: opts.database.engine,
+    clock: opts.clock ?? systemClock,
+    ids: opts.ids ?? systemIds,
+    secrets,
+    drivers: registry,
+    jobs: sink,
+    randomInt: (max) => randomInt(max),
+  };
+  const services = createServices(ctx);
+  const reconciler = new Reconciler(ctx);
+
+  const provisionSimulated = async (): Promise<number> => {
+    if (!fleet) return 0;
+    const rows = await ctx.db
+      .select({ lock: locks, model: lockModels })
+      .from(locks)
+      .innerJoin(lockModels, eq(lockModels.id, locks.modelId))
+      .where(and(eq(locks.driver, 'simulator'), isNotNull(locks.externalId)));
+    let n = 0;
+    for (const { lock, model } of rows) {
+      if (fleet.has(lock.externalId!)) continue;
+      fleet.provision(specFromModel({ externalId: lock.externalId!, hub: simulatedHub(lock.externalId!), model, firmware: lock.firmware || null, batteryPercent: lock.batteryPercent }));
+      n++;
+    }
+    return n;
+  };
+  ctx.hooks = { lockSaved: async () => void (await provisionSimulated()) };
+  await provisionSimulated();
+
+  // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
+  const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
+    driver.onEvent((event: DriverEvent) => {
+      if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
+      void enqueueForDevice(ctx, name, driver, event.externalId, event.type).catch(onError);
+    }),
+  );
+
+  let driftTimer: NodeJS.Timeout | null = null;
+  if (queue && opts.worker !== false) {
+    const perHub = Object.fromEntries([...drivers.entries()].map(([name, d]) => [name, d.hubConcurrency * 2]));
+    worker = new Worker(queue, (job) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0 }), {
+      maxActive: 2000,
+      perHub,
+      fallbackPerHub: 4,
+      onError,
+    });
+    worker.start();
+    await resumeOpen(ctx);
+    const every = opts.driftCheckSeconds ?? 900;
+    if (every > 0) {
+      driftTimer = setInterval(() => void checkDrift(ctx, every).catch(onError), Math.min(every, 60) * 1000);
+      driftTimer.unref();
+      // Locks never read yet are read once at start, so the lock page has something to compare.
+      void checkDrift(ctx, every).catch(onError);
+    }
+  }
+
+  return {
+    ctx,
+    services,
+    queue,
+    worker,
+    fleet,
+    reconciler,
+    provisionSimulated,
+    stop: async () => {
+      if (driftTimer) clearInterval(driftTimer);
+      for (const u of unsubscribers) u();
+      await worker?.stop();
+      await queue?.stop();
+      for (const d of drivers.values()) await d.close();
+      if (fleet && mode.kind === 'in-process' && !mode.fleet) fleet.save(mode.stateFile ?? path.join(opts.dataDir, 'simulator.json'));
+    },
+  };
+}
+
+/** Simulated locks share a hub per ten devices, as a small building's hub would. */
+export function simulatedHub(externalId: string): string {
+  const n = Number(/(\d+)$/.exec(externalId)?.[1] ?? 0);
+  return `sim-hub-${Math.floor(n / 10)}`;
+}
+
+async function enqueueForDevice(ctx: ServiceContext, driverName: string, driver: LockDriver, externalId: string, reason: string): Promise<void> {
+  const [lock] = await ctx.db
+    .select({ id: locks.id })
+    .from(locks)
+    .where(and(eq(locks.driver, driverName as never), eq(locks.externalId, externalId)));
+  if (lock) await ctx.jobs.enqueue([{ lockId: lock.id, driver: driverName, hub: driver.hubOf(externalId), read: true, reason }]);
+}
+
+/** Queues a read of every active lock whose last read is older than `maxAgeSeconds`. */
+async function checkDrift(ctx: ServiceContext, maxAgeSeconds: number): Promise<void> {
+  const cutoff = new Date(ctx.clock.now().getTime() - maxAgeSeconds * 1000);
+  const rows = await ctx.db
+    .select({ id: locks.id, driver: locks.driver, externalId: locks.externalId })
+    .from(locks)
+    .leftJoin(lockObservations, eq(lockObservations.lockId, locks.id))
+    .where(and(isNotNull(locks.externalId), sql`${locks.serviceState} <> 'retired'`, or(isNull(lockObservations.readAt), lt(lockObservations.readAt, cutoff))));
+  const requests = rows.flatMap((r) => {
+    const driver = ctx.drivers.get(r.driver);
+    return driver ? [{ lockId: r.id, driver: r.driver, hub: driver.hubOf(r.externalId!), read: true, reason: 'drift check' }] : [];
+  });
+  await ctx.jobs.enqueue(requests);
+}
+
+/** Queues every lock with credentials still on their way (changes recorded while no worker ran). */
+async function resumeOpen(ctx: ServiceContext): Promise<void> {
+  const rows = await ctx.db
+    .selectDistinct({ id: locks.id, driver: locks.driver, externalId: locks.externalId })
+    .from(locks)
+    .innerJoin(credentials, eq(credentials.lockId, locks.id))
+    .where(and(isNotNull(locks.externalId), inArray(credentials.status, ['pending', 'removing'])));
+  const requests = rows.flatMap((r) => {
+    const driver = ctx.drivers.get(r.driver);
+    return driver ? [{ lockId: r.id, driver: r.driver, hub: driver.hubOf(r.externalId!), read: true, reason: 'resume' }] : [];
+  });
+  await ctx.jobs.enqueue(requests);
+}

@@ -1,0 +1,557 @@
+/**
+ * Use cases on the credentials of locks: see desired vs observed with drift, add/edit/revoke PINs,
+ * reveal a code, adopt or remove unmanaged codes, remove a paired controller, change many locks at
+ * once, lock and unlock. Changes are written as desired state and applied by reconcile jobs.
+ */
+import { eq, inArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { AppError } from '../domain/errors.js';
+import type { Actor } from '../domain/identity.js';
+import {
+  BulkChangeSchema,
+  PinCreateSchema,
+  PinUpdateSchema,
+  RevealSchema,
+  capabilitiesFromModel,
+  checkPinForLock,
+  checkSchedule,
+  checkSlot,
+  compareSlots,
+  generatePin,
+  type Credential,
+  type SlotState,
+} from '../domain/credentials.js';
+import { isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedCredentials } from '../drivers/contract.js';
+import { parseInput } from '../domain/validation.js';
+import { inTransaction, type Db } from '../store/database.js';
+import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
+import { locations, lockModels, locks, type StoredObservedPin } from '../store/schema.js';
+import { authorize, type ServiceContext } from './context.js';
+import { desiredPins, observedPrints } from './reconciler.js';
+
+type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
+
+/** One slot as the lock page shows it. */
+export interface SlotView {
+  slot: number;
+  state: SlotState;
+  credential: Credential | null;
+  observed: { name: string; schedule: StoredObservedPin['schedule']; enabled: boolean } | null;
+}
+
+/** A lock's credentials: wanted, reported, and how they differ. */
+export interface LockCredentialsView {
+  lockId: string;
+  driver: string;
+  capabilities: DriverCapabilities;
+  observation: { readAt: Date | null; inDoubt: boolean; lastError: string | null; status: DeviceStatus | null } | null;
+  slots: SlotView[];
+  credentials: Credential[];
+  controllers: (ObservedCredentials['controllers'][number] & { removal: Credential | null })[];
+  digitalKeys: ObservedCredentials['digitalKeys'];
+  biometrics: ObservedCredentials['biometrics'];
+  drift: number;
+}
+
+export interface BulkView {
+  id: string;
+  kind: string;
+  description: string;
+  createdBy: string;
+  createdAt: Date;
+  total: number;
+  done: number;
+  failed: number;
+  pending: number;
+  finished: boolean;
+  failures: { lockId: string; error: string }[];
+}
+
+/** Credentials on locks. */
+export class CredentialService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Desired vs observed credentials of one lock, slot by slot. */
+  async forLock(actor: Actor, lockId: string): Promise<LockCredentialsView> {
+    authorize(actor, 'credential.read');
+    const lock = await this.requireLock(this.ctx.db, lockId);
+    const repo = new CredentialRepository(this.ctx.db);
+    const rows = await repo.forLock(lockId);
+    const obs = await repo.observation(lockId);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const observed = new Map((obs?.pins ?? []).map((p) => [p.slot, p]));
+    const slots = compareSlots(desiredPins(rows), observedPrints(obs?.pins ?? [])).map((c) => {
+      const o = observed.get(c.slot);
+      const row = c.credentialId ? byId.get(c.credentialId) : undefined;
+      return {
+        slot: c.slot,
+        // Until the lock has been read once, nothing can be said about drift.
+        state: !obs?.readAt && c.state === 'missing' ? ('missing' as const) : c.state,
+        credential: row ? present(row) : null,
+        observed: o ? { name: o.name, schedule: o.schedule, enabled: o.enabled } : null,
+      };
+    });
+    const removals = new Map(rows.filter((r) => r.kind === 'controller').map((r) => [r.controllerId, r]));
+    return {
+      lockId,
+      driver: lock.driver,
+      capabilities: await this.capabilities(lock),
+      observation: obs ? { readAt: obs.readAt, inDoubt: obs.inDoubt, lastError: obs.lastError, status: obs.status } : null,
+      slots,
+      credentials: rows.filter((r) => r.kind === 'pin').map(present),
+      controllers: (obs?.controllers ?? []).map((c) => {
+        const r = removals.get(c.id);
+        return { ...c, removal: r ? present(r) : null };
+      }),
+      digitalKeys: obs?.digitalKeys ?? [],
+      biometrics: obs?.biometrics ?? [],
+      drift: slots.filter((s) => s.state !== 'in_sync').length,
+    };
+  }
+
+  /** Adds a PIN for a person; the code is generated unless typed. Returns it once, with the code. */
+  async addPin(actor: Actor, lockId: string, input: unknown): Promise<{ credential: Credential; code: string }> {
+    const data = parseInput(PinCreateSchema, input);
+    authorize(actor, 'credential.write');
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const caps = await this.capabilities(lock);
+    checkSchedule(data.schedule, caps);
+    if (data.slot !== undefined) checkSlot(data.slot, caps);
+    const result = await inTransaction(this.ctx.db, async (tx) => {
+      const taken = await this.takenOnLock(tx, lockId);
+      const code = data.code ?? generatePin(generatedLength(caps, data.length), this.ctx.randomInt, (c) => taken.codes.has(this.print(c, lockId)));
+      checkPinForLock(code, caps);
+      if (taken.codes.has(this.print(code, lockId))) {
+        throw new AppError('credential.duplicate_pin', 'this lock already holds that code in another slot; choose another', [{ path: 'code', message: 'already on this lock' }]);
+      }
+      const slot = data.slot ?? firstFree(caps, taken.slots);
+      if (slot === null) throw new AppError('credential.slot_taken', `all ${caps.pin.slots} slots of this lock are in use`, [{ path: 'slot', message: 'no free slot' }]);
+      if (taken.slots.has(slot)) throw new AppError('credential.slot_taken', `slot ${slot} is in use`, [{ path: 'slot', message: 'in use; choose another slot' }]);
+      const row = this.newPinRow(actor, lockId, slot, data.holder, code, data.schedule);
+      await new CredentialRepository(tx).insert([row]);
+      return { credential: present({ ...row, attempts: 0, lastError: null, version: 1, confirmedAt: null, removedAt: null } as CredentialRow), code };
+    });
+    await this.queue([lock], 'pin added');
+    return result;
+  }
+
+  /** Edits a PIN's holder, code or schedule; a changed code or schedule is written to the lock again. */
+  async updatePin(actor: Actor, credentialId: string, input: unknown): Promise<Credential> {
+    const data = parseInput(PinUpdateSchema, input);
+    authorize(actor, 'credential.write');
+    const row = await this.requireCredential(this.ctx.db, credentialId);
+    if (row.kind !== 'pin') throw new AppError('credential.wrong_state', 'only PINs can be edited');
+    if (row.status === 'removing' || row.status === 'removed') throw new AppError('credential.wrong_state', 'this PIN has been revoked');
+    const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
+    const caps = await this.capabilities(lock);
+    if (data.schedule) checkSchedule(data.schedule, caps);
+    const updated = await inTransaction(this.ctx.db, async (tx) => {
+      const patch: Partial<CredentialRow> = { updatedAt: this.ctx.clock.now() };
+      if (data.holder !== undefined) patch.holder = data.holder;
+      if (data.code !== undefined) {
+        checkPinForLock(data.code, caps);
+        const taken = await this.takenOnLock(tx, row.lockId, row.id);
+        if (taken.codes.has(this.print(data.code, row.lockId))) {
+          throw new AppError('credential.duplicate_pin', 'this lock already holds that code in another slot', [{ path: 'code', message: 'already on this lock' }]);
+        }
+        patch.codeCipher = this.ctx.secrets.encrypt(data.code, `credential:${row.id}`);
+        patch.codeMac = this.print(data.code, row.lockId);
+      }
+      if (data.schedule !== undefined) patch.schedule = data.schedule;
+      if (data.code !== undefined || data.schedule !== undefined || data.holder !== undefined) Object.assign(patch, { status: 'pending', attempts: 0, lastError: null });
+      if (!(await new CredentialRepository(tx).updateAtVersion(row.id, data.version, patch))) {
+        throw new AppError('credential.version_conflict', 'this PIN was changed since you opened it; reload and try again');
+      }
+      return present(await this.requireCredential(tx, row.id));
+    });
+    await this.queue([lock], 'pin edited');
+    return updated;
+  }
+
+  /** Revokes a PIN or a controller removal's target: it is taken off the lock by the next job. */
+  async revoke(actor: Actor, credentialId: string): Promise<Credential> {
+    authorize(actor, 'credential.write');
+    const row = await this.requireCredential(this.ctx.db, credentialId);
+    if (row.status === 'removing' || row.status === 'removed') return present(row);
+    const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
+    await new CredentialRepository(this.ctx.db).updateAtVersion(row.id, row.version, { status: 'removing', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+    await this.queue([lock], 'pin revoked');
+    return present(await this.requireCredential(this.ctx.db, row.id));
+  }
+
+  /** Tries a failed credential again from zero attempts. */
+  async retry(actor: Actor, credentialId: string): Promise<Credential> {
+    authorize(actor, 'credential.write');
+    const row = await this.requireCredential(this.ctx.db, credentialId);
+    if (row.status !== 'failed') throw new AppError('credential.wrong_state', 'only a failed credential can be retried');
+    const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
+    await new CredentialRepository(this.ctx.db).updateAtVersion(row.id, row.version, { status: 'pending', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+    await this.queue([lock], 'retry');
+    return present(await this.requireCredential(this.ctx.db, row.id));
+  }
+
+  /** Shows a PIN's code, on an explicit request with a reason. */
+  async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
+    parseInput(RevealSchema, input);
+    authorize(actor, 'credential.reveal');
+    const row = await this.requireCredential(this.ctx.db, credentialId);
+    if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');
+    return { code: this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`) };
+  }
+
+  /** Takes an unmanaged code found on the lock under management, for a named holder. */
+  async adopt(actor: Actor, lockId: string, input: unknown): Promise<Credential> {
+    const { slot, holder } = parseInput(AdoptSchema, input);
+    authorize(actor, 'credential.write');
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const created = await inTransaction(this.ctx.db, async (tx) => {
+      const observed = await this.unmanagedSlot(tx, lockId, slot);
+      const code = observed.codeCipher ? this.ctx.secrets.decrypt(observed.codeCipher, `observation:${lockId}:${slot}`) : null;
+      const row = this.newPinRow(actor, lockId, slot, holder, code, observed.schedule, { origin: 'adopted', status: 'confirmed', confirmedAt: this.ctx.clock.now() });
+      await new CredentialRepository(tx).insert([row]);
+      return row.id;
+    });
+    await this.queue([lock], 'adopted');
+    return present(await this.requireCredential(this.ctx.db, created));
+  }
+
+  /** Removes an unmanaged code from the lock. */
+  async removeUnmanaged(actor: Actor, lockId: string, input: unknown): Promise<Credential> {
+    const { slot } = parseInput(SlotSchema, input);
+    authorize(actor, 'credential.write');
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const created = await inTransaction(this.ctx.db, async (tx) => {
+      const observed = await this.unmanagedSlot(tx, lockId, slot);
+      const row = this.newPinRow(actor, lockId, slot, observed.name || `unmanaged code in slot ${slot}`, null, observed.schedule, { origin: 'adopted', status: 'removing' });
+      row.codeMac = observed.fingerprint;
+      await new CredentialRepository(tx).insert([row]);
+      return row.id;
+    });
+    await this.queue([lock], 'unmanaged removed');
+    return present(await this.requireCredential(this.ctx.db, created));
+  }
+
+  /** Unpairs a controller (hub, phone, fabric) from the lock. lockwarden's own pairing stays. */
+  async removeController(actor: Actor, lockId: string, controllerId: string): Promise<Credential> {
+    authorize(actor, 'credential.write');
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const caps = await this.capabilities(lock);
+    if (!caps.controllers) throw new AppError('credential.not_supported', 'this lock does not let lockwarden manage its controllers');
+    if (controllerId === 'lockwarden') throw new AppError('credential.wrong_state', 'removing lockwarden itself would leave the lock unmanaged; use a factory reset case instead');
+    const repo = new CredentialRepository(this.ctx.db);
+    const obs = await repo.observation(lockId);
+    const controller = obs?.controllers.find((c) => c.id === controllerId);
+    if (!controller) throw new AppError('credential.not_found', `the lock did not report a controller "${controllerId}"`);
+    const existing = (await repo.forLock(lockId)).find((r) => r.kind === 'controller' && r.controllerId === controllerId);
+    if (existing) return present(existing);
+    const now = this.ctx.clock.now();
+    const id = this.ctx.ids.uuid();
+    await repo.insert([{ id, lockId, kind: 'controller', slot: null, controllerId, holder: controller.label, codeCipher: null, codeMac: null, schedule: { kind: 'always' }, status: 'removing', origin: 'lockwarden', createdBy: actorName(actor), createdAt: now, updatedAt: now }]);
+    await this.queue([lock], 'controller removed');
+    return present(await this.requireCredential(this.ctx.db, id));
+  }
+
+  /** Reads the lock now (drift check) through a job. */
+  async refresh(actor: Actor, lockId: string): Promise<void> {
+    authorize(actor, 'credential.read');
+    const lock = await this.requireLock(this.ctx.db, lockId);
+    await this.queue([lock], 'read requested', true);
+  }
+
+  /** Locks or unlocks the lock remotely, where it allows it. */
+  async operate(actor: Actor, lockId: string, action: 'lock' | 'unlock'): Promise<{ bolt: DeviceStatus['bolt'] }> {
+    authorize(actor, 'lock.operate');
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const caps = await this.capabilities(lock);
+    if (!caps.remoteLockUnlock) throw new AppError('device.not_supported', 'this lock cannot be locked or unlocked remotely');
+    const driver = this.driverFor(lock);
+    try {
+      await (action === 'lock' ? driver.lock(lock.externalId!) : driver.unlock(lock.externalId!));
+      const status = await driver.status(lock.externalId!);
+      return { bolt: status.bolt };
+    } catch (e) {
+      throw deviceError(e);
+    }
+  }
+
+  /** Changes many locks at once: revokes PINs and adds new ones, then queues one job per lock. */
+  async bulkChange(actor: Actor, input: unknown): Promise<BulkView> {
+    const data = parseInput(BulkChangeSchema, input);
+    authorize(actor, 'credential.write');
+    const targets = await this.resolveTargets(data.target);
+    if (targets.length === 0) throw new AppError('validation.failed', 'Invalid input: target: no active locks there', [{ path: 'target', message: 'no active locks there' }]);
+    const bulkId = this.ctx.ids.uuid();
+    const now = this.ctx.clock.now();
+    const repo = new CredentialRepository(this.ctx.db);
+    const existing = groupBy(await repo.forLocks(targets.map((l) => l.id)), (r) => r.lockId);
+    const observations = new Map((await repo.observations(targets.map((l) => l.id))).map((o) => [o.lockId, o]));
+    const capsByLock = new Map<string, DriverCapabilities>();
+    for (const lock of targets) capsByLock.set(lock.id, await this.capabilities(lock));
+    const inserts: CredentialRow[] = [];
+    const revokeIds: string[] = [];
+    const items: { bulkId: string; lockId: string; credentialId: string | null; target: 'confirmed' | 'removed' | null; error: string | null }[] = [];
+    const holders = new Set(data.revoke?.holders?.map((h) => h.toLowerCase()));
+    for (const lock of targets) {
+      const rows = existing.get(lock.id) ?? [];
+      const caps = capsByLock.get(lock.id)!;
+      for (const r of rows) {
+        if (r.kind !== 'pin' || !data.revoke || r.status === 'removing') continue;
+        if (data.revoke.all || holders.has(r.holder.toLowerCase())) {
+          revokeIds.push(r.id);
+          items.push({ bulkId, lockId: lock.id, credentialId: r.id, target: 'removed', error: null });
+        }
+      }
+      const revoked = new Set(revokeIds);
+      const kept = rows.filter((r) => r.kind === 'pin' && !revoked.has(r.id));
+      const slots = new Set<number>([...kept.map((r) => r.slot!), ...(observations.get(lock.id)?.pins ?? []).filter((p) => !rows.some((r) => r.slot === p.slot)).map((p) => p.slot)]);
+      // Revoked PINs hold their slot until the lock confirms removal: new PINs go elsewhere.
+      for (const r of rows) if (revoked.has(r.id)) slots.add(r.slot!);
+      const codes = new Set<string>([...kept.map((r) => r.codeMac ?? ''), ...(observations.get(lock.id)?.pins ?? []).map((p) => p.fingerprint ?? '')]);
+      for (const add of data.add) {
+        try {
+          checkSchedule(add.schedule, caps);
+          const code = add.code ?? generatePin(generatedLength(caps, add.length), this.ctx.randomInt, (c) => codes.has(this.print(c, lock.id)));
+          checkPinForLock(code, caps);
+          if (codes.has(this.print(code, lock.id))) throw new AppError('credential.duplicate_pin', 'the lock already holds that code');
+          const slot = firstFree(caps, slots);
+          if (slot === null) throw new AppError('credential.slot_taken', 'no free slot');
+          const row = this.newPinRow(actor, lock.id, slot, add.holder, code, add.schedule);
+          slots.add(slot);
+          codes.add(row.codeMac!);
+          inserts.push({ ...row, attempts: 0, lastError: null, version: 1, confirmedAt: null, removedAt: null });
+          items.push({ bulkId, lockId: lock.id, credentialId: row.id, target: 'confirmed', error: null });
+        } catch (e) {
+          items.push({ bulkId, lockId: lock.id, credentialId: null, target: null, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    }
+    const description = data.description ?? describeBulk(data, targets.length);
+    await inTransaction(this.ctx.db, async (tx) => {
+      const r = new CredentialRepository(tx);
+      await r.createBulk({ id: bulkId, kind: data.add.length ? 'add_pin' : 'revoke_holder', description, createdBy: actorName(actor), createdAt: now }, []);
+      await r.insert(inserts);
+      for (let i = 0; i < revokeIds.length; i += 1000) {
+        await tx.execute(sql`update credentials set status = 'removing', attempts = 0, last_error = null, version = version + 1, updated_at = ${now} where id in ${inList(revokeIds.slice(i, i + 1000))}`);
+      }
+      await r.createBulkItems(items);
+    });
+    await this.queue(targets, description);
+    return this.bulk(actor, bulkId);
+  }
+
+  /** A bulk change's progress, derived from its credentials' statuses. */
+  async bulk(actor: Actor, bulkId: string): Promise<BulkView> {
+    authorize(actor, 'credential.read');
+    const repo = new CredentialRepository(this.ctx.db);
+    const op = await repo.bulk(bulkId);
+    if (!op) throw new AppError('job.not_found', `bulk operation ${bulkId} not found`);
+    const items = await repo.bulkItems(bulkId);
+    let done = 0;
+    let failed = 0;
+    const failures: { lockId: string; error: string }[] = [];
+    for (const i of items) {
+      if (i.error || i.status === 'failed') {
+        failed++;
+        failures.push({ lockId: i.lockId, error: i.error ?? i.lastError ?? 'failed' });
+      } else if (i.status === i.target || (i.target === 'confirmed' && i.status === 'removed')) done++;
+    }
+    const pending = items.length - done - failed;
+    return { id: op.id, kind: op.kind, description: op.description, createdBy: op.createdBy, createdAt: op.createdAt, total: items.length, done, failed, pending, finished: pending === 0, failures: failures.slice(0, 100) };
+  }
+
+  /** Recent bulk changes, newest first. */
+  async bulks(actor: Actor): Promise<BulkView[]> {
+    authorize(actor, 'credential.read');
+    const ops = await new CredentialRepository(this.ctx.db).recentBulks(20);
+    return Promise.all(ops.map((o) => this.bulk(actor, o.id)));
+  }
+
+  private newPinRow(actor: Actor, lockId: string, slot: number, holder: string, code: string | null, schedule: CredentialRow['schedule'], extra: Partial<CredentialRow> = {}): CredentialRow {
+    const id = this.ctx.ids.uuid();
+    const now = this.ctx.clock.now();
+    return {
+      id,
+      lockId,
+      kind: 'pin',
+      slot,
+      controllerId: null,
+      holder,
+      codeCipher: code === null ? null : this.ctx.secrets.encrypt(code, `credential:${id}`),
+      codeMac: code === null ? null : this.print(code, lockId),
+      schedule,
+      status: 'pending',
+      origin: 'lockwarden',
+      attempts: 0,
+      lastError: null,
+      version: 1,
+      createdBy: actorName(actor),
+      createdAt: now,
+      updatedAt: now,
+      confirmedAt: null,
+      removedAt: null,
+      ...extra,
+    };
+  }
+
+  private print(code: string, lockId: string): string {
+    return this.ctx.secrets.fingerprint(code, lockId);
+  }
+
+  /** Slots and code fingerprints in use on a lock: by live credentials and by codes found on it. */
+  private async takenOnLock(db: Db, lockId: string, except?: string): Promise<{ slots: Set<number>; codes: Set<string> }> {
+    const repo = new CredentialRepository(db);
+    const rows = (await repo.forLock(lockId)).filter((r) => r.kind === 'pin' && r.id !== except);
+    const obs = await repo.observation(lockId);
+    const exceptSlot = except ? (await repo.byId(except))?.slot : undefined;
+    const observed = (obs?.pins ?? []).filter((p) => p.slot !== exceptSlot);
+    return {
+      slots: new Set([...rows.map((r) => r.slot!), ...observed.map((p) => p.slot)]),
+      codes: new Set([...rows.filter((r) => r.status !== 'removing').map((r) => r.codeMac ?? ''), ...observed.map((p) => p.fingerprint ?? '')].filter(Boolean)),
+    };
+  }
+
+  private async unmanagedSlot(db: Db, lockId: string, slot: number): Promise<StoredObservedPin> {
+    const repo = new CredentialRepository(db);
+    const obs = await repo.observation(lockId);
+    const observed = obs?.pins.find((p) => p.slot === slot);
+    if (!observed) throw new AppError('credential.not_found', `the lock did not report a code in slot ${slot}`, [{ path: 'slot', message: 'no code there' }]);
+    const rows = await repo.forLock(lockId);
+    if (rows.some((r) => r.slot === slot && r.kind === 'pin')) throw new AppError('credential.wrong_state', `slot ${slot} is already managed by lockwarden`);
+    return observed;
+  }
+
+  private async capabilities(lock: LockRecord): Promise<DriverCapabilities> {
+    const driver = this.ctx.drivers.get(lock.driver);
+    if (driver && lock.externalId) {
+      try {
+        return await driver.capabilities(lock.externalId);
+      } catch {
+        // The device could not be asked; the catalogue's word is the next best.
+      }
+    }
+    return capabilitiesFromModel(lock.modelCaps);
+  }
+
+  private driverFor(lock: LockRecord): LockDriver {
+    const driver = this.ctx.drivers.get(lock.driver);
+    if (!driver || !lock.externalId) throw new AppError('device.not_supported', `lockwarden cannot reach this lock (driver "${lock.driver}"${lock.externalId ? '' : ', no device id'})`);
+    return driver;
+  }
+
+  private async requireLock(db: Db, lockId: string, opts: { writable?: boolean } = {}): Promise<LockRecord> {
+    const [row] = await db
+      .select({ lock: locks, modelCaps: lockModels.capabilities })
+      .from(locks)
+      .innerJoin(lockModels, eq(lockModels.id, locks.modelId))
+      .where(eq(locks.id, lockId));
+    if (!row) throw new AppError('lock.not_found', `lock ${lockId} not found`);
+    if (opts.writable && row.lock.serviceState === 'retired') throw new AppError('lock.retired', 'this lock is retired');
+    return { ...row.lock, modelCaps: row.modelCaps };
+  }
+
+  private async requireCredential(db: Db, id: string): Promise<CredentialRow> {
+    const row = await new CredentialRepository(db).byId(id);
+    if (!row) throw new AppError('credential.not_found', `credential ${id} not found`);
+    return row;
+  }
+
+  private async resolveTargets(target: { lockIds?: string[] | undefined; locationId?: string | undefined }): Promise<LockRecord[]> {
+    const base = this.ctx.db
+      .select({ lock: locks, modelCaps: lockModels.capabilities })
+      .from(locks)
+      .innerJoin(lockModels, eq(lockModels.id, locks.modelId))
+      .innerJoin(locations, eq(locations.id, locks.locationId));
+    const rows = target.lockIds
+      ? await base.where(inArray(locks.id, target.lockIds))
+      : await base.where(sql`${locations.path} like ${`%/${target.locationId}/%`}`);
+    if (target.lockIds && rows.length !== new Set(target.lockIds).size) {
+      const found = new Set(rows.map((r) => r.lock.id));
+      const missing = target.lockIds.find((id) => !found.has(id));
+      throw new AppError('lock.not_found', `lock ${missing} not found`, [{ path: 'target.lockIds', message: `unknown lock ${missing}` }]);
+    }
+    if (target.locationId && rows.length === 0) {
+      const [loc] = await this.ctx.db.select({ id: locations.id }).from(locations).where(eq(locations.id, target.locationId));
+      if (!loc) throw new AppError('location.not_found', `location ${target.locationId} not found`, [{ path: 'target.locationId', message: 'no such location' }]);
+    }
+    return rows.filter((r) => r.lock.serviceState !== 'retired').map((r) => ({ ...r.lock, modelCaps: r.modelCaps }));
+  }
+
+  private async queue(targets: LockRecord[], reason: string, read = false): Promise<void> {
+    const requests = targets.flatMap((lock) => {
+      const driver = this.ctx.drivers.get(lock.driver);
+      if (!driver || !lock.externalId) return [];
+      return [{ lockId: lock.id, driver: lock.driver, hub: driver.hubOf(lock.externalId), read, reason }];
+    });
+    await this.ctx.jobs.enqueue(requests);
+  }
+}
+
+const SlotSchema = z.object({ slot: z.number().int().min(1, 'slots start at 1') }).strict();
+const AdoptSchema = z.object({ slot: z.number().int().min(1, 'slots start at 1'), holder: PinCreateSchema.shape.holder }).strict();
+
+/** The code length to generate: what was asked, else 6 where the lock allows it, within its limits. */
+function generatedLength(caps: DriverCapabilities, asked?: number): number {
+  const want = asked ?? Math.max(caps.pin.minLength, Math.min(6, caps.pin.maxLength));
+  return want;
+}
+
+function firstFree(caps: DriverCapabilities, taken: Set<number>): number | null {
+  for (let s = 1; s <= caps.pin.slots; s++) if (!taken.has(s)) return s;
+  return null;
+}
+
+function present(r: CredentialRow): Credential {
+  return {
+    id: r.id,
+    lockId: r.lockId,
+    kind: r.kind,
+    slot: r.slot,
+    controllerId: r.controllerId,
+    holder: r.holder,
+    schedule: r.schedule,
+    status: r.status,
+    origin: r.origin,
+    attempts: r.attempts,
+    lastError: r.lastError,
+    version: r.version,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    confirmedAt: r.confirmedAt,
+  };
+}
+
+function actorName(actor: Actor): string {
+  return actor.kind === 'user' ? actor.email : `system:${actor.name}`;
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const i of items) out.set(key(i), [...(out.get(key(i)) ?? []), i]);
+  return out;
+}
+
+function inList(ids: string[]) {
+  return sql`(${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`;
+}
+
+function describeBulk(data: ReturnType<typeof BulkChangeSchema.parse>, n: number): string {
+  const parts: string[] = [];
+  if (data.revoke) parts.push(data.revoke.all ? 'revoke all PINs' : `revoke PINs of ${data.revoke.holders!.join(', ')}`);
+  if (data.add.length) parts.push(`add PINs for ${data.add.map((a) => a.holder).join(', ')}`);
+  return `${parts.join(' and ')} on ${n} lock${n === 1 ? '' : 's'}`;
+}
+
+/** A driver failure as the application error people see. */
+export function deviceError(e: unknown): AppError {
+  if (!isDriverError(e)) return e instanceof AppError ? e : new AppError('internal', 'the device command failed');
+  switch (e.code) {
+    case 'driver.not_supported':
+      return new AppError('device.not_supported', e.message);
+    case 'driver.refused':
+      return new AppError('device.refused', `the lock refused the command: ${e.message}`);
+    case 'driver.unknown_device':
+      return new AppError('device.unreachable', `the driver does not know this device: ${e.message}`);
+    default:
+      return new AppError('device.unreachable', `the lock did not answer (${e.code}): ${e.message}`);
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * Brings one lock to its desired state: read it when the last observation cannot be trusted, send
+ * the commands the difference calls for (through the driver, one at a time), re-read after any write
+ * whose acknowledgement was lost before deciding it failed, then record outcomes and the new
+ * observation in one transaction. Retries are bounded per credential (`MAX_ATTEMPTS`) with backoff;
+ * after the bound the credential is marked failed with the reason and waits for a person.
+ */
+import { and, eq } from 'drizzle-orm';
+import {
+  MAX_ATTEMPTS,
+  planCommands,
+  retryDelayMs,
+  compareSlots,
+  type DesiredPin,
+  type ObservedPinPrint,
+  type PlannedCommand,
+} from '../domain/credentials.js';
+import { isDriverError, type DeviceStatus, type LockDriver, type ObservedCredentials } from '../drivers/contract.js';
+import { inTransaction } from '../store/database.js';
+import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
+import { locks } from '../store/schema.js';
+import type { StoredObservedPin } from '../store/schema.js';
+import type { ServiceContext } from './context.js';
+
+/** What one reconciliation did, for job logs, tests and the benchmark. */
+export interface ReconcileOutcome {
+  lockId: string;
+  skipped?: string;
+  read: number;
+  commands: number;
+  confirmed: number;
+  removed: number;
+  failed: number;
+  retrying: number;
+  unmanaged: number;
+}
+
+interface Working {
+  pins: Map<number, StoredObservedPin>;
+  controllers: ObservedCredentials['controllers'];
+  digitalKeys: ObservedCredentials['digitalKeys'];
+  biometrics: ObservedCredentials['biometrics'];
+  status: DeviceStatus | null;
+  readAt: Date | null;
+}
+
+type Result = { kind: 'ok' } | { kind: 'uncertain'; error: string } | { kind: 'retry'; error: string } | { kind: 'fail'; error: string };
+
+/** Turns driver reads into stored observations: codes encrypted, fingerprinted per lock. */
+export function storeObservedPins(ctx: ServiceContext, lockId: string, pins: ObservedCredentials['pins']): StoredObservedPin[] {
+  return pins.map((p) => ({
+    slot: p.slot,
+    codeCipher: p.code === null ? null : ctx.secrets.encrypt(p.code, `observation:${lockId}:${p.slot}`),
+    fingerprint: p.code === null ? null : ctx.secrets.fingerprint(p.code, lockId),
+    name: p.name,
+    schedule: p.schedule,
+    enabled: p.enabled,
+  }));
+}
+
+/** Desired PINs as the comparison needs them. */
+export function desiredPins(rows: CredentialRow[]): DesiredPin[] {
+  return rows
+    .filter((r) => r.kind === 'pin' && r.slot !== null)
+    .map((r) => ({ id: r.id, slot: r.slot!, fingerprint: r.codeMac ?? '', schedule: r.schedule, status: r.status }));
+}
+
+/** Observed PINs as the comparison needs them. */
+export function observedPrints(pins: Iterable<StoredObservedPin>): ObservedPinPrint[] {
+  return [...pins].map((p) => ({ slot: p.slot, fingerprint: p.fingerprint, schedule: p.schedule, enabled: p.enabled, name: p.name }));
+}
+
+/** Reconciles locks through their drivers; one instance per process. */
+export class Reconciler {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Reconciles one lock. Never throws for device trouble: that becomes credential outcomes. */
+  async reconcile(lockId: string, opts: { read: boolean }): Promise<ReconcileOutcome> {
+    const out: ReconcileOutcome = { lockId, read: 0, commands: 0, confirmed: 0, removed: 0, failed: 0, retrying: 0, unmanaged: 0 };
+    const repo = new CredentialRepository(this.ctx.db);
+    const [lock] = await this.ctx.db.select().from(locks).where(eq(locks.id, lockId));
+    if (!lock) return { ...out, skipped: 'lock not found' };
+    const driver = this.ctx.drivers.get(lock.driver);
+    if (lock.serviceState === 'retired' || !driver || lock.externalId === null) {
+      return { ...out, skipped: !driver ? `no driver "${lock.driver}"` : lock.externalId === null ? 'no device id' : 'retired' };
+    }
+    const externalId = lock.externalId;
+    const rows = await repo.forLock(lockId);
+    const obs = await repo.observation(lockId);
+    const w: Working = {
+      pins: new Map((obs?.pins ?? []).map((p) => [p.slot, p])),
+      controllers: obs?.controllers ?? [],
+      digitalKeys: obs?.digitalKeys ?? [],
+      biometrics: obs?.biometrics ?? [],
+      status: obs?.status ?? null,
+      readAt: obs?.readAt ?? null,
+    };
+    let readError: string | null = null;
+    if (opts.read || !obs || obs.inDoubt || !obs.readAt) {
+      readError = await this.read(driver, externalId, lockId, w);
+      out.read++;
+      if (readError !== null) {
+        // Without a trustworthy picture, sending writes could apply a change twice: wait and retry.
+        const outcomes = this.decide(rows, w, new Map(), readError);
+        await this.finish(lockId, w, rows, outcomes, readError, true);
+        for (const o of outcomes.values()) if (o.status === 'failed') out.failed++;
+        return this.followUp(lock, driver, externalId, rows, outcomes, { ...out, retrying: [...outcomes.values()].filter((o) => o.status !== 'failed').length });
+      }
+    }
+    const controllerRows = rows.filter((r) => r.kind === 'controller').map((r) => ({ id: r.id, controllerId: r.controllerId ?? '', status: r.status }));
+    const plan = planCommands(desiredPins(rows), observedPrints(w.pins.values()), controllerRows, w.controllers);
+    const results = new Map<string, Result>();
+    if (plan.length > 0) {
+      await repo.markInDoubt(lockId, this.ctx.clock.now());
+      let uncertain = false;
+      for (const cmd of plan) {
+        const result = await this.send(driver, externalId, lockId, cmd, rows, w);
+        out.commands++;
+        results.set(cmd.credentialId, result);
+        if (result.kind === 'uncertain') uncertain = true;
+        // An unreachable lock will not answer the next command either; stop and retry later.
+        if (result.kind === 'retry' && /unreachable/.test(result.error)) break;
+      }
+      if (uncertain) {
+        // A write that cannot be confirmed is re-read before anything is retried.
+        const err = await this.read(driver, externalId, lockId, w);
+        out.read++;
+        if (err !== null) readError = err;
+      }
+    }
+    const inDoubt = readError !== null;
+    const outcomes = this.decide(rows, w, results, readError);
+    await this.finish(lockId, w, rows, outcomes, readError, inDoubt);
+    for (const o of outcomes.values()) {
+      if (o.status === 'confirmed') out.confirmed++;
+      else if (o.status === 'removed') out.removed++;
+      else if (o.status === 'failed') out.failed++;
+      else out.retrying++;
+    }
+    out.unmanaged = compareSlots(desiredPins(rows), observedPrints(w.pins.values())).filter((c) => c.state === 'unmanaged').length;
+    return this.followUp(lock, driver, externalId, rows, outcomes, out);
+  }
+
+  private async read(driver: LockDriver, externalId: string, lockId: string, w: Working): Promise<string | null> {
+    try {
+      const creds = await driver.readCredentials(externalId);
+      w.pins = new Map(storeObservedPins(this.ctx, lockId, creds.pins).map((p) => [p.slot, p]));
+      w.controllers = creds.controllers;
+      w.digitalKeys = creds.digitalKeys;
+      w.biometrics = creds.biometrics;
+      w.readAt = this.ctx.clock.now();
+      try {
+        w.status = await driver.status(externalId);
+      } catch {
+        // Status is informative; a failed status read does not make the credential read untrustworthy.
+      }
+      return null;
+    } catch (e) {
+      return describe(e);
+    }
+  }
+
+  private async send(driver: LockDriver, externalId: string, lockId: string, cmd: PlannedCommand, rows: CredentialRow[], w: Working): Promise<Result> {
+    const row = rows.find((r) => r.id === cmd.credentialId)!;
+    try {
+      if (cmd.op === 'set_pin') {
+        const code = this.ctx.secrets.decrypt(row.codeCipher ?? '', `credential:${row.id}`);
+        await driver.setPin(externalId, { slot: cmd.slot, code, name: row.holder, schedule: row.schedule });
+        w.pins.set(cmd.slot, { slot: cmd.slot, codeCipher: this.ctx.secrets.encrypt(code, `observation:${lockId}:${cmd.slot}`), fingerprint: row.codeMac, name: row.holder, schedule: row.schedule, enabled: true });
+      } else if (cmd.op === 'clear_pin') {
+        await driver.clearPin(externalId, cmd.slot);
+        w.pins.delete(cmd.slot);
+      } else {
+        await driver.removeController(externalId, cmd.controllerId);
+        w.controllers = w.controllers.filter((c) => c.id !== cmd.controllerId);
+      }
+      return { kind: 'ok' };
+    } catch (e) {
+      if (!isDriverError(e)) return { kind: 'retry', error: describe(e) };
+      if (e.uncertain) return { kind: 'uncertain', error: describe(e) };
+      if (e.retryable) return { kind: 'retry', error: describe(e) };
+      return { kind: 'fail', error: describe(e) };
+    }
+  }
+
+  /** Each touched or open credential's new status, judged against the (re-read) lock. */
+  private decide(rows: CredentialRow[], w: Working, results: Map<string, Result>, readError: string | null) {
+    const comparison = new Map(compareSlots(desiredPins(rows), observedPrints(w.pins.values())).map((c) => [c.credentialId, c.state]));
+    const controllers = new Set(w.controllers.map((c) => c.id));
+    const outcomes = new Map<string, { status: CredentialRow['status']; attempts: number; lastError: string | null }>();
+    for (const row of rows) {
+      if (row.status === 'failed' || row.status === 'removed') continue;
+      const result = results.get(row.id);
+      if (readError !== null && !result && !isOpen(row)) continue;
+      const inSync = row.kind === 'pin' ? comparison.get(row.id) === 'in_sync' : !controllers.has(row.controllerId ?? '');
+      if (inSync && readError === null) {
+        const status = row.status === 'removing' ? 'removed' : 'confirmed';
+        if (status !== row.status || row.attempts > 0 || row.lastError) outcomes.set(row.id, { status, attempts: 0, lastError: null });
+        continue;
+      }
+      if (inSync && result?.kind === 'ok') {
+        outcomes.set(row.id, { status: row.status === 'removing' ? 'removed' : 'confirmed', attempts: 0, lastError: null });
+        continue;
+      }
+      if (!result && readError === null) {
+        // Not attempted this round (the lock stopped answering first): keep it open without counting.
+        if (row.status === 'confirmed') outcomes.set(row.id, { status: 'pending', attempts: row.attempts, lastError: 'drift: the lock no longer matches' });
+        continue;
+      }
+      const error = result && result.kind !== 'ok' ? result.error : (readError ?? 'not confirmed by the lock');
+      if (result?.kind === 'fail') {
+        outcomes.set(row.id, { status: 'failed', attempts: row.attempts + 1, lastError: error });
+        continue;
+      }
+      const attempts = row.attempts + 1;
+      if (attempts >= MAX_ATTEMPTS) {
+        outcomes.set(row.id, { status: 'failed', attempts, lastError: `gave up after ${attempts} attempts: ${error}` });
+      } else {
+        outcomes.set(row.id, { status: row.status === 'removing' ? 'removing' : 'pending', attempts, lastError: error });
+      }
+    }
+    return outcomes;
+  }
+
+  private async finish(lockId: string, w: Working, rows: CredentialRow[], outcomes: Map<string, { status: CredentialRow['status']; attempts: number; lastError: string | null }>, readError: string | null, inDoubt: boolean) {
+    const now = this.ctx.clock.now();
+    await inTransaction(this.ctx.db, async (tx) => {
+      const repo = new CredentialRepository(tx);
+      await repo.saveObservation({
+        lockId,
+        readAt: w.readAt,
+        pins: [...w.pins.values()].sort((a, b) => a.slot - b.slot),
+        controllers: w.controllers,
+        digitalKeys: w.digitalKeys,
+        biometrics: w.biometrics,
+        status: w.status,
+        inDoubt,
+        lastError: readError,
+        updatedAt: now,
+      });
+      for (const row of rows) {
+        const o = outcomes.get(row.id);
+        if (!o) continue;
+        // A person may have changed the credential meanwhile; their change queued its own job.
+        await repo.updateAtVersion(row.id, row.version, {
+          status: o.status,
+          attempts: o.attempts,
+          lastError: o.lastError,
+          updatedAt: now,
+          ...(o.status === 'confirmed' ? { confirmedAt: now } : {}),
+          ...(o.status === 'removed' ? { removedAt: now } : {}),
+        });
+      }
+      if (w.status?.batteryPercent !== undefined && w.status.batteryPercent !== null) {
+        await tx.update(locks).set({ batteryPercent: w.status.batteryPercent, batteryReportedAt: now }).where(and(eq(locks.id, lockId)));
+      }
+    });
+  }
+
+  /** Queues the next attempt, with backoff, while anything is still open and under its bound. */
+  private async followUp(lock: typeof locks.$inferSelect, driver: LockDriver, externalId: string, rows: CredentialRow[], outcomes: Map<string, { status: CredentialRow['status']; attempts: number }>, out: ReconcileOutcome): Promise<ReconcileOutcome> {
+    const open = rows
+      .map((r) => outcomes.get(r.id) ?? { status: r.status, attempts: r.attempts })
+      .filter((o) => o.status === 'pending' || o.status === 'removing');
+    if (open.length === 0) return out;
+    const attempts = Math.max(1, ...open.map((o) => o.attempts));
+    await this.ctx.jobs.enqueue([{ lockId: lock.id, driver: lock.driver, hub: driver.hubOf(externalId), read: true, reason: 'retry', delayMs: retryDelayMs(attempts) }]);
+    return out;
+  }
+}
+
+function isOpen(r: CredentialRow): boolean {
+  return r.status === 'pending' || r.status === 'removing';
+}
+
+function describe(e: unknown): string {
+  if (isDriverError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
