@@ -1,0 +1,80 @@
+/**
+ * The `simulator` driver: lockwarden's driver contract over a simulated fleet, in this process or in
+ * a `lockwarden sim` process. It adds nothing to what the transport answers, on purpose: the
+ * simulator's behaviour lives in the fleet, so both transports behave the same.
+ */
+import type { DeviceStatus, DiscoveredDevice, DriverCapabilities, DriverEvent, LockDriver, ObservedCredentials, PinWrite } from '../contract.js';
+import { conventionalSimHub } from './lock-spec.js';
+import type { SimTransport } from './transport.js';
+
+/** Options of the simulator driver. */
+export interface SimulatorDriverOptions {
+  /** Commands one hub takes at a time (across processes, enforced by the hub gate). */
+  hubConcurrency?: number;
+}
+
+/** Reaches simulated locks through a `SimTransport`. */
+export class SimulatorDriver implements LockDriver {
+  readonly name = 'simulator';
+  readonly hubConcurrency: number;
+
+  constructor(
+    private readonly transport: SimTransport,
+    opts: SimulatorDriverOptions = {},
+  ) {
+    this.hubConcurrency = opts.hubConcurrency ?? 2;
+  }
+
+  /** The hub the transport has seen for the device, else the naming convention (`conventionalSimHub`). */
+  hubOf(externalId: string): string {
+    return this.transport.knownHub(externalId) ?? conventionalSimHub(externalId);
+  }
+
+  capabilities(externalId: string): Promise<DriverCapabilities> {
+    return this.transport.capabilities(externalId);
+  }
+
+  status(externalId: string): Promise<DeviceStatus> {
+    return this.transport.status(externalId);
+  }
+
+  readCredentials(externalId: string): Promise<ObservedCredentials> {
+    return this.transport.readCredentials(externalId);
+  }
+
+  setPin(externalId: string, pin: PinWrite): Promise<void> {
+    return this.transport.setPin(externalId, pin);
+  }
+
+  clearPin(externalId: string, slot: number): Promise<void> {
+    return this.transport.clearPin(externalId, slot);
+  }
+
+  removeController(externalId: string, controllerId: string): Promise<void> {
+    return this.transport.removeController(externalId, controllerId);
+  }
+
+  lock(externalId: string): Promise<void> {
+    return this.transport.lock(externalId);
+  }
+
+  unlock(externalId: string): Promise<void> {
+    return this.transport.unlock(externalId);
+  }
+
+  factoryReset(externalId: string): Promise<void> {
+    return this.transport.factoryReset(externalId);
+  }
+
+  async discover(): Promise<DiscoveredDevice[]> {
+    return (await this.transport.discover()).map(({ externalId, manufacturer, model, label }) => ({ externalId, manufacturer, model, label }));
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    return this.transport.onEvent(listener);
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
