@@ -19,6 +19,7 @@ import { Locations } from './pages/Locations.js';
 import { Models } from './pages/Models.js';
 import { ModelForm } from './pages/ModelForm.js';
 import { Tokens } from './pages/Tokens.js';
+import { BulkPage } from './pages/BulkPage.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -61,6 +62,7 @@ function App() {
           <Route path="/models" element={<Models />} />
           <Route path="/models/new" element={<ModelForm />} />
           <Route path="/models/:id/edit" element={<ModelForm />} />
+          <Route path="/bulk" element={<BulkPage />} />
           <Route path="/tokens" element={<Tokens />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>

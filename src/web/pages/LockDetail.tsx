@@ -8,6 +8,7 @@ import { SERVICE_STATE_LABELS } from '../../domain/locks.js';
 import { api, fieldErrors, formAlert, formatDate } from '../api.js';
 import { lockPlace, type LockJson } from '../data.js';
 import { useCan } from '../session.js';
+import { LockCredentials } from './LockCredentials.js';
 import { StateBadge } from './StateBadge.js';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
@@ -21,7 +22,7 @@ function Field({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-/** One lock: every field, with edit and retire. */
+/** One lock: every field, with edit and retire, then its credentials and device status. */
 export function LockDetail() {
   const { id } = useParams();
   const queryClient = useQueryClient();
@@ -100,6 +101,7 @@ export function LockDetail() {
           {l.notes || '-'}
         </Text>
       </Card>
+      <LockCredentials lock={l} />
       <Modal opened={retiring} onClose={() => setRetiring(false)} title={`Retire ${l.name}`}>
         <Stack>
           <Text size="sm">A retired lock stays in the inventory as history and can no longer be edited.</Text>

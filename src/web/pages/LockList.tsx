@@ -11,11 +11,23 @@ import { useCan } from '../session.js';
 import { StateBadge } from './StateBadge.js';
 
 const PAGE = 25;
+const FILTERS = ['siteId', 'locationId', 'modelId', 'family', 'state', 'q', 'includeRetired'];
+
+/** The list's filter (without paging), for a bulk change of the same locks. */
+function bulkFilter(params: URLSearchParams): string {
+  const out = new URLSearchParams();
+  for (const key of FILTERS) {
+    const v = params.get(key);
+    if (v) out.set(key, v);
+  }
+  return out.toString();
+}
 
 /** The lock list: filters live in the URL, so a link reproduces the view. */
 export function LockList() {
   const [params, setParams] = useSearchParams();
   const canWrite = useCan('lock.write');
+  const canBulk = useCan('credential.write');
   const tree = useTree();
   const models = useModels();
   const urlQ = params.get('q') ?? '';
@@ -39,7 +51,7 @@ export function LockList() {
   }, [urlQ]);
 
   const query = new URLSearchParams();
-  for (const key of ['siteId', 'locationId', 'modelId', 'family', 'state', 'q', 'includeRetired']) {
+  for (const key of FILTERS) {
     const v = params.get(key);
     if (v) query.set(key, v);
   }
@@ -56,11 +68,18 @@ export function LockList() {
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Locks</Title>
-        {canWrite && (
-          <Button component={Link} to="/locks/new">
-            Add lock
-          </Button>
-        )}
+        <Group>
+          {canBulk && (
+            <Button component={Link} to={`/bulk?${bulkFilter(params)}`} variant="default">
+              Bulk change these locks
+            </Button>
+          )}
+          {canWrite && (
+            <Button component={Link} to="/locks/new">
+              Add lock
+            </Button>
+          )}
+        </Group>
       </Group>
       <Group align="flex-end" wrap="wrap">
         <Select
