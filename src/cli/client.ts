@@ -7,11 +7,14 @@ import type { Actor } from '../domain/identity.js';
 import type { LocationNode } from '../domain/locations.js';
 import type { LockModel } from '../domain/lock-models.js';
 import type { Lock } from '../domain/locks.js';
-import { systemClock, systemIds } from '../domain/clock.js';
 import { readDataFolderLock } from '../store/data-folder-lock.js';
 import { openDatabase, type Database } from '../store/database.js';
-import { createServices, type Services } from '../services/index.js';
+import type { Services } from '../services/index.js';
+import { startRuntime, type Runtime } from '../runtime.js';
 import type { LockPage } from '../services/lock-service.js';
+import type { BulkView, LockCredentialsView } from '../services/credential-service.js';
+import type { BulkChange, Credential, PinCreate, PinUpdate } from '../domain/credentials.js';
+import type { DeviceStatus } from '../drivers/contract.js';
 
 /** Lock list filters as the CLI gathers them (strings from flags, lists from comma values). */
 export type LockQuery = Record<string, string | number | boolean | string[] | undefined>;
@@ -25,11 +28,35 @@ export interface LockwardenClient {
   retireLock(id: string, reason: string): Promise<Lock>;
   listModels(): Promise<LockModel[]>;
   locationTree(): Promise<LocationNode[]>;
+
+  /**
+   * True when working on the data folder with no server: credential changes are recorded and
+   * queued, and only applied to the locks when the server (its worker) runs.
+   */
+  readonly local: boolean;
+  /** Desired vs observed credentials of one lock, slot by slot. Never carries a code. */
+  lockCredentials(lockId: string): Promise<LockCredentialsView>;
+  /** Adds a PIN; the answer is the only time its code is returned without a reveal. */
+  addPin(lockId: string, input: PinCreate): Promise<{ credential: Credential; code: string }>;
+  updatePin(credentialId: string, input: PinUpdate): Promise<Credential>;
+  revokeCredential(credentialId: string): Promise<Credential>;
+  retryCredential(credentialId: string): Promise<Credential>;
+  revealPin(credentialId: string, reason: string): Promise<{ code: string }>;
+  adoptPin(lockId: string, input: { slot: number; holder: string }): Promise<Credential>;
+  removeUnmanaged(lockId: string, input: { slot: number }): Promise<Credential>;
+  removeController(lockId: string, controllerId: string): Promise<Credential>;
+  /** Asks for the lock to be read now (a drift check). */
+  refreshLock(lockId: string): Promise<void>;
+  operateLock(lockId: string, action: 'lock' | 'unlock'): Promise<{ bolt: DeviceStatus['bolt'] }>;
+  bulkChange(input: BulkChange): Promise<BulkView>;
+  bulk(id: string): Promise<BulkView>;
+  bulks(): Promise<BulkView[]>;
   close(): Promise<void>;
 }
 
 /** Talks to a running server's API with a bearer token. */
 export class HttpClient implements LockwardenClient {
+  readonly local = false;
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
@@ -82,22 +109,72 @@ export class HttpClient implements LockwardenClient {
   async locationTree() {
     return (await this.call<{ roots: LocationNode[] }>('GET', '/api/locations/tree')).roots;
   }
+  lockCredentials(lockId: string) {
+    return this.call<LockCredentialsView>('GET', `/api/locks/${encodeURIComponent(lockId)}/credentials`);
+  }
+  addPin(lockId: string, input: PinCreate) {
+    return this.call<{ credential: Credential; code: string }>('POST', `/api/locks/${encodeURIComponent(lockId)}/pins`, input);
+  }
+  updatePin(credentialId: string, input: PinUpdate) {
+    return this.call<Credential>('PATCH', `/api/credentials/${encodeURIComponent(credentialId)}`, input);
+  }
+  revokeCredential(credentialId: string) {
+    return this.call<Credential>('DELETE', `/api/credentials/${encodeURIComponent(credentialId)}`);
+  }
+  retryCredential(credentialId: string) {
+    return this.call<Credential>('POST', `/api/credentials/${encodeURIComponent(credentialId)}/retry`);
+  }
+  revealPin(credentialId: string, reason: string) {
+    return this.call<{ code: string }>('POST', `/api/credentials/${encodeURIComponent(credentialId)}/reveal`, { reason });
+  }
+  adoptPin(lockId: string, input: { slot: number; holder: string }) {
+    return this.call<Credential>('POST', `/api/locks/${encodeURIComponent(lockId)}/unmanaged/adopt`, input);
+  }
+  removeUnmanaged(lockId: string, input: { slot: number }) {
+    return this.call<Credential>('POST', `/api/locks/${encodeURIComponent(lockId)}/unmanaged/remove`, input);
+  }
+  removeController(lockId: string, controllerId: string) {
+    return this.call<Credential>('DELETE', `/api/locks/${encodeURIComponent(lockId)}/controllers/${encodeURIComponent(controllerId)}`);
+  }
+  async refreshLock(lockId: string) {
+    await this.call<unknown>('POST', `/api/locks/${encodeURIComponent(lockId)}/refresh`);
+  }
+  operateLock(lockId: string, action: 'lock' | 'unlock') {
+    return this.call<{ bolt: DeviceStatus['bolt'] }>('POST', `/api/locks/${encodeURIComponent(lockId)}/${action}`);
+  }
+  bulkChange(input: BulkChange) {
+    return this.call<BulkView>('POST', '/api/bulk', input);
+  }
+  bulk(id: string) {
+    return this.call<BulkView>('GET', `/api/bulk/${encodeURIComponent(id)}`);
+  }
+  async bulks() {
+    return (await this.call<{ items: BulkView[] }>('GET', '/api/bulk')).items;
+  }
   async close() {}
 }
 
 /** Works on the data folder directly, as the local administrator of that folder. */
 export class LocalClient implements LockwardenClient {
+  readonly local = true;
   readonly actor: Actor = { kind: 'system', name: 'local-cli' };
   private constructor(
     readonly services: Services,
     private readonly database: Database,
     readonly target: string,
+    private readonly runtime: Runtime,
   ) {}
 
   static async open(dataDir: string, databaseUrl?: string): Promise<LocalClient> {
     const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli' });
-    const services = createServices({ db: database.db, engine: database.engine, clock: systemClock, ids: systemIds });
-    return new LocalClient(services, database, databaseUrl ? 'PostgreSQL' : dataDir);
+    try {
+      // Changes are recorded and queued; the server's worker applies them when it next runs.
+      const runtime = await startRuntime({ database, dataDir, simulator: { kind: 'off' }, worker: false });
+      return new LocalClient(runtime.services, database, databaseUrl ? 'PostgreSQL' : dataDir, runtime);
+    } catch (e) {
+      await database.close();
+      throw e;
+    }
   }
 
   listLocks(filter: LockQuery) {
@@ -118,8 +195,57 @@ export class LocalClient implements LockwardenClient {
   locationTree() {
     return this.services.locations.tree(this.actor);
   }
-  close() {
-    return this.database.close();
+  lockCredentials(lockId: string) {
+    return this.services.credentials.forLock(this.actor, lockId);
+  }
+  addPin(lockId: string, input: PinCreate) {
+    return this.services.credentials.addPin(this.actor, lockId, input);
+  }
+  updatePin(credentialId: string, input: PinUpdate) {
+    return this.services.credentials.updatePin(this.actor, credentialId, input);
+  }
+  revokeCredential(credentialId: string) {
+    return this.services.credentials.revoke(this.actor, credentialId);
+  }
+  retryCredential(credentialId: string) {
+    return this.services.credentials.retry(this.actor, credentialId);
+  }
+  revealPin(credentialId: string, reason: string) {
+    return this.services.credentials.reveal(this.actor, credentialId, { reason });
+  }
+  adoptPin(lockId: string, input: { slot: number; holder: string }) {
+    return this.services.credentials.adopt(this.actor, lockId, input);
+  }
+  removeUnmanaged(lockId: string, input: { slot: number }) {
+    return this.services.credentials.removeUnmanaged(this.actor, lockId, input);
+  }
+  removeController(lockId: string, controllerId: string) {
+    return this.services.credentials.removeController(this.actor, lockId, controllerId);
+  }
+  refreshLock(lockId: string) {
+    return this.services.credentials.refresh(this.actor, lockId);
+  }
+  async operateLock(lockId: string, _action: 'lock' | 'unlock'): Promise<{ bolt: DeviceStatus['bolt'] }> {
+    // Locking acts on the device now, and only the server reaches devices: say so, after checking
+    // that the lock exists (an unknown id is still "not found").
+    await this.services.locks.get(this.actor, lockId);
+    throw new AppError(
+      'cli.server_required',
+      'locking and unlocking reach the lock now, which only the running server can do: start `lockwarden serve`, then pass --token (or LOCKWARDEN_TOKEN)',
+    );
+  }
+  bulkChange(input: BulkChange) {
+    return this.services.credentials.bulkChange(this.actor, input);
+  }
+  bulk(id: string) {
+    return this.services.credentials.bulk(this.actor, id);
+  }
+  bulks() {
+    return this.services.credentials.bulks(this.actor);
+  }
+  async close() {
+    await this.runtime.stop();
+    await this.database.close();
   }
 }
 

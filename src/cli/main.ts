@@ -2,15 +2,18 @@
  * The `lockwarden` command. Output is for people by default and JSON with --json; exit codes say
  * what went wrong (see EXIT_CODES) so scripts can branch without parsing messages.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { VERSION, dataDirFrom, serveConfig } from '../config.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import { LOCK_FAMILIES } from '../domain/lock-models.js';
 import { SERVICE_STATES } from '../domain/locks.js';
 import { HTTP_STATUS } from '../server/errors.js';
 import { startServer } from '../server/serve.js';
-import { connect, LocalClient, type LockwardenClient } from './client.js';
+import { LocalClient, type LockwardenClient } from './client.js';
+import { addBulkCommands, addCredentialCommands, addLockOperations } from './credential-commands.js';
 import { lockDetail, lockTable, modelTable, tree } from './format.js';
+import { addSimCommand } from './sim-command.js';
+import { print, resolveLocation, withClient, type GlobalOpts } from './shared.js';
 
 /** Exit codes by HTTP class of the error: usage 2, auth 4, not found 3, conflict 5, unavailable 6. */
 export function exitCodeFor(e: unknown): number {
@@ -22,30 +25,6 @@ export function exitCodeFor(e: unknown): number {
   if (status === 409) return 5;
   if (status === 503) return 6;
   return 1;
-}
-
-interface GlobalOpts {
-  json?: boolean;
-  data?: string;
-  url?: string;
-  token?: string;
-}
-
-const print = (s: string) => process.stdout.write(`${s}\n`);
-
-async function withClient<T>(cmd: Command, fn: (client: LockwardenClient, opts: GlobalOpts) => Promise<T>): Promise<void> {
-  const opts = cmd.optsWithGlobals<GlobalOpts>();
-  const client = await connect({
-    url: opts.url ?? process.env.LOCKWARDEN_URL,
-    token: opts.token ?? process.env.LOCKWARDEN_TOKEN,
-    dataDir: dataDirFrom(opts.data),
-    databaseUrl: process.env.DATABASE_URL || undefined,
-  });
-  try {
-    await fn(client, opts);
-  } finally {
-    await client.close();
-  }
 }
 
 function csvOf(values: readonly string[], what: string) {
@@ -68,32 +47,18 @@ async function resolveModel(client: LockwardenClient, ref: string): Promise<stri
   ]);
 }
 
-/** Resolves a location given as an id or as a path of names separated by "/". */
-async function resolveLocation(client: LockwardenClient, ref: string): Promise<string> {
-  const parts = ref.split('/').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const matches: string[] = [];
-  const walk = (nodes: Awaited<ReturnType<LockwardenClient['locationTree']>>, trail: string[]) => {
-    for (const n of nodes) {
-      if (n.id === ref) matches.push(n.id);
-      const t = [...trail, n.name.toLowerCase()];
-      // A path may start below the organisation: match it against the end of the node's trail.
-      if (t.length >= parts.length && t.slice(-parts.length).join('/') === parts.join('/')) matches.push(n.id);
-      walk(n.children, t);
-    }
-  };
-  walk(await client.locationTree(), []);
-  const unique = [...new Set(matches)];
-  if (unique.length === 1) return unique[0]!;
-  throw new AppError(unique.length ? 'validation.failed' : 'location.not_found', unique.length ? `location "${ref}" matches ${unique.length} places; give more of its path or its id` : `no location "${ref}"; see \`lockwarden locations tree\``, [
-    { path: 'location', message: unique.length ? 'ambiguous' : 'not found' },
-  ]);
-}
-
 /** Builds the command tree (exported so tests can drive it in-process). */
 export function buildProgram(): Command {
   const program = new Command('lockwarden')
     .description('Smart lock inventory, reset handbook and controlled factory resets')
-    .version(VERSION)
+    // -V/--version is answered in main() rather than by commander's .version(): commander would take
+    // --version anywhere on the line for itself, and `pins edit --version N` needs it.
+    .configureHelp({
+      visibleOptions(cmd) {
+        const base = new Help().visibleOptions(cmd);
+        return cmd.parent ? base : [new Option('-V, --version', 'output the version number'), ...base];
+      },
+    })
     .option('--json', 'print JSON for scripts')
     .option('--data <dir>', 'data folder (default ./data, or LOCKWARDEN_DATA)')
     .option('--url <url>', 'talk to the server at this URL (or LOCKWARDEN_URL)')
@@ -163,7 +128,7 @@ export function buildProgram(): Command {
     .description('add a lock to the inventory')
     .requiredOption('--name <name>', 'what people call it ("Unit 4 front door")')
     .requiredOption('--model <model>', 'model id, model number or "Manufacturer ModelNumber"')
-    .requiredOption('--location <location>', 'location id or path ("Harbour View Apartments/Building A/Unit A101/Front door")')
+    .requiredOption('--location <location>', 'location id or path ("Harbour View Apartments/Building A/Floor 1/Unit A101/Front door")')
     .option('--serial <serial>')
     .option('--firmware <version>')
     .option('--installed-on <date>', 'YYYY-MM-DD')
@@ -198,6 +163,10 @@ export function buildProgram(): Command {
         print(g.json ? JSON.stringify(lock, null, 2) : `retired ${lock.name} (${lock.id})`);
       }),
     );
+
+  addLockOperations(locks);
+  addCredentialCommands(program);
+  addBulkCommands(program);
 
   program
     .command('models')
@@ -260,13 +229,20 @@ export function buildProgram(): Command {
         print(g.json ? JSON.stringify({ link }) : `Sign in once (24 h) with:\n  ${link}`);
       }),
     );
+  addSimCommand(program);
   return program;
 }
 
 /** Runs the CLI with `argv`; errors become one line on stderr and an exit code. */
 export async function main(argv = process.argv): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    const args = argv.slice(2);
+    if (args.some((a) => a === '-V' || a === '--version') && !program.commands.some((c) => args.includes(c.name()))) {
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    }
+    await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander has already printed its message (or the help / version).
@@ -276,7 +252,11 @@ export async function main(argv = process.argv): Promise<void> {
     const json = argv.includes('--json');
     if (isAppError(e)) {
       if (json) process.stderr.write(`${JSON.stringify({ error: { code: e.code, message: e.message, fields: e.fields } })}\n`);
-      else process.stderr.write(`lockwarden: ${e.message}\n${e.fields.map((f) => `  ${f.path}: ${f.message}\n`).join('')}`);
+      else {
+        // Fields the message already states (flag errors name their flag) are not repeated.
+        const more = e.fields.filter((f) => !e.message.includes(`${f.path}: ${f.message}`));
+        process.stderr.write(`lockwarden: ${e.message}\n${more.map((f) => `  ${f.path}: ${f.message}\n`).join('')}`);
+      }
     } else {
       process.stderr.write(`lockwarden: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
     }

@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { systemClock, systemIds } from '../../src/domain/clock.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
-import { createServices } from '../../src/services/index.js';
+import { startRuntime } from '../../src/runtime.js';
+import { TEST_SECRETS } from '../helpers/db.js';
 import { LOCK_FILE } from '../../src/store/data-folder-lock.js';
 import { openEmbedded } from '../../src/store/database.js';
 
@@ -103,10 +103,10 @@ describe('lockwarden CLI', () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'lockwarden-cli-'));
     const database = await openEmbedded(dataDir, { purpose: 'test' });
     try {
-      const ctx = { db: database.db, engine: database.engine, clock: systemClock, ids: systemIds };
+      const runtime = await startRuntime({ database, dataDir, simulator: { kind: 'off' }, queue: false, worker: false, secrets: TEST_SECRETS });
+      const { ctx, services } = runtime;
       const summary = await loadDemoFleet(ctx);
       assert.equal(summary?.locks, 40);
-      const services = createServices(ctx);
       assert.ok(await services.auth.bootstrapOwner(), 'owner created');
       demoLocks = (await services.locks.list(SYSTEM, { limit: 500 })).items;
       assert.equal(demoLocks.length, 40);
