@@ -159,6 +159,8 @@ export interface DesiredPin {
   fingerprint: string;
   schedule: CredentialSchedule;
   status: CredentialStatus;
+  /** The holder's name as the lock should label the slot; a different label is drift too. */
+  name?: string;
 }
 
 /** One observed slot, fingerprinted (the code may be unknown when the lock does not read back). */
@@ -192,7 +194,7 @@ export function compareSlots(desired: DesiredPin[], observed: ObservedPinPrint[]
     let state: SlotState;
     if (!o) state = 'missing';
     else if (o.fingerprint !== null && o.fingerprint !== d.fingerprint) state = 'code_mismatch';
-    else if (!o.enabled || !sameSchedule(o.schedule, d.schedule)) state = 'schedule_mismatch';
+    else if (!o.enabled || !sameSchedule(o.schedule, d.schedule) || (d.name !== undefined && o.name !== d.name)) state = 'schedule_mismatch';
     else state = 'in_sync';
     out.push({ slot: d.slot, state, credentialId: d.id });
   }

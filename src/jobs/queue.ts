@@ -39,7 +39,7 @@ export class JobQueue {
     const common = { schedule: false, supervise: opts.supervise ?? true, superviseIntervalSeconds: 5, migrate: true } as const;
     const boss =
       conn.engine === 'pglite'
-        ? new PgBoss({ ...common, db: fromPglite(conn.client as never), backend: 'pglite' } as ConstructorParameters<typeof PgBoss>[0] & object)
+        ? new PgBoss({ ...common, db: fromPglite(conn.client), backend: 'pglite' })
         : new PgBoss({ ...common, connectionString: conn.url, max: 4 });
     // pg-boss reports background failures as events; an unhandled 'error' event would end the process.
     boss.on('error', (e: unknown) => console.error(`job queue: ${e instanceof Error ? e.message : String(e)}`));
@@ -54,7 +54,14 @@ export class JobQueue {
       heartbeatSeconds: HEARTBEAT_SECONDS,
       deleteAfterSeconds: 3600,
     });
-    return new JobQueue(boss);
+    const queue = new JobQueue(boss);
+    // One process owns an embedded database, so any job still active at start was left by a process
+    // that ended without finishing it: hand it back for a retry now rather than after its lease.
+    if (conn.engine === 'pglite' && opts.supervise !== false) {
+      const orphans = (await boss.findJobs<ReconcileJobData>(RECONCILE_QUEUE, {})).filter((j) => j.state === 'active').map((j) => j.id);
+      if (orphans.length) await boss.fail(RECONCILE_QUEUE, orphans, { message: 'left active by a process that stopped' });
+    }
+    return queue;
   }
 
   /** Queues reconcile jobs; one active per lock is guaranteed by the queue's policy. */
@@ -90,6 +97,11 @@ export class JobQueue {
     await this.boss.fail(RECONCILE_QUEUE, id, { message: error.message });
   }
 
+  /** Runs the queue's maintenance now: jobs whose worker stopped heart-beating go back to be retried. */
+  async supervise(): Promise<void> {
+    await this.boss.supervise(RECONCILE_QUEUE);
+  }
+
   /** Tells the queue these jobs' worker is alive. */
   async heartbeat(ids: string[]): Promise<void> {
     if (ids.length) await this.boss.touch(RECONCILE_QUEUE, ids);
@@ -108,6 +120,6 @@ export class JobQueue {
 
   /** Stops background maintenance; jobs in flight stay in the database for the next start. */
   async stop(): Promise<void> {
-    await this.boss.stop({ graceful: false, close: true } as never);
+    await this.boss.stop({ graceful: false, close: true });
   }
 }

@@ -42,7 +42,15 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.heartbeat = setInterval(() => void this.queue.heartbeat([...this.active.keys()]).catch((e: unknown) => this.opts.onError?.(e)), (HEARTBEAT_SECONDS * 1000) / 3);
+    // Each beat also runs the queue's maintenance, so jobs of a worker that died are retried promptly.
+    this.heartbeat = setInterval(
+      () =>
+        void this.queue
+          .heartbeat([...this.active.keys()])
+          .then(() => this.queue.supervise())
+          .catch((e: unknown) => this.opts.onError?.(e)),
+      (HEARTBEAT_SECONDS * 1000) / 3,
+    );
     this.heartbeat.unref();
     this.loop = this.run();
   }
@@ -60,6 +68,18 @@ export class Worker {
     await this.loop;
     await Promise.allSettled(this.active.values());
     await this.flush();
+  }
+
+  /**
+   * Stops at once without settling or heart-beating the jobs in hand, as a crashed process would;
+   * the queue hands them to another worker once their heartbeat lapses.
+   */
+  abandon(): void {
+    this.running = false;
+    this.nudge();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.active.clear();
+    this.completed = [];
   }
 
   private async run(): Promise<void> {

@@ -22,6 +22,8 @@ import { registerMetrics } from './metrics.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
 import { credentialRoutes } from './routes/credential-routes.js';
+import { simulatorRoutes } from './routes/simulator-routes.js';
+import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
   services: Services;
@@ -32,6 +34,8 @@ export interface AppOptions {
   /** Mark cookies Secure (behind HTTPS). */
   secureCookies?: boolean;
   version?: string;
+  /** The in-process simulator, for the demo's "act at the door" routes. */
+  fleet?: SimFleet | null;
 }
 
 /** Fields that never reach a log line. */
@@ -129,6 +133,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(authRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
       await api.register(inventoryRoutes(opts.services));
       await api.register(credentialRoutes(opts.services));
+      if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },
   );

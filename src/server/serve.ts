@@ -37,6 +37,7 @@ export async function startServer(cfg: ServeConfig, out: (line: string) => void 
     const demo = owner && cfg.demo ? await loadDemoFleet(ctx) : null;
     const app = await createApp({
       services,
+      fleet: runtime.fleet,
       webDir: cfg.webDir,
       version: VERSION,
       secureCookies: cfg.secureCookies,

@@ -71,6 +71,11 @@ export interface BulkView {
 export class CredentialService {
   constructor(private readonly ctx: ServiceContext) {}
 
+  /** Throws unless `actor` may change credentials (used by routes that act on devices directly). */
+  assertCanWrite(actor: Actor): void {
+    authorize(actor, 'credential.write');
+  }
+
   /** Desired vs observed credentials of one lock, slot by slot. */
   async forLock(actor: Actor, lockId: string): Promise<LockCredentialsView> {
     authorize(actor, 'credential.read');
@@ -129,7 +134,7 @@ export class CredentialService {
       if (taken.slots.has(slot)) throw new AppError('credential.slot_taken', `slot ${slot} is in use`, [{ path: 'slot', message: 'in use; choose another slot' }]);
       const row = this.newPinRow(actor, lockId, slot, data.holder, code, data.schedule);
       await new CredentialRepository(tx).insert([row]);
-      return { credential: present({ ...row, attempts: 0, lastError: null, version: 1, confirmedAt: null, removedAt: null } as CredentialRow), code };
+      return { credential: present({ ...row, attempts: 0, lastError: null, version: 1, confirmedAt: null, removedAt: null }), code };
     });
     await this.queue([lock], 'pin added');
     return result;

@@ -62,7 +62,7 @@ export function storeObservedPins(ctx: ServiceContext, lockId: string, pins: Obs
 export function desiredPins(rows: CredentialRow[]): DesiredPin[] {
   return rows
     .filter((r) => r.kind === 'pin' && r.slot !== null)
-    .map((r) => ({ id: r.id, slot: r.slot!, fingerprint: r.codeMac ?? '', schedule: r.schedule, status: r.status }));
+    .map((r) => ({ id: r.id, slot: r.slot!, fingerprint: r.codeMac ?? '', schedule: r.schedule, status: r.status, name: r.holder }));
 }
 
 /** Observed PINs as the comparison needs them. */

@@ -35,7 +35,7 @@ function migrationsHash(): string {
     }
   };
   walk(dir);
-  h.update(JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pg-boss/package.json'), 'utf8')).version as string);
+  h.update((JSON.parse(readFileSync(createRequire(import.meta.url).resolve('pg-boss/package.json'), 'utf8')) as { version: string }).version);
   return h.digest('hex').slice(0, 16);
 }
 

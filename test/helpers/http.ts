@@ -44,7 +44,7 @@ export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
       await env.services.auth.createUser(BOOTSTRAP, { email, displayName: email.split('@')[0], role, ...(password ? { password } : {}) });
     };
     if (opts.owner !== false) await createUser(OWNER_EMAIL, 'owner', OWNER_PASSWORD);
-    const app = await createApp({ services: env.services, logger: false });
+    const app = await createApp({ services: env.services, logger: false, fleet: env.fleet });
     opts.configure?.(app);
     await app.ready();
     return {
