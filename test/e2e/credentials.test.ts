@@ -136,6 +136,12 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     })()`);
     await dialog.getByLabel(/^From/).fill(from);
     await dialog.getByLabel(/^Until/).fill(until);
+    // A weak typed code is refused, the reason shown on the Code input; left empty, a code is generated.
+    await dialog.getByLabel(/^Code/).fill('1111');
+    await dialog.getByRole('button', { name: 'Add PIN' }).click();
+    await expectText(dialog, /weak PIN: one digit repeated/, 'the server refuses a weak code, on the Code input');
+    assert.equal(await dialog.getByLabel(/^Code/).getAttribute('aria-invalid'), 'true', 'the Code input is marked invalid');
+    await dialog.getByLabel(/^Code/).fill('');
     await page.screenshot({ path: path.join(shots, '10-add-pin.png') });
 
     const created = page.waitForResponse((r) => r.url().endsWith(`/api/locks/${lockId}/pins`) && r.request().method() === 'POST', { timeout: WAIT });
@@ -183,7 +189,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await dialog.waitFor({ state: 'hidden', timeout: WAIT });
   });
 
-  it('edits the holder of a PIN', async () => {
+  it('edits the holder of a PIN; the lock gets the new name', async () => {
     await page.getByTestId(`slot-row-${slot}`).getByRole('button', { name: 'Edit' }).click();
     const dialog = page.getByRole('dialog', { name: `Edit PIN in slot ${slot}` });
     await dialog.getByLabel(/^Holder/).fill('Ada Lovelace');
@@ -195,6 +201,8 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await dialog.waitFor({ state: 'hidden', timeout: WAIT });
     await expectText(page.getByTestId(`slot-row-${slot}`), /Ada Lovelace/, 'the new holder');
     await expectText(page.getByTestId(`slot-status-${slot}`), /^confirmed$/, 'the edited PIN confirmed by the lock');
+    // The holder is the name the lock shows for the slot: lockwarden writes the new one.
+    await eventually('the new name on the simulated lock', () => (fleet()?.get(externalId) as { pins: { slot: number; name?: string }[] } | undefined)?.pins.find((p) => p.slot === slot)?.name === 'Ada Lovelace');
     assert.equal(fleet()?.get(externalId)?.pins.find((p) => p.slot === slot)?.code, code, 'the code is unchanged');
   });
 
@@ -317,7 +325,14 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(page.getByTestId('bulk-recent'), /add PINs for Cleaner Bo on 2 locks/, 'the change in the recent list');
     await page.screenshot({ path: path.join(shots, '15-bulk-finished.png'), fullPage: true });
 
-    // The lock page shows the bulk-added PIN next to the earlier one.
+    // From a filtered lock list, the bulk page targets exactly the locks of that filter.
+    await page.goto(`${server.url}/locks?family=biometric`);
+    await page.getByRole('link', { name: 'Bulk change these locks' }).click();
+    assert.match(page.url(), /\/bulk\?family=biometric/);
+    assert.ok(await page.getByRole('radio', { name: "The locks of the lock list's filter" }).isChecked(), 'the filter is the target');
+    await expectText(page.getByTestId('bulk-filter-summary'), /^3 lock\(s\) match the filter: .*Finance entry/, 'the three biometric demo locks');
+
+    // The lock page shows the bulk-added PIN.
     await page.goto(`${server.url}/locks/${lockId}`);
     await expectText(page.getByTestId('slot-table'), /Cleaner Bo/, 'the bulk-added PIN on the lock page');
   });

@@ -36,7 +36,8 @@ export function SimulatorCard({ lockId, view, onChanged }: { lockId: string; vie
     mutationFn: async (slot: number) => {
       const length = Math.max(view.capabilities.pin.minLength, Math.min(6, view.capabilities.pin.maxLength));
       const code = randomCode(length);
-      const readBefore = readAtOf(view);
+      // The latest read before the change: only reads after it say anything about the change.
+      const readBefore = readAtOf(await api<LockCredentialsJson>('GET', `/api/locks/${lockId}/credentials`));
       await api<unknown>('POST', `/api/simulator/locks/${lockId}/drift`, { slot, code });
       return { slot, code, readBefore };
     },
