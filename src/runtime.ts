@@ -10,11 +10,11 @@ import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js'
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
 import type { DriverEvent, DriverRegistry, LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
-import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, specFromModel } from './drivers/simulator/index.js';
+import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel } from './drivers/simulator/index.js';
 import { JobQueue, type ReconcileRequest } from './jobs/queue.js';
 import { Worker } from './jobs/worker.js';
 import { createServices, type Services } from './services/index.js';
-import type { JobSink, ServiceContext } from './services/context.js';
+import { reconcileRequests, type JobSink, type ServiceContext } from './services/context.js';
 import { Reconciler } from './services/reconciler.js';
 import type { Database } from './store/database.js';
 import { credentials, lockModels, lockObservations, locks } from './store/schema.js';
@@ -102,7 +102,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     let n = 0;
     for (const { lock, model } of rows) {
       if (fleet.has(lock.externalId!)) continue;
-      fleet.provision(specFromModel({ externalId: lock.externalId!, hub: simulatedHub(lock.externalId!), model, firmware: lock.firmware || null, batteryPercent: lock.batteryPercent }));
+      fleet.provision(specFromModel({ externalId: lock.externalId!, hub: conventionalSimHub(lock.externalId!), model, firmware: lock.firmware || null, batteryPercent: lock.batteryPercent }));
       n++;
     }
     return n;
@@ -114,7 +114,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
     driver.onEvent((event: DriverEvent) => {
       if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
-      void enqueueForDevice(ctx, name, driver, event.externalId, event.type).catch(onError);
+      void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);
     }),
   );
 
@@ -157,18 +157,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
 }
 
-/** Simulated locks share a hub per ten devices, as a small building's hub would. */
-export function simulatedHub(externalId: string): string {
-  const n = Number(/(\d+)$/.exec(externalId)?.[1] ?? 0);
-  return `sim-hub-${Math.floor(n / 10)}`;
-}
-
-async function enqueueForDevice(ctx: ServiceContext, driverName: string, driver: LockDriver, externalId: string, reason: string): Promise<void> {
-  const [lock] = await ctx.db
-    .select({ id: locks.id })
+async function enqueueForDevice(ctx: ServiceContext, driverName: string, externalId: string, reason: string): Promise<void> {
+  const rows = await ctx.db
+    .select({ id: locks.id, driver: locks.driver, externalId: locks.externalId })
     .from(locks)
     .where(and(eq(locks.driver, driverName as never), eq(locks.externalId, externalId)));
-  if (lock) await ctx.jobs.enqueue([{ lockId: lock.id, driver: driverName, hub: driver.hubOf(externalId), read: true, reason }]);
+  await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, reason, true));
 }
 
 /** Queues a read of every active lock whose last read is older than `maxAgeSeconds`. */
@@ -179,11 +173,7 @@ async function checkDrift(ctx: ServiceContext, maxAgeSeconds: number): Promise<v
     .from(locks)
     .leftJoin(lockObservations, eq(lockObservations.lockId, locks.id))
     .where(and(isNotNull(locks.externalId), sql`${locks.serviceState} <> 'retired'`, or(isNull(lockObservations.readAt), lt(lockObservations.readAt, cutoff))));
-  const requests = rows.flatMap((r) => {
-    const driver = ctx.drivers.get(r.driver);
-    return driver ? [{ lockId: r.id, driver: r.driver, hub: driver.hubOf(r.externalId!), read: true, reason: 'drift check' }] : [];
-  });
-  await ctx.jobs.enqueue(requests);
+  await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, 'drift check', true));
 }
 
 /** Queues every lock with credentials still on their way (changes recorded while no worker ran). */
@@ -193,9 +183,5 @@ async function resumeOpen(ctx: ServiceContext): Promise<void> {
     .from(locks)
     .innerJoin(credentials, eq(credentials.lockId, locks.id))
     .where(and(isNotNull(locks.externalId), inArray(credentials.status, ['pending', 'removing'])));
-  const requests = rows.flatMap((r) => {
-    const driver = ctx.drivers.get(r.driver);
-    return driver ? [{ lockId: r.id, driver: r.driver, hub: driver.hubOf(r.externalId!), read: true, reason: 'resume' }] : [];
-  });
-  await ctx.jobs.enqueue(requests);
+  await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, 'resume', true));
 }

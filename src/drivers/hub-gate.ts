@@ -36,11 +36,6 @@ export class KeyedSemaphore {
       }
     }
   }
-
-  /** Commands running now under `key`. */
-  inUse(key: string): number {
-    return this.active.get(key) ?? 0;
-  }
 }
 
 /** Wraps `driver` so its device commands respect its per-hub limit. */

@@ -107,17 +107,6 @@ export class JobQueue {
     if (ids.length) await this.boss.touch(RECONCILE_QUEUE, ids);
   }
 
-  /** Jobs not finished yet (queued, retrying or active), by lock id. */
-  async pending(lockIds?: string[]): Promise<Map<string, number>> {
-    const jobs = await this.boss.findJobs<ReconcileJobData>(RECONCILE_QUEUE, { queued: true });
-    const out = new Map<string, number>();
-    for (const j of jobs) {
-      if (lockIds && !lockIds.includes(j.data.lockId)) continue;
-      out.set(j.data.lockId, (out.get(j.data.lockId) ?? 0) + 1);
-    }
-    return out;
-  }
-
   /** Stops background maintenance; jobs in flight stay in the database for the next start. */
   async stop(): Promise<void> {
     await this.boss.stop({ graceful: false, close: true });

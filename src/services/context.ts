@@ -28,6 +28,23 @@ export interface ServiceContext {
   hooks?: { lockSaved?(lockId: string): Promise<void> };
 }
 
+/**
+ * Reconcile jobs for `locks`: one per lock the registry can reach (a known driver and a device id);
+ * the others are left out, since nothing could run them.
+ */
+export function reconcileRequests(
+  drivers: DriverRegistry,
+  locks: { id: string; driver: string; externalId: string | null }[],
+  reason: string,
+  read: boolean,
+): ReconcileRequest[] {
+  return locks.flatMap((lock) => {
+    const driver = drivers.get(lock.driver);
+    if (!driver || lock.externalId === null) return [];
+    return [{ lockId: lock.id, driver: lock.driver, hub: driver.hubOf(lock.externalId), read, reason }];
+  });
+}
+
 /** Throws `auth.forbidden` unless the policy allows `actor` to do `action`. */
 export function authorize(actor: Actor, action: Action, resource?: { locationPath?: string }): void {
   if (!isAllowed(actor, action, resource)) {

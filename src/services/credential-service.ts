@@ -26,7 +26,7 @@ import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
 import { locations, lockModels, locks, type StoredObservedPin } from '../store/schema.js';
-import { authorize, type ServiceContext } from './context.js';
+import { authorize, reconcileRequests, type ServiceContext } from './context.js';
 import { desiredPins, observedPrints } from './reconciler.js';
 
 type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
@@ -90,8 +90,7 @@ export class CredentialService {
       const row = c.credentialId ? byId.get(c.credentialId) : undefined;
       return {
         slot: c.slot,
-        // Until the lock has been read once, nothing can be said about drift.
-        state: !obs?.readAt && c.state === 'missing' ? ('missing' as const) : c.state,
+        state: c.state,
         credential: row ? present(row) : null,
         observed: o ? { name: o.name, schedule: o.schedule, enabled: o.enabled } : null,
       };
@@ -299,14 +298,15 @@ export class CredentialService {
     for (const lock of targets) {
       const rows = existing.get(lock.id) ?? [];
       const caps = capsByLock.get(lock.id)!;
+      const revoked = new Set<string>();
       for (const r of rows) {
         if (r.kind !== 'pin' || !data.revoke || r.status === 'removing') continue;
         if (data.revoke.all || holders.has(r.holder.toLowerCase())) {
+          revoked.add(r.id);
           revokeIds.push(r.id);
           items.push({ bulkId, lockId: lock.id, credentialId: r.id, target: 'removed', error: null });
         }
       }
-      const revoked = new Set(revokeIds);
       const kept = rows.filter((r) => r.kind === 'pin' && !revoked.has(r.id));
       const slots = new Set<number>([...kept.map((r) => r.slot!), ...(observations.get(lock.id)?.pins ?? []).filter((p) => !rows.some((r) => r.slot === p.slot)).map((p) => p.slot)]);
       // Revoked PINs hold their slot until the lock confirms removal: new PINs go elsewhere.
@@ -482,12 +482,7 @@ export class CredentialService {
   }
 
   private async queue(targets: LockRecord[], reason: string, read = false): Promise<void> {
-    const requests = targets.flatMap((lock) => {
-      const driver = this.ctx.drivers.get(lock.driver);
-      if (!driver || !lock.externalId) return [];
-      return [{ lockId: lock.id, driver: lock.driver, hub: driver.hubOf(lock.externalId), read, reason }];
-    });
-    await this.ctx.jobs.enqueue(requests);
+    await this.ctx.jobs.enqueue(reconcileRequests(this.ctx.drivers, targets, reason, read));
   }
 }
 
@@ -496,8 +491,7 @@ const AdoptSchema = z.object({ slot: z.number().int().min(1, 'slots start at 1')
 
 /** The code length to generate: what was asked, else 6 where the lock allows it, within its limits. */
 function generatedLength(caps: DriverCapabilities, asked?: number): number {
-  const want = asked ?? Math.max(caps.pin.minLength, Math.min(6, caps.pin.maxLength));
-  return want;
+  return asked ?? Math.max(caps.pin.minLength, Math.min(6, caps.pin.maxLength));
 }
 
 function firstFree(caps: DriverCapabilities, taken: Set<number>): number | null {

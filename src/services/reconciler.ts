@@ -5,7 +5,7 @@
  * observation in one transaction. Retries are bounded per credential (`MAX_ATTEMPTS`) with backoff;
  * after the bound the credential is marked failed with the reason and waits for a person.
  */
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import {
   MAX_ATTEMPTS,
   planCommands,
@@ -252,7 +252,7 @@ export class Reconciler {
         });
       }
       if (w.status?.batteryPercent !== undefined && w.status.batteryPercent !== null) {
-        await tx.update(locks).set({ batteryPercent: w.status.batteryPercent, batteryReportedAt: now }).where(and(eq(locks.id, lockId)));
+        await tx.update(locks).set({ batteryPercent: w.status.batteryPercent, batteryReportedAt: now }).where(eq(locks.id, lockId));
       }
     });
   }
