@@ -78,16 +78,17 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
     const lockRows: (typeof locks.$inferInsert)[] = [];
     const credRows: (typeof credentials.$inferInsert)[] = [];
     const obsRows: (typeof lockObservations.$inferInsert)[] = [];
+    const devices: { spec: ReturnType<typeof specFromModel>; pins: { slot: number; code: string; holder: string }[] }[] = [];
     for (let i = 0; i < opts.locks; i++) {
       const id = crypto.randomUUID();
       const externalId = `bench-${String(i).padStart(6, '0')}`;
       const hub = `bench-hub-${Math.floor(i / opts.hubSize)}`;
-      fleet.provision(specFromModel({ externalId, hub, model, firmware: '1.0', batteryPercent: 90 }));
+      devices.push({ spec: specFromModel({ externalId, hub, model, firmware: '1.0', batteryPercent: 90 }), pins: [] });
       lockRows.push({ id, name: `Bench lock ${i}`, modelId: model.id, locationId: site.id, driver: 'simulator', externalId, credentialStorage: 'local', mechanicalOverride: true, serviceState: 'in_service', version: 1, createdAt: now, updatedAt: now });
       const pins = [];
       for (const [slot, holder, code] of [[1, 'Old tenant A', `${1000 + (i % 8000)}07`], [2, 'Old tenant B', `${2000 + (i % 7000)}93`]] as const) {
         const cid = crypto.randomUUID();
-        fleet.outOfBand.setPin(externalId, slot, code, holder);
+        devices.at(-1)!.pins.push({ slot, code, holder });
         credRows.push({ id: cid, lockId: id, kind: 'pin', slot, holder, codeCipher: secrets.encrypt(code, `credential:${cid}`), codeMac: secrets.fingerprint(code, id), schedule: { kind: 'always' }, status: 'confirmed', origin: 'lockwarden', createdBy: 'bench', createdAt: now, updatedAt: now, confirmedAt: now });
         pins.push({ slot, codeCipher: secrets.encrypt(code, `observation:${id}:${slot}`), fingerprint: secrets.fingerprint(code, id), name: holder, schedule: { kind: 'always' as const }, enabled: true });
       }
@@ -97,6 +98,11 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
     for (let i = 0; i < credRows.length; i += 1000) await database.db.insert(credentials).values(credRows.slice(i, i + 1000));
     for (let i = 0; i < obsRows.length; i += 1000) await database.db.insert(lockObservations).values(obsRows.slice(i, i + 1000));
     await boot.stop();
+    // The simulated locks get their PINs with nobody listening, so no setup change reaches the run as an event.
+    for (const d of devices) {
+      fleet.provision(d.spec);
+      for (const p of d.pins) fleet.outOfBand.setPin(d.spec.externalId, p.slot, p.code, p.holder);
+    }
     fleet.configure({ latencyMs: opts.latencyMs });
     const hubConcurrency = opts.hubLimit;
 

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
 import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
-import type { DriverEvent, DriverRegistry, LockDriver } from './drivers/contract.js';
+import { isDriverError, type DriverEvent, type DriverRegistry, type LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
-import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel } from './drivers/simulator/index.js';
+import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel, type VirtualLockSpec } from './drivers/simulator/index.js';
 import { JobQueue, type ReconcileRequest } from './jobs/queue.js';
 import { Worker } from './jobs/worker.js';
 import { createServices, type Services } from './services/index.js';
@@ -50,8 +50,8 @@ export interface Runtime {
   worker: Worker | null;
   fleet: SimFleet | null;
   reconciler: Reconciler;
-  /** Makes sure every simulated lock in the inventory exists in the simulator. */
-  provisionSimulated(): Promise<number>;
+  /** Makes sure simulated locks of the inventory (all, or these ids) exist in the simulator; returns how many were created. */
+  provisionSimulated(lockIds?: string[]): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -62,11 +62,29 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const mode = opts.simulator ?? { kind: 'in-process' };
   let fleet: SimFleet | null = null;
   const drivers = new Map<string, LockDriver>();
+  // Where a simulated lock of the inventory is created when the simulator does not have it yet.
+  let simulated: { known(): Promise<Set<string>>; has(externalId: string): Promise<boolean>; provision(spec: VirtualLockSpec): Promise<unknown> } | null = null;
   if (mode.kind === 'in-process') {
-    fleet = mode.fleet ?? SimFleet.load(mode.stateFile ?? path.join(opts.dataDir, 'simulator.json'));
-    drivers.set('simulator', gateByHub(new SimulatorDriver(new InProcessSimTransport(fleet), { hubConcurrency: mode.hubConcurrency ?? 2 })));
+    const local = mode.fleet ?? SimFleet.load(mode.stateFile ?? path.join(opts.dataDir, 'simulator.json'));
+    fleet = local;
+    simulated = {
+      known: async () => new Set(local.discover().map((d) => d.externalId)),
+      has: async (externalId) => local.has(externalId),
+      provision: async (spec) => local.provision(spec),
+    };
+    drivers.set('simulator', gateByHub(new SimulatorDriver(new InProcessSimTransport(local), { hubConcurrency: mode.hubConcurrency ?? 2 })));
   } else if (mode.kind === 'remote') {
-    drivers.set('simulator', gateByHub(new SimulatorDriver(new HttpSimTransport(mode.url), { hubConcurrency: mode.hubConcurrency ?? 2 })));
+    const transport = new HttpSimTransport(mode.url);
+    simulated = {
+      known: async () => new Set((await transport.discover()).map((d) => d.externalId)),
+      has: (externalId) =>
+        transport.control.get(externalId).then(
+          () => true,
+          (e: unknown) => (isDriverError(e) && e.code === 'driver.unknown_device' ? false : Promise.reject(e)),
+        ),
+      provision: (spec) => transport.control.provision(spec),
+    };
+    drivers.set('simulator', gateByHub(new SimulatorDriver(transport, { hubConcurrency: mode.hubConcurrency ?? 2 })));
   }
   const registry: DriverRegistry = { get: (name) => drivers.get(name) };
 
@@ -92,27 +110,37 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const services = createServices(ctx);
   const reconciler = new Reconciler(ctx);
 
-  const provisionSimulated = async (): Promise<number> => {
-    if (!fleet) return 0;
-    const rows = await ctx.db
-      .select({ lock: locks, model: lockModels })
-      .from(locks)
-      .innerJoin(lockModels, eq(lockModels.id, locks.modelId))
-      .where(and(eq(locks.driver, 'simulator'), isNotNull(locks.externalId)));
+  const provisionSimulated = async (lockIds?: string[]): Promise<number> => {
+    if (!simulated) return 0;
+    const conditions = [eq(locks.driver, 'simulator'), isNotNull(locks.externalId)];
+    if (lockIds) conditions.push(inArray(locks.id, lockIds));
+    const rows = await ctx.db.select({ lock: locks, model: lockModels }).from(locks).innerJoin(lockModels, eq(lockModels.id, locks.modelId)).where(and(...conditions));
+    if (rows.length === 0) return 0;
+    // A few locks (one just saved) are looked up one by one; a whole inventory with one listing.
+    const known = lockIds && rows.length <= 20 ? null : await simulated.known();
     let n = 0;
     for (const { lock, model } of rows) {
-      if (fleet.has(lock.externalId!)) continue;
-      fleet.provision(specFromModel({ externalId: lock.externalId!, hub: conventionalSimHub(lock.externalId!), model, firmware: lock.firmware || null, batteryPercent: lock.batteryPercent }));
+      if (known ? known.has(lock.externalId!) : await simulated.has(lock.externalId!)) continue;
+      await simulated.provision(specFromModel({ externalId: lock.externalId!, hub: conventionalSimHub(lock.externalId!), model, firmware: lock.firmware || null, batteryPercent: lock.batteryPercent }));
       n++;
     }
     return n;
   };
-  ctx.hooks = { lockSaved: async () => void (await provisionSimulated()) };
-  await provisionSimulated();
+  // A simulated lock added to the inventory appears in the simulator at once (a simulator that cannot
+  // be reached then gets it at the next start), and a lock never read is read, so its page can compare.
+  ctx.hooks = {
+    lockSaved: async (lockId) => {
+      await provisionSimulated([lockId]).catch(onError);
+      await readUnread(ctx, [lockId]).catch(onError);
+    },
+  };
+  await provisionSimulated().catch(onError);
 
   // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
+  // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
   const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
     driver.onEvent((event: DriverEvent) => {
+      if (event.type === 'credentials_changed' && event.bySelf === true) return;
       if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
       void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);
     }),
@@ -174,6 +202,16 @@ async function checkDrift(ctx: ServiceContext, maxAgeSeconds: number): Promise<v
     .leftJoin(lockObservations, eq(lockObservations.lockId, locks.id))
     .where(and(isNotNull(locks.externalId), sql`${locks.serviceState} <> 'retired'`, or(isNull(lockObservations.readAt), lt(lockObservations.readAt, cutoff))));
   await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, 'drift check', true));
+}
+
+/** Queues a first read of those of `lockIds` that have never been read. */
+async function readUnread(ctx: ServiceContext, lockIds: string[]): Promise<void> {
+  const rows = await ctx.db
+    .select({ id: locks.id, driver: locks.driver, externalId: locks.externalId })
+    .from(locks)
+    .leftJoin(lockObservations, eq(lockObservations.lockId, locks.id))
+    .where(and(inArray(locks.id, lockIds), isNotNull(locks.externalId), sql`${locks.serviceState} <> 'retired'`, isNull(lockObservations.readAt)));
+  await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, 'first read', true));
 }
 
 /** Queues every lock with credentials still on their way (changes recorded while no worker ran). */

@@ -112,7 +112,12 @@ export interface DiscoveredDevice {
 
 /** Something the device told us without being asked. */
 export type DriverEvent =
-  | { type: 'credentials_changed'; externalId: string; at: Date }
+  /**
+   * `bySelf`: the device says lockwarden itself made the change (our controller, fabric or API key).
+   * Such an echo needs no re-read: the command's own outcome is already recorded. Left out when the
+   * protocol cannot tell, which makes lockwarden read the lock again.
+   */
+  | { type: 'credentials_changed'; externalId: string; at: Date; bySelf?: boolean }
   | { type: 'pin_used'; externalId: string; slot: number; at: Date }
   | { type: 'bolt'; externalId: string; bolt: DeviceStatus['bolt']; at: Date }
   | { type: 'reset_detected'; externalId: string; at: Date }

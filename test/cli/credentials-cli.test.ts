@@ -48,7 +48,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('lockwarden credential commands', () => {
   let dataDir = '';
-  const cli = new CliHarness(() => CliHarness.baseEnv(dataDir));
+  const cli = new CliHarness(() => ({ ...CliHarness.baseEnv(dataDir), ...(simUrl ? { LOCKWARDEN_SIM_URL: simUrl } : {}) }));
   let secret = '';
   /** PIN-capable simulated locks with schedules: [0] used locally, [1] through the server. */
   let pinLocks: Lock[] = [];
@@ -56,6 +56,31 @@ describe('lockwarden credential commands', () => {
   let unitLocks: Lock[] = [];
   const UNIT_PATH = 'Harbour View Apartments/Building A/Floor 1/Unit A101';
   let localPin = { id: '', code: '' };
+  /** Every simulated lock of the inventory. */
+  let simLocks: Lock[] = [];
+  /** The running server's URL and the `lockwarden sim` process's, while they run. */
+  let url = '';
+  let simUrl = '';
+  let serverOutput = (): string => '';
+
+  const api = async <T>(p: string): Promise<T> => {
+    const res = await fetch(new URL(p, url), { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(res.status, 200, `GET ${p}: ${res.status}`);
+    return (await res.json()) as T;
+  };
+
+  /** Polls the API until `holder`'s PIN on `lockId` is confirmed and the lock agrees. */
+  async function confirmed(lockId: string, holder: string): Promise<LockCredentialsJson> {
+    const deadline = Date.now() + CONFIRM_WITHIN_MS;
+    let view: LockCredentialsJson | undefined;
+    while (Date.now() < deadline) {
+      view = await api<LockCredentialsJson>(`/api/locks/${lockId}/credentials`);
+      const slot = view.slots.find((s) => s.credential?.holder === holder);
+      if (slot?.credential?.status === 'confirmed' && slot.state === 'in_sync') return view;
+      await sleep(250);
+    }
+    assert.fail(`${holder}'s PIN on ${lockId} was not confirmed within ${CONFIRM_WITHIN_MS} ms: ${JSON.stringify(view?.slots)}\n${serverOutput()}`);
+  }
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'lockwarden-cli-pins-'));
@@ -70,6 +95,7 @@ describe('lockwarden credential commands', () => {
       const caps = new Map((await services.models.list(SYSTEM)).map((m) => [m.id, m.capabilities]));
       const locks = (await services.locks.list(SYSTEM, { limit: 500 })).items;
       const usable = (l: Lock) => l.driver === 'simulator' && l.externalId !== null && (caps.get(l.modelId)?.pinSlots ?? 0) > 0;
+      simLocks = locks.filter((l) => l.driver === 'simulator' && l.externalId !== null);
       pinLocks = locks.filter((l) => usable(l) && caps.get(l.modelId)!.schedules && !l.locationPath.some((p) => p.name === 'Unit A101'));
       unitLocks = locks.filter((l) => l.locationPath.some((p) => p.name === 'Unit A101'));
       assert.ok(unitLocks.every((l) => usable(l) && caps.get(l.modelId)!.schedules), 'every lock of the unit takes scheduled PINs');
@@ -155,31 +181,12 @@ describe('lockwarden credential commands', () => {
 
   describe('with the server running', () => {
     let server: Running;
-    let url = '';
-
-    const api = async <T>(p: string): Promise<T> => {
-      const res = await fetch(new URL(p, url), { headers: { authorization: `Bearer ${secret}` } });
-      assert.equal(res.status, 200, `GET ${p}: ${res.status}`);
-      return (await res.json()) as T;
-    };
-
-    /** Polls the API until `holder`'s PIN on `lockId` is confirmed and the lock agrees. */
-    async function confirmed(lockId: string, holder: string): Promise<LockCredentialsJson> {
-      const deadline = Date.now() + CONFIRM_WITHIN_MS;
-      let view: LockCredentialsJson | undefined;
-      while (Date.now() < deadline) {
-        view = await api<LockCredentialsJson>(`/api/locks/${lockId}/credentials`);
-        const slot = view.slots.find((s) => s.credential?.holder === holder);
-        if (slot?.credential?.status === 'confirmed' && slot.state === 'in_sync') return view;
-        await sleep(250);
-      }
-      assert.fail(`${holder}'s PIN on ${lockId} was not confirmed within ${CONFIRM_WITHIN_MS} ms: ${JSON.stringify(view?.slots)}\n${server.output()}`);
-    }
 
     before(async () => {
       const started = await cli.startUntil(['serve', '--port', '0', '--host', '127.0.0.1', '--no-demo'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
       server = started.running;
       url = started.match[1]!;
+      serverOutput = () => server.output();
     });
 
     after(async () => {
@@ -253,6 +260,47 @@ describe('lockwarden credential commands', () => {
         const { code, signal } = await running.stop('SIGTERM');
         assert.equal(signal, null, 'exited by itself');
         assert.equal(code, 0, running.output());
+      }
+    });
+
+    it('the server reaches its locks in a lockwarden sim process: the inventory is created there, a new lock is read, a PIN is applied once', async () => {
+      const sim = await cli.startUntil(['sim', '--port', '0', '--seed', '11'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      simUrl = sim.match[1]!;
+      let server: Running | undefined;
+      try {
+        const started = await cli.startUntil(['serve', '--port', '0', '--host', '127.0.0.1', '--no-demo'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        server = started.running;
+        url = started.match[1]!;
+        serverOutput = started.running.output;
+        const simGet = async <T>(p: string): Promise<T> => {
+          const res = await fetch(`${simUrl}${p}`);
+          assert.equal(res.status, 200, `simulator GET ${p}: ${res.status}`);
+          return (await res.json()) as T;
+        };
+        const devices = new Set((await simGet<{ devices: { externalId: string }[] }>('/devices')).devices.map((d) => d.externalId));
+        assert.deepEqual(simLocks.filter((l) => !devices.has(l.externalId!)).map((l) => l.externalId), [], 'every simulated lock of the inventory exists in the simulator');
+
+        const added = JSON.parse(
+          await cli.ok('locks', 'add', '--name', 'Remote sim door', '--model', pinLocks[0]!.modelId, '--location', UNIT_PATH, '--external-id', 'remote-sim-door', '--json', '--token', secret),
+        ) as Lock;
+        await simGet('/devices/remote-sim-door');
+        const deadline = Date.now() + CONFIRM_WITHIN_MS;
+        let view = await api<{ observation: { readAt: string | null } | null }>(`/api/locks/${added.id}/credentials`);
+        while (!view.observation?.readAt && Date.now() < deadline) {
+          await sleep(250);
+          view = await api(`/api/locks/${added.id}/credentials`);
+        }
+        assert.ok(view.observation?.readAt, `the new lock was read without anyone asking: ${JSON.stringify(view)}`);
+
+        await cli.ok('pins', 'add', added.id, '--holder', 'Dana Remote', '--token', secret);
+        await confirmed(added.id, 'Dana Remote');
+        const log = await simGet<{ entries: { externalId: string; op: string; source: string }[] }>('/log');
+        const writes = log.entries.filter((e) => e.externalId === 'remote-sim-door' && e.source === 'driver');
+        assert.deepEqual(writes.map((e) => e.op), ['set_pin'], 'one write reached the simulated lock');
+      } finally {
+        if (server) assert.equal((await server.stop('SIGTERM')).code, 0, server.output());
+        assert.equal((await sim.running.stop('SIGTERM')).code, 0, sim.running.output());
+        simUrl = '';
       }
     });
   });

@@ -274,6 +274,7 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
       const event = seen.find((e) => e.type === 'credentials_changed' && e.externalId === id());
       assert.ok(event, 'a credentials_changed event arrived');
       assert.ok(event.at instanceof Date && !Number.isNaN(event.at.getTime()));
+      assert.ok(event.type === 'credentials_changed' && event.bySelf !== true, 'a change made outside lockwarden is not reported as its own');
     });
   });
 }

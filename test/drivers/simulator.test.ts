@@ -59,7 +59,9 @@ describe('simulated fleet: faults', () => {
     const { fleet, events } = fleetWithLock();
     fleet.injectFault(ID, 'duplicate_ack');
     await fleet.clearPin(ID, 5);
-    assert.equal(events.filter((e) => e.type === 'credentials_changed').length, 2);
+    const changed = events.filter((e) => e.type === 'credentials_changed');
+    assert.equal(changed.length, 2);
+    assert.ok(changed.every((e) => e.bySelf === true), "lockwarden's own write is reported as its own");
     assert.equal(driverLog(fleet).length, 1);
   });
 

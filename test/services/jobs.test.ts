@@ -50,6 +50,28 @@ describe('durable reconcile jobs', () => {
     }
   });
 
+  it("reads a lock again after a change made elsewhere, not after the echo of its own write", async () => {
+    const env = await testServices('pglite');
+    try {
+      await loadDemoFleet(env.services.ctx);
+      const lock = await pinLock(env.services);
+      const { credential } = await env.services.credentials.addPin(SYSTEM, lock.id, { holder: 'Jo' });
+      const reasons = () => env.queued.filter((r) => r.lockId === lock.id).map((r) => r.reason);
+      const before = reasons().length;
+      const out = await env.runtime.reconciler.reconcile(lock.id, { read: false });
+      assert.equal(out.commands, 1);
+      assert.equal(out.confirmed, 1);
+      // The lock reported lockwarden's own write; that report queues nothing.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(reasons().length, before);
+      env.fleet.outOfBand.setPin(lock.externalId!, credential.slot!, '583920', 'keypad');
+      await until('a read queued for the keypad change', async () => reasons().length > before);
+      assert.deepEqual(reasons().slice(before), ['credentials_changed']);
+    } finally {
+      await env.close();
+    }
+  });
+
   it('resumes after a worker dies mid-job, applying each change exactly once', async () => {
     const database = await testDatabase('pglite');
     // Commands wait on a gate the test controls; the first worker's last command never returns.

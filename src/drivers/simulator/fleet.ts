@@ -387,7 +387,7 @@ export class SimFleet {
     const at = new Date(entry.at);
     const externalId = entry.externalId;
     if (entry.op === 'factory_reset') this.emit({ type: 'reset_detected', externalId, at });
-    else if (CREDENTIAL_OPS.has(entry.op)) this.emit({ type: 'credentials_changed', externalId, at });
+    else if (CREDENTIAL_OPS.has(entry.op)) this.emit({ type: 'credentials_changed', externalId, at, bySelf: entry.source === 'driver' });
     if (entry.op === 'use_pin' && entry.slot !== undefined) this.emit({ type: 'pin_used', externalId, slot: entry.slot, at });
     if (d && (entry.op === 'lock' || entry.op === 'unlock' || entry.op === 'use_pin' || entry.op === 'mechanical_override')) {
       this.emit({ type: 'bolt', externalId, bolt: d.lock.status().bolt, at });

@@ -143,7 +143,7 @@ export const DeviceInfoSchema = z.object({
 const at = z.iso.datetime().transform((s) => new Date(s));
 /** A device event as JSON (instants as ISO strings, revived to `Date`). */
 export const WireEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('credentials_changed'), externalId: z.string(), at }),
+  z.object({ type: z.literal('credentials_changed'), externalId: z.string(), at, bySelf: z.boolean().optional() }),
   z.object({ type: z.literal('pin_used'), externalId: z.string(), slot: z.int(), at }),
   z.object({ type: z.literal('bolt'), externalId: z.string(), bolt: z.enum(['locked', 'unlocked', 'jammed', 'unknown']), at }),
   z.object({ type: z.literal('reset_detected'), externalId: z.string(), at }),
