@@ -77,11 +77,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const transport = new HttpSimTransport(mode.url);
     simulated = {
       known: async () => new Set((await transport.discover()).map((d) => d.externalId)),
-      has: (externalId) =>
-        transport.control.get(externalId).then(
-          () => true,
-          (e: unknown) => (isDriverError(e) && e.code === 'driver.unknown_device' ? false : Promise.reject(e)),
-        ),
+      has: async (externalId) => {
+        try {
+          await transport.control.get(externalId);
+          return true;
+        } catch (e) {
+          if (isDriverError(e) && e.code === 'driver.unknown_device') return false;
+          throw e;
+        }
+      },
       provision: (spec) => transport.control.provision(spec),
     };
     drivers.set('simulator', gateByHub(new SimulatorDriver(transport, { hubConcurrency: mode.hubConcurrency ?? 2 })));

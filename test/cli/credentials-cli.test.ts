@@ -271,7 +271,7 @@ describe('lockwarden credential commands', () => {
         const started = await cli.startUntil(['serve', '--port', '0', '--host', '127.0.0.1', '--no-demo'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
         server = started.running;
         url = started.match[1]!;
-        serverOutput = started.running.output;
+        serverOutput = () => started.running.output();
         const simGet = async <T>(p: string): Promise<T> => {
           const res = await fetch(`${simUrl}${p}`);
           assert.equal(res.status, 200, `simulator GET ${p}: ${res.status}`);
