@@ -126,7 +126,7 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
       );
       failed = row?.failed ?? 0;
       if ((row?.open ?? 1) === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 250));
     }
     const wallMs = performance.now() - start;
     clearInterval(sampler);

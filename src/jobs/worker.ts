@@ -10,11 +10,13 @@ import { HEARTBEAT_SECONDS } from './queue.js';
 export interface WorkerOptions {
   /** Most jobs held at once by this process. */
   maxActive: number;
-  /** Jobs claimed per hub at once, by driver name (twice the hub's command limit keeps it fed). */
+  /** Jobs claimed per hub at once, by driver name (a few times the hub's command limit keeps it fed between claims). */
   perHub: Record<string, number>;
   fallbackPerHub: number;
   /** Idle poll interval when the queue is empty. */
   pollMs?: number;
+  /** Shortest time between two claims (each scans the queue). */
+  claimEveryMs?: number;
   onError?: (e: unknown) => void;
 }
 
@@ -87,9 +89,12 @@ export class Worker {
       try {
         await this.flush();
         const free = this.opts.maxActive - this.active.size;
-        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 200), this.opts.perHub, this.opts.fallbackPerHub) : [];
+        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 500), this.opts.perHub, this.opts.fallbackPerHub) : [];
         for (const job of jobs) this.active.set(job.id, this.execute(job));
-        if (jobs.length === 0) await this.sleep(free > 0 ? (this.opts.pollMs ?? 500) : 50);
+        // A claim scans the waiting jobs for hubs with room, so claiming after every finished job
+        // costs more than the jobs themselves on a large queue: claim at most every `claimEveryMs`.
+        await new Promise((r) => setTimeout(r, this.opts.claimEveryMs ?? 200));
+        if (jobs.length === 0 && this.running) await this.sleep(free > 0 ? (this.opts.pollMs ?? 500) : 50);
       } catch (e) {
         this.opts.onError?.(e);
         await this.sleep(1000);

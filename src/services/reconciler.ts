@@ -5,7 +5,6 @@
  * observation in one transaction. Retries are bounded per credential (`MAX_ATTEMPTS`) with backoff;
  * after the bound the credential is marked failed with the reason and waits for a person.
  */
-import { eq } from 'drizzle-orm';
 import {
   MAX_ATTEMPTS,
   planCommands,
@@ -16,9 +15,8 @@ import {
   type PlannedCommand,
 } from '../domain/credentials.js';
 import { isDriverError, type DeviceStatus, type LockDriver, type ObservedCredentials } from '../drivers/contract.js';
-import { inTransaction } from '../store/database.js';
-import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
-import { locks } from '../store/schema.js';
+import type { CredentialRow } from '../store/credential-repository.js';
+import { ReconcileStore, type LockRow } from '../store/reconcile-store.js';
 import type { StoredObservedPin } from '../store/schema.js';
 import type { ServiceContext } from './context.js';
 
@@ -42,6 +40,8 @@ interface Working {
   biometrics: ObservedCredentials['biometrics'];
   status: DeviceStatus | null;
   readAt: Date | null;
+  /** The status was read in this reconciliation (its battery level is news). */
+  statusRead: boolean;
 }
 
 type Result = { kind: 'ok' } | { kind: 'uncertain'; error: string } | { kind: 'retry'; error: string } | { kind: 'fail'; error: string };
@@ -72,21 +72,23 @@ export function observedPrints(pins: Iterable<StoredObservedPin>): ObservedPinPr
 
 /** Reconciles locks through their drivers; one instance per process. */
 export class Reconciler {
-  constructor(private readonly ctx: ServiceContext) {}
+  private readonly store: ReconcileStore;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.store = new ReconcileStore(ctx.db);
+  }
 
   /** Reconciles one lock. Never throws for device trouble: that becomes credential outcomes. */
   async reconcile(lockId: string, opts: { read: boolean }): Promise<ReconcileOutcome> {
     const out: ReconcileOutcome = { lockId, read: 0, commands: 0, confirmed: 0, removed: 0, failed: 0, retrying: 0, unmanaged: 0 };
-    const repo = new CredentialRepository(this.ctx.db);
-    const [lock] = await this.ctx.db.select().from(locks).where(eq(locks.id, lockId));
-    if (!lock) return { ...out, skipped: 'lock not found' };
+    const snapshot = await this.store.load(lockId);
+    if (!snapshot) return { ...out, skipped: 'lock not found' };
+    const { lock, rows, observation: obs } = snapshot;
     const driver = this.ctx.drivers.get(lock.driver);
     if (lock.serviceState === 'retired' || !driver || lock.externalId === null) {
       return { ...out, skipped: !driver ? `no driver "${lock.driver}"` : lock.externalId === null ? 'no device id' : 'retired' };
     }
     const externalId = lock.externalId;
-    const rows = await repo.forLock(lockId);
-    const obs = await repo.observation(lockId);
     const w: Working = {
       pins: new Map((obs?.pins ?? []).map((p) => [p.slot, p])),
       controllers: obs?.controllers ?? [],
@@ -94,6 +96,7 @@ export class Reconciler {
       biometrics: obs?.biometrics ?? [],
       status: obs?.status ?? null,
       readAt: obs?.readAt ?? null,
+      statusRead: false,
     };
     let readError: string | null = null;
     if (opts.read || !obs || obs.inDoubt || !obs.readAt) {
@@ -111,7 +114,7 @@ export class Reconciler {
     const plan = planCommands(desiredPins(rows), observedPrints(w.pins.values()), controllerRows, w.controllers);
     const results = new Map<string, Result>();
     if (plan.length > 0) {
-      await repo.markInDoubt(lockId, this.ctx.clock.now());
+      await this.store.markInDoubt(lockId, this.ctx.clock.now());
       let uncertain = false;
       for (const cmd of plan) {
         const result = await this.send(driver, externalId, lockId, cmd, rows, w);
@@ -151,6 +154,7 @@ export class Reconciler {
       w.readAt = this.ctx.clock.now();
       try {
         w.status = await driver.status(externalId);
+        w.statusRead = true;
       } catch {
         // Status is informative; a failed status read does not make the credential read untrustworthy.
       }
@@ -224,9 +228,8 @@ export class Reconciler {
 
   private async finish(lockId: string, w: Working, rows: CredentialRow[], outcomes: Map<string, { status: CredentialRow['status']; attempts: number; lastError: string | null }>, readError: string | null, inDoubt: boolean) {
     const now = this.ctx.clock.now();
-    await inTransaction(this.ctx.db, async (tx) => {
-      const repo = new CredentialRepository(tx);
-      await repo.saveObservation({
+    await this.store.record({
+      observation: {
         lockId,
         readAt: w.readAt,
         pins: [...w.pins.values()].sort((a, b) => a.slot - b.slot),
@@ -237,28 +240,17 @@ export class Reconciler {
         inDoubt,
         lastError: readError,
         updatedAt: now,
-      });
-      for (const row of rows) {
+      },
+      outcomes: rows.flatMap((row) => {
         const o = outcomes.get(row.id);
-        if (!o) continue;
-        // A person may have changed the credential meanwhile; their change queued its own job.
-        await repo.updateAtVersion(row.id, row.version, {
-          status: o.status,
-          attempts: o.attempts,
-          lastError: o.lastError,
-          updatedAt: now,
-          ...(o.status === 'confirmed' ? { confirmedAt: now } : {}),
-          ...(o.status === 'removed' ? { removedAt: now } : {}),
-        });
-      }
-      if (w.status?.batteryPercent !== undefined && w.status.batteryPercent !== null) {
-        await tx.update(locks).set({ batteryPercent: w.status.batteryPercent, batteryReportedAt: now }).where(eq(locks.id, lockId));
-      }
+        return o ? [{ id: row.id, version: row.version, status: o.status, attempts: o.attempts, lastError: o.lastError }] : [];
+      }),
+      batteryPercent: w.statusRead ? (w.status?.batteryPercent ?? null) : null,
     });
   }
 
   /** Queues the next attempt, with backoff, while anything is still open and under its bound. */
-  private async followUp(lock: typeof locks.$inferSelect, driver: LockDriver, externalId: string, rows: CredentialRow[], outcomes: Map<string, { status: CredentialRow['status']; attempts: number }>, out: ReconcileOutcome): Promise<ReconcileOutcome> {
+  private async followUp(lock: LockRow, driver: LockDriver, externalId: string, rows: CredentialRow[], outcomes: Map<string, { status: CredentialRow['status']; attempts: number }>, out: ReconcileOutcome): Promise<ReconcileOutcome> {
     const open = rows
       .map((r) => outcomes.get(r.id) ?? { status: r.status, attempts: r.attempts })
       .filter((o) => o.status === 'pending' || o.status === 'removing');

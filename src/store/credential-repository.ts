@@ -46,14 +46,6 @@ export class CredentialRepository {
     return done.length === 1;
   }
 
-  /** Applies the reconciler's outcome for one credential (the reconciler holds the lock's job). */
-  async setOutcome(id: string, patch: Partial<typeof credentials.$inferInsert>): Promise<void> {
-    await this.db
-      .update(credentials)
-      .set({ ...patch, version: sql`${credentials.version} + 1` })
-      .where(eq(credentials.id, id));
-  }
-
   async observation(lockId: string): Promise<ObservationRow | null> {
     const [row] = await this.db.select().from(lockObservations).where(eq(lockObservations.lockId, lockId));
     return row ?? null;
@@ -62,22 +54,6 @@ export class CredentialRepository {
   async observations(lockIds: string[]): Promise<ObservationRow[]> {
     if (lockIds.length === 0) return [];
     return this.db.select().from(lockObservations).where(inArray(lockObservations.lockId, lockIds));
-  }
-
-  /** Replaces (or creates) a lock's observation row. */
-  async saveObservation(row: typeof lockObservations.$inferInsert): Promise<void> {
-    await this.db
-      .insert(lockObservations)
-      .values(row)
-      .onConflictDoUpdate({ target: lockObservations.lockId, set: { ...row } });
-  }
-
-  /** Flags a lock's observation as possibly out of date before writes are sent. */
-  async markInDoubt(lockId: string, at: Date): Promise<void> {
-    await this.db
-      .insert(lockObservations)
-      .values({ lockId, inDoubt: true, updatedAt: at })
-      .onConflictDoUpdate({ target: lockObservations.lockId, set: { inDoubt: true, updatedAt: at } });
   }
 
   async createBulk(row: typeof bulkOperations.$inferInsert, items: (typeof bulkOperationItems.$inferInsert)[]): Promise<void> {
