@@ -61,6 +61,8 @@ console.table(
     'latency ms': r.latencyMs,
     'hub size/limit': `${r.hubSize}/${r.hubLimit}`,
     'wall s': (r.wallMs / 1000).toFixed(1),
+    'bulk s': (r.bulkMs / 1000).toFixed(1),
+    'hub first/span/last s': [r.hubFirstMs, r.hubSpanMs, r.hubLastMs].map((ms) => (ms / 1000).toFixed(1)).join('/'),
     'ideal s': (r.idealMs / 1000).toFixed(1),
     ratio: r.ratio,
     'cpu s': ((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(1),

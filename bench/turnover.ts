@@ -44,6 +44,12 @@ export interface TurnoverResult {
   rssMaxMb: number;
   heapUsedMb: number;
   setupMs: number;
+  /** Time to record the bulk change and queue its jobs (part of the wall time). */
+  bulkMs: number;
+  /** Median over hubs of the time to its first change, and of the time from its first to its last; the last change of all. */
+  hubFirstMs: number;
+  hubSpanMs: number;
+  hubLastMs: number;
   failed: number;
 }
 
@@ -118,23 +124,39 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
       add: [{ holder: 'New tenant A' }, { holder: 'New tenant B' }],
       description: 'bench turnover',
     });
-    let failed = 0;
+    const bulkMs = performance.now() - start;
+    // Done when no credential is still on its way (a cheap probe; the count comes once at the end).
     for (;;) {
-      const [row] = await queryRows<{ open: number; failed: number }>(
-        database.db,
-        sql`select count(*) filter (where status in ('pending','removing'))::int as open, count(*) filter (where status = 'failed')::int as failed from credentials`,
-      );
-      failed = row?.failed ?? 0;
-      if ((row?.open ?? 1) === 0) break;
+      const open = await queryRows<{ one: number }>(database.db, sql`select 1 as one from credentials where status in ('pending','removing') limit 1`);
+      if (open.length === 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const wallMs = performance.now() - start;
+    // Per hub: when its first and last change landed, from the simulator's own log.
+    const startedAt = Date.now() - wallMs;
+    const spans = new Map<string, { first: number; last: number }>();
+    const hubs = new Map(fleet.discover().map((d) => [d.externalId, d.hub]));
+    for (const e of fleet.logSince(0)) {
+      if (e.source !== 'driver') continue;
+      const hub = hubs.get(e.externalId) ?? '';
+      const t = Date.parse(e.at) - startedAt;
+      const span = spans.get(hub);
+      if (!span) spans.set(hub, { first: t, last: t });
+      else {
+        span.first = Math.min(span.first, t);
+        span.last = Math.max(span.last, t);
+      }
+    }
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const hubFirstMs = median([...spans.values()].map((x) => x.first));
+    const hubSpanMs = median([...spans.values()].map((x) => x.last - x.first));
+    const hubLastMs = Math.max(0, ...[...spans.values()].map((x) => x.last));
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
-    const hubs = Math.ceil(opts.locks / opts.hubSize);
+    const [counted] = await queryRows<{ failed: number }>(database.db, sql`select count(*)::int as failed from credentials where status = 'failed'`);
+    const failed = counted?.failed ?? 0;
     const biggestHub = Math.min(opts.hubSize, opts.locks);
     const idealMs = Math.max(Math.ceil((4 * biggestHub) / opts.hubLimit), 4) * opts.latencyMs;
-    void hubs;
     void bulk;
     await runtime.stop();
     return {
@@ -153,6 +175,10 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
       rssMaxMb: Math.round(rssMax / 1048576),
       heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576),
       setupMs: Math.round(setupMs),
+      bulkMs: Math.round(bulkMs),
+      hubFirstMs: Math.round(hubFirstMs),
+      hubSpanMs: Math.round(hubSpanMs),
+      hubLastMs: Math.round(hubLastMs),
       failed,
     };
   } finally {

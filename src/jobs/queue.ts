@@ -1,8 +1,8 @@
 /**
  * Durable jobs in the database through pg-boss, on PGlite and on PostgreSQL alike. One queue today:
  * `lock-reconcile`, one job per lock, with pg-boss's `singleton` policy keyed by lock id so a lock
- * never has two reconciliations active at once (across processes too), and each job grouped by the
- * hub it reaches its lock through so a fetch never takes more than a hub can use.
+ * never has two reconciliations active at once (across processes too). Jobs are queued one hub at a
+ * time in turn and claimed in queue order, so a large change keeps every hub busy from the start.
  */
 import { PgBoss, fromPglite, type Job } from 'pg-boss';
 import type { JobConnection } from '../store/database.js';
@@ -15,6 +15,8 @@ export interface ReconcileJobData {
   /** Read the lock before acting (drift check, or an earlier attempt may have written). */
   read: boolean;
   reason: string;
+  /** The hub the lock is reached through, as `driver:hub` (jobs queued before it was recorded lack it). */
+  group?: string;
 }
 
 /** One job to queue: the lock, and the driver/hub it is reached through. */
@@ -64,27 +66,33 @@ export class JobQueue {
     return queue;
   }
 
-  /** Queues reconcile jobs; one active per lock is guaranteed by the queue's policy. */
+  /**
+   * Queues reconcile jobs; one active per lock is guaranteed by the queue's policy. Jobs are queued
+   * taking each hub in turn, so claiming in queue order shares a large change out over all hubs.
+   */
   async enqueue(requests: ReconcileRequest[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += 1000) {
+    const ordered = interleaveByHub(requests);
+    for (let i = 0; i < ordered.length; i += 1000) {
       await this.boss.insert(
         RECONCILE_QUEUE,
-        requests.slice(i, i + 1000).map((r) => ({
-          data: { lockId: r.lockId, read: r.read, reason: r.reason },
+        ordered.slice(i, i + 1000).map((r) => ({
+          data: { lockId: r.lockId, read: r.read, reason: r.reason, group: groupOf(r) },
           singletonKey: r.lockId,
-          group: { id: `${r.driver}:${r.hub}`, tier: r.driver },
+          group: { id: groupOf(r), tier: r.driver },
           ...(r.delayMs ? { startAfter: new Date(Date.now() + r.delayMs) } : {}),
         })),
       );
     }
   }
 
-  /** Claims up to `batchSize` jobs, at most `perHub[driver]` active per hub across all processes. */
-  fetch(batchSize: number, perHub: Record<string, number>, fallbackPerHub: number): Promise<ReconcileJob[]> {
-    return this.boss.fetch<ReconcileJobData>(RECONCILE_QUEUE, {
-      batchSize,
-      groupConcurrency: { default: fallbackPerHub, tiers: perHub },
-    });
+  /**
+   * Claims up to `batchSize` jobs in queue order, passing over jobs of `fullGroups` (hubs that
+   * already have all the jobs this process can use). A plain claim stops after `batchSize` rows;
+   * pg-boss's per-group concurrency count scans every waiting job, which costs more than the work
+   * itself on a queue of thousands, so the per-hub command limit is the hub gate's job instead.
+   */
+  fetch(batchSize: number, fullGroups: string[]): Promise<ReconcileJob[]> {
+    return this.boss.fetch<ReconcileJobData>(RECONCILE_QUEUE, { batchSize, ignoreGroups: fullGroups.length ? fullGroups : null });
   }
 
   /** Marks jobs done. */
@@ -111,4 +119,24 @@ export class JobQueue {
   async stop(): Promise<void> {
     await this.boss.stop({ graceful: false, close: true });
   }
+}
+
+/** The group a job belongs to: the hub its lock is reached through. */
+export function groupOf(r: { driver: string; hub: string }): string {
+  return `${r.driver}:${r.hub}`;
+}
+
+/** Requests reordered to take one of each hub in turn (each hub's own order kept). */
+export function interleaveByHub<T extends { driver: string; hub: string }>(requests: T[]): T[] {
+  const byHub = new Map<string, T[]>();
+  for (const r of requests) {
+    const key = groupOf(r);
+    const list = byHub.get(key);
+    if (list) list.push(r);
+    else byHub.set(key, [r]);
+  }
+  const lists = [...byHub.values()];
+  const out: T[] = [];
+  for (let i = 0; out.length < requests.length; i++) for (const list of lists) if (i < list.length) out.push(list[i]!);
+  return out;
 }

@@ -20,6 +20,9 @@ export interface WorkerOptions {
   onError?: (e: unknown) => void;
 }
 
+/** Jobs a claim asks for beyond the room of hubs already fed, for hubs not fed yet. */
+const NEW_HUB_ALLOWANCE = 50;
+
 /** Runs one job; throwing fails it (pg-boss retries it later). */
 export type JobHandler = (job: ReconcileJob) => Promise<unknown>;
 
@@ -28,6 +31,8 @@ export class Worker {
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly active = new Map<string, Promise<void>>();
+  /** Jobs held per hub (`driver:hub`). */
+  private readonly perGroup = new Map<string, number>();
   private completed: string[] = [];
   private wake: (() => void) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -81,6 +86,7 @@ export class Worker {
     this.nudge();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.active.clear();
+    this.perGroup.clear();
     this.completed = [];
   }
 
@@ -89,10 +95,14 @@ export class Worker {
       try {
         await this.flush();
         const free = this.opts.maxActive - this.active.size;
-        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 500), this.opts.perHub, this.opts.fallbackPerHub) : [];
-        for (const job of jobs) this.active.set(job.id, this.execute(job));
+        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 500, this.room() + NEW_HUB_ALLOWANCE), this.fullGroups()) : [];
+        for (const job of jobs) {
+          const group = job.data.group ?? '';
+          this.perGroup.set(group, (this.perGroup.get(group) ?? 0) + 1);
+          this.active.set(job.id, this.execute(job, group));
+        }
         // A claim scans the waiting jobs for hubs with room, so claiming after every finished job
-        // costs more than the jobs themselves on a large queue: claim at most every `claimEveryMs`.
+        // costs more than the jobs themselves on a large queue: claim at most every `claimEveryMs` (200 ms).
         await new Promise((r) => setTimeout(r, this.opts.claimEveryMs ?? 200));
         if (jobs.length === 0 && this.running) await this.sleep(free > 0 ? (this.opts.pollMs ?? 500) : 50);
       } catch (e) {
@@ -102,13 +112,36 @@ export class Worker {
     }
   }
 
-  private async execute(job: ReconcileJob): Promise<void> {
+  private limitOf(group: string): number {
+    return this.opts.perHub[group.slice(0, group.indexOf(':'))] ?? this.opts.fallbackPerHub;
+  }
+
+  /** Hubs for which this process already holds as many jobs as it can use. */
+  private fullGroups(): string[] {
+    return [...this.perGroup].filter(([group, n]) => group !== '' && n >= this.limitOf(group)).map(([group]) => group);
+  }
+
+  /**
+   * Jobs the hubs this process feeds could take now. A claim asks for about that many (plus a few
+   * for hubs it does not feed yet): asking for more makes the claim scan the whole queue for jobs
+   * of hubs that have none left.
+   */
+  private room(): number {
+    let room = 0;
+    for (const [group, n] of this.perGroup) if (group !== '') room += Math.max(0, this.limitOf(group) - n);
+    return room;
+  }
+
+  private async execute(job: ReconcileJob, group: string): Promise<void> {
     try {
       await this.handler(job);
       this.completed.push(job.id);
     } catch (e) {
       await this.queue.fail(job.id, e instanceof Error ? e : new Error(String(e))).catch((err: unknown) => this.opts.onError?.(err));
     } finally {
+      const left = (this.perGroup.get(group) ?? 1) - 1;
+      if (left > 0) this.perGroup.set(group, left);
+      else this.perGroup.delete(group);
       this.active.delete(job.id);
       this.processed++;
       this.nudge();

@@ -9,6 +9,7 @@ import { AppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import {
   BulkChangeSchema,
+  type BulkChange,
   PinCreateSchema,
   PinUpdateSchema,
   RevealSchema,
@@ -22,6 +23,7 @@ import {
   type SlotState,
 } from '../domain/credentials.js';
 import { isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedCredentials } from '../drivers/contract.js';
+import { interleaveByHub } from '../jobs/queue.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
@@ -30,6 +32,10 @@ import { authorize, reconcileRequests, type ServiceContext } from './context.js'
 import { desiredPins, observedPrints } from './reconciler.js';
 
 type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
+
+/** Locks in a bulk change's first recorded slice, and in each one after it. */
+const BULK_FIRST_SLICE = 100;
+const BULK_SLICE = 250;
 
 /** One slot as the lock page shows it. */
 export interface SlotView {
@@ -279,25 +285,47 @@ export class CredentialService {
   }
 
   /** Changes many locks at once: revokes PINs and adds new ones, then queues one job per lock. */
+  /**
+   * Adds and/or revokes PINs on many locks. The change is recorded in slices, taking the locks one
+   * hub at a time in turn, and each slice's jobs are queued as soon as it is written: on a large
+   * fleet the first locks are being changed while the rest is still being recorded. A slice is one
+   * transaction; should the process stop between slices, the slices written go ahead and the bulk
+   * change lists only their locks.
+   */
   async bulkChange(actor: Actor, input: unknown): Promise<BulkView> {
     const data = parseInput(BulkChangeSchema, input);
     authorize(actor, 'credential.write');
     const targets = await this.resolveTargets(data.target);
     if (targets.length === 0) throw new AppError('validation.failed', 'Invalid input: target: no active locks there', [{ path: 'target', message: 'no active locks there' }]);
     const bulkId = this.ctx.ids.uuid();
+    const description = data.description ?? describeBulk(data, targets.length);
+    const ordered = interleaveByHub(targets.map((lock) => ({ lock, driver: lock.driver, hub: lock.externalId ? (this.ctx.drivers.get(lock.driver)?.hubOf(lock.externalId) ?? '') : '' }))).map((t) => t.lock);
+    for (let i = 0; i < ordered.length; ) {
+      // A small first slice, so every hub has work within a moment; then larger ones.
+      const size = i === 0 ? BULK_FIRST_SLICE : BULK_SLICE;
+      const slice = ordered.slice(i, i + size);
+      await this.recordBulkSlice(actor, data, bulkId, description, slice, i === 0);
+      await this.queue(slice, description);
+      i += slice.length;
+      await new Promise((r) => setImmediate(r));
+    }
+    return this.bulk(actor, bulkId);
+  }
+
+  private async recordBulkSlice(actor: Actor, data: BulkChange, bulkId: string, description: string, targets: LockRecord[], first: boolean): Promise<void> {
     const now = this.ctx.clock.now();
     const repo = new CredentialRepository(this.ctx.db);
     const existing = groupBy(await repo.forLocks(targets.map((l) => l.id)), (r) => r.lockId);
     const observations = new Map((await repo.observations(targets.map((l) => l.id))).map((o) => [o.lockId, o]));
-    const capsByLock = new Map<string, DriverCapabilities>();
-    for (const lock of targets) capsByLock.set(lock.id, await this.capabilities(lock));
     const inserts: CredentialRow[] = [];
     const revokeIds: string[] = [];
     const items: { bulkId: string; lockId: string; credentialId: string | null; target: 'confirmed' | 'removed' | null; error: string | null }[] = [];
     const holders = new Set(data.revoke?.holders?.map((h) => h.toLowerCase()));
-    for (const lock of targets) {
+    for (const [n, lock] of targets.entries()) {
+      // Planning is CPU work; let device answers and timers through now and then.
+      if (n % 25 === 24) await new Promise((r) => setImmediate(r));
       const rows = existing.get(lock.id) ?? [];
-      const caps = capsByLock.get(lock.id)!;
+      const caps = await this.capabilities(lock);
       const revoked = new Set<string>();
       for (const r of rows) {
         if (r.kind !== 'pin' || !data.revoke || r.status === 'removing') continue;
@@ -330,18 +358,15 @@ export class CredentialService {
         }
       }
     }
-    const description = data.description ?? describeBulk(data, targets.length);
     await inTransaction(this.ctx.db, async (tx) => {
       const r = new CredentialRepository(tx);
-      await r.createBulk({ id: bulkId, kind: data.add.length ? 'add_pin' : 'revoke_holder', description, createdBy: actorName(actor), createdAt: now }, []);
+      if (first) await r.createBulk({ id: bulkId, kind: data.add.length ? 'add_pin' : 'revoke_holder', description, createdBy: actorName(actor), createdAt: now }, []);
       await r.insert(inserts);
       for (let i = 0; i < revokeIds.length; i += 1000) {
         await tx.execute(sql`update credentials set status = 'removing', attempts = 0, last_error = null, version = version + 1, updated_at = ${now} where id in ${inList(revokeIds.slice(i, i + 1000))}`);
       }
       await r.createBulkItems(items);
     });
-    await this.queue(targets, description);
-    return this.bulk(actor, bulkId);
   }
 
   /** A bulk change's progress, derived from its credentials' statuses. */
