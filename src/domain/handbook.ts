@@ -278,8 +278,8 @@ function fieldDiff(field: string, before: unknown, after: unknown): FieldDiff {
 
 /**
  * Differences between two revisions' contents: field by field, then step by step (steps matched by
- * longest common subsequence; a removal next to an addition is shown as one changed step, with its
- * text diffed word by word). Computed on demand, never stored.
+ * longest common subsequence; a removal next to an addition of the same kind is shown as one
+ * changed step, with its text diffed word by word). Computed on demand, never stored.
  */
 export function diffContents(a: HandbookContent, b: HandbookContent, from: number, to: number): ContentDiff {
   const fields: FieldDiff[] = [];
@@ -292,16 +292,25 @@ export function diffContents(a: HandbookContent, b: HandbookContent, from: numbe
     const part = parts[p]!;
     const next = parts[p + 1];
     if (part.removed && next?.added) {
-      // Pair removed and added steps one to one as edits; the rest are plain removals or additions.
-      const n = Math.min(part.value.length, next.value.length);
-      for (let k = 0; k < n; k++) {
-        const from = part.value[k]!;
-        const to = next.value[k]!;
+      // Pair each added step with the next removed step of the same kind (else the next one), in
+      // order; removed steps skipped over are removals, added steps left unpaired are additions.
+      const removed = part.value;
+      const added = next.value;
+      let r = 0;
+      added.forEach((to, k) => {
+        let m = removed.findIndex((st, idx) => idx >= r && st.kind === to.kind);
+        if (m === -1) m = r < removed.length ? r : -1;
+        if (m === -1) {
+          steps.push({ op: 'added', after: j + k + 1, step: to });
+          return;
+        }
+        for (; r < m; r++) steps.push({ op: 'removed', before: i + r + 1, step: removed[r]! });
+        const from = removed[m]!;
         const stepFields = (['kind', 'text', 'seconds', 'sequence'] as const).filter((f) => !same(from[f], to[f])).map((f) => fieldDiff(f, from[f] ?? null, to[f] ?? null));
-        steps.push({ op: 'changed', before: i + k + 1, after: j + k + 1, from, to, fields: stepFields });
-      }
-      for (let k = n; k < part.value.length; k++) steps.push({ op: 'removed', before: i + k + 1, step: part.value[k]! });
-      for (let k = n; k < next.value.length; k++) steps.push({ op: 'added', after: j + k + 1, step: next.value[k]! });
+        steps.push({ op: 'changed', before: i + m + 1, after: j + k + 1, from, to, fields: stepFields });
+        r = m + 1;
+      });
+      for (; r < removed.length; r++) steps.push({ op: 'removed', before: i + r + 1, step: removed[r]! });
       i += part.value.length;
       j += next.value.length;
       p++;
