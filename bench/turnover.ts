@@ -17,7 +17,7 @@ import { SecretBox, staticKeySource } from '../src/crypto/secret-box.js';
 import type { Actor } from '../src/domain/identity.js';
 import { SimFleet, specFromModel } from '../src/drivers/simulator/index.js';
 import { startRuntime } from '../src/runtime.js';
-import { openPostgres, queryRows, wrapPglite, type Database } from '../src/store/database.js';
+import { openPostgres, PGLITE_EXTENSIONS, queryRows, wrapPglite, type Database } from '../src/store/database.js';
 import { credentials, lockObservations, locks } from '../src/store/schema.js';
 
 export interface TurnoverOptions {
@@ -61,7 +61,7 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
   const dir = mkdtempSync(path.join(tmpdir(), 'lockwarden-bench-'));
   let database: Database;
   if (opts.databaseUrl) database = await openPostgres(opts.databaseUrl);
-  else database = await wrapPglite(new PGlite(path.join(dir, 'pglite')));
+  else database = await wrapPglite(new PGlite(path.join(dir, 'pglite'), { extensions: PGLITE_EXTENSIONS }));
   const secrets = new SecretBox(staticKeySource(Buffer.alloc(32, 9)));
   const fleet = new SimFleet();
   try {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
 import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
+import { deploymentMasterKeyring, type MasterKeyring } from './crypto/envelope.js';
 import { isDriverError, type DriverEvent, type DriverRegistry, type LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
 import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel, type VirtualLockSpec } from './drivers/simulator/index.js';
@@ -34,6 +35,8 @@ export interface RuntimeOptions {
   /** Start the durable queue at all (false: changes are recorded and queued by the next process that does). */
   queue?: boolean;
   secrets?: SecretBox;
+  /** Master keys for handbook secrets (default: `LOCKWARDEN_MASTER_KEY` or `<data>/keys/master.json`). */
+  masterKeys?: MasterKeyring;
   clock?: Clock;
   ids?: Ids;
   /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
@@ -107,6 +110,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     clock: opts.clock ?? systemClock,
     ids: opts.ids ?? systemIds,
     secrets,
+    masterKeys: opts.masterKeys ?? deploymentMasterKeyring(opts.dataDir),
     drivers: registry,
     jobs: sink,
     randomInt: (max) => randomInt(max),

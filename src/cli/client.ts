@@ -15,6 +15,8 @@ import type { LockPage } from '../services/lock-service.js';
 import type { BulkView, LockCredentialsView } from '../services/credential-service.js';
 import type { BulkChange, Credential, PinCreate, PinUpdate } from '../domain/credentials.js';
 import type { DeviceStatus } from '../drivers/contract.js';
+import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
+import type { SearchHit } from '../services/handbook-service.js';
 
 /** Lock list filters as the CLI gathers them (strings from flags, lists from comma values). */
 export type LockQuery = Record<string, string | number | boolean | string[] | undefined>;
@@ -51,6 +53,18 @@ export interface LockwardenClient {
   bulkChange(input: BulkChange): Promise<BulkView>;
   bulk(id: string): Promise<BulkView>;
   bulks(): Promise<BulkView[]>;
+
+  /** Handbook entries (no steps, no secrets), filtered as `lockwarden handbook list` says. */
+  handbookList(filter: Record<string, string | undefined>): Promise<HandbookEntrySummary[]>;
+  handbookGet(id: string): Promise<HandbookEntry>;
+  handbookForLock(lockId: string): Promise<{ lockId: string; source: 'lock' | 'model' | null; entry: HandbookEntry | null }>;
+  handbookSearch(q: string, limit?: number): Promise<SearchHit[]>;
+  handbookVerify(id: string, input: { revision?: number; note?: string }): Promise<HandbookEntry>;
+  handbookStale(): Promise<HandbookEntrySummary[]>;
+  /** Shows one secret's value; the reveal is recorded with `reason`. */
+  handbookReveal(secretId: string, reason: string): Promise<{ secret: MaskedSecret; value: string }>;
+  /** Re-wraps the data keys of handbook secrets under a new master key version. */
+  rotateKeys(): Promise<{ masterVersion: number; rewrapped: number; origin: string }>;
   close(): Promise<void>;
 }
 
@@ -151,6 +165,31 @@ export class HttpClient implements LockwardenClient {
   async bulks() {
     return (await this.call<{ items: BulkView[] }>('GET', '/api/bulk')).items;
   }
+  async handbookList(filter: Record<string, string | undefined>) {
+    const q = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined));
+    return (await this.call<{ items: HandbookEntrySummary[] }>('GET', `/api/handbook/entries?${q.toString()}`)).items;
+  }
+  handbookGet(id: string) {
+    return this.call<HandbookEntry>('GET', `/api/handbook/entries/${encodeURIComponent(id)}`);
+  }
+  handbookForLock(lockId: string) {
+    return this.call<{ lockId: string; source: 'lock' | 'model' | null; entry: HandbookEntry | null }>('GET', `/api/locks/${encodeURIComponent(lockId)}/handbook`);
+  }
+  async handbookSearch(q: string, limit = 20) {
+    return (await this.call<{ items: SearchHit[] }>('GET', `/api/handbook/search?${new URLSearchParams({ q, limit: String(limit) }).toString()}`)).items;
+  }
+  handbookVerify(id: string, input: { revision?: number; note?: string }) {
+    return this.call<HandbookEntry>('POST', `/api/handbook/entries/${encodeURIComponent(id)}/verify`, input);
+  }
+  async handbookStale() {
+    return (await this.call<{ items: HandbookEntrySummary[] }>('GET', '/api/handbook/stale')).items;
+  }
+  handbookReveal(secretId: string, reason: string) {
+    return this.call<{ secret: MaskedSecret; value: string }>('POST', `/api/handbook/secrets/${encodeURIComponent(secretId)}/reveal`, { reason });
+  }
+  rotateKeys() {
+    return this.call<{ masterVersion: number; rewrapped: number; origin: string }>('POST', '/api/keys/rotate');
+  }
   async close() {}
 }
 
@@ -242,6 +281,30 @@ export class LocalClient implements LockwardenClient {
   }
   bulks() {
     return this.services.credentials.bulks(this.actor);
+  }
+  handbookList(filter: Record<string, string | undefined>) {
+    return this.services.handbook.list(this.actor, Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)));
+  }
+  handbookGet(id: string) {
+    return this.services.handbook.get(this.actor, id);
+  }
+  handbookForLock(lockId: string) {
+    return this.services.handbook.forLock(this.actor, lockId);
+  }
+  handbookSearch(q: string, limit = 20) {
+    return this.services.handbook.search(this.actor, { q, limit });
+  }
+  handbookVerify(id: string, input: { revision?: number; note?: string }) {
+    return this.services.handbook.verify(this.actor, id, input);
+  }
+  handbookStale() {
+    return this.services.handbook.needsVerification(this.actor);
+  }
+  handbookReveal(secretId: string, reason: string) {
+    return this.services.handbook.reveal(this.actor, secretId, { reason });
+  }
+  rotateKeys() {
+    return this.services.handbook.rotateKeys(this.actor);
   }
   async close() {
     await this.runtime.stop();

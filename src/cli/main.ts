@@ -13,6 +13,7 @@ import { LocalClient, type LockwardenClient } from './client.js';
 import { addBulkCommands, addCredentialCommands, addLockOperations } from './credential-commands.js';
 import { lockDetail, lockTable, modelTable, tree } from './format.js';
 import { addSimCommand } from './sim-command.js';
+import { addHandbookCommands } from './handbook-commands.js';
 import { print, resolveLocation, withClient, type GlobalOpts } from './shared.js';
 
 /** Exit codes by HTTP class of the error: usage 2, auth 4, not found 3, conflict 5, unavailable 6. */
@@ -167,6 +168,7 @@ export function buildProgram(): Command {
   addLockOperations(locks);
   addCredentialCommands(program);
   addBulkCommands(program);
+  addHandbookCommands(program);
 
   program
     .command('models')

@@ -22,6 +22,7 @@ import { registerMetrics } from './metrics.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
 import { credentialRoutes } from './routes/credential-routes.js';
+import { handbookRoutes } from './routes/handbook-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
@@ -50,6 +51,7 @@ export const LOG_REDACT = [
   '*.token',
   '*.secret',
   '*.code',
+  '*.value',
   '*.pin_code',
 ];
 
@@ -133,6 +135,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(authRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
       await api.register(inventoryRoutes(opts.services));
       await api.register(credentialRoutes(opts.services));
+      await api.register(handbookRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -7,6 +7,7 @@ import { CREDENTIAL_STORAGE, LOCK_FAMILIES, RESET_BEHAVIOURS } from '../domain/l
 import { LOCATION_KINDS, READINGS } from '../domain/locations.js';
 import { DRIVER_NAMES, SERVICE_STATES } from '../domain/locks.js';
 import { ROLES } from '../domain/identity.js';
+import { HandbookContentSchema, SECRET_KINDS } from '../domain/handbook.js';
 
 const when = z.date();
 
@@ -201,4 +202,100 @@ export const BulkOut = z.object({
   pending: z.number(),
   finished: z.boolean(),
   failures: z.array(z.object({ lockId: z.string(), error: z.string() })),
+});
+
+const HandbookStatus = z.enum(['current', 'stale', 'never_verified']);
+
+export const HandbookSummaryOut = z.object({
+  id: z.string(),
+  modelId: z.string(),
+  manufacturer: z.string(),
+  modelNumber: z.string(),
+  family: z.string(),
+  lockId: z.string().nullable(),
+  lockName: z.string().nullable(),
+  siteId: z.string().nullable(),
+  title: z.string(),
+  generic: z.boolean(),
+  revision: z.number(),
+  createdAt: when,
+  updatedAt: when,
+  verificationWindowDays: z.number(),
+  verifiedAt: when.nullable(),
+  verifiedBy: z.string().nullable(),
+  verifiedRevision: z.number().nullable(),
+  status: HandbookStatus,
+  dueAt: when.nullable(),
+});
+
+export const RevisionMetaOut = z.object({ revision: z.number(), authorId: z.string(), authorLabel: z.string(), reason: z.string(), createdAt: when });
+
+/** A secret as every response shows it: never its value. */
+export const MaskedSecretOut = z.object({ id: z.string(), kind: z.enum(SECRET_KINDS), label: z.string(), masked: z.string(), createdBy: z.string(), createdAt: when, updatedAt: when });
+
+export const HandbookEntryOut = HandbookSummaryOut.extend({ content: HandbookContentSchema, lastRevision: RevisionMetaOut, secrets: z.array(MaskedSecretOut) });
+
+const TextChangeOut = z.object({ value: z.string(), added: z.boolean().optional(), removed: z.boolean().optional() });
+const FieldDiffOut = z.object({ field: z.string(), before: z.unknown(), after: z.unknown(), text: z.array(TextChangeOut).optional() });
+const StepOut = z.object({ kind: z.string(), text: z.string(), seconds: z.number().optional(), sequence: z.string().optional() });
+export const ContentDiffOut = z.object({
+  from: z.number(),
+  to: z.number(),
+  same: z.boolean(),
+  fields: z.array(FieldDiffOut),
+  steps: z.array(
+    z.object({
+      op: z.enum(['same', 'added', 'removed', 'changed']),
+      before: z.number().optional(),
+      after: z.number().optional(),
+      step: StepOut.optional(),
+      from: StepOut.optional(),
+      to: StepOut.optional(),
+      fields: z.array(FieldDiffOut).optional(),
+    }),
+  ),
+});
+
+interface TocLocationOut {
+  id: string;
+  name: string;
+  kind: string;
+  locks: { lockId: string; name: string; modelId: string; entryId: string | null; source: 'lock' | 'model' | null; status: z.infer<typeof HandbookStatus> | null }[];
+  children: TocLocationOut[];
+}
+const TocLocationOut: z.ZodType<TocLocationOut> = z.lazy(() =>
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    locks: z.array(z.object({ lockId: z.string(), name: z.string(), modelId: z.string(), entryId: z.string().nullable(), source: z.enum(['lock', 'model']).nullable(), status: HandbookStatus.nullable() })),
+    children: z.array(TocLocationOut),
+  }),
+);
+export const HandbookTocOut = z.object({
+  manufacturers: z.array(
+    z.object({
+      name: z.string(),
+      models: z.array(
+        z.object({
+          modelId: z.string(),
+          modelNumber: z.string(),
+          family: z.string(),
+          entries: z.array(z.object({ id: z.string(), title: z.string(), lockId: z.string().nullable(), lockName: z.string().nullable(), status: HandbookStatus, revision: z.number(), generic: z.boolean() })),
+        }),
+      ),
+    }),
+  ),
+  locations: z.array(TocLocationOut),
+});
+
+export const SecretRevealOut = z.object({
+  id: z.string(),
+  secretId: z.string(),
+  entryId: z.string(),
+  secretKind: z.string(),
+  actorId: z.string(),
+  actorLabel: z.string(),
+  reason: z.string(),
+  revealedAt: when,
 });

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config.js';
 import { VERSION } from '../config.js';
-import { loadDemoFleet } from '../services/demo-fleet.js';
+import { demoLoaded, loadDemoFleet, loadStarterHandbook } from '../services/demo-fleet.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { createApp, LOG_REDACT } from './app.js';
@@ -35,6 +35,8 @@ export async function startServer(cfg: ServeConfig, out: (line: string) => void 
     const { ctx, services } = runtime;
     const owner = await services.auth.bootstrapOwner();
     const demo = owner && cfg.demo ? await loadDemoFleet(ctx) : null;
+    // A demo loaded before the handbook existed still gets its starter procedures, once.
+    if (!demo && (await demoLoaded(ctx))) await loadStarterHandbook(ctx);
     const app = await createApp({
       services,
       fleet: runtime.fleet,

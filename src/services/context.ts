@@ -2,6 +2,7 @@ import type { Clock, Ids } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
 import { isAllowed, type Action, type Actor } from '../domain/identity.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import type { MasterKeyring } from '../crypto/envelope.js';
 import type { DriverRegistry } from '../drivers/contract.js';
 import type { ReconcileRequest } from '../jobs/queue.js';
 import type { Db, Engine } from '../store/database.js';
@@ -19,6 +20,8 @@ export interface ServiceContext {
   ids: Ids;
   /** Encrypts codes at rest and fingerprints them for comparison. */
   secrets: SecretBox;
+  /** Master keys that wrap the per-site data keys of handbook secrets. */
+  masterKeys: MasterKeyring;
   /** Lock drivers by name, each already gated per hub. */
   drivers: DriverRegistry;
   jobs: JobSink;
@@ -50,4 +53,14 @@ export function authorize(actor: Actor, action: Action, resource?: { locationPat
   if (!isAllowed(actor, action, resource)) {
     throw new AppError('auth.forbidden', `not allowed: ${action}`);
   }
+}
+
+/** A stable id for who acted, for records (a user id, or `system:<name>`). */
+export function actorId(actor: Actor): string {
+  return actor.kind === 'user' ? actor.userId : `system:${actor.name}`;
+}
+
+/** Who acted, as people read it in a record. */
+export function actorLabel(actor: Actor): string {
+  return actor.kind === 'user' ? actor.email : actor.name;
 }

@@ -12,6 +12,10 @@ import type { ServiceContext } from './context.js';
 import { LocationService } from './location-service.js';
 import { LockModelService } from './lock-model-service.js';
 import { LockService } from './lock-service.js';
+import { HandbookService } from './handbook-service.js';
+import { HandbookRepository } from '../store/handbook-repository.js';
+import { lockModels } from '../store/schema.js';
+import { eq } from 'drizzle-orm';
 
 const DEMO: Actor = { kind: 'system', name: 'demo-loader' };
 
@@ -196,10 +200,31 @@ export async function loadDemoFleet(ctx: ServiceContext): Promise<DemoSummary | 
   };
   for (const site of SITES) await place(site, org.id, site.reading);
   await meta.set('demo.loadedAt', ctx.clock.now().toISOString(), ctx.clock.now());
+  await loadStarterHandbook(ctx);
   return { models: Object.keys(MODELS).length, locations, locks: lockIndex };
 }
 
 /** Whether this instance carries the demo fleet. */
 export async function demoLoaded(ctx: ServiceContext): Promise<boolean> {
   return (await new MetaRepository(ctx.db).get('demo.loadedAt')) !== null;
+}
+
+/**
+ * The starter catalogue: each demo model without a handbook entry gets its family's generic procedure
+ * (marked generic, to confirm against the manufacturer's). Runs once per instance, also on instances
+ * whose demo was loaded before the handbook existed; returns how many entries it wrote.
+ */
+export async function loadStarterHandbook(ctx: ServiceContext): Promise<number> {
+  const meta = new MetaRepository(ctx.db);
+  if (await meta.get('handbook.starterLoadedAt')) return 0;
+  const handbook = new HandbookService(ctx);
+  const repo = new HandbookRepository(ctx.db);
+  let n = 0;
+  for (const m of await ctx.db.select({ id: lockModels.id }).from(lockModels).where(eq(lockModels.isDemo, true))) {
+    if (await repo.forModel(m.id)) continue;
+    await handbook.applyTemplate(DEMO, { modelId: m.id, reason: 'starter catalogue: generic procedure for this family' }, { isDemo: true });
+    n++;
+  }
+  await meta.set('handbook.starterLoadedAt', ctx.clock.now().toISOString(), ctx.clock.now());
+  return n;
 }

@@ -4,6 +4,7 @@ import { LocationService } from './location-service.js';
 import { LockModelService } from './lock-model-service.js';
 import { LockService } from './lock-service.js';
 import { CredentialService } from './credential-service.js';
+import { HandbookService } from './handbook-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -13,6 +14,7 @@ export interface Services {
   models: LockModelService;
   locks: LockService;
   credentials: CredentialService;
+  handbook: HandbookService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -24,5 +26,6 @@ export function createServices(ctx: ServiceContext): Services {
     models: new LockModelService(ctx),
     locks: new LockService(ctx),
     credentials: new CredentialService(ctx),
+    handbook: new HandbookService(ctx),
   };
 }

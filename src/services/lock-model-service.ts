@@ -4,6 +4,7 @@ import { CapabilitiesSchema, LockModelCreateSchema, LockModelUpdateSchema, type 
 import { parseInput } from '../domain/validation.js';
 import { inTransaction } from '../store/database.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
+import { HandbookRepository } from '../store/handbook-repository.js';
 import { authorize, type ServiceContext } from './context.js';
 
 /** Use cases on the model catalogue. */
@@ -62,6 +63,8 @@ export class LockModelService {
       if (!(await repo.byId(id))) throw new AppError('model.not_found', `model ${id} not found`);
       const n = await repo.lockCount(id);
       if (n > 0) throw new AppError('model.in_use', `model is used by ${n} lock(s); move them to another model first`);
+      // The handbook's history is not thrown away with a model: refuse instead.
+      if (await new HandbookRepository(tx).forModel(id)) throw new AppError('model.in_use', 'model has a handbook entry; its revisions are kept, so the model stays');
       await repo.delete(id);
     });
   }

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -49,6 +50,9 @@ export function migrationsFolder(): string {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 // `date` stays 'YYYY-MM-DD' (pg would build a local-midnight Date; PGlite gives the string).
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
+
+/** Extensions every PGlite instance loads (the migrations create them): trigram search for model numbers. */
+export const PGLITE_EXTENSIONS = { pg_trgm };
 
 /** Serializes concurrent migration runs (several processes starting on one PostgreSQL). */
 const MIGRATION_LOCK_KEY = 7_215_004_221;
@@ -102,7 +106,7 @@ export async function openEmbedded(dataDir: string, info: { purpose: string }): 
   mkdirSync(dataDir, { recursive: true });
   const lock = acquireDataFolderLock(dataDir, info.purpose);
   try {
-    const client = await PGlite.create(path.join(dataDir, 'pglite'));
+    const client = await PGlite.create(path.join(dataDir, 'pglite'), { extensions: PGLITE_EXTENSIONS });
     const database = await wrapPglite(client, { onClose: () => lock.release() });
     return { ...database, lock };
   } catch (e) {

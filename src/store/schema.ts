@@ -3,12 +3,13 @@
  * production PostgreSQL may not be.
  */
 import { sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigint, boolean, check, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Capabilities, CredentialStorage, Gating, LockFamily, ResetBehaviour } from '../domain/lock-models.js';
 import type { LocationAttributes, LocationKind, Reading } from '../domain/locations.js';
 import type { DriverName, ServiceState } from '../domain/locks.js';
 import type { Role } from '../domain/identity.js';
 import type { CredentialKind, CredentialStatus } from '../domain/credentials.js';
+import type { HandbookContent, SecretKind } from '../domain/handbook.js';
 import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
@@ -255,4 +256,129 @@ export const bulkOperationItems = pgTable(
     error: text('error'),
   },
   (t) => [index('bulk_items_bulk_idx').on(t.bulkId), index('bulk_items_credential_idx').on(t.credentialId)],
+);
+
+/**
+ * Handbook entries: one per model (lock_id null) and at most one override per installed lock. The
+ * content lives in revisions; the entry keeps what lists, search and staleness need. `search_text`
+ * and `model_key` are derived on every save and never hold a secret.
+ */
+export const handbookEntries = pgTable(
+  'handbook_entries',
+  {
+    id: uuid('id').primaryKey(),
+    modelId: uuid('model_id').notNull().references(() => lockModels.id, { onDelete: 'restrict' }),
+    lockId: uuid('lock_id').references(() => locks.id, { onDelete: 'restrict' }),
+    currentRevision: integer('current_revision').notNull(),
+    title: text('title').notNull(),
+    generic: boolean('generic').notNull().default(false),
+    searchText: text('search_text').notNull(),
+    /** The model number lower-cased, letters and digits only, for typo-tolerant (trigram) matching. */
+    modelKey: text('model_key').notNull(),
+    verificationWindowDays: integer('verification_window_days').notNull().default(180),
+    verifiedAt: ts('verified_at'),
+    verifiedBy: text('verified_by'),
+    verifiedRevision: integer('verified_revision'),
+    isDemo: boolean('is_demo').notNull().default(false),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('handbook_entries_model_idx').on(t.modelId).where(sql`${t.lockId} is null`),
+    uniqueIndex('handbook_entries_lock_idx').on(t.lockId).where(sql`${t.lockId} is not null`),
+    index('handbook_entries_search_idx').using('gin', sql`to_tsvector('simple'::regconfig, ${t.searchText})`),
+    index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')),
+    check('handbook_entries_window_check', sql`${t.verificationWindowDays} between 1 and 3650`),
+  ],
+);
+
+/** Every save of an entry: immutable (the repository has no update for it), numbered from 1. */
+export const handbookRevisions = pgTable(
+  'handbook_revisions',
+  {
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    revision: integer('revision').notNull(),
+    content: jsonb('content').$type<HandbookContent>().notNull(),
+    reason: text('reason').notNull(),
+    authorId: text('author_id').notNull(),
+    authorLabel: text('author_label').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.entryId, t.revision] })],
+);
+
+/** Each time someone confirmed an entry against the lock: who, when, at which revision. */
+export const handbookVerifications = pgTable(
+  'handbook_verifications',
+  {
+    id: uuid('id').primaryKey(),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    revision: integer('revision').notNull(),
+    verifiedById: text('verified_by_id').notNull(),
+    verifiedBy: text('verified_by').notNull(),
+    verifiedAt: ts('verified_at').notNull(),
+    note: text('note').notNull().default(''),
+  },
+  (t) => [index('handbook_verifications_entry_idx').on(t.entryId)],
+);
+
+/**
+ * Data keys, one per scope (`site:<id>` or `deployment`), stored only wrapped by a master key version.
+ * A rotation re-wraps these rows; the secrets they encrypt are untouched.
+ */
+export const dataKeys = pgTable('data_keys', {
+  id: uuid('id').primaryKey(),
+  scope: text('scope').notNull().unique(),
+  version: integer('version').notNull().default(1),
+  wrappedKey: text('wrapped_key').notNull(),
+  masterVersion: integer('master_version').notNull(),
+  createdAt: ts('created_at').notNull(),
+  rotatedAt: ts('rotated_at'),
+});
+
+/** Sensitive values of a handbook entry (master code, reset card number...), sealed under a data key. */
+export const handbookSecrets = pgTable(
+  'handbook_secrets',
+  {
+    id: uuid('id').primaryKey(),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<SecretKind>().notNull(),
+    label: text('label').notNull().default(''),
+    cipher: text('cipher').notNull(),
+    dataKeyId: uuid('data_key_id')
+      .notNull()
+      .references(() => dataKeys.id, { onDelete: 'restrict' }),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('handbook_secrets_entry_idx').on(t.entryId),
+    check('handbook_secrets_kind_check', sql`${t.kind} in ('master_code','programming_code','installer_code','reset_card_number','other')`),
+  ],
+);
+
+/**
+ * Every reveal of a secret: who, when, which, why. Kept without foreign keys so the record outlives
+ * the secret; the audit-log issue will take these rows over.
+ */
+export const secretReveals = pgTable(
+  'secret_reveals',
+  {
+    id: uuid('id').primaryKey(),
+    secretId: uuid('secret_id').notNull(),
+    entryId: uuid('entry_id').notNull(),
+    secretKind: text('secret_kind').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    reason: text('reason').notNull(),
+    revealedAt: ts('revealed_at').notNull(),
+  },
+  (t) => [index('secret_reveals_secret_idx').on(t.secretId), index('secret_reveals_at_idx').on(t.revealedAt)],
 );

@@ -36,7 +36,7 @@ export class CliHarness {
   /** The environment every child gets: the suite's, minus anything that would point it elsewhere. */
   static baseEnv(dataDir: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, LOCKWARDEN_DATA: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn', NO_COLOR: '1' };
-    for (const k of ['LOCKWARDEN_TOKEN', 'LOCKWARDEN_URL', 'LOCKWARDEN_SIM_URL', 'LOCKWARDEN_SECRET_KEY', 'NODE_TEST_CONTEXT']) delete env[k];
+    for (const k of ['LOCKWARDEN_TOKEN', 'LOCKWARDEN_URL', 'LOCKWARDEN_SIM_URL', 'LOCKWARDEN_SECRET_KEY', 'LOCKWARDEN_MASTER_KEY', 'NODE_TEST_CONTEXT']) delete env[k];
     return env;
   }
 

@@ -11,9 +11,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fixedClock, systemIds, type Clock } from '../../src/domain/clock.js';
-import { migrationsFolder, openPostgres, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
+import { migrationsFolder, openPostgres, PGLITE_EXTENSIONS, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
 import type { Services } from '../../src/services/index.js';
 import { SecretBox, staticKeySource } from '../../src/crypto/secret-box.js';
+import { memoryMasterKeyring } from '../../src/crypto/envelope.js';
 import { JobQueue, type ReconcileRequest } from '../../src/jobs/queue.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { SimFleet } from '../../src/drivers/simulator/index.js';
@@ -42,7 +43,7 @@ function migrationsHash(): string {
 async function pgliteTemplate(): Promise<Buffer> {
   const file = path.join(tmpdir(), `lockwarden-test-template-${migrationsHash()}.tar.gz`);
   if (existsSync(file)) return readFileSync(file);
-  const client = new PGlite();
+  const client = new PGlite({ extensions: PGLITE_EXTENSIONS });
   await wrapPglite(client);
   // The job queue's schema is part of the template too, so tests that start a queue start fast.
   await (await JobQueue.open({ engine: 'pglite', client }, { supervise: false })).stop();
@@ -85,7 +86,7 @@ function withDatabase(url: string, database: string): string {
 export async function testDatabase(engine: Engine = 'pglite'): Promise<Database> {
   if (engine === 'pglite') {
     const tpl = await pgliteTemplate();
-    const client = new PGlite({ loadDataDir: new Blob([new Uint8Array(tpl)]) });
+    const client = new PGlite({ loadDataDir: new Blob([new Uint8Array(tpl)]), extensions: PGLITE_EXTENSIONS });
     return wrapPglite(client, { migrate: false });
   }
   const adminUrl = process.env.TEST_DATABASE_URL;
@@ -146,6 +147,8 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       dataDir: tmpdir(),
       simulator: { kind: 'in-process', fleet },
       secrets: TEST_SECRETS,
+      // A keyring per environment, so a rotation in one test never touches another.
+      masterKeys: memoryMasterKeyring(Buffer.alloc(32, 9)),
       clock,
       ids: systemIds,
       queue: opts.queue ?? false,
