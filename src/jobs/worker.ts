@@ -35,6 +35,7 @@ export class Worker {
   private readonly perGroup = new Map<string, number>();
   private completed: string[] = [];
   private wake: (() => void) | null = null;
+  private nudged = false;
   private heartbeat: NodeJS.Timeout | null = null;
   /** Jobs finished by this worker since start. */
   processed = 0;
@@ -64,6 +65,7 @@ export class Worker {
 
   /** Wakes the loop now (new jobs were queued in this process). */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
@@ -155,7 +157,12 @@ export class Worker {
     await this.queue.complete(ids);
   }
 
+  /** Waits `ms`, or less if nudged meanwhile (also a nudge that came while the loop was busy). */
   private sleep(ms: number): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.wake = null;
@@ -164,6 +171,7 @@ export class Worker {
       this.wake = () => {
         clearTimeout(t);
         this.wake = null;
+        this.nudged = false;
         resolve();
       };
     });

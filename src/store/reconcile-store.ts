@@ -95,7 +95,21 @@ export class ReconcileStore {
   }
 
   private async saveMany(records: ReconcileRecord[]): Promise<null[]> {
-    // One job per lock at a time, so a batch never holds two records of one lock.
+    // Normally one job per lock runs at a time, but a direct call (a person's "read now" beside a
+    // job) can put two records of one lock in a batch: those go in successive rounds, in order.
+    const rounds: ReconcileRecord[][] = [];
+    for (const r of records) {
+      const round = rounds.find((x) => !x.some((y) => y.observation.lockId === r.observation.lockId));
+      if (round) round.push(r);
+      else rounds.push([r]);
+    }
+    await inTransaction(this.db, async (tx) => {
+      for (const round of rounds) await this.saveRound(tx, round);
+    });
+    return records.map(() => null);
+  }
+
+  private async saveRound(tx: Db, records: ReconcileRecord[]): Promise<void> {
     const observations = records.map(({ observation: o }) => ({
       lock_id: o.lockId,
       read_at: o.readAt?.toISOString() ?? null,
@@ -110,31 +124,28 @@ export class ReconcileStore {
     }));
     const outcomes = records.flatMap((r) => r.outcomes.map((o) => ({ ...o, at: r.observation.updatedAt.toISOString() })));
     const batteries = records.filter((r) => r.batteryPercent !== null).map((r) => ({ lockId: r.observation.lockId, batteryPercent: r.batteryPercent, at: r.observation.updatedAt.toISOString() }));
-    await inTransaction(this.db, async (tx) => {
+    await tx.execute(sql`
+      insert into lock_observations (lock_id, read_at, pins, controllers, digital_keys, biometrics, status, in_doubt, last_error, updated_at)
+      select lock_id, read_at, pins, controllers, digital_keys, biometrics, status, in_doubt, last_error, updated_at
+      from jsonb_to_recordset(${JSON.stringify(observations)}::jsonb)
+        as v(lock_id uuid, read_at timestamptz, pins jsonb, controllers jsonb, digital_keys jsonb, biometrics jsonb, status jsonb, in_doubt boolean, last_error text, updated_at timestamptz)
+      on conflict (lock_id) do update set read_at = excluded.read_at, pins = excluded.pins, controllers = excluded.controllers,
+        digital_keys = excluded.digital_keys, biometrics = excluded.biometrics, status = excluded.status, in_doubt = excluded.in_doubt,
+        last_error = excluded.last_error, updated_at = excluded.updated_at`);
+    if (outcomes.length) {
+      // A person may have changed a credential meanwhile (its version moved on); their change queued its own job.
       await tx.execute(sql`
-        insert into lock_observations (lock_id, read_at, pins, controllers, digital_keys, biometrics, status, in_doubt, last_error, updated_at)
-        select lock_id, read_at, pins, controllers, digital_keys, biometrics, status, in_doubt, last_error, updated_at
-        from jsonb_to_recordset(${JSON.stringify(observations)}::jsonb)
-          as v(lock_id uuid, read_at timestamptz, pins jsonb, controllers jsonb, digital_keys jsonb, biometrics jsonb, status jsonb, in_doubt boolean, last_error text, updated_at timestamptz)
-        on conflict (lock_id) do update set read_at = excluded.read_at, pins = excluded.pins, controllers = excluded.controllers,
-          digital_keys = excluded.digital_keys, biometrics = excluded.biometrics, status = excluded.status, in_doubt = excluded.in_doubt,
-          last_error = excluded.last_error, updated_at = excluded.updated_at`);
-      if (outcomes.length) {
-        // A person may have changed a credential meanwhile (its version moved on); their change queued its own job.
-        await tx.execute(sql`
-          update credentials c set status = v.status, attempts = v.attempts, last_error = v."lastError", updated_at = v.at, version = c.version + 1,
-            confirmed_at = case when v.status = 'confirmed' then v.at else c.confirmed_at end,
-            removed_at = case when v.status = 'removed' then v.at else c.removed_at end
-          from jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb) as v(id uuid, version int, status text, attempts int, "lastError" text, at timestamptz)
-          where c.id = v.id and c.version = v.version`);
-      }
-      if (batteries.length) {
-        await tx.execute(sql`
-          update locks l set battery_percent = v."batteryPercent", battery_reported_at = v.at
-          from jsonb_to_recordset(${JSON.stringify(batteries)}::jsonb) as v("lockId" uuid, "batteryPercent" int, at timestamptz)
-          where l.id = v."lockId"`);
-      }
-    });
-    return records.map(() => null);
+        update credentials c set status = v.status, attempts = v.attempts, last_error = v."lastError", updated_at = v.at, version = c.version + 1,
+          confirmed_at = case when v.status = 'confirmed' then v.at else c.confirmed_at end,
+          removed_at = case when v.status = 'removed' then v.at else c.removed_at end
+        from jsonb_to_recordset(${JSON.stringify(outcomes)}::jsonb) as v(id uuid, version int, status text, attempts int, "lastError" text, at timestamptz)
+        where c.id = v.id and c.version = v.version`);
+    }
+    if (batteries.length) {
+      await tx.execute(sql`
+        update locks l set battery_percent = v."batteryPercent", battery_reported_at = v.at
+        from jsonb_to_recordset(${JSON.stringify(batteries)}::jsonb) as v("lockId" uuid, "batteryPercent" int, at timestamptz)
+        where l.id = v."lockId"`);
+    }
   }
 }

@@ -54,6 +54,23 @@ describe('batched reconciliation', () => {
     }
   });
 
+  it('records two reconciliations of one lock that land in one batch (a read beside a job)', async () => {
+    const env = await testServices('pglite');
+    try {
+      await loadDemoFleet(env.services.ctx);
+      const [lock] = await pinLocks(env);
+      const { credential } = await env.services.credentials.addPin(SYSTEM, lock!.id, { holder: 'Twice' });
+      const [a, b] = await Promise.all([env.runtime.reconciler.reconcile(lock!.id, { read: true }), env.runtime.reconciler.reconcile(lock!.id, { read: true })]);
+      assert.equal(a.read + b.read, 2);
+      const [row] = await env.database.db.select().from(credentials).where(eq(credentials.id, credential.id));
+      assert.equal(row!.status, 'confirmed');
+      const sets = env.fleet.log.filter((e) => e.op === 'set_pin' && e.source === 'driver' && e.externalId === lock!.externalId);
+      assert.ok(sets.length >= 1 && sets.length <= 2, `the PIN reached the lock (${sets.length} writes)`);
+    } finally {
+      await env.close();
+    }
+  });
+
   it('leaves a credential alone when a person changed it while its command was on the way', async () => {
     let hold = false;
     const held: (() => void)[] = [];
