@@ -69,7 +69,10 @@ export async function renderHandbookPdf(data: HandbookExport): Promise<Buffer> {
   const perPage = Math.floor(contentHeight / TOC_LINE);
   const tocPages = tocLines <= firstPageLines ? 1 : 1 + Math.ceil((tocLines - firstPageLines) / perPage);
   const tocStart = doc.bufferedPageRange().count;
-  for (let i = 0; i < tocPages; i++) doc.addPage();
+  for (let i = 0; i < tocPages; i++) {
+    doc.addPage();
+    if (i === 0) doc.outline.addItem('Contents');
+  }
 
   const pageOf = new Map<string, number>();
   for (const g of groups) {
@@ -122,7 +125,6 @@ function cover(doc: PDFKit.PDFDocument, data: HandbookExport): void {
 function toc(doc: PDFKit.PDFDocument, groups: { name: string; entries: ExportedEntry[] }[], pageOf: Map<string, number>, start: number, firstPageLines: number, perPage: number): void {
   let page = start;
   doc.switchToPage(page);
-  doc.outline.addItem('Contents');
   doc.font('bold').fontSize(18).fillColor(COLOR.text).text('Contents', MARGIN, MARGIN);
   let y = MARGIN + 40;
   let left = firstPageLines;
