@@ -4,9 +4,11 @@
  *
  * turnover flags: --locks N (10000), --latency MS (250), --hub-size N (100), --hub-limit N (2),
  * --postgres (use DATABASE_URL, an empty database).
+ * handbook-pdf flags: --entries N (1000).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runHandbookPdf, type HandbookPdfResult } from './handbook-pdf.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
 
 const { positionals, values } = parseArgs({
@@ -17,6 +19,7 @@ const { positionals, values } = parseArgs({
     'hub-size': { type: 'string', default: '100' },
     'hub-limit': { type: 'string', default: '2' },
     postgres: { type: 'boolean', default: false },
+    entries: { type: 'string', default: '1000' },
   },
 });
 
@@ -30,9 +33,10 @@ function int(name: string, raw: string): number {
 }
 
 const wanted = positionals.length ? positionals : ['turnover'];
-const unknown = wanted.filter((w) => w !== 'turnover');
+const BENCHMARKS = ['turnover', 'handbook-pdf'];
+const unknown = wanted.filter((w) => !BENCHMARKS.includes(w));
 if (unknown.length) {
-  console.error(`unknown benchmark ${unknown.join(', ')}; available: turnover`);
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.join(', ')}`);
   process.exit(2);
 }
 if (values.postgres && !process.env.DATABASE_URL) {
@@ -41,6 +45,7 @@ if (values.postgres && !process.env.DATABASE_URL) {
 }
 
 const results: TurnoverResult[] = [];
+const pdfResults: HandbookPdfResult[] = [];
 for (const name of wanted) {
   if (name === 'turnover') {
     const r = await runTurnover({
@@ -52,8 +57,9 @@ for (const name of wanted) {
     });
     results.push(r);
   }
+  if (name === 'handbook-pdf') pdfResults.push(await runHandbookPdf({ entries: int('entries', values.entries) }));
 }
-console.table(
+if (results.length) console.table(
   results.map((r) => ({
     bench: r.benchmark,
     engine: r.engine,
@@ -70,6 +76,22 @@ console.table(
     failed: r.failed,
   })),
 );
+if (pdfResults.length) {
+  console.table(
+    pdfResults.map((r) => ({
+      bench: r.benchmark,
+      entries: r.entries,
+      pages: r.pages,
+      'export s': (r.exportMs / 1000).toFixed(2),
+      'goal s': 10,
+      'pdf MB': r.pdfMb,
+      'rss before MB': r.rssBeforeMb,
+      'rss MB': r.rssMaxMb,
+      'goal rss MB': 400,
+      'setup s': (r.setupMs / 1000).toFixed(1),
+    })),
+  );
+}
 mkdirSync('bench-results', { recursive: true });
-for (const r of results) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+for (const r of [...results, ...pdfResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
 console.log('written to bench-results/');

@@ -18,6 +18,15 @@ import type { DeviceStatus } from '../drivers/contract.js';
 import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
 import type { SearchHit } from '../services/handbook-service.js';
 
+/** What `lockwarden handbook export` asks for, as the export route's query names it. */
+export interface HandbookExportInput {
+  scope: 'all' | 'site' | 'manufacturer';
+  locationId?: string | undefined;
+  manufacturer?: string | undefined;
+  includeSecrets?: boolean | undefined;
+  reason?: string | undefined;
+}
+
 /** Lock list filters as the CLI gathers them (strings from flags, lists from comma values). */
 export type LockQuery = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -65,6 +74,8 @@ export interface LockwardenClient {
   handbookReveal(secretId: string, reason: string): Promise<{ secret: MaskedSecret; value: string }>;
   /** Re-wraps the data keys of handbook secrets under a new master key version. */
   rotateKeys(): Promise<{ masterVersion: number; rewrapped: number; origin: string }>;
+  /** The handbook (or a part of it) as a PDF; included secrets are recorded as reveals. */
+  handbookExportPdf(input: HandbookExportInput): Promise<{ filename: string; pdf: Buffer; entries: number }>;
   close(): Promise<void>;
 }
 
@@ -80,7 +91,8 @@ export class HttpClient implements LockwardenClient {
     return this.baseUrl;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A response with a 2xx status; anything else becomes the AppError the server sent. */
+  private async fetchOk(method: string, path: string, body?: unknown): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
@@ -91,13 +103,22 @@ export class HttpClient implements LockwardenClient {
     } catch (e) {
       throw new AppError('store.unavailable', `cannot reach lockwarden at ${this.baseUrl}: ${(e as Error).message}`);
     }
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string; fields?: FieldError[] } } | undefined)?.error;
+      const text = await res.text();
+      let err: { code?: string; message?: string; fields?: FieldError[] } | undefined;
+      try {
+        err = text ? (JSON.parse(text) as { error?: typeof err }).error : undefined;
+      } catch {
+        err = undefined;
+      }
       throw new AppError((err?.code as ErrorCode) ?? 'internal', err?.message ?? `HTTP ${res.status}`, err?.fields ?? []);
     }
-    return json as T;
+    return res;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await (await this.fetchOk(method, path, body)).text();
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   listLocks(filter: LockQuery) {
@@ -189,6 +210,12 @@ export class HttpClient implements LockwardenClient {
   }
   rotateKeys() {
     return this.call<{ masterVersion: number; rewrapped: number; origin: string }>('POST', '/api/keys/rotate');
+  }
+  async handbookExportPdf(input: HandbookExportInput) {
+    const q = new URLSearchParams(Object.entries(input).filter((e): e is [string, string | boolean] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+    const res = await this.fetchOk('GET', `/api/handbook/export.pdf?${q.toString()}`);
+    const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'handbook.pdf';
+    return { filename, pdf: Buffer.from(await res.arrayBuffer()), entries: Number(res.headers.get('x-handbook-entries') ?? 0) };
   }
   async close() {}
 }
@@ -305,6 +332,9 @@ export class LocalClient implements LockwardenClient {
   }
   rotateKeys() {
     return this.services.handbook.rotateKeys(this.actor);
+  }
+  handbookExportPdf(input: HandbookExportInput) {
+    return this.services.handbook.exportPdf(this.actor, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
   }
   async close() {
     await this.runtime.stop();

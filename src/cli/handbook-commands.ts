@@ -3,13 +3,14 @@
  * entry verified, list what needs re-verification, reveal a secret (with a reason, recorded), and
  * re-wrap the data keys under a new master key. Locally on the data folder or against the server.
  */
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { AppError } from '../domain/errors.js';
 import { SECRET_KIND_LABELS, STEP_KIND_LABELS, WARNING_KINDS, type HandbookEntry, type HandbookEntrySummary } from '../domain/handbook.js';
 import type { LockwardenClient } from './client.js';
 import { table, when } from './format.js';
-import { print, withClient } from './shared.js';
+import { print, resolveLocation, withClient } from './shared.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -121,6 +122,27 @@ export function addHandbookCommands(program: Command): void {
         print(g.json ? JSON.stringify(out, null, 2) : `${SECRET_KIND_LABELS[out.secret.kind]}${out.secret.label ? ` (${out.secret.label})` : ''}: ${out.value}\n(this reveal is recorded)`);
       }),
     );
+  hb.command('export')
+    .description('write the handbook (or one site or manufacturer) as a PDF: contents with links, bookmarks, secrets redacted unless asked for')
+    .requiredOption('--pdf <file>', 'the PDF file to write')
+    .option('--site <location>', 'only the entries that apply to the locks under this location (id or path)')
+    .option('--manufacturer <name>', "only this manufacturer's entries")
+    .option('--include-secrets', 'print secret values (needs the right to reveal them; each is recorded as a reveal)')
+    .option('--reason <text>', 'why the secrets are included (required with --include-secrets; recorded)')
+    .action(async (f: { pdf: string; site?: string; manufacturer?: string; includeSecrets?: boolean; reason?: string }, cmd: Command) => {
+      if (f.site !== undefined && f.manufacturer !== undefined) throw new InvalidArgumentError('give --site or --manufacturer, not both');
+      if (f.includeSecrets && !f.reason) throw new AppError('validation.failed', 'say why secrets are included: --reason <text>', [{ path: '--reason', message: 'required with --include-secrets' }]);
+      if (!f.includeSecrets && f.reason) throw new AppError('validation.failed', '--reason goes with --include-secrets', [{ path: '--reason', message: 'only with --include-secrets' }]);
+      await withClient(cmd, async (client, g) => {
+        const scope = f.site !== undefined ? 'site' : f.manufacturer !== undefined ? 'manufacturer' : 'all';
+        const locationId = f.site !== undefined ? await resolveLocation(client, f.site) : undefined;
+        const out = await client.handbookExportPdf({ scope, locationId, manufacturer: f.manufacturer, includeSecrets: f.includeSecrets, reason: f.reason });
+        // Owner-only: the file may carry secrets, and always carries reset procedures.
+        writeFileSync(f.pdf, out.pdf, { mode: 0o600 });
+        const summary = { file: f.pdf, entries: out.entries, bytes: out.pdf.length, secrets: f.includeSecrets ? 'included (each recorded as a reveal)' : 'redacted' };
+        print(g.json ? JSON.stringify(summary, null, 2) : `wrote ${out.entries} entr${out.entries === 1 ? 'y' : 'ies'} to ${f.pdf} (${Math.ceil(out.pdf.length / 1024)} KiB); secrets ${summary.secrets}`);
+      });
+    });
 
   program
     .command('keys')

@@ -334,3 +334,65 @@ export function normalizeModelNumber(s: string): string {
 export function searchText(manufacturer: string, modelNumber: string, content: HandbookContent): string {
   return [manufacturer, modelNumber, normalizeModelNumber(modelNumber), content.title, content.summary, ...content.steps.map((s) => `${s.text} ${s.sequence ?? ''}`), ...content.tools].join('\n');
 }
+
+/** What part of the handbook an export covers. */
+export const EXPORT_SCOPES = ['all', 'site', 'manufacturer'] as const;
+export type ExportScope = (typeof EXPORT_SCOPES)[number];
+
+// Query strings carry "true"/"false": z.coerce.boolean would read "false" as true.
+const flag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', ''])], { error: 'use true or false' })
+  .transform((v) => v === true || v === 'true' || v === '1')
+  .default(false);
+
+/**
+ * An export request: the whole handbook, a location subtree (the effective entries of its locks) or
+ * one manufacturer; secrets only when asked for explicitly, with a reason (each is recorded as a reveal).
+ */
+export const HandbookExportSchema = z
+  .object({
+    scope: z.enum(EXPORT_SCOPES, { error: `choose one of ${EXPORT_SCOPES.join(', ')}` }).default('all'),
+    locationId: z.string().uuid('locationId must be a location id').optional(),
+    manufacturer: z.string().trim().min(1, 'manufacturer is empty').max(120).optional(),
+    includeSecrets: flag,
+    reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(500, 'reason is at most 500 characters').optional(),
+  })
+  .strict()
+  .superRefine((x, ctx) => {
+    if (x.scope === 'site' && !x.locationId) ctx.addIssue({ code: 'custom', path: ['locationId'], message: 'a site export needs locationId' });
+    if (x.scope !== 'site' && x.locationId) ctx.addIssue({ code: 'custom', path: ['locationId'], message: 'locationId goes with scope=site' });
+    if (x.scope === 'manufacturer' && !x.manufacturer) ctx.addIssue({ code: 'custom', path: ['manufacturer'], message: 'a manufacturer export needs manufacturer' });
+    if (x.scope !== 'manufacturer' && x.manufacturer) ctx.addIssue({ code: 'custom', path: ['manufacturer'], message: 'manufacturer goes with scope=manufacturer' });
+    if (x.includeSecrets && !x.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'say why secrets are included (reason is required with includeSecrets)' });
+    if (!x.includeSecrets && x.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'reason goes with includeSecrets=true' });
+  });
+export type HandbookExportRequest = z.infer<typeof HandbookExportSchema>;
+
+/** A secret as an export carries it: its value only when it was revealed for this export. */
+export interface ExportedSecret {
+  id: string;
+  kind: SecretKind;
+  label: string;
+  /** Null when redacted. */
+  value: string | null;
+}
+
+/** One entry of an export, with the locks (and their location) it applies to where that matters. */
+export interface ExportedEntry {
+  entry: HandbookEntry;
+  appliesTo: { lockId: string; lockName: string; location: string }[];
+  secrets: ExportedSecret[];
+}
+
+/** Everything a handbook document shows, gathered and authorized by the service before rendering. */
+export interface HandbookExport {
+  scope: ExportScope;
+  /** The scope as people read it ("Site: Harbour View Apartments", "Manufacturer: Keystone Demo"). */
+  scopeLabel: string;
+  recipient: string;
+  exportedAt: Date;
+  /** Whether secret values are in it (each recorded as a reveal with `reason`). */
+  secretsIncluded: boolean;
+  reason: string | null;
+  entries: ExportedEntry[];
+}

@@ -3,14 +3,17 @@
  * computed diffs, verification and staleness, search and the table of contents, the starter
  * catalogue, and secrets under envelope encryption with every reveal recorded.
  */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, like, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
-import { AppError } from '../domain/errors.js';
+import { AppError, validationError } from '../domain/errors.js';
+import { renderHandbookPdf } from '../export/handbook-pdf.js';
 import {
   ApplyTemplateSchema,
   diffContents,
   HandbookContentSchema,
   HandbookEntryCreateSchema,
+  HandbookExportSchema,
   HandbookFilterSchema,
   HandbookSaveSchema,
   HandbookSearchSchema,
@@ -22,6 +25,8 @@ import {
   searchText,
   verificationStatus,
   type ContentDiff,
+  type ExportedEntry,
+  type HandbookExport,
   type HandbookContent,
   type HandbookEntry,
   type HandbookEntrySummary,
@@ -38,7 +43,7 @@ import { HandbookRepository, type EntryRow } from '../store/handbook-repository.
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
-import { locations, lockModels, locks } from '../store/schema.js';
+import { handbookEntries, locations, lockModels, locks } from '../store/schema.js';
 import { actorId, actorLabel, authorize, type ServiceContext } from './context.js';
 
 /** The scope of the deployment-wide data key (model-level entries belong to no site). */
@@ -273,6 +278,99 @@ export class HandbookService {
         return n.locks.length || n.children.length ? [n] : [];
       });
     return { manufacturers: [...manufacturers.values()], locations: prune(roots) };
+  }
+
+  /**
+   * Everything a handbook export shows, for `actor`: the whole handbook, a manufacturer's entries, or
+   * the effective entries of the locks under a location (each with the locks it applies to there).
+   * Secrets stay redacted unless asked for with a reason by someone who may reveal them; then each
+   * one is opened and recorded as a reveal in one transaction, before anything is rendered.
+   */
+  async exportSnapshot(actor: Actor, input: unknown): Promise<HandbookExport> {
+    const req = parseInput(HandbookExportSchema, input ?? {});
+    authorize(actor, 'handbook.read');
+    if (req.includeSecrets) authorize(actor, 'handbook.reveal');
+    const db = this.ctx.db;
+    const repo = new HandbookRepository(db);
+    const allLocations = await new LocationRepository(db).all();
+    const names = new Map(allLocations.map((l) => [l.id, l.name]));
+    const pathLabel = (path: string | null) =>
+      (path ?? '')
+        .split('/')
+        .filter(Boolean)
+        .map((id) => names.get(id) ?? '?')
+        .join(' / ');
+    const appliesTo = new Map<string, ExportedEntry['appliesTo']>();
+    let rows: EntryRow[];
+    let scopeLabel: string;
+    if (req.scope === 'manufacturer') {
+      const [m] = await db.select({ name: lockModels.manufacturer }).from(lockModels).where(sql`lower(${lockModels.manufacturer}) = lower(${req.manufacturer})`).limit(1);
+      if (!m) throw validationError([{ path: 'manufacturer', message: `no manufacturer "${req.manufacturer}" in the model catalogue` }]);
+      rows = await repo.list({ manufacturer: m.name });
+      scopeLabel = `Manufacturer: ${m.name}`;
+    } else if (req.scope === 'site') {
+      const loc = allLocations.find((l) => l.id === req.locationId);
+      if (!loc) throw validationError([{ path: 'locationId', message: `no location ${req.locationId}` }]);
+      const own = alias(handbookEntries, 'own');
+      const lockRows = await db
+        .select({ id: locks.id, name: locks.name, modelId: locks.modelId, path: locations.path, ownEntry: own.id })
+        .from(locks)
+        .innerJoin(locations, eq(locations.id, locks.locationId))
+        .leftJoin(own, eq(own.lockId, locks.id))
+        .where(and(like(locations.path, `${loc.path}%`), sql`${locks.serviceState} <> 'retired'`))
+        .orderBy(asc(locations.path), asc(locks.name));
+      const modelEntry = new Map(
+        (await db.select({ id: handbookEntries.id, modelId: handbookEntries.modelId }).from(handbookEntries).where(isNull(handbookEntries.lockId))).map((e) => [e.modelId, e.id]),
+      );
+      for (const l of lockRows) {
+        const entryId = l.ownEntry ?? modelEntry.get(l.modelId);
+        if (!entryId) continue;
+        const list = appliesTo.get(entryId) ?? [];
+        appliesTo.set(entryId, list);
+        list.push({ lockId: l.id, lockName: l.name, location: pathLabel(l.path) });
+      }
+      rows = appliesTo.size ? await repo.list({ ids: [...appliesTo.keys()] }) : [];
+      scopeLabel = `Location: ${pathLabel(loc.path)}`;
+    } else {
+      rows = await repo.list();
+      scopeLabel = 'The whole handbook';
+    }
+    const ids = rows.map((r) => r.entry.id);
+    const summaries = await this.summaries(db, rows);
+    const revisions = new Map((await repo.currentRevisions(ids)).map((r) => [r.entryId, r]));
+    const secretRows = await new SecretRepository(db).secretsOfEntries(ids);
+    const values = new Map<string, string>();
+    if (req.includeSecrets && secretRows.length) {
+      await inTransaction(db, async (tx) => {
+        const secrets = new SecretRepository(tx);
+        const now = this.ctx.clock.now();
+        for (const s of secretRows) {
+          values.set(s.id, await this.openSecret(tx, s));
+          await secrets.insertReveal({ id: this.ctx.ids.uuid(), secretId: s.id, entryId: s.entryId, secretKind: s.kind, actorId: actorId(actor), actorLabel: actorLabel(actor), reason: `PDF export (${scopeLabel}): ${req.reason}`, revealedAt: now });
+        }
+      });
+    }
+    const secretsOf = new Map<string, typeof secretRows>();
+    for (const s of secretRows) secretsOf.set(s.entryId, [...(secretsOf.get(s.entryId) ?? []), s]);
+    const entries = summaries.map((summary, i): ExportedEntry => {
+      const row = rows[i]!;
+      const { content, entryId: _e, ...lastRevision } = revisions.get(summary.id)!;
+      const mine = secretsOf.get(summary.id) ?? [];
+      const overrideOf = row.entry.lockId && row.lockName ? [{ lockId: row.entry.lockId, lockName: row.lockName, location: pathLabel(row.locationPath) }] : [];
+      return {
+        entry: { ...summary, content, lastRevision, secrets: mine.map(masked) },
+        appliesTo: appliesTo.get(summary.id) ?? overrideOf,
+        secrets: mine.map((s) => ({ id: s.id, kind: s.kind, label: s.label, value: values.get(s.id) ?? null })),
+      };
+    });
+    return { scope: req.scope, scopeLabel, recipient: actorLabel(actor), exportedAt: this.ctx.clock.now(), secretsIncluded: req.includeSecrets, reason: req.reason ?? null, entries };
+  }
+
+  /** The export as a PDF document, with a file name that says what and when. */
+  async exportPdf(actor: Actor, input: unknown): Promise<{ filename: string; pdf: Buffer; entries: number; secretsIncluded: boolean }> {
+    const snapshot = await this.exportSnapshot(actor, input);
+    const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+    return { filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`, pdf: await renderHandbookPdf(snapshot), entries: snapshot.entries.length, secretsIncluded: snapshot.secretsIncluded };
   }
 
   /** The generic procedures by family (the starter catalogue). */

@@ -111,6 +111,16 @@ export class HandbookRepository {
     return row ?? null;
   }
 
+  /** The current revision (with content) of each of `ids`, in one query. */
+  async currentRevisions(ids: string[]): Promise<RevisionRow[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select({ entryId: handbookRevisions.entryId, revision: handbookRevisions.revision, content: handbookRevisions.content, reason: handbookRevisions.reason, authorId: handbookRevisions.authorId, authorLabel: handbookRevisions.authorLabel, createdAt: handbookRevisions.createdAt })
+      .from(handbookRevisions)
+      .innerJoin(handbookEntries, and(eq(handbookEntries.id, handbookRevisions.entryId), eq(handbookEntries.currentRevision, handbookRevisions.revision)))
+      .where(inArray(handbookRevisions.entryId, ids));
+  }
+
   /** Revisions of an entry, newest first, without their content. */
   async revisions(entryId: string): Promise<Omit<RevisionRow, 'content' | 'entryId'>[]> {
     return this.db

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
 import { dataKeys, handbookSecrets, secretReveals } from './schema.js';
 
@@ -55,6 +55,12 @@ export class SecretRepository {
 
   async secretsOf(entryId: string): Promise<SecretRow[]> {
     return this.db.select().from(handbookSecrets).where(eq(handbookSecrets.entryId, entryId)).orderBy(asc(handbookSecrets.createdAt), asc(handbookSecrets.id));
+  }
+
+  /** The secrets of many entries at once, in creation order. */
+  async secretsOfEntries(entryIds: string[]): Promise<SecretRow[]> {
+    if (entryIds.length === 0) return [];
+    return this.db.select().from(handbookSecrets).where(inArray(handbookSecrets.entryId, entryIds)).orderBy(asc(handbookSecrets.createdAt), asc(handbookSecrets.id));
   }
 
   async deleteSecret(id: string): Promise<void> {

@@ -3,7 +3,7 @@
  * with no server, then against the running server with a token, the same commands and answers.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import type { Actor } from '../../src/domain/identity.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { startRuntime } from '../../src/runtime.js';
 import { openEmbedded } from '../../src/store/database.js';
+import { readPdf } from '../helpers/pdf.js';
 import { CliHarness, type Running } from './harness.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
@@ -74,6 +75,21 @@ describe('lockwarden handbook commands', () => {
     assert.deepEqual(masterVersions(), [1, 2]);
   });
 
+  it('exports a PDF of one site on the data folder; secrets only with --include-secrets and a reason', async () => {
+    const file = path.join(dataDir, 'harbour.pdf');
+    assert.match(await cli.ok('handbook', 'export', '--pdf', file, '--site', 'Harbour View Apartments'), /wrote \d+ entries to .*harbour\.pdf .*secrets redacted/);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const pdf = await readPdf(readFileSync(file));
+    assert.match(pdf.pages[0]!, /Location: .*Harbour View Apartments/);
+    assert.ok(pdf.pages.every((p) => p.includes('Prepared for local-cli')));
+    const noReason = await cli.run('handbook', 'export', '--pdf', file, '--include-secrets');
+    assert.equal(noReason.code, 2, noReason.stderr);
+    assert.match(noReason.stderr, /--reason/);
+    const all = path.join(dataDir, 'keystone.pdf');
+    await cli.ok('handbook', 'export', '--pdf', all, '--manufacturer', 'Keystone Demo', '--include-secrets', '--reason', 'records room reset binder');
+    assert.ok((await readPdf(readFileSync(all))).pages.join(' ').includes('Master code (Records room): 5517392'));
+  });
+
   describe('with the server running', () => {
     let server: Running;
     before(async () => {
@@ -90,6 +106,14 @@ describe('lockwarden handbook commands', () => {
       assert.match(await cli.ok('--token', token, 'handbook', 'show', 'KP-80C'), /verified .* by local-cli at revision 1/);
       assert.match(await cli.ok('--token', token, 'keys', 'rotate'), /master key version 3 .*re-wrapped 1 data key/);
       assert.match(await cli.ok('--token', token, 'handbook', 'reveal', secretId, '--reason', 'after rotation'), /5517392/);
+      const file = path.join(dataDir, 'served.pdf');
+      assert.match(await cli.ok('--token', token, 'handbook', 'export', '--pdf', file, '--manufacturer', 'Keystone Demo'), /wrote 2 entries/);
+      const pdf = await readPdf(readFileSync(file));
+      assert.ok(pdf.pages.join(' ').includes('Master code (Records room): •••• (redacted)'));
+      assert.ok(pdf.pages.every((p) => p.includes('Prepared for owner@lockwarden.local')));
+      const bad = await cli.run('--token', token, 'handbook', 'export', '--pdf', file, '--manufacturer', 'Nobody Inc');
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /manufacturer/);
       assert.doesNotMatch(server.output(), /5517392/, 'the server never logs a secret');
     });
   });

@@ -4,6 +4,7 @@ import {
   ApplyTemplateSchema,
   HandbookContentSchema,
   HandbookEntryCreateSchema,
+  HandbookExportSchema,
   HandbookFilterSchema,
   HandbookSaveSchema,
   HandbookSearchSchema,
@@ -68,6 +69,28 @@ export function handbookRoutes(services: Services): FastifyPluginAsyncZod {
       items: await handbook.search(actorOf(req), req.query),
     }));
     app.get('/handbook/toc', { schema: { tags, response: { 200: HandbookTocOut } } }, async (req) => handbook.toc(actorOf(req)));
+    app.get(
+      '/handbook/export.pdf',
+      {
+        schema: {
+          tags,
+          summary: 'Export the handbook, a location subtree or a manufacturer as a PDF',
+          description:
+            'application/pdf, as an attachment. Secrets are redacted unless includeSecrets=true with a reason, which needs handbook.reveal (403 otherwise); each printed secret is recorded as a reveal.',
+          querystring: HandbookExportSchema,
+        },
+      },
+      async (req, reply) => {
+        const out = await handbook.exportPdf(actorOf(req), req.query);
+        // The document may carry secrets and always carries procedures: no cache, no proxy copy.
+        return reply
+          .header('cache-control', 'no-store')
+          .header('content-disposition', `attachment; filename="${out.filename}"`)
+          .header('x-handbook-entries', String(out.entries))
+          .type('application/pdf')
+          .send(out.pdf);
+      },
+    );
     app.get('/handbook/templates', { schema: { tags, response: { 200: items(z.object({ family: z.enum(LOCK_FAMILIES), content: HandbookContentSchema })) } } }, async (req) => ({
       items: handbook.templates(actorOf(req)),
     }));
