@@ -148,4 +148,26 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     await expectText(page.getByTestId('reveal-row'), /factory reset of the front desk keypad/, 'the reveal record');
     assert.ok(!(await page.locator('body').innerText()).includes('864209'), 'the value is gone once the dialog closed');
   });
+
+  it('explains a stale save: someone else saved while the editor was open', async () => {
+    await page.goto(`${entryUrl}/edit`);
+    await page.getByTestId('handbook-editor').waitFor({ timeout: WAIT });
+    // Another person saves through the API (same session is fine: the base revision is what counts).
+    const saved = await page.evaluate(async (url) => {
+      const id = url.split('/').pop()!;
+      const me = (await (await fetch('/api/auth/me')).json()) as { csrfToken: string };
+      const entry = (await (await fetch(`/api/handbook/entries/${id}`)).json()) as { content: unknown; revision: number };
+      const res = await fetch(`/api/handbook/entries/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrfToken },
+        body: JSON.stringify({ content: entry.content, reason: 'saved elsewhere first', expectedRevision: entry.revision }),
+      });
+      return res.status;
+    }, entryUrl);
+    assert.equal(saved, 200);
+    await page.getByLabel('Step 1 text').fill(`${newText}, gently`);
+    await page.getByLabel(/^Reason for this change/).fill('my late edit');
+    await page.getByRole('button', { name: 'Save revision' }).click();
+    await expectText(page.getByTestId('conflict'), /Your changes were not saved/, 'the conflict message');
+  });
 });
