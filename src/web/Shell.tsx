@@ -9,6 +9,7 @@ const NAV = [
   { to: '/locks', label: 'Locks', action: 'lock.read' },
   { to: '/locations', label: 'Locations', action: 'location.read' },
   { to: '/models', label: 'Models', action: 'model.read' },
+  { to: '/handbook', label: 'Handbook', action: 'handbook.read' },
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];

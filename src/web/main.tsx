@@ -20,6 +20,10 @@ import { Models } from './pages/Models.js';
 import { ModelForm } from './pages/ModelForm.js';
 import { Tokens } from './pages/Tokens.js';
 import { BulkPage } from './pages/BulkPage.js';
+import { Handbook } from './pages/Handbook.js';
+import { HandbookEntryPage } from './pages/HandbookEntry.js';
+import { HandbookEditor } from './pages/HandbookEditor.js';
+import { HandbookRevisions } from './pages/HandbookRevisions.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -63,6 +67,11 @@ function App() {
           <Route path="/models/new" element={<ModelForm />} />
           <Route path="/models/:id/edit" element={<ModelForm />} />
           <Route path="/bulk" element={<BulkPage />} />
+          <Route path="/handbook" element={<Handbook />} />
+          <Route path="/handbook/new" element={<HandbookEditor />} />
+          <Route path="/handbook/entries/:id" element={<HandbookEntryPage />} />
+          <Route path="/handbook/entries/:id/edit" element={<HandbookEditor />} />
+          <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/tokens" element={<Tokens />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>

@@ -7,6 +7,7 @@ import { FAMILY_LABELS } from '../../domain/lock-models.js';
 import { SERVICE_STATE_LABELS } from '../../domain/locks.js';
 import { api, fieldErrors, formAlert, formatDate } from '../api.js';
 import { lockPlace, type LockJson } from '../data.js';
+import { entryPath, StatusBadge, useLockEntry } from '../handbook.js';
 import { useCan } from '../session.js';
 import { LockCredentials } from './LockCredentials.js';
 import { StateBadge } from './StateBadge.js';
@@ -31,6 +32,9 @@ export function LockDetail() {
   const [retiring, setRetiring] = useState(false);
   const [reason, setReason] = useState('');
   const lock = useQuery({ queryKey: ['lock', id], queryFn: () => api<LockJson>('GET', `/api/locks/${id}`) });
+  const canReadHandbook = useCan('handbook.read');
+  const canWriteHandbook = useCan('handbook.write');
+  const procedure = useLockEntry(canReadHandbook ? id : undefined);
   const retire = useMutation({
     mutationFn: () => api<LockJson>('POST', `/api/locks/${id}/retire`, { reason }),
     onSuccess: async (l) => {
@@ -57,6 +61,16 @@ export function LockDetail() {
           )}
         </Group>
         <Group>
+          {procedure.data?.entry && (
+            <Button component={Link} to={entryPath(procedure.data.entry.id)} data-testid="reset-procedure" rightSection={<StatusBadge status={procedure.data.entry.status} size="xs" />}>
+              Reset procedure
+            </Button>
+          )}
+          {procedure.data && procedure.data.source !== 'lock' && canWriteHandbook && (
+            <Button component={Link} to={`/handbook/new?lockId=${l.id}`} variant="default">
+              {procedure.data.entry ? 'Override procedure for this lock' : 'Write a reset procedure'}
+            </Button>
+          )}
           {canWrite && !retired && (
             <Button component={Link} to={`/locks/${l.id}/edit`} variant="default">
               Edit
