@@ -212,7 +212,7 @@ export class HttpClient implements LockwardenClient {
     return this.call<{ masterVersion: number; rewrapped: number; origin: string }>('POST', '/api/keys/rotate');
   }
   async handbookExportPdf(input: HandbookExportInput) {
-    const q = new URLSearchParams(Object.entries(input).filter((e): e is [string, string | boolean] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+    const q = new URLSearchParams(Object.entries(input).filter((e): e is [string, string | boolean] => e[1] !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
     const res = await this.fetchOk('GET', `/api/handbook/export.pdf?${q.toString()}`);
     const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'handbook.pdf';
     return { filename, pdf: Buffer.from(await res.arrayBuffer()), entries: Number(res.headers.get('x-handbook-entries') ?? 0) };

@@ -6,13 +6,14 @@
  * reveal record then shows. Drives Debian's Chromium through playwright-core; every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { readPdf } from '../helpers/pdf.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -55,7 +56,7 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
-    page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    page = await browser.newPage({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
     page.on('dialog', (d) => void d.accept());
   });
 
@@ -128,6 +129,18 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     await page.getByRole('button', { name: 'Confirm verified' }).click();
     await expectText(page.getByTestId('last-verified'), new RegExp(`at revision ${startRevision + 1}`), 'the verification line');
     await expectText(page.getByTestId('entry-header').getByTestId('handbook-status'), /^verified$/, 'the status badge after verifying');
+  });
+
+  it('exports the handbook as a PDF from its front page, with the edited step in it', async () => {
+    await page.goto(`${server.url}/handbook`);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.getByTestId('export-pdf').click()]);
+    const file = await download.path();
+    assert.ok(file, 'the browser saved the PDF');
+    const pdf = await readPdf(readFileSync(file));
+    assert.ok(pdf.pages.length > 2, `cover, contents and entries (${pdf.pages.length} pages)`);
+    assert.match(pdf.pages.join('\n'), /straightened paperclip/, 'the new revision of the edited entry is in the export');
+    assert.ok(pdf.outline.length > 0, 'the PDF has bookmarks');
+    await page.goto(entryUrl);
   });
 
   it('keeps a master code masked and reveals it once with a reason, which the record shows', async () => {

@@ -21,7 +21,9 @@ export function Handbook() {
       <Group justify="space-between" data-testid="handbook-header">
         <Title order={2}>Reset handbook</Title>
         <Group gap="xs" data-testid="handbook-actions">
-          {/* Export actions (PDF) go here, beside the writing actions. */}
+          <Button component="a" href="/api/handbook/export.pdf?scope=all" download variant="default" data-testid="export-pdf">
+            Export PDF
+          </Button>
           {canWrite && (
             <>
               <Button component={Link} to="/handbook/new" variant="default">

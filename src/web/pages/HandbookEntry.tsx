@@ -58,7 +58,9 @@ export function HandbookEntryPage() {
           </Text>
         </Stack>
         <Group gap="xs" data-testid="entry-actions">
-          {/* Export actions (PDF of this entry) go here. */}
+          <Button component="a" href={`/api/handbook/export.pdf?scope=manufacturer&manufacturer=${encodeURIComponent(e.manufacturer)}`} download variant="default">
+            PDF of {e.manufacturer}
+          </Button>
           {canVerify && (
             <Button color="green" variant="light" onClick={() => setVerifying(true)}>
               Mark verified
