@@ -141,6 +141,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await provisionSimulated([lockId]).catch(onError);
       await readUnread(ctx, [lockId]).catch(onError);
     },
+    locksSaved: async (lockIds) => {
+      await provisionSimulated(lockIds).catch(onError);
+      await readUnread(ctx, lockIds).catch(onError);
+    },
   };
   await provisionSimulated().catch(onError);
 
