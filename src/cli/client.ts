@@ -17,6 +17,7 @@ import type { BulkChange, Credential, PinCreate, PinUpdate } from '../domain/cre
 import type { DeviceStatus } from '../drivers/contract.js';
 import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
 import type { SearchHit } from '../services/handbook-service.js';
+import { SHEET_CONTENT_TYPES, type ImportReport, type SheetFormat, type SheetKind } from '../domain/sheets.js';
 
 /** Lock list filters as the CLI gathers them (strings from flags, lists from comma values). */
 export type LockQuery = Record<string, string | number | boolean | string[] | undefined>;
@@ -65,6 +66,10 @@ export interface LockwardenClient {
   handbookReveal(secretId: string, reason: string): Promise<{ secret: MaskedSecret; value: string }>;
   /** Re-wraps the data keys of handbook secrets under a new master key version. */
   rotateKeys(): Promise<{ masterVersion: number; rewrapped: number; origin: string }>;
+  /** The inventory or handbook as a CSV or XLSX file. */
+  exportSheet(kind: SheetKind, format: SheetFormat): Promise<Buffer>;
+  /** Imports a CSV or XLSX file; every bad row is an error with its row and column, and nothing is written. */
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }): Promise<ImportReport>;
   close(): Promise<void>;
 }
 
@@ -80,17 +85,8 @@ export class HttpClient implements LockwardenClient {
     return this.baseUrl;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
-    } catch (e) {
-      throw new AppError('store.unavailable', `cannot reach lockwarden at ${this.baseUrl}: ${(e as Error).message}`);
-    }
+  private async call<T>(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<T> {
+    const res = await this.send(method, path, body, raw);
     const text = await res.text();
     const json = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
@@ -98,6 +94,32 @@ export class HttpClient implements LockwardenClient {
       throw new AppError((err?.code as ErrorCode) ?? 'internal', err?.message ?? `HTTP ${res.status}`, err?.fields ?? []);
     }
     return json as T;
+  }
+
+  private async send(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': raw?.contentType ?? 'application/json' }) },
+        body: body === undefined ? null : raw ? new Uint8Array(body as Buffer) : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new AppError('store.unavailable', `cannot reach lockwarden at ${this.baseUrl}: ${(e as Error).message}`);
+    }
+  }
+
+  async exportSheet(kind: SheetKind, format: SheetFormat) {
+    const res = await this.send('GET', `/api/export/${kind}.${format}`);
+    if (!res.ok) {
+      const err = ((await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new AppError((err?.code as ErrorCode) ?? 'internal', err?.message ?? `HTTP ${res.status}`);
+    }
+    return Buffer.from(await res.arrayBuffer());
+  }
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }) {
+    const q = new URLSearchParams({ dryRun: String(opts.dryRun), ...(opts.format ? { format: opts.format } : {}) });
+    const contentType = opts.format ? SHEET_CONTENT_TYPES[opts.format].split(';')[0]! : 'application/octet-stream';
+    return this.call<ImportReport>('POST', `/api/import/${kind}?${q.toString()}`, file, { contentType });
   }
 
   listLocks(filter: LockQuery) {
@@ -305,6 +327,12 @@ export class LocalClient implements LockwardenClient {
   }
   rotateKeys() {
     return this.services.handbook.rotateKeys(this.actor);
+  }
+  exportSheet(kind: SheetKind, format: SheetFormat) {
+    return this.services.sheets.exportFile(this.actor, kind, format);
+  }
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }) {
+    return this.services.sheets.importFile(this.actor, kind, file, opts);
   }
   async close() {
     await this.runtime.stop();
