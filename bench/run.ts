@@ -4,15 +4,18 @@
  *
  * turnover flags: --locks N (10000), --latency MS (250), --hub-size N (100), --hub-limit N (2),
  * --postgres (use DATABASE_URL, an empty database).
+ * xlsx-import flags: --rows N (10000), --postgres.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runTurnover, type TurnoverResult } from './turnover.js';
+import { runXlsxImport, type SheetsResult } from './sheets.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     locks: { type: 'string', default: '10000' },
+    rows: { type: 'string', default: '10000' },
     latency: { type: 'string', default: '250' },
     'hub-size': { type: 'string', default: '100' },
     'hub-limit': { type: 'string', default: '2' },
@@ -30,9 +33,10 @@ function int(name: string, raw: string): number {
 }
 
 const wanted = positionals.length ? positionals : ['turnover'];
-const unknown = wanted.filter((w) => w !== 'turnover');
+const AVAILABLE = ['turnover', 'xlsx-import'];
+const unknown = wanted.filter((w) => !AVAILABLE.includes(w));
 if (unknown.length) {
-  console.error(`unknown benchmark ${unknown.join(', ')}; available: turnover`);
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: ${AVAILABLE.join(', ')}`);
   process.exit(2);
 }
 if (values.postgres && !process.env.DATABASE_URL) {
@@ -41,7 +45,11 @@ if (values.postgres && !process.env.DATABASE_URL) {
 }
 
 const results: TurnoverResult[] = [];
+const sheetResults: SheetsResult[] = [];
 for (const name of wanted) {
+  if (name === 'xlsx-import') {
+    sheetResults.push(await runXlsxImport({ rows: int('rows', values.rows), databaseUrl: values.postgres ? process.env.DATABASE_URL : undefined }));
+  }
   if (name === 'turnover') {
     const r = await runTurnover({
       locks: int('locks', values.locks),
@@ -53,7 +61,23 @@ for (const name of wanted) {
     results.push(r);
   }
 }
-console.table(
+if (sheetResults.length) {
+  console.table(
+    sheetResults.map((r) => ({
+      bench: r.benchmark,
+      engine: r.engine,
+      rows: r.rows,
+      'file MB': r.fileMb,
+      'import s': (r.importMs / 1000).toFixed(2),
+      're-import s': (r.reimportMs / 1000).toFixed(2),
+      'export s': (r.exportMs / 1000).toFixed(2),
+      'write file s': (r.writeFileMs / 1000).toFixed(2),
+      locks: r.locksAfter,
+      'rss before/max MB': `${r.rssBeforeImportMb}/${r.rssMaxMb}`,
+    })),
+  );
+}
+if (results.length) console.table(
   results.map((r) => ({
     bench: r.benchmark,
     engine: r.engine,
@@ -71,5 +95,5 @@ console.table(
   })),
 );
 mkdirSync('bench-results', { recursive: true });
-for (const r of results) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+for (const r of [...results, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
 console.log('written to bench-results/');
