@@ -5,16 +5,19 @@
  * turnover flags: --locks N (10000), --latency MS (250), --hub-size N (100), --hub-limit N (2),
  * --postgres (use DATABASE_URL, an empty database).
  * handbook-pdf flags: --entries N (1000).
+ * xlsx-import flags: --rows N (10000), --postgres.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runHandbookPdf, type HandbookPdfResult } from './handbook-pdf.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
+import { runXlsxImport, type SheetsResult } from './sheets.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     locks: { type: 'string', default: '10000' },
+    rows: { type: 'string', default: '10000' },
     latency: { type: 'string', default: '250' },
     'hub-size': { type: 'string', default: '100' },
     'hub-limit': { type: 'string', default: '2' },
@@ -33,7 +36,7 @@ function int(name: string, raw: string): number {
 }
 
 const wanted = positionals.length ? positionals : ['turnover'];
-const BENCHMARKS = ['turnover', 'handbook-pdf'];
+const BENCHMARKS = ['turnover', 'handbook-pdf', 'xlsx-import'];
 const unknown = wanted.filter((w) => !BENCHMARKS.includes(w));
 if (unknown.length) {
   console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.join(', ')}`);
@@ -46,7 +49,11 @@ if (values.postgres && !process.env.DATABASE_URL) {
 
 const results: TurnoverResult[] = [];
 const pdfResults: HandbookPdfResult[] = [];
+const sheetResults: SheetsResult[] = [];
 for (const name of wanted) {
+  if (name === 'xlsx-import') {
+    sheetResults.push(await runXlsxImport({ rows: int('rows', values.rows), databaseUrl: values.postgres ? process.env.DATABASE_URL : undefined }));
+  }
   if (name === 'turnover') {
     const r = await runTurnover({
       locks: int('locks', values.locks),
@@ -58,6 +65,22 @@ for (const name of wanted) {
     results.push(r);
   }
   if (name === 'handbook-pdf') pdfResults.push(await runHandbookPdf({ entries: int('entries', values.entries) }));
+}
+if (sheetResults.length) {
+  console.table(
+    sheetResults.map((r) => ({
+      bench: r.benchmark,
+      engine: r.engine,
+      rows: r.rows,
+      'file MB': r.fileMb,
+      'import s': (r.importMs / 1000).toFixed(2),
+      're-import s': (r.reimportMs / 1000).toFixed(2),
+      'export s': (r.exportMs / 1000).toFixed(2),
+      'write file s': (r.writeFileMs / 1000).toFixed(2),
+      locks: r.locksAfter,
+      'rss before/max MB': `${r.rssBeforeImportMb}/${r.rssMaxMb}`,
+    })),
+  );
 }
 if (results.length) console.table(
   results.map((r) => ({
@@ -94,4 +117,5 @@ if (pdfResults.length) {
 }
 mkdirSync('bench-results', { recursive: true });
 for (const r of [...results, ...pdfResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+for (const r of [...results, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
 console.log('written to bench-results/');

@@ -137,9 +137,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // A simulated lock added to the inventory appears in the simulator at once (a simulator that cannot
   // be reached then gets it at the next start), and a lock never read is read, so its page can compare.
   ctx.hooks = {
-    lockSaved: async (lockId) => {
-      await provisionSimulated([lockId]).catch(onError);
-      await readUnread(ctx, [lockId]).catch(onError);
+    locksSaved: async (lockIds) => {
+      await provisionSimulated(lockIds).catch(onError);
+      await readUnread(ctx, lockIds).catch(onError);
     },
   };
   await provisionSimulated().catch(onError);

@@ -17,6 +17,7 @@ import type { BulkChange, Credential, PinCreate, PinUpdate } from '../domain/cre
 import type { DeviceStatus } from '../drivers/contract.js';
 import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
 import type { SearchHit } from '../services/handbook-service.js';
+import { SHEET_CONTENT_TYPES, type ImportReport, type SheetFormat, type SheetKind } from '../domain/sheets.js';
 
 /** What `lockwarden handbook export` asks for, as the export route's query names it. */
 export interface HandbookExportInput {
@@ -76,6 +77,10 @@ export interface LockwardenClient {
   rotateKeys(): Promise<{ masterVersion: number; rewrapped: number; origin: string }>;
   /** The handbook (or a part of it) as a PDF; included secrets are recorded as reveals. */
   handbookExportPdf(input: HandbookExportInput): Promise<{ filename: string; pdf: Buffer; entries: number }>;
+  /** The inventory or handbook as a CSV or XLSX file. */
+  exportSheet(kind: SheetKind, format: SheetFormat): Promise<Buffer>;
+  /** Imports a CSV or XLSX file; every bad row is an error with its row and column, and nothing is written. */
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }): Promise<ImportReport>;
   close(): Promise<void>;
 }
 
@@ -92,13 +97,13 @@ export class HttpClient implements LockwardenClient {
   }
 
   /** A response with a 2xx status; anything else becomes the AppError the server sent. */
-  private async fetchOk(method: string, path: string, body?: unknown): Promise<Response> {
+  private async fetchOk(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? null : JSON.stringify(body),
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': raw?.contentType ?? 'application/json' }) },
+        body: body === undefined ? null : raw ? new Uint8Array(body as Buffer) : JSON.stringify(body),
       });
     } catch (e) {
       throw new AppError('store.unavailable', `cannot reach lockwarden at ${this.baseUrl}: ${(e as Error).message}`);
@@ -116,9 +121,19 @@ export class HttpClient implements LockwardenClient {
     return res;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const text = await (await this.fetchOk(method, path, body)).text();
+  private async call<T>(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<T> {
+    const text = await (await this.fetchOk(method, path, body, raw)).text();
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async exportSheet(kind: SheetKind, format: SheetFormat) {
+    const res = await this.fetchOk('GET', `/api/export/${kind}.${format}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }) {
+    const q = new URLSearchParams({ dryRun: String(opts.dryRun), ...(opts.format ? { format: opts.format } : {}) });
+    const contentType = opts.format ? SHEET_CONTENT_TYPES[opts.format].split(';')[0]! : 'application/octet-stream';
+    return this.call<ImportReport>('POST', `/api/import/${kind}?${q.toString()}`, file, { contentType });
   }
 
   listLocks(filter: LockQuery) {
@@ -335,6 +350,12 @@ export class LocalClient implements LockwardenClient {
   }
   handbookExportPdf(input: HandbookExportInput) {
     return this.services.handbook.exportPdf(this.actor, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+  }
+  exportSheet(kind: SheetKind, format: SheetFormat) {
+    return this.services.sheets.exportFile(this.actor, kind, format);
+  }
+  importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }) {
+    return this.services.sheets.importFile(this.actor, kind, file, opts);
   }
   async close() {
     await this.runtime.stop();

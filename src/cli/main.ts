@@ -14,6 +14,7 @@ import { addBulkCommands, addCredentialCommands, addLockOperations } from './cre
 import { lockDetail, lockTable, modelTable, tree } from './format.js';
 import { addSimCommand } from './sim-command.js';
 import { addHandbookCommands } from './handbook-commands.js';
+import { addSheetCommands } from './sheet-commands.js';
 import { print, resolveLocation, withClient, type GlobalOpts } from './shared.js';
 
 /** Exit codes by HTTP class of the error: usage 2, auth 4, not found 3, conflict 5, unavailable 6. */
@@ -169,6 +170,7 @@ export function buildProgram(): Command {
   addCredentialCommands(program);
   addBulkCommands(program);
   addHandbookCommands(program);
+  addSheetCommands(program);
 
   program
     .command('models')

@@ -52,6 +52,9 @@ export type ErrorCode =
 export interface FieldError {
   path: string;
   message: string;
+  /** For a spreadsheet import: the row number as the sheet shows it (header = 1) and the column header. */
+  row?: number;
+  column?: string;
 }
 
 /** The application's error: a stable code, a message for people, and optional per-field detail. */

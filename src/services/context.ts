@@ -28,7 +28,7 @@ export interface ServiceContext {
   /** Uniform integer in [0, max): `crypto.randomInt` in production. */
   randomInt: (max: number) => number;
   /** Called after a lock is created or edited (the in-process simulator provisions new devices). */
-  hooks?: { lockSaved?(lockId: string): Promise<void> };
+  hooks?: { locksSaved?(lockIds: string[]): Promise<void> };
 }
 
 /**

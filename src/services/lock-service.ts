@@ -65,7 +65,7 @@ export class LockService {
       });
       return this.load(tx, id);
     });
-    await this.ctx.hooks?.lockSaved?.(created.id);
+    await this.ctx.hooks?.locksSaved?.([created.id]);
     return created;
   }
 
@@ -87,7 +87,7 @@ export class LockService {
       if (!(await new LockRepository(tx).updateAtVersion(id, current.version, patch))) throw conflict();
       return this.load(tx, id);
     });
-    await this.ctx.hooks?.lockSaved?.(id);
+    await this.ctx.hooks?.locksSaved?.([id]);
     return updated;
   }
 

@@ -106,6 +106,15 @@ export class HandbookRepository {
     await this.db.insert(handbookRevisions).values(row);
   }
 
+  /** The current revision's content of every entry (spreadsheet exports and imports). */
+  async currentContents(): Promise<Map<string, RevisionRow['content']>> {
+    const rows = await this.db
+      .select({ entryId: handbookRevisions.entryId, content: handbookRevisions.content })
+      .from(handbookRevisions)
+      .innerJoin(handbookEntries, and(eq(handbookEntries.id, handbookRevisions.entryId), eq(handbookEntries.currentRevision, handbookRevisions.revision)));
+    return new Map(rows.map((r) => [r.entryId, r.content]));
+  }
+
   async revision(entryId: string, revision: number): Promise<RevisionRow | null> {
     const [row] = await this.db.select().from(handbookRevisions).where(and(eq(handbookRevisions.entryId, entryId), eq(handbookRevisions.revision, revision)));
     return row ?? null;

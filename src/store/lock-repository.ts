@@ -73,6 +73,18 @@ export class LockRepository {
     return { rows, total: Number(count?.n ?? 0) };
   }
 
+  /** Every lock (retired ones too when asked), ordered by location path then name: for exports and imports. */
+  async all(opts: { includeRetired: boolean }): Promise<LockRow[]> {
+    return this.select()
+      .where(opts.includeRetired ? undefined : sql`${locks.serviceState} <> 'retired'`)
+      .orderBy(asc(locations.path), sql`lower(${locks.name})`, asc(locks.id));
+  }
+
+  /** Inserts many locks in one statement per chunk (spreadsheet imports). */
+  async insertMany(rows: (typeof locks.$inferInsert)[], chunk = 500): Promise<void> {
+    for (let i = 0; i < rows.length; i += chunk) await this.db.insert(locks).values(rows.slice(i, i + chunk));
+  }
+
   async byId(id: string): Promise<LockRow | null> {
     const [row] = await this.select().where(eq(locks.id, id));
     return row ?? null;
