@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
-import { LockCreateSchema, LockFilterSchema, LockRetireSchema, LockUpdateSchema, type Lock } from '../domain/locks.js';
+import type { LockModel } from '../domain/lock-models.js';
+import { LockCreateSchema, LockFilterSchema, LockRetireSchema, LockUpdateSchema, type Lock, type LockCreate } from '../domain/locks.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { LocationRepository } from '../store/location-repository.js';
@@ -42,27 +43,7 @@ export class LockService {
       await this.requireFreeExternalId(tx, data.driver, data.externalId, null);
       const now = this.ctx.clock.now();
       const id = this.ctx.ids.uuid();
-      await new LockRepository(tx).insert({
-        id,
-        name: data.name,
-        modelId: data.modelId,
-        locationId: data.locationId,
-        serial: data.serial,
-        firmware: data.firmware,
-        installedOn: data.installedOn,
-        driver: data.driver,
-        externalId: data.externalId,
-        credentialStorage: data.credentialStorage ?? model.credentialStorage,
-        mechanicalOverride: data.mechanicalOverride ?? model.mechanicalOverride,
-        batteryPercent: data.batteryPercent,
-        batteryReportedAt: data.batteryPercent === null ? null : now,
-        serviceState: data.serviceState,
-        notes: data.notes,
-        isDemo: opts.isDemo ?? false,
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
+      await new LockRepository(tx).insert(newLockRow(id, data, model, now, opts.isDemo ?? false));
       return this.load(tx, id);
     });
     await this.ctx.hooks?.locksSaved?.([created.id]);
@@ -162,4 +143,29 @@ export class LockService {
 
 function conflict(): AppError {
   return new AppError('lock.version_conflict', 'this lock was changed by someone else since you opened it; reload and try again');
+}
+
+/** A new lock's row: the model's storage and override unless the input says otherwise. */
+export function newLockRow(id: string, data: LockCreate, model: Pick<LockModel, 'credentialStorage' | 'mechanicalOverride'>, now: Date, isDemo: boolean) {
+  return {
+    id,
+    name: data.name,
+    modelId: data.modelId,
+    locationId: data.locationId,
+    serial: data.serial,
+    firmware: data.firmware,
+    installedOn: data.installedOn,
+    driver: data.driver,
+    externalId: data.externalId,
+    credentialStorage: data.credentialStorage ?? model.credentialStorage,
+    mechanicalOverride: data.mechanicalOverride ?? model.mechanicalOverride,
+    batteryPercent: data.batteryPercent,
+    batteryReportedAt: data.batteryPercent === null ? null : now,
+    serviceState: data.serviceState,
+    notes: data.notes,
+    isDemo,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
 }

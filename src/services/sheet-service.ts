@@ -46,6 +46,7 @@ import type { locks as locksTable } from '../store/schema.js';
 import { readTable, writeTable } from '../sheets/files.js';
 import { actorLabel, authorize, type ServiceContext } from './context.js';
 import { HandbookService } from './handbook-service.js';
+import { newLockRow } from './lock-service.js';
 
 /** The reason recorded on handbook revisions an import writes. */
 export const IMPORT_REASON = 'import';
@@ -340,27 +341,7 @@ export class SheetService {
       if (errors.length > n0) return;
 
       if (!current) {
-        creates.push({
-          id: this.ctx.ids.uuid(),
-          name: data.name,
-          modelId: model.id,
-          locationId: location.id,
-          serial: data.serial,
-          firmware: data.firmware,
-          installedOn: data.installedOn,
-          driver: data.driver,
-          externalId: data.externalId,
-          credentialStorage: data.credentialStorage ?? model.credentialStorage,
-          mechanicalOverride: data.mechanicalOverride ?? model.mechanicalOverride,
-          batteryPercent: data.batteryPercent,
-          batteryReportedAt: data.batteryPercent === null ? null : now,
-          serviceState: data.serviceState,
-          notes: data.notes,
-          isDemo: false,
-          version: 1,
-          createdAt: now,
-          updatedAt: now,
-        });
+        creates.push(newLockRow(this.ctx.ids.uuid(), data, model, now, false));
         return;
       }
       // Only what the sheet has and what differs: a re-imported export writes nothing.
