@@ -5,6 +5,7 @@ import { LockModelService } from './lock-model-service.js';
 import { LockService } from './lock-service.js';
 import { CredentialService } from './credential-service.js';
 import { HandbookService } from './handbook-service.js';
+import { AttachmentService } from './attachment-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -15,6 +16,7 @@ export interface Services {
   locks: LockService;
   credentials: CredentialService;
   handbook: HandbookService;
+  attachments: AttachmentService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -27,5 +29,6 @@ export function createServices(ctx: ServiceContext): Services {
     locks: new LockService(ctx),
     credentials: new CredentialService(ctx),
     handbook: new HandbookService(ctx),
+    attachments: new AttachmentService(ctx),
   };
 }
