@@ -24,6 +24,7 @@ import { inventoryRoutes } from './routes/inventory-routes.js';
 import { credentialRoutes } from './routes/credential-routes.js';
 import { handbookRoutes } from './routes/handbook-routes.js';
 import { sheetRoutes } from './routes/sheet-routes.js';
+import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
@@ -138,6 +139,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(credentialRoutes(opts.services));
       await api.register(handbookRoutes(opts.services));
       await api.register(sheetRoutes(opts.services));
+      await api.register(attachmentRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -2,6 +2,7 @@
  * Response shapes for the OpenAPI document and the serializer. Request shapes are the domain's own
  * schemas, so HTTP, CLI and spreadsheets validate the same way.
  */
+import { ATTACHMENT_TYPES } from '../domain/attachments.js';
 import { z } from 'zod';
 import { CREDENTIAL_STORAGE, LOCK_FAMILIES, RESET_BEHAVIOURS } from '../domain/lock-models.js';
 import { LOCATION_KINDS, READINGS } from '../domain/locations.js';
@@ -298,4 +299,30 @@ export const SecretRevealOut = z.object({
   actorLabel: z.string(),
   reason: z.string(),
   revealedAt: when,
+});
+
+export const AttachmentOut = z.object({
+  id: z.string(),
+  entryId: z.string(),
+  step: z.number().nullable(),
+  caption: z.string(),
+  filename: z.string(),
+  mediaType: z.enum(ATTACHMENT_TYPES),
+  size: z.number(),
+  sha256: z.string(),
+  width: z.number().nullable(),
+  height: z.number().nullable(),
+  hasThumbnail: z.boolean(),
+  createdBy: z.string(),
+  createdAt: when,
+});
+
+export const AttachmentEventOut = z.object({
+  id: z.string(),
+  attachmentId: z.string(),
+  action: z.enum(['added', 'removed']),
+  filename: z.string(),
+  step: z.number().nullable(),
+  actorLabel: z.string(),
+  at: when,
 });

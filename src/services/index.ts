@@ -6,6 +6,7 @@ import { LockService } from './lock-service.js';
 import { CredentialService } from './credential-service.js';
 import { HandbookService } from './handbook-service.js';
 import { SheetService } from './sheet-service.js';
+import { AttachmentService } from './attachment-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -17,6 +18,7 @@ export interface Services {
   credentials: CredentialService;
   handbook: HandbookService;
   sheets: SheetService;
+  attachments: AttachmentService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -30,5 +32,6 @@ export function createServices(ctx: ServiceContext): Services {
     credentials: new CredentialService(ctx),
     handbook: new HandbookService(ctx),
     sheets: new SheetService(ctx),
+    attachments: new AttachmentService(ctx),
   };
 }

@@ -3,7 +3,7 @@
  * production PostgreSQL may not be.
  */
 import { sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigint, boolean, check, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, customType, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { Capabilities, CredentialStorage, Gating, LockFamily, ResetBehaviour } from '../domain/lock-models.js';
 import type { LocationAttributes, LocationKind, Reading } from '../domain/locations.js';
 import type { DriverName, ServiceState } from '../domain/locks.js';
@@ -381,4 +381,63 @@ export const secretReveals = pgTable(
     revealedAt: ts('revealed_at').notNull(),
   },
   (t) => [index('secret_reveals_secret_idx').on(t.secretId), index('secret_reveals_at_idx').on(t.revealedAt)],
+);
+
+/** Raw bytes. pg hands back a Buffer, PGlite a Uint8Array: both become a Buffer. */
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+  toDriver: (v) => v,
+});
+
+/**
+ * Photos, diagrams and PDFs of a handbook entry, kept in the database so a backup carries them. Images
+ * are stored with their metadata (EXIF, GPS, XMP) stripped and upright; `thumbnail` is a small WebP.
+ * Not part of revisions; additions and removals are recorded in handbook_attachment_events.
+ */
+export const handbookAttachments = pgTable(
+  'handbook_attachments',
+  {
+    id: uuid('id').primaryKey(),
+    entryId: uuid('entry_id')
+      .notNull()
+      .references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    /** The step (1-based) it illustrates, or null for the whole entry. */
+    step: integer('step'),
+    caption: text('caption').notNull().default(''),
+    filename: text('filename').notNull(),
+    mediaType: text('media_type').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    width: integer('width'),
+    height: integer('height'),
+    bytes: bytea('bytes').notNull(),
+    thumbnail: bytea('thumbnail'),
+    createdById: text('created_by_id').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('handbook_attachments_entry_idx').on(t.entryId),
+    check('handbook_attachments_type_check', sql`${t.mediaType} in ('image/png','image/jpeg','image/webp','application/pdf')`),
+    check('handbook_attachments_size_check', sql`${t.size} between 1 and 5242880`),
+    check('handbook_attachments_step_check', sql`${t.step} is null or ${t.step} >= 1`),
+  ],
+);
+
+/** Who added or removed which attachment, when. No foreign keys: the record outlives the attachment. */
+export const handbookAttachmentEvents = pgTable(
+  'handbook_attachment_events',
+  {
+    id: uuid('id').primaryKey(),
+    entryId: uuid('entry_id').notNull(),
+    attachmentId: uuid('attachment_id').notNull(),
+    action: text('action').$type<'added' | 'removed'>().notNull(),
+    filename: text('filename').notNull(),
+    step: integer('step'),
+    actorId: text('actor_id').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    at: ts('at').notNull(),
+  },
+  (t) => [index('handbook_attachment_events_entry_idx').on(t.entryId, t.at), check('handbook_attachment_events_action_check', sql`${t.action} in ('added','removed')`)],
 );

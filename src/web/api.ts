@@ -59,3 +59,16 @@ export function formAlert(e: unknown, known: readonly string[]): string | null {
 export function formatDate(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '-';
 }
+
+/** Sends a file as the raw request body (the attachments API); extra headers and a query string allowed. */
+export async function uploadFile<T>(url: string, file: Blob & { name?: string }, headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': file.type || 'application/octet-stream', 'x-csrf-token': csrfToken, ...(file.name ? { 'x-filename': encodeURIComponent(file.name) } : {}), ...headers },
+    body: file,
+  });
+  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; fields?: FieldError[] } };
+  if (!res.ok) throw new ApiError(res.status, json.error?.code ?? 'unknown', json.error?.message ?? `HTTP ${res.status}`, json.error?.fields ?? []);
+  return json as T;
+}

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { jpegWithGps } from '../helpers/images.js';
 import { readPdf } from '../helpers/pdf.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -141,6 +142,29 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     assert.match(pdf.pages.join('\n'), /straightened paperclip/, 'the new revision of the edited entry is in the export');
     assert.ok(pdf.outline.length > 0, 'the PDF has bookmarks');
     await page.goto(entryUrl);
+  });
+
+  it('attaches a site photo to step 1: its thumbnail shows in the step and opens full size', async () => {
+    await page.goto(entryUrl);
+    const form = page.getByTestId('attachment-upload');
+    await form.waitFor({ timeout: WAIT });
+    await form.locator('input[type=file]').setInputFiles({ name: 'back plate.jpg', mimeType: 'image/jpeg', buffer: await jpegWithGps() });
+    await form.getByLabel('Caption').fill('Reset button behind the back plate');
+    await form.getByPlaceholder('Whole entry').click();
+    await page.getByRole('option', { name: 'Step 1', exact: true }).click();
+    await form.getByRole('button', { name: 'Upload' }).click();
+    const thumb = page.getByTestId('step').first().getByTestId('attachment-thumbnail');
+    await thumb.waitFor({ timeout: WAIT });
+    await page.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, await thumb.elementHandle(), { timeout: WAIT });
+    assert.equal(await thumb.evaluate((el) => (el as HTMLImageElement).naturalWidth), 320, 'the thumbnail is 320 px wide');
+    await expectText(page.getByTestId('step').first().getByTestId('attachment'), /Reset button behind the back plate/, 'the caption under the thumbnail');
+    await page.screenshot({ path: path.join(shots, 'handbook-attachment.png'), fullPage: true });
+    await thumb.click();
+    const full = page.getByTestId('attachment-full');
+    await full.waitFor({ timeout: WAIT });
+    await page.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, await full.elementHandle(), { timeout: WAIT });
+    assert.equal(await full.evaluate((el) => (el as HTMLImageElement).naturalWidth), 800, 'the full image');
+    await page.keyboard.press('Escape');
   });
 
   it('keeps a master code masked and reveals it once with a reason, which the record shows', async () => {

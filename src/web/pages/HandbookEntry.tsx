@@ -8,6 +8,7 @@ import { FAMILY_LABELS, type LockFamily } from '../../domain/lock-models.js';
 import { api, formAlert, formatDate } from '../api.js';
 import { GenericBadge, StatusBadge, stepHeadline, TIER_LABELS, useEntry, verifiedLine, WARNING_LABELS, type EntryJson } from '../handbook.js';
 import { useCan } from '../session.js';
+import { AttachmentsSection, AttachmentThumbs, useAttachments } from './HandbookAttachments.js';
 import { HandbookSecrets } from './HandbookSecrets.js';
 
 function Section({ title, children, testId }: { title: string; children: ReactNode; testId?: string }) {
@@ -27,11 +28,13 @@ export function HandbookEntryPage() {
   const entry = useEntry(id);
   const canWrite = useCan('handbook.write');
   const canVerify = useCan('handbook.verify');
+  const attachments = useAttachments(id);
   const [verifying, setVerifying] = useState(false);
   if (entry.isPending) return <Loader />;
   if (entry.isError) return <Alert color="red">{entry.error.message}</Alert>;
   const e = entry.data;
   const c = e.content;
+  const files = attachments.data ?? [];
   return (
     <Stack>
       <Group justify="space-between" align="flex-start" data-testid="entry-header">
@@ -151,11 +154,15 @@ export function HandbookEntryPage() {
                   </Badge>
                 </Group>
                 <Text style={{ whiteSpace: 'pre-wrap' }}>{s.text}</Text>
+                <AttachmentThumbs items={files.filter((a) => a.step === i + 1)} canWrite={canWrite} />
               </div>
             </Group>
           ))}
         </Stack>
       </Section>
+
+      {attachments.isError && <Alert color="red">Attachments: {attachments.error.message}</Alert>}
+      <AttachmentsSection entryId={e.id} stepCount={c.steps.length} items={files} canWrite={canWrite} />
 
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Section title="Resources" testId="resources">
