@@ -170,16 +170,15 @@ export function searchQuery(text: string, modelKey: string, limit: number): SQL 
   const useTrgm = modelKey.length >= 3;
   const fts = tsquery ? sql`${e.searchVector} @@ ${query}` : sql`false`;
   const trgm = useTrgm ? sql`greatest(similarity(${e.modelKey}, ${modelKey}), word_similarity(${modelKey}, ${e.modelKey}))` : sql`0`;
-  const byWords = tsquery ? sql`select ${e.id} from ${e} where ${e.searchVector} @@ ${query}` : null;
-  const byModel = useTrgm ? sql`select ${e.id} from ${e} where ${e.modelKey} % ${modelKey} union select ${e.id} from ${e} where ${modelKey} <% ${e.modelKey}` : null;
-  const candidates = byWords && byModel ? sql`${byWords} union ${byModel}` : (byWords ?? byModel ?? sql`select null::uuid as id where false`);
+  // One scan: the planner ORs the bitmaps of the two indexes, then scores only those rows.
+  const byModel = useTrgm ? sql`(${e.modelKey} % ${modelKey} or ${modelKey} <% ${e.modelKey})` : sql`false`;
   return sql`select id, rank, headline from (
           select ${e.id} as id,
                  (case when ${fts} then ts_rank(${e.searchVector}, ${query}) + 1 else 0 end) + ${trgm} as rank,
                  ${fts} as fts_match, ${trgm} as trgm_score,
                  ${e.title} as headline
           from ${e}
-          where ${e.id} in (${candidates})
+          where ${fts} or ${byModel}
         ) s
         where fts_match or trgm_score >= 0.3
         order by rank desc, id
