@@ -6,10 +6,15 @@
  * --postgres (use DATABASE_URL, an empty database).
  * handbook-pdf flags: --entries N (1000).
  * xlsx-import flags: --rows N (10000), --postgres.
+ * handbook-search flags: --entries N (50000), --queries N (400), --explain (print the plan of one
+ * query of each kind), --postgres.
+ * handbook: handbook-search (50,000 entries), handbook-pdf (1,000 entries) and xlsx-import;
+ * --entries sets both when given.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runHandbookPdf, type HandbookPdfResult } from './handbook-pdf.js';
+import { runHandbookSearch, type HandbookSearchResult } from './handbook-search.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
 import { runXlsxImport, type SheetsResult } from './sheets.js';
 
@@ -22,7 +27,9 @@ const { positionals, values } = parseArgs({
     'hub-size': { type: 'string', default: '100' },
     'hub-limit': { type: 'string', default: '2' },
     postgres: { type: 'boolean', default: false },
-    entries: { type: 'string', default: '1000' },
+    entries: { type: 'string' },
+    queries: { type: 'string', default: '400' },
+    explain: { type: 'boolean', default: false },
   },
 });
 
@@ -36,7 +43,7 @@ function int(name: string, raw: string): number {
 }
 
 const wanted = positionals.length ? positionals : ['turnover'];
-const BENCHMARKS = ['turnover', 'handbook-pdf', 'xlsx-import'];
+const BENCHMARKS = ['turnover', 'handbook-pdf', 'handbook-search', 'handbook', 'xlsx-import'];
 const unknown = wanted.filter((w) => !BENCHMARKS.includes(w));
 if (unknown.length) {
   console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.join(', ')}`);
@@ -50,7 +57,9 @@ if (values.postgres && !process.env.DATABASE_URL) {
 const results: TurnoverResult[] = [];
 const pdfResults: HandbookPdfResult[] = [];
 const sheetResults: SheetsResult[] = [];
-for (const name of wanted) {
+const searchResults: HandbookSearchResult[] = [];
+const expanded = wanted.flatMap((w) => (w === 'handbook' ? ['handbook-search', 'handbook-pdf', 'xlsx-import'] : [w]));
+for (const name of expanded) {
   if (name === 'xlsx-import') {
     sheetResults.push(await runXlsxImport({ rows: int('rows', values.rows), databaseUrl: values.postgres ? process.env.DATABASE_URL : undefined }));
   }
@@ -64,7 +73,17 @@ for (const name of wanted) {
     });
     results.push(r);
   }
-  if (name === 'handbook-pdf') pdfResults.push(await runHandbookPdf({ entries: int('entries', values.entries) }));
+  if (name === 'handbook-pdf') pdfResults.push(await runHandbookPdf({ entries: int('entries', values.entries ?? '1000') }));
+  if (name === 'handbook-search') {
+    const r = await runHandbookSearch({
+      entries: int('entries', values.entries ?? '50000'),
+      queries: int('queries', values.queries),
+      databaseUrl: values.postgres ? process.env.DATABASE_URL : undefined,
+      explain: values.explain,
+    });
+    if (r.plans) for (const p of Object.values(r.plans)) console.log(`${p}\n`);
+    searchResults.push(r);
+  }
 }
 if (sheetResults.length) {
   console.table(
@@ -99,6 +118,25 @@ if (results.length) console.table(
     failed: r.failed,
   })),
 );
+if (searchResults.length) {
+  console.table(
+    searchResults.flatMap((r) =>
+      [['all', r.overall] as const, ...Object.entries(r.byKind)].map(([kind, f]) => ({
+        bench: r.benchmark,
+        engine: r.engine,
+        entries: r.entries,
+        queries: kind,
+        n: f.queries,
+        'p50 ms': f.p50Ms,
+        'p95 ms': f.p95Ms,
+        'p99 ms': f.p99Ms,
+        'max ms': f.maxMs,
+        found: 'found' in f && f.found !== undefined ? `${f.found}/${f.queries}` : '',
+        goal: kind === 'all' ? 'p50 < 5, p99 < 25' : '',
+      })),
+    ),
+  );
+}
 if (pdfResults.length) {
   console.table(
     pdfResults.map((r) => ({
@@ -116,6 +154,5 @@ if (pdfResults.length) {
   );
 }
 mkdirSync('bench-results', { recursive: true });
-for (const r of [...results, ...pdfResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
-for (const r of [...results, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+for (const r of [...results, ...pdfResults, ...searchResults, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
 console.log('written to bench-results/');

@@ -135,7 +135,7 @@ export class HandbookService {
         modelId: data.modelId,
         lockId: data.lockId,
         currentRevision: 1,
-        ...derived(model.manufacturer, model.modelNumber, data.content),
+        ...entryDerivedColumns(model.manufacturer, model.modelNumber, data.content),
         verificationWindowDays: data.verificationWindowDays,
         isDemo: opts.isDemo ?? false,
         createdAt: now,
@@ -158,7 +158,7 @@ export class HandbookService {
       const now = this.ctx.clock.now();
       const next = data.expectedRevision + 1;
       const ok = await repo.advance(id, data.expectedRevision, {
-        ...derived(row.manufacturer, row.modelNumber, data.content),
+        ...entryDerivedColumns(row.manufacturer, row.modelNumber, data.content),
         ...(data.verificationWindowDays !== undefined ? { verificationWindowDays: data.verificationWindowDays } : {}),
         updatedAt: now,
       });
@@ -576,8 +576,11 @@ export class HandbookService {
   }
 }
 
-/** The entry's columns that follow from its content: kept in step on every save. */
-function derived(manufacturer: string, modelNumber: string, content: HandbookContent) {
+/**
+ * The entry's columns that follow from its content: kept in step on every save. Exported so bulk
+ * loaders (the search benchmark) write exactly what the service writes.
+ */
+export function entryDerivedColumns(manufacturer: string, modelNumber: string, content: HandbookContent) {
   return { title: content.title, generic: content.generic, searchText: searchText(manufacturer, modelNumber, content), modelKey: normalizeModelNumber(modelNumber) };
 }
 

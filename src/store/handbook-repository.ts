@@ -1,9 +1,11 @@
-import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { queryRows } from './database.js';
+import { inTransaction, queryRows } from './database.js';
 import { handbookEntries, handbookRevisions, handbookVerifications, locations, lockModels, locks } from './schema.js';
 
-export type EntryRecord = typeof handbookEntries.$inferSelect;
+/** An entry's columns but its search vector (the database's own, only search reads it). */
+const { searchVector: _searchVector, ...entryColumns } = getTableColumns(handbookEntries);
+export type EntryRecord = Omit<typeof handbookEntries.$inferSelect, 'searchVector'>;
 export type RevisionRow = typeof handbookRevisions.$inferSelect;
 
 /** An entry joined with its model and, for an override, its lock and the lock's location path. */
@@ -34,7 +36,7 @@ export class HandbookRepository {
   private select() {
     return this.db
       .select({
-        entry: handbookEntries,
+        entry: entryColumns,
         manufacturer: lockModels.manufacturer,
         modelNumber: lockModels.modelNumber,
         family: lockModels.family,
@@ -72,12 +74,12 @@ export class HandbookRepository {
 
   /** The model-level entry of a model, if any. */
   async forModel(modelId: string): Promise<EntryRecord | null> {
-    const [row] = await this.db.select().from(handbookEntries).where(and(eq(handbookEntries.modelId, modelId), isNull(handbookEntries.lockId)));
+    const [row] = await this.db.select(entryColumns).from(handbookEntries).where(and(eq(handbookEntries.modelId, modelId), isNull(handbookEntries.lockId)));
     return row ?? null;
   }
 
   async forLock(lockId: string): Promise<EntryRecord | null> {
-    const [row] = await this.db.select().from(handbookEntries).where(eq(handbookEntries.lockId, lockId));
+    const [row] = await this.db.select(entryColumns).from(handbookEntries).where(eq(handbookEntries.lockId, lockId));
     return row ?? null;
   }
 
@@ -152,27 +154,48 @@ export class HandbookRepository {
    * word) plus trigram similarity of the normalized model number, so "db22ow" still finds DB-220W.
    */
   async search(text: string, modelKey: string, limit: number): Promise<{ id: string; rank: number; headline: string }[]> {
-    const words = text
-      .toLowerCase()
-      .split(/[^\p{L}\p{N}]+/u)
-      .filter(Boolean)
-      .slice(0, 12);
-    const tsquery = words.map((w) => `${w}:*`).join(' & ');
-    const ts = sql`to_tsvector('simple'::regconfig, ${handbookEntries.searchText})`;
-    const fts = tsquery ? sql`${ts} @@ to_tsquery('simple'::regconfig, ${tsquery})` : sql`false`;
-    const trgm = modelKey.length >= 3 ? sql`greatest(similarity(${handbookEntries.modelKey}, ${modelKey}), word_similarity(${modelKey}, ${handbookEntries.modelKey}))` : sql`0`;
-    return queryRows(
-      this.db,
-      sql`select id, rank, headline from (
-            select ${handbookEntries.id} as id,
-                   (case when ${fts} then ts_rank(${ts}, to_tsquery('simple'::regconfig, ${tsquery || 'x'})) + 1 else 0 end) + ${trgm} as rank,
-                   ${fts} as fts_match, ${trgm} as trgm_score,
-                   ${handbookEntries.title} as headline
-            from ${handbookEntries}
-          ) s
-          where fts_match or trgm_score >= 0.3
-          order by rank desc, id
-          limit ${limit}`,
-    );
+    return inTransaction(this.db, async (tx) => {
+      await tx.execute(SEARCH_TRGM_SETTINGS);
+      return queryRows(tx, searchQuery(text, modelKey, limit));
+    });
   }
 }
+
+/**
+ * The search statement, on its own so a benchmark can EXPLAIN exactly what `search` runs. Candidates
+ * come from the indexes only — the GIN index on `search_vector` for the words, the trigram GIN index
+ * on `model_key` for the model number (`%` and `<%` with the thresholds `SEARCH_TRGM_SETTINGS` sets)
+ * — and only they are scored, so the cost follows the matches, not the size of the handbook.
+ */
+export function searchQuery(text: string, modelKey: string, limit: number): SQL {
+  const words = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
+    .slice(0, 12);
+  const tsquery = words.map((w) => `${w}:*`).join(' & ');
+  const e = handbookEntries;
+  const query = sql`to_tsquery('simple'::regconfig, ${tsquery || 'x'})`;
+  const useTrgm = modelKey.length >= 3;
+  const fts = tsquery ? sql`${e.searchVector} @@ ${query}` : sql`false`;
+  const trgm = useTrgm ? sql`greatest(similarity(${e.modelKey}, ${modelKey}), word_similarity(${modelKey}, ${e.modelKey}))` : sql`0`;
+  // One scan: the planner ORs the bitmaps of the two indexes, then scores only those rows.
+  const byModel = useTrgm ? sql`(${e.modelKey} % ${modelKey} or ${modelKey} <% ${e.modelKey})` : sql`false`;
+  return sql`select id, rank, headline from (
+          select ${e.id} as id,
+                 (case when ${fts} then ts_rank(${e.searchVector}, ${query}) + 1 else 0 end) + ${trgm} as rank,
+                 ${fts} as fts_match, ${trgm} as trgm_score,
+                 ${e.title} as headline
+          from ${e}
+          where ${fts} or ${byModel}
+        ) s
+        where fts_match or trgm_score >= 0.3
+        order by rank desc, id
+        limit ${limit}`;
+}
+
+/**
+ * The trigram thresholds the index conditions of `searchQuery` use, matching its score cut-off (0.3
+ * for both; PostgreSQL's default for `<%` is 0.6). Set per transaction.
+ */
+export const SEARCH_TRGM_SETTINGS = sql`select set_config('pg_trgm.similarity_threshold', '0.3', true), set_config('pg_trgm.word_similarity_threshold', '0.3', true)`;

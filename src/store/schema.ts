@@ -22,6 +22,9 @@ export interface StoredObservedPin {
   enabled: boolean;
 }
 
+/** A full-text document; written only by the database (a generated column), read by search. */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 export const locations = pgTable(
@@ -273,6 +276,10 @@ export const handbookEntries = pgTable(
     title: text('title').notNull(),
     generic: boolean('generic').notNull().default(false),
     searchText: text('search_text').notNull(),
+    /** `search_text` parsed once on write (not on every search), under the GIN index search uses. */
+    searchVector: tsvector('search_vector')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, search_text)`),
     /** The model number lower-cased, letters and digits only, for typo-tolerant (trigram) matching. */
     modelKey: text('model_key').notNull(),
     verificationWindowDays: integer('verification_window_days').notNull().default(180),
@@ -286,7 +293,7 @@ export const handbookEntries = pgTable(
   (t) => [
     uniqueIndex('handbook_entries_model_idx').on(t.modelId).where(sql`${t.lockId} is null`),
     uniqueIndex('handbook_entries_lock_idx').on(t.lockId).where(sql`${t.lockId} is not null`),
-    index('handbook_entries_search_idx').using('gin', sql`to_tsvector('simple'::regconfig, ${t.searchText})`),
+    index('handbook_entries_search_vector_idx').using('gin', t.searchVector),
     index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')),
     check('handbook_entries_window_check', sql`${t.verificationWindowDays} between 1 and 3650`),
   ],
