@@ -223,7 +223,7 @@ function RequestForm({ entryId, onSent }: { entryId: string | null; onSent: () =
           {entryId && (
             <SegmentedControl
               value={kind}
-              onChange={(v) => setKind(v as 'role' | 'reveal')}
+              onChange={(v) => setKind(v)}
               data={[
                 { value: 'reveal', label: 'Reveal this entry' },
                 { value: 'role', label: 'A role on a place' },
@@ -236,7 +236,7 @@ function RequestForm({ entryId, onSent }: { entryId: string | null; onSent: () =
             </Text>
           ) : (
             <Group grow>
-              <Select label="Role" data={ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))} value={role} onChange={(v) => v && setRole(v as Role)} error={errors.role} />
+              <Select label="Role" data={ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))} value={role} onChange={(v) => v && setRole(v)} error={errors.role} />
               <Select
                 label="Where"
                 placeholder="the whole organisation"

@@ -98,7 +98,7 @@ function RoleAndPlace({ role, setRole, locationId, setLocationId, errors }: { ro
   const locations = useLocations();
   return (
     <>
-      <Select label="Role" data={ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))} value={role} onChange={(v) => v && setRole(v as Role)} error={errors.role} />
+      <Select label="Role" data={ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))} value={role} onChange={(v) => v && setRole(v)} error={errors.role} />
       <Select label="Where" placeholder="the whole organisation" clearable searchable data={locationOptions(locations.data ?? [])} value={locationId} onChange={setLocationId} error={errors.locationId} />
     </>
   );
