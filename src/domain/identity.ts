@@ -1,12 +1,21 @@
 import { z } from 'zod';
 
-/** Roles of the brief. Until location-scoped grants land, a user's role applies to the whole organisation. */
+/** Roles of the brief. A role is granted on a location subtree (or the whole organisation). */
 export const ROLES = ['owner', 'admin', 'manager', 'technician', 'auditor', 'occupant'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * One active grant as the policy sees it: a role on a subtree (`locationPath` null = the whole
+ * organisation), or the right to reveal one handbook entry's secrets. Grants that expired or were
+ * revoked are never in an actor: they are re-read on every request, as of that request's time.
+ */
+export type ActorGrant =
+  | { kind: 'role'; id: string; role: Role; locationId: string | null; locationPath: string | null; expiresAt: Date | null }
+  | { kind: 'reveal'; id: string; entryId: string; expiresAt: Date | null };
+
 /** Who is acting. Every service call takes one, so authorization and audit have a subject. */
 export type Actor =
-  | { kind: 'user'; userId: string; email: string; role: Role; via: 'session' | 'token' }
+  | { kind: 'user'; userId: string; email: string; via: 'session' | 'token'; grants: ActorGrant[] }
   /** The local CLI on a data folder no server owns: whoever can read the folder holds everything. */
   | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' };
 
@@ -25,41 +34,131 @@ export type Action =
   | 'lock.operate'
   | 'user.read'
   | 'user.write'
+  | 'access.grant'
   | 'token.manage_own'
   | 'handbook.read'
   | 'handbook.write'
   | 'handbook.verify'
   | 'handbook.reveal'
-  | 'keys.rotate';
-
-const READ_ALL: Action[] = ['location.read', 'model.read', 'lock.read', 'credential.read', 'token.manage_own', 'handbook.read'];
-const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
-// Technicians follow procedures and confirm them (verify, and reveal a code to perform a reset, each
-// reveal recorded); editing the handbook is for managers and up; an auditor reads and never reveals.
-const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
-const GRANTS: Record<Role, readonly Action[]> = {
-  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'token.manage_own', ...HANDBOOK, 'keys.rotate'],
-  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'token.manage_own', ...HANDBOOK, 'keys.rotate'],
-  manager: [...READ_ALL, 'lock.write', 'lock.retire', 'location.write', ...CREDENTIALS, ...HANDBOOK],
-  technician: [...READ_ALL, 'lock.operate', 'handbook.verify', 'handbook.reveal'],
-  auditor: [...READ_ALL, 'user.read'],
-  // An occupant's view is limited to their own unit; until unit grants exist, they see nothing.
-  occupant: ['token.manage_own'],
-};
+  | 'keys.rotate'
+  | 'audit.read';
 
 /**
- * The one authorization decision: may `actor` do `action`? Deny by default. Location scopes arrive
- * with the access issue; the signature already takes the resource so callers need not change.
+ * What a resource is to the policy:
+ * - `{ locationPath }`: something at a place in the tree; a grant must cover that place;
+ * - `'anywhere'`: shared catalogue (models, generic procedures) or one's own things; any grant whose
+ *   role has the action will do;
+ * - `{ entryId, locationPath }`: a handbook entry (model entries have no place: `null`), for reveals;
+ * - nothing: the organisation itself (users, keys, catalogue edits); only an organisation-wide grant.
  */
-export function isAllowed(actor: Actor, action: Action, _resource?: { locationPath?: string }): boolean {
-  if (actor.kind === 'system') return true;
-  return GRANTS[actor.role]?.includes(action) ?? false;
+export type Resource = { locationPath: string } | { entryId: string; locationPath: string | null } | 'anywhere';
+
+const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
+const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
+const EVERYTHING: Action[] = [
+  'location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS,
+  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'audit.read',
+];
+
+/**
+ * The written policy: what each role may do within the subtree it is granted on. Technicians follow
+ * procedures and operate locks; revealing a handbook secret is something they request per entry.
+ * An auditor reads everything in scope, the audit log included, and changes nothing. An occupant
+ * sees their unit, its locks and its credentials (masked).
+ */
+export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
+  owner: EVERYTHING,
+  admin: EVERYTHING,
+  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK],
+  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify'],
+  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read'],
+  occupant: ['location.read', 'lock.read', 'credential.read', 'token.manage_own'],
+};
+
+/** Which roles a role may hand out (by invitation, direct grant or approving a request). */
+export const GRANTABLE: Record<Role, readonly Role[]> = {
+  owner: ROLES,
+  admin: ['admin', 'manager', 'technician', 'auditor', 'occupant'],
+  manager: ['manager', 'technician', 'occupant'],
+  technician: [],
+  auditor: [],
+  occupant: [],
+};
+
+/** Whether a grant at `grantPath` (null = organisation) covers `path`. Paths are `/id/.../id/`. */
+export function covers(grantPath: string | null, path: string): boolean {
+  return grantPath === null || path.startsWith(grantPath);
 }
 
-/** Lists every action a role is granted, for the UI to hide what it cannot do. */
+function live(g: ActorGrant, now: Date | undefined): boolean {
+  return g.expiresAt === null || now === undefined || g.expiresAt > now;
+}
+
+/**
+ * The one authorization decision: may `actor` do `action` on `resource`? Deny by default. `now`,
+ * when given, re-checks expiry (actors are built from grants already live at the request's time).
+ */
+export function isAllowed(actor: Actor, action: Action, resource?: Resource, now?: Date): boolean {
+  if (actor.kind === 'system') return true;
+  for (const g of actor.grants) {
+    if (!live(g, now)) continue;
+    if (g.kind === 'reveal') {
+      if (action === 'handbook.reveal' && resource !== undefined && resource !== 'anywhere' && 'entryId' in resource && resource.entryId === g.entryId) return true;
+      continue;
+    }
+    if (!ROLE_ACTIONS[g.role]?.includes(action)) continue;
+    if (resource === 'anywhere') return true;
+    if (resource === undefined || resource.locationPath === null) {
+      if (g.locationPath === null) return true;
+      continue;
+    }
+    if (covers(g.locationPath, resource.locationPath)) return true;
+  }
+  return false;
+}
+
+/**
+ * Where `actor` may do `action`: `null` means everywhere (an organisation-wide grant, or the
+ * system), otherwise the subtree paths its grants cover (possibly none). List queries filter by it.
+ */
+export function scopeOf(actor: Actor, action: Action, now?: Date): string[] | null {
+  if (actor.kind === 'system') return null;
+  const paths: string[] = [];
+  for (const g of actor.grants) {
+    if (g.kind !== 'role' || !live(g, now) || !ROLE_ACTIONS[g.role]?.includes(action)) continue;
+    if (g.locationPath === null) return null;
+    paths.push(g.locationPath);
+  }
+  // Drop paths inside another granted path: one prefix test each is enough.
+  return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q)));
+}
+
+/** Whether `path` is inside `scope` (from `scopeOf`). */
+export function inScope(scope: string[] | null, path: string): boolean {
+  return scope === null || scope.some((p) => path.startsWith(p));
+}
+
+/** Every action the actor holds somewhere, for the UI to hide what it cannot do (the server decides). */
 export function allowedActions(actor: Actor): Action[] {
-  if (actor.kind === 'system') return [...GRANTS.owner];
-  return [...(GRANTS[actor.role] ?? [])];
+  if (actor.kind === 'system') return [...EVERYTHING];
+  const out = new Set<Action>();
+  for (const g of actor.grants) {
+    if (g.kind === 'role') for (const a of ROLE_ACTIONS[g.role] ?? []) out.add(a);
+    else out.add('handbook.reveal');
+  }
+  return [...out];
+}
+
+/** The roles an actor may hand out at `path` (null = organisation-wide). */
+export function grantableRoles(actor: Actor, path: string | null, now?: Date): Role[] {
+  if (actor.kind === 'system') return [...ROLES];
+  const out = new Set<Role>();
+  for (const g of actor.grants) {
+    if (g.kind !== 'role' || !live(g, now) || !ROLE_ACTIONS[g.role].includes('access.grant')) continue;
+    if (g.locationPath !== null && (path === null || !path.startsWith(g.locationPath))) continue;
+    for (const r of GRANTABLE[g.role]) out.add(r);
+  }
+  return ROLES.filter((r) => out.has(r));
 }
 
 export const PasswordSchema = z
@@ -82,6 +181,8 @@ export const UserCreateSchema = z
     email: z.string().trim().toLowerCase().email('enter an email address'),
     displayName: z.string().trim().min(1).max(120),
     role: z.enum(ROLES),
+    /** Where the role applies; null or absent: the whole organisation. */
+    locationId: z.string().uuid('locationId must be an id').nullable().default(null),
     password: PasswordSchema.optional(),
   })
   .strict();
@@ -98,7 +199,8 @@ export interface User {
   id: string;
   email: string;
   displayName: string;
-  role: Role;
+  /** Active role grants, for display (the policy works from the actor's grants). */
+  roles: { role: Role; locationId: string | null; locationName: string | null }[];
   hasPassword: boolean;
   createdAt: Date;
 }

@@ -90,6 +90,8 @@ export interface Location {
   attributes: LocationAttributes;
   path: string;
   isDemo: boolean;
+  /** A site's document owner: told of access requests on the site. */
+  documentOwnerId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -26,6 +26,7 @@ import { handbookRoutes } from './routes/handbook-routes.js';
 import { sheetRoutes } from './routes/sheet-routes.js';
 import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
+import { accessRoutes } from './routes/access-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -140,6 +141,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(handbookRoutes(opts.services));
       await api.register(sheetRoutes(opts.services));
       await api.register(attachmentRoutes(opts.services));
+      await api.register(accessRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -23,7 +23,7 @@ export const ErrorBody = z.object({
 
 export const IdParams = z.object({ id: z.string().uuid('not a valid id') });
 
-export const UserOut = z.object({ id: z.string(), email: z.string(), displayName: z.string(), role: z.enum(ROLES), hasPassword: z.boolean(), createdAt: when });
+export const UserOut = z.object({ id: z.string(), email: z.string(), displayName: z.string(), roles: z.array(z.object({ role: z.enum(ROLES), locationId: z.string().nullable(), locationName: z.string().nullable() })), hasPassword: z.boolean(), createdAt: when });
 
 export const SessionOut = z.object({
   user: UserOut,
@@ -41,6 +41,7 @@ const LocationBase = {
   attributes: z.record(z.string(), z.string()),
   path: z.string(),
   isDemo: z.boolean(),
+  documentOwnerId: z.string().nullable(),
   createdAt: when,
   updatedAt: when,
 };
@@ -326,3 +327,49 @@ export const AttachmentEventOut = z.object({
   actorLabel: z.string(),
   at: when,
 });
+
+export const AccessGrantOut = z.object({
+  id: z.string(),
+  userId: z.string(),
+  userEmail: z.string(),
+  userName: z.string(),
+  kind: z.enum(['role', 'reveal']),
+  role: z.enum(ROLES).nullable(),
+  locationId: z.string().nullable(),
+  locationName: z.string().nullable(),
+  entryId: z.string().nullable(),
+  entryTitle: z.string().nullable(),
+  requestId: z.string().nullable(),
+  grantedBy: z.string(),
+  grantedAt: when,
+  expiresAt: when.nullable(),
+  revokedAt: when.nullable(),
+  revokedBy: z.string().nullable(),
+  revokeReason: z.string().nullable(),
+  state: z.enum(['active', 'expired', 'revoked']),
+});
+
+export const AccessRequestOut = z.object({
+  id: z.string(),
+  requesterId: z.string(),
+  requesterEmail: z.string(),
+  requesterName: z.string(),
+  kind: z.enum(['role', 'reveal']),
+  role: z.enum(ROLES).nullable(),
+  locationId: z.string().nullable(),
+  locationName: z.string().nullable(),
+  entryId: z.string().nullable(),
+  entryTitle: z.string().nullable(),
+  justification: z.string(),
+  durationHours: z.number(),
+  requiredApprovals: z.number(),
+  state: z.enum(['pending', 'approved', 'denied', 'cancelled', 'lapsed']),
+  createdAt: when,
+  lapsesAt: when,
+  decidedAt: when.nullable(),
+  grantId: z.string().nullable(),
+  decisions: z.array(z.object({ approverId: z.string(), approverEmail: z.string(), decision: z.enum(['approve', 'deny']), reason: z.string(), decidedAt: when })),
+  canDecide: z.boolean(),
+});
+
+export const NotificationOut = z.object({ id: z.string(), subject: z.string(), link: z.string().nullable(), createdAt: when, readAt: when.nullable() });

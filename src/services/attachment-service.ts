@@ -23,6 +23,7 @@ import { inTransaction } from '../store/database.js';
 import { AttachmentRepository, type AttachmentMetaRow } from '../store/attachment-repository.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
 import { actorId, actorLabel, authorize, type ServiceContext } from './context.js';
+import { entryReadResource, entryResource, writeResource } from './scope.js';
 
 export interface AttachmentUpload {
   bytes: Buffer;
@@ -45,7 +46,7 @@ export class AttachmentService {
   /** Checks, cleans and stores one file on an entry. */
   async add(actor: Actor, entryId: string, upload: AttachmentUpload): Promise<AttachmentInfo> {
     const m = parseInput(AttachmentMetaSchema, upload.meta ?? {});
-    authorize(actor, 'handbook.write');
+    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, entryId)));
     const type = checkUpload(upload.bytes, upload.filename ?? 'the file', upload.declaredType);
     const filename = cleanFilename(upload.filename, type);
     await this.requireEntry(entryId, m.step);
@@ -86,14 +87,14 @@ export class AttachmentService {
 
   /** Metadata of an entry's attachments, step by step. */
   async list(actor: Actor, entryId: string): Promise<AttachmentInfo[]> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, entryId)));
     await this.requireEntry(entryId);
     return (await new AttachmentRepository(this.ctx.db).list(entryId)).map(info);
   }
 
   /** The stored file (for images: metadata stripped), or its thumbnail. */
   async file(actor: Actor, entryId: string, id: string, which: 'original' | 'thumbnail'): Promise<AttachmentFile> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, entryId)));
     const got = await new AttachmentRepository(this.ctx.db).bytes(entryId, id, which);
     if (!got) throw new AppError('handbook.attachment_not_found', `attachment ${id} not found on this entry`);
     if (!got.bytes) throw new AppError('handbook.attachment_not_found', `attachment ${id} is a ${got.meta.mediaType} and has no thumbnail`);
@@ -102,7 +103,7 @@ export class AttachmentService {
 
   /** Removes an attachment and records who did. */
   async remove(actor: Actor, entryId: string, id: string): Promise<void> {
-    authorize(actor, 'handbook.write');
+    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, entryId)));
     await inTransaction(this.ctx.db, async (tx) => {
       const repo = new AttachmentRepository(tx);
       const row = await repo.meta(entryId, id);
@@ -113,7 +114,7 @@ export class AttachmentService {
 
   /** Who added and removed which attachment, newest first. */
   async history(actor: Actor, entryId: string): Promise<AttachmentEvent[]> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, entryId)));
     await this.requireEntry(entryId);
     return (await new AttachmentRepository(this.ctx.db).events(entryId)).map((e) => ({ id: e.id, attachmentId: e.attachmentId, action: e.action, filename: e.filename, step: e.step, actorLabel: e.actorLabel, at: e.at }));
   }

@@ -2,6 +2,7 @@ import { AppError } from '../domain/errors.js';
 import {
   allowedActions,
   ApiTokenCreateSchema,
+  scopeOf,
   OneTimeSignInSchema,
   SetPasswordSchema,
   SignInSchema,
@@ -16,7 +17,11 @@ import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/pass
 import { hashToken } from '../crypto/tokens.js';
 import { inTransaction } from '../store/database.js';
 import { IdentityRepository, type ApiTokenRow, type UserRow } from '../store/identity-repository.js';
-import { authorize, type ServiceContext } from './context.js';
+import { AccessRepository } from '../store/access-repository.js';
+import { LocationRepository } from '../store/location-repository.js';
+import { rolePlaceProblem } from '../domain/access.js';
+import type { Db } from '../store/database.js';
+import { actorId, authorize, type ServiceContext } from './context.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
 const SESSION_TOUCH_MS = 5 * 60_000;
@@ -44,17 +49,14 @@ export interface SignedIn {
 /** The throttling key of an account; emails compare case-insensitively. */
 const accountKey = (email: string) => `account:${email.toLowerCase()}`;
 
-function presentUser(u: UserRow): User {
-  return { id: u.id, email: u.email, displayName: u.displayName, role: u.role, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
+function presentUser(u: UserRow, roles: User['roles']): User {
+  return { id: u.id, email: u.email, displayName: u.displayName, roles, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
 }
 
 function presentToken(t: ApiTokenRow): ApiToken {
   return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt };
 }
 
-function userActor(u: UserRow, via: 'session' | 'token'): Actor {
-  return { kind: 'user', userId: u.id, email: u.email, role: u.role, via };
-}
 
 /** Accounts, sign-in, sessions and API tokens. */
 export class AuthService {
@@ -65,6 +67,24 @@ export class AuthService {
   }
 
   /**
+   * The actor for a signed-in user: their grants live now, read on every request, so an expired or
+   * revoked grant stops working at once.
+   */
+  private async userActor(u: UserRow, via: 'session' | 'token'): Promise<{ actor: Actor; user: User }> {
+    const grants = await new AccessRepository(this.ctx.db).liveGrantsOf(u.id, this.ctx.clock.now());
+    const user = await this.present(u);
+    return { actor: { kind: 'user', userId: u.id, email: u.email, via, grants }, user };
+  }
+
+  private async present(u: UserRow, db: Db = this.ctx.db): Promise<User> {
+    const roles = (await new AccessRepository(db).liveRolesOf([u.id], this.ctx.clock.now())).get(u.id) ?? [];
+    return presentUser(u, roles);
+  }
+
+  /** Stores a new single-use sign-in link for `userId` in `db` (an invitation's transaction). */
+  readonly issueSignInLink = (db: Db, userId: string): Promise<string> => this.newOneTimeToken(new IdentityRepository(db), userId);
+
+  /**
    * On a brand-new instance, creates the owner account without a password and returns a one-time
    * sign-in token for it. Returns null when accounts already exist.
    */
@@ -72,8 +92,10 @@ export class AuthService {
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new IdentityRepository(tx);
       if ((await repo.userCount()) > 0) return null;
-      const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', role: 'owner', passwordHash: null, createdAt: this.ctx.clock.now() });
-      return { user: presentUser(user), oneTimeToken: await this.newOneTimeToken(repo, user.id) };
+      const now = this.ctx.clock.now();
+      const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', passwordHash: null, createdAt: now });
+      await new AccessRepository(tx).insertGrant({ id: this.ctx.ids.uuid(), userId: user.id, kind: 'role', role: 'owner', locationId: null, grantedBy: 'system:bootstrap', grantedAt: now });
+      return { user: await this.present(user, tx), oneTimeToken: await this.newOneTimeToken(repo, user.id) };
     });
   }
 
@@ -95,27 +117,42 @@ export class AuthService {
     return token;
   }
 
-  /** Creates an account (owners only until roles on locations arrive). */
+  /**
+   * Creates an account with a role (organisation-wide unless a location is given), from the local CLI
+   * or tests; people invite others through `AccessService.invite`, which checks what they may grant.
+   */
   async createUser(actor: Actor, input: unknown): Promise<User> {
     const data = parseInput(UserCreateSchema, input);
     authorize(actor, 'user.write');
     if (await this.repo.userByEmail(data.email)) {
       throw new AppError('user.duplicate', `an account with email ${data.email} exists`, [{ path: 'email', message: 'already registered' }]);
     }
-    const user = await this.repo.insertUser({
-      id: this.ctx.ids.uuid(),
-      email: data.email,
-      displayName: data.displayName,
-      role: data.role,
-      passwordHash: data.password ? await hashPassword(data.password) : null,
-      createdAt: this.ctx.clock.now(),
+    const kind = data.locationId ? (await new LocationRepository(this.ctx.db).byId(data.locationId))?.kind : null;
+    if (kind === undefined) throw new AppError('location.not_found', `location ${data.locationId} not found`, [{ path: 'locationId', message: 'no such location' }]);
+    const problem = rolePlaceProblem(data.role, kind);
+    if (problem) throw new AppError('validation.failed', `Invalid input: locationId: ${problem}`, [{ path: 'locationId', message: problem }]);
+    const passwordHash = data.password ? await hashPassword(data.password) : null;
+    return inTransaction(this.ctx.db, async (tx) => {
+      const now = this.ctx.clock.now();
+      const user = await new IdentityRepository(tx).insertUser({ id: this.ctx.ids.uuid(), email: data.email, displayName: data.displayName, passwordHash, createdAt: now });
+      await new AccessRepository(tx).insertGrant({ id: this.ctx.ids.uuid(), userId: user.id, kind: 'role', role: data.role, locationId: data.locationId, grantedBy: actorId(actor), grantedAt: now });
+      return this.present(user, tx);
     });
-    return presentUser(user);
   }
 
+  /** People the reader may see: everyone with an organisation-wide `user.read`, else those holding a role in scope. */
   async listUsers(actor: Actor): Promise<User[]> {
-    authorize(actor, 'user.read');
-    return (await this.repo.users()).map(presentUser);
+    const now = this.ctx.clock.now();
+    const scope = scopeOf(actor, 'user.read', now);
+    if (scope !== null && scope.length === 0) authorize(actor, 'user.read', 'anywhere');
+    const access = new AccessRepository(this.ctx.db);
+    let rows = await this.repo.users();
+    if (scope !== null) {
+      const inScope = new Set((await access.grants({ scope, includeInactive: false, now })).map((g) => g.grant.userId));
+      rows = rows.filter((u) => inScope.has(u.id));
+    }
+    const roles = await access.liveRolesOf(rows.map((u) => u.id), now);
+    return rows.map((u) => presentUser(u, roles.get(u.id) ?? []));
   }
 
   /** Checks email and password, throttled per account and per client; opens a session. */
@@ -148,8 +185,8 @@ export class AuthService {
     const sessionToken = this.ctx.ids.secret(32);
     const csrfToken = this.ctx.ids.secret(24);
     await this.repo.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
-    const actor = userActor(user, 'session');
-    return { user: presentUser(user), sessionToken, csrfToken, allowedActions: allowedActions(actor) };
+    const { actor, user: shown } = await this.userActor(user, 'session');
+    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor) };
   }
 
   private async checkThrottle(key: string): Promise<void> {
@@ -176,7 +213,7 @@ export class AuthService {
     if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
       await this.repo.touchSession(tokenHash, now, new Date(now.getTime() + SESSION_IDLE_MS));
     }
-    return { actor: userActor(user, 'session'), csrfToken: session.csrfToken, user: presentUser(user) };
+    return { ...(await this.userActor(user, 'session')), csrfToken: session.csrfToken };
   }
 
   /** Resolves an API token (`lwt_...`) to its actor; null when unknown, revoked or expired. */
@@ -188,7 +225,7 @@ export class AuthService {
     const user = await this.repo.userById(token.userId);
     if (!user || user.disabledAt) return null;
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > SESSION_TOUCH_MS) await this.repo.touchApiToken(token.id, now);
-    return { actor: userActor(user, 'token'), user: presentUser(user) };
+    return this.userActor(user, 'token');
   }
 
   async signOut(sessionToken: string): Promise<void> {
@@ -213,7 +250,7 @@ export class AuthService {
   /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
   async createApiToken(actor: Actor, input: unknown): Promise<{ token: ApiToken; secret: string }> {
     const data = parseInput(ApiTokenCreateSchema, input);
-    authorize(actor, 'token.manage_own');
+    authorize(actor, 'token.manage_own', 'anywhere');
     if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'tokens belong to a user');
     return this.issueApiToken(actor.userId, data.name, data.expiresInDays);
   }
@@ -243,13 +280,13 @@ export class AuthService {
   }
 
   async listApiTokens(actor: Actor): Promise<ApiToken[]> {
-    authorize(actor, 'token.manage_own');
+    authorize(actor, 'token.manage_own', 'anywhere');
     if (actor.kind !== 'user') return [];
     return (await this.repo.apiTokensOfUser(actor.userId)).map(presentToken);
   }
 
   async revokeApiToken(actor: Actor, id: string): Promise<void> {
-    authorize(actor, 'token.manage_own');
+    authorize(actor, 'token.manage_own', 'anywhere');
     if (actor.kind !== 'user' || !(await this.repo.revokeApiToken(id, actor.userId, this.ctx.clock.now()))) {
       throw new AppError('token.not_found', `token ${id} not found`);
     }

@@ -1,6 +1,6 @@
 import type { Clock, Ids } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
-import { isAllowed, type Action, type Actor } from '../domain/identity.js';
+import { isAllowed, scopeOf, type Action, type Actor, type Resource } from '../domain/identity.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { MasterKeyring } from '../crypto/envelope.js';
 import type { DriverRegistry } from '../drivers/contract.js';
@@ -48,8 +48,11 @@ export function reconcileRequests(
   });
 }
 
-/** Throws `auth.forbidden` unless the policy allows `actor` to do `action`. */
-export function authorize(actor: Actor, action: Action, resource?: { locationPath?: string }): void {
+/**
+ * Throws `auth.forbidden` unless the policy allows `actor` to do `action` on `resource` (see
+ * `Resource`: a place in the tree, `'anywhere'`, a handbook entry, or nothing = the organisation).
+ */
+export function authorize(actor: Actor, action: Action, resource?: Resource): void {
   if (!isAllowed(actor, action, resource)) {
     throw new AppError('auth.forbidden', `not allowed: ${action}`);
   }
@@ -63,4 +66,15 @@ export function actorId(actor: Actor): string {
 /** Who acted, as people read it in a record. */
 export function actorLabel(actor: Actor): string {
   return actor.kind === 'user' ? actor.email : actor.name;
+}
+
+/**
+ * Where `actor` may read with `action`, for a list query: null = everywhere, else subtree paths.
+ * Someone holding the action nowhere is refused outright; someone holding it somewhere gets only
+ * what is in scope (no counts or names from outside it).
+ */
+export function readScope(actor: Actor, action: Action, now: Date): string[] | null {
+  const scope = scopeOf(actor, action, now);
+  if (scope !== null && scope.length === 0) authorize(actor, action, 'anywhere');
+  return scope;
 }

@@ -27,8 +27,10 @@ import { interleaveByHub } from '../jobs/queue.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
-import { locations, lockModels, locks, type StoredObservedPin } from '../store/schema.js';
-import { authorize, reconcileRequests, type ServiceContext } from './context.js';
+import { bulkOperationItems, locations, lockModels, locks, type StoredObservedPin } from '../store/schema.js';
+import { authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
+import { credentialResource, locationResource, lockResource } from './scope.js';
+import { inScope } from '../domain/identity.js';
 import { desiredPins, observedPrints } from './reconciler.js';
 
 type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
@@ -77,14 +79,14 @@ export interface BulkView {
 export class CredentialService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** Throws unless `actor` may change credentials (used by routes that act on devices directly). */
-  assertCanWrite(actor: Actor): void {
-    authorize(actor, 'credential.write');
+  /** Throws unless `actor` may change credentials on the lock (used by routes that act on devices directly). */
+  async assertCanWrite(actor: Actor, lockId: string): Promise<void> {
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
   }
 
   /** Desired vs observed credentials of one lock, slot by slot. */
   async forLock(actor: Actor, lockId: string): Promise<LockCredentialsView> {
-    authorize(actor, 'credential.read');
+    authorize(actor, 'credential.read', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId);
     const repo = new CredentialRepository(this.ctx.db);
     const rows = await repo.forLock(lockId);
@@ -122,7 +124,7 @@ export class CredentialService {
   /** Adds a PIN for a person; the code is generated unless typed. Returns it once, with the code. */
   async addPin(actor: Actor, lockId: string, input: unknown): Promise<{ credential: Credential; code: string }> {
     const data = parseInput(PinCreateSchema, input);
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const caps = await this.capabilities(lock);
     checkSchedule(data.schedule, caps);
@@ -148,7 +150,7 @@ export class CredentialService {
   /** Edits a PIN's holder, code or schedule; a changed code or schedule is written to the lock again. */
   async updatePin(actor: Actor, credentialId: string, input: unknown): Promise<Credential> {
     const data = parseInput(PinUpdateSchema, input);
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await credentialResource(this.ctx.db, credentialId));
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (row.kind !== 'pin') throw new AppError('credential.wrong_state', 'only PINs can be edited');
     if (row.status === 'removing' || row.status === 'removed') throw new AppError('credential.wrong_state', 'this PIN has been revoked');
@@ -180,7 +182,7 @@ export class CredentialService {
 
   /** Revokes a PIN or a controller removal's target: it is taken off the lock by the next job. */
   async revoke(actor: Actor, credentialId: string): Promise<Credential> {
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await credentialResource(this.ctx.db, credentialId));
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (row.status === 'removing' || row.status === 'removed') return present(row);
     const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
@@ -191,7 +193,7 @@ export class CredentialService {
 
   /** Tries a failed credential again from zero attempts. */
   async retry(actor: Actor, credentialId: string): Promise<Credential> {
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await credentialResource(this.ctx.db, credentialId));
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (row.status !== 'failed') throw new AppError('credential.wrong_state', 'only a failed credential can be retried');
     const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
@@ -203,7 +205,7 @@ export class CredentialService {
   /** Shows a PIN's code, on an explicit request with a reason. */
   async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
     parseInput(RevealSchema, input);
-    authorize(actor, 'credential.reveal');
+    authorize(actor, 'credential.reveal', await credentialResource(this.ctx.db, credentialId));
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');
     return { code: this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`) };
@@ -212,7 +214,7 @@ export class CredentialService {
   /** Takes an unmanaged code found on the lock under management, for a named holder. */
   async adopt(actor: Actor, lockId: string, input: unknown): Promise<Credential> {
     const { slot, holder } = parseInput(AdoptSchema, input);
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const created = await inTransaction(this.ctx.db, async (tx) => {
       const observed = await this.unmanagedSlot(tx, lockId, slot);
@@ -228,7 +230,7 @@ export class CredentialService {
   /** Removes an unmanaged code from the lock. */
   async removeUnmanaged(actor: Actor, lockId: string, input: unknown): Promise<Credential> {
     const { slot } = parseInput(SlotSchema, input);
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const created = await inTransaction(this.ctx.db, async (tx) => {
       const observed = await this.unmanagedSlot(tx, lockId, slot);
@@ -243,7 +245,7 @@ export class CredentialService {
 
   /** Unpairs a controller (hub, phone, fabric) from the lock. lockwarden's own pairing stays. */
   async removeController(actor: Actor, lockId: string, controllerId: string): Promise<Credential> {
-    authorize(actor, 'credential.write');
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const caps = await this.capabilities(lock);
     if (!caps.controllers) throw new AppError('credential.not_supported', 'this lock does not let lockwarden manage its controllers');
@@ -263,14 +265,14 @@ export class CredentialService {
 
   /** Reads the lock now (drift check) through a job. */
   async refresh(actor: Actor, lockId: string): Promise<void> {
-    authorize(actor, 'credential.read');
+    authorize(actor, 'credential.read', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId);
     await this.queue([lock], 'read requested', true);
   }
 
   /** Locks or unlocks the lock remotely, where it allows it. */
   async operate(actor: Actor, lockId: string, action: 'lock' | 'unlock'): Promise<{ bolt: DeviceStatus['bolt'] }> {
-    authorize(actor, 'lock.operate');
+    authorize(actor, 'lock.operate', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const caps = await this.capabilities(lock);
     if (!caps.remoteLockUnlock) throw new AppError('device.not_supported', 'this lock cannot be locked or unlocked remotely');
@@ -294,8 +296,11 @@ export class CredentialService {
    */
   async bulkChange(actor: Actor, input: unknown): Promise<BulkView> {
     const data = parseInput(BulkChangeSchema, input);
-    authorize(actor, 'credential.write');
+    if (data.target.locationId) authorize(actor, 'credential.write', await locationResource(this.ctx.db, data.target.locationId));
+    const scope = readScope(actor, 'credential.write', this.ctx.clock.now());
     const targets = await this.resolveTargets(data.target);
+    const outside = targets.find((t) => !inScope(scope, t.locationPath));
+    if (outside) authorize(actor, 'credential.write', { locationPath: outside.locationPath });
     if (targets.length === 0) throw new AppError('validation.failed', 'Invalid input: target: no active locks there', [{ path: 'target', message: 'no active locks there' }]);
     const bulkId = this.ctx.ids.uuid();
     const description = data.description ?? describeBulk(data, targets.length);
@@ -371,10 +376,12 @@ export class CredentialService {
 
   /** A bulk change's progress, derived from its credentials' statuses. */
   async bulk(actor: Actor, bulkId: string): Promise<BulkView> {
-    authorize(actor, 'credential.read');
+    const scope = readScope(actor, 'credential.read', this.ctx.clock.now());
     const repo = new CredentialRepository(this.ctx.db);
     const op = await repo.bulk(bulkId);
     if (!op) throw new AppError('job.not_found', `bulk operation ${bulkId} not found`);
+    // A scoped reader sees a bulk change only if every lock it touched is in their scope.
+    if (scope !== null && !(await this.bulkWithin(bulkId, scope))) throw new AppError('auth.forbidden', 'not allowed: credential.read');
     const items = await repo.bulkItems(bulkId);
     let done = 0;
     let failed = 0;
@@ -391,9 +398,22 @@ export class CredentialService {
 
   /** Recent bulk changes, newest first. */
   async bulks(actor: Actor): Promise<BulkView[]> {
-    authorize(actor, 'credential.read');
+    const scope = readScope(actor, 'credential.read', this.ctx.clock.now());
     const ops = await new CredentialRepository(this.ctx.db).recentBulks(20);
-    return Promise.all(ops.map((o) => this.bulk(actor, o.id)));
+    const visible = [];
+    for (const o of ops) if (scope === null || (await this.bulkWithin(o.id, scope))) visible.push(o);
+    return Promise.all(visible.map((o) => this.bulk(actor, o.id)));
+  }
+
+  /** Whether every lock a bulk change touched sits inside `scope`. */
+  private async bulkWithin(bulkId: string, scope: string[]): Promise<boolean> {
+    const paths = await this.ctx.db
+      .selectDistinct({ path: locations.path })
+      .from(bulkOperationItems)
+      .innerJoin(locks, eq(locks.id, bulkOperationItems.lockId))
+      .innerJoin(locations, eq(locations.id, locks.locationId))
+      .where(eq(bulkOperationItems.bulkId, bulkId));
+    return paths.every((p) => inScope(scope, p.path));
   }
 
   private newPinRow(actor: Actor, lockId: string, slot: number, holder: string, code: string | null, schedule: CredentialRow['schedule'], extra: Partial<CredentialRow> = {}): CredentialRow {
@@ -485,9 +505,9 @@ export class CredentialService {
     return row;
   }
 
-  private async resolveTargets(target: { lockIds?: string[] | undefined; locationId?: string | undefined }): Promise<LockRecord[]> {
+  private async resolveTargets(target: { lockIds?: string[] | undefined; locationId?: string | undefined }): Promise<(LockRecord & { locationPath: string })[]> {
     const base = this.ctx.db
-      .select({ lock: locks, modelCaps: lockModels.capabilities })
+      .select({ lock: locks, modelCaps: lockModels.capabilities, locationPath: locations.path })
       .from(locks)
       .innerJoin(lockModels, eq(lockModels.id, locks.modelId))
       .innerJoin(locations, eq(locations.id, locks.locationId));
@@ -503,7 +523,7 @@ export class CredentialService {
       const [loc] = await this.ctx.db.select({ id: locations.id }).from(locations).where(eq(locations.id, target.locationId));
       if (!loc) throw new AppError('location.not_found', `location ${target.locationId} not found`, [{ path: 'target.locationId', message: 'no such location' }]);
     }
-    return rows.filter((r) => r.lock.serviceState !== 'retired').map((r) => ({ ...r.lock, modelCaps: r.modelCaps }));
+    return rows.filter((r) => r.lock.serviceState !== 'retired').map((r) => ({ ...r.lock, modelCaps: r.modelCaps, locationPath: r.locationPath }));
   }
 
   private async queue(targets: LockRecord[], reason: string, read = false): Promise<void> {

@@ -35,7 +35,7 @@ import {
   type VerificationStatus,
 } from '../domain/handbook.js';
 import { FAMILY_TEMPLATES } from '../domain/handbook-templates.js';
-import type { Actor } from '../domain/identity.js';
+import { allowedActions, inScope, isAllowed, type Actor } from '../domain/identity.js';
 import { LOCK_FAMILIES, type LockFamily } from '../domain/lock-models.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
@@ -44,7 +44,9 @@ import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
 import { handbookEntries, locations, lockModels, locks } from '../store/schema.js';
-import { actorId, actorLabel, authorize, type ServiceContext } from './context.js';
+import { actorId, actorLabel, authorize, readScope, type ServiceContext } from './context.js';
+import { entryReadResource, entryResource, lockResource, visibleRows, writeResource } from './scope.js';
+import { pathIn } from '../store/scope-sql.js';
 
 /** The scope of the deployment-wide data key (model-level entries belong to no site). */
 export const DEPLOYMENT_SCOPE = 'deployment';
@@ -88,21 +90,21 @@ export class HandbookService {
   /** Entries, filtered by manufacturer, model, lock, site or verification status. Never carries steps or secrets. */
   async list(actor: Actor, filter: unknown = {}): Promise<HandbookEntrySummary[]> {
     const f = parseInput(HandbookFilterSchema, filter ?? {});
-    authorize(actor, 'handbook.read');
-    const rows = await new HandbookRepository(this.ctx.db).list({ manufacturer: f.manufacturer, modelId: f.modelId, lockId: f.lockId, underLocationId: f.siteId });
+    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
+    const rows = visibleRows(await new HandbookRepository(this.ctx.db).list({ manufacturer: f.manufacturer, modelId: f.modelId, lockId: f.lockId, underLocationId: f.siteId }), scope);
     const items = await this.summaries(this.ctx.db, rows);
     return f.status ? items.filter((e) => e.status === f.status) : items;
   }
 
   /** One entry with its current content; secrets masked. */
   async get(actor: Actor, id: string): Promise<HandbookEntry> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, id)));
     return this.load(this.ctx.db, id);
   }
 
   /** The entry that applies to one installed lock: its own override, else its model's entry. */
   async forLock(actor: Actor, lockId: string): Promise<{ lockId: string; source: 'lock' | 'model' | null; entry: HandbookEntry | null }> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', await lockResource(this.ctx.db, lockId));
     const [lock] = await this.ctx.db.select({ id: locks.id, modelId: locks.modelId }).from(locks).where(eq(locks.id, lockId));
     if (!lock) throw new AppError('lock.not_found', `lock ${lockId} not found`);
     const repo = new HandbookRepository(this.ctx.db);
@@ -115,7 +117,8 @@ export class HandbookService {
   /** Writes a new entry for a model (or an override for one lock) as revision 1. */
   async create(actor: Actor, input: unknown, opts: { isDemo?: boolean } = {}): Promise<HandbookEntry> {
     const data = parseInput(HandbookEntryCreateSchema, input);
-    authorize(actor, 'handbook.write');
+    // A model's entry is the organisation's; an override is written where its lock is.
+    authorize(actor, 'handbook.write', data.lockId ? await lockResource(this.ctx.db, data.lockId) : undefined);
     const id = await inTransaction(this.ctx.db, async (tx) => {
       const model = await new LockModelRepository(tx).byId(data.modelId);
       if (!model) throw new AppError('model.not_found', `model ${data.modelId} not found`, [{ path: 'modelId', message: 'no such model' }]);
@@ -150,7 +153,7 @@ export class HandbookService {
   /** Saves new content as the next revision; refused when `expectedRevision` is no longer current. */
   async save(actor: Actor, id: string, input: unknown): Promise<HandbookEntry> {
     const data = parseInput(HandbookSaveSchema, input);
-    authorize(actor, 'handbook.write');
+    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, id)));
     await inTransaction(this.ctx.db, async (tx) => {
       const repo = new HandbookRepository(tx);
       const row = await this.requireEntry(tx, id);
@@ -170,14 +173,14 @@ export class HandbookService {
 
   /** Every revision of an entry, newest first (who, when, why). */
   async revisions(actor: Actor, id: string): Promise<RevisionMeta[]> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, id)));
     await this.requireEntry(this.ctx.db, id);
     return new HandbookRepository(this.ctx.db).revisions(id);
   }
 
   /** One revision with its content, as it was saved. */
   async revision(actor: Actor, id: string, revision: number): Promise<RevisionMeta & { content: HandbookContent }> {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, id)));
     await this.requireEntry(this.ctx.db, id);
     const row = await new HandbookRepository(this.ctx.db).revision(id, revision);
     if (!row) throw new AppError('handbook.revision_not_found', `entry ${id} has no revision ${revision}`);
@@ -195,7 +198,8 @@ export class HandbookService {
   /** Records that someone confirmed the entry's current revision against the lock. */
   async verify(actor: Actor, id: string, input: unknown = {}): Promise<HandbookEntry> {
     const data = parseInput(HandbookVerifySchema, input ?? {});
-    authorize(actor, 'handbook.verify');
+    // Confirming a procedure at the door: a model's entry by anyone who verifies somewhere.
+    authorize(actor, 'handbook.verify', entryReadResource(await entryResource(this.ctx.db, id)));
     await inTransaction(this.ctx.db, async (tx) => {
       const row = await this.requireEntry(tx, id);
       const revision = row.entry.currentRevision;
@@ -210,8 +214,8 @@ export class HandbookService {
 
   /** What needs re-verification: entries never verified or past their window, oldest first. */
   async needsVerification(actor: Actor): Promise<HandbookEntrySummary[]> {
-    authorize(actor, 'handbook.read');
-    const rows = await new HandbookRepository(this.ctx.db).list({ needsVerificationAt: this.ctx.clock.now() });
+    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
+    const rows = visibleRows(await new HandbookRepository(this.ctx.db).list({ needsVerificationAt: this.ctx.clock.now() }), scope);
     const items = await this.summaries(this.ctx.db, rows);
     return items.sort((a, b) => (a.verifiedAt?.getTime() ?? 0) - (b.verifiedAt?.getTime() ?? 0));
   }
@@ -219,11 +223,11 @@ export class HandbookService {
   /** Full-text search over model, title and steps, tolerant of typos in model numbers. */
   async search(actor: Actor, input: unknown): Promise<SearchHit[]> {
     const { q, limit } = parseInput(HandbookSearchSchema, input);
-    authorize(actor, 'handbook.read');
+    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
     const repo = new HandbookRepository(this.ctx.db);
     const hits = await repo.search(q, normalizeModelNumber(q), limit);
     if (hits.length === 0) return [];
-    const byId = new Map((await this.summaries(this.ctx.db, await repo.list({ ids: hits.map((h) => h.id) }))).map((s) => [s.id, s]));
+    const byId = new Map((await this.summaries(this.ctx.db, visibleRows(await repo.list({ ids: hits.map((h) => h.id) }), scope))).map((s) => [s.id, s]));
     return hits.flatMap((h) => {
       const s = byId.get(h.id);
       return s ? [{ ...s, rank: Number(h.rank) }] : [];
@@ -232,9 +236,9 @@ export class HandbookService {
 
   /** The table of contents: manufacturer > model > entries, and location > lock > effective entry. */
   async toc(actor: Actor): Promise<HandbookToc> {
-    authorize(actor, 'handbook.read');
+    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
     const db = this.ctx.db;
-    const entries = await this.summaries(db, await new HandbookRepository(db).list());
+    const entries = await this.summaries(db, visibleRows(await new HandbookRepository(db).list(), scope));
     const models = await db.select().from(lockModels).orderBy(asc(lockModels.manufacturer), asc(lockModels.modelNumber));
     const manufacturers = new Map<string, HandbookToc['manufacturers'][number]>();
     for (const m of models) {
@@ -251,11 +255,12 @@ export class HandbookService {
     }
     const modelEntry = new Map(entries.filter((e) => e.lockId === null).map((e) => [e.modelId, e]));
     const lockEntry = new Map(entries.filter((e) => e.lockId !== null).map((e) => [e.lockId!, e]));
-    const allLocations = await new LocationRepository(db).all();
+    const allLocations = (await new LocationRepository(db).all()).filter((l) => inScope(scope, l.path));
     const lockRows = await db
       .select({ id: locks.id, name: locks.name, modelId: locks.modelId, locationId: locks.locationId })
       .from(locks)
-      .where(sql`${locks.serviceState} <> 'retired'`)
+      .innerJoin(locations, eq(locations.id, locks.locationId))
+      .where(and(sql`${locks.serviceState} <> 'retired'`, pathIn(locations.path, scope)))
       .orderBy(asc(locks.name));
     const nodes = new Map<string, TocLocation>(allLocations.map((l) => [l.id, { id: l.id, name: l.name, kind: l.kind, locks: [], children: [] }]));
     for (const l of lockRows) {
@@ -288,8 +293,10 @@ export class HandbookService {
    */
   async exportSnapshot(actor: Actor, input: unknown): Promise<HandbookExport> {
     const req = parseInput(HandbookExportSchema, input ?? {});
-    authorize(actor, 'handbook.read');
-    if (req.includeSecrets) authorize(actor, 'handbook.reveal');
+    const now = this.ctx.clock.now();
+    const scope = readScope(actor, 'handbook.read', now);
+    // Asking for secrets needs the right to reveal somewhere (a role, or a reveal grant for an entry).
+    if (req.includeSecrets && !allowedActions(actor).includes('handbook.reveal')) authorize(actor, 'handbook.reveal', 'anywhere');
     const db = this.ctx.db;
     const repo = new HandbookRepository(db);
     const allLocations = await new LocationRepository(db).all();
@@ -311,6 +318,7 @@ export class HandbookService {
     } else if (req.scope === 'site') {
       const loc = allLocations.find((l) => l.id === req.locationId);
       if (!loc) throw validationError([{ path: 'locationId', message: `no location ${req.locationId}` }]);
+      authorize(actor, 'handbook.read', { locationPath: loc.path });
       const own = alias(handbookEntries, 'own');
       const lockRows = await db
         .select({ id: locks.id, name: locks.name, modelId: locks.modelId, path: locations.path, ownEntry: own.id })
@@ -335,16 +343,19 @@ export class HandbookService {
       rows = await repo.list();
       scopeLabel = 'The whole handbook';
     }
+    rows = visibleRows(rows, scope);
     const ids = rows.map((r) => r.entry.id);
     const summaries = await this.summaries(db, rows);
     const revisions = new Map((await repo.currentRevisions(ids)).map((r) => [r.entryId, r]));
     const secretRows = await new SecretRepository(db).secretsOfEntries(ids);
     const values = new Map<string, string>();
-    if (req.includeSecrets && secretRows.length) {
+    // Only the secrets of entries the exporter may reveal are opened; the rest stay redacted.
+    const pathOf = new Map(rows.map((r) => [r.entry.id, r.entry.lockId ? r.locationPath : null]));
+    const revealable = secretRows.filter((s) => isAllowed(actor, 'handbook.reveal', { entryId: s.entryId, locationPath: pathOf.get(s.entryId) ?? null }, now));
+    if (req.includeSecrets && revealable.length) {
       await inTransaction(db, async (tx) => {
         const secrets = new SecretRepository(tx);
-        const now = this.ctx.clock.now();
-        for (const s of secretRows) {
+        for (const s of revealable) {
           values.set(s.id, await this.openSecret(tx, s));
           await secrets.insertReveal({ id: this.ctx.ids.uuid(), secretId: s.id, entryId: s.entryId, secretKind: s.kind, actorId: actorId(actor), actorLabel: actorLabel(actor), reason: `PDF export (${scopeLabel}): ${req.reason}`, revealedAt: now });
         }
@@ -375,7 +386,7 @@ export class HandbookService {
 
   /** The generic procedures by family (the starter catalogue). */
   templates(actor: Actor): { family: LockFamily; content: HandbookContent }[] {
-    authorize(actor, 'handbook.read');
+    authorize(actor, 'handbook.read', 'anywhere');
     return LOCK_FAMILIES.map((family) => ({ family, content: FAMILY_TEMPLATES[family] }));
   }
 
@@ -399,7 +410,7 @@ export class HandbookService {
   /** Adds a secret to an entry, sealed under the data key of the entry's site (or the deployment's). */
   async addSecret(actor: Actor, entryId: string, input: unknown): Promise<MaskedSecret> {
     const data = parseInput(SecretCreateSchema, input);
-    authorize(actor, 'handbook.write');
+    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, entryId)));
     const id = this.ctx.ids.uuid();
     await inTransaction(this.ctx.db, async (tx) => {
       const row = await this.requireEntry(tx, entryId);
@@ -422,20 +433,21 @@ export class HandbookService {
   }
 
   async deleteSecret(actor: Actor, secretId: string): Promise<void> {
-    authorize(actor, 'handbook.write');
     const repo = new SecretRepository(this.ctx.db);
-    if (!(await repo.secretById(secretId))) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
+    const secret = await repo.secretById(secretId);
+    if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
+    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, secret.entryId)));
     await repo.deleteSecret(secretId);
   }
 
   /** Shows one secret's value, for a stated reason; the reveal is recorded (who, when, which, why) first. */
   async reveal(actor: Actor, secretId: string, input: unknown): Promise<{ secret: MaskedSecret; value: string }> {
     const { reason } = parseInput(SecretRevealSchema, input);
-    authorize(actor, 'handbook.reveal');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new SecretRepository(tx);
       const secret = await repo.secretById(secretId);
       if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
+      authorize(actor, 'handbook.reveal', await entryResource(tx, secret.entryId));
       const value = await this.openSecret(tx, secret);
       await repo.insertReveal({
         id: this.ctx.ids.uuid(),
@@ -453,7 +465,11 @@ export class HandbookService {
 
   /** The record of reveals of an entry's secrets, newest first. */
   async reveals(actor: Actor, entryId: string): Promise<SecretReveal[]> {
-    authorize(actor, 'handbook.read');
+    // Who revealed what is for those who may reveal or change the entry's secrets, and auditors.
+    const res = await entryResource(this.ctx.db, entryId);
+    if (!isAllowed(actor, 'handbook.reveal', res) && !isAllowed(actor, 'handbook.write', writeResource(res)) && !isAllowed(actor, 'audit.read', writeResource(res))) {
+      authorize(actor, 'handbook.reveal', res);
+    }
     await this.requireEntry(this.ctx.db, entryId);
     return new SecretRepository(this.ctx.db).reveals({ entryId });
   }

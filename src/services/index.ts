@@ -7,6 +7,7 @@ import { CredentialService } from './credential-service.js';
 import { HandbookService } from './handbook-service.js';
 import { SheetService } from './sheet-service.js';
 import { AttachmentService } from './attachment-service.js';
+import { AccessService } from './access-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -19,13 +20,15 @@ export interface Services {
   handbook: HandbookService;
   sheets: SheetService;
   attachments: AttachmentService;
+  access: AccessService;
 }
 
 /** Builds the services over a database, clock and id source. */
 export function createServices(ctx: ServiceContext): Services {
+  const auth = new AuthService(ctx);
   return {
     ctx,
-    auth: new AuthService(ctx),
+    auth,
     locations: new LocationService(ctx),
     models: new LockModelService(ctx),
     locks: new LockService(ctx),
@@ -33,5 +36,6 @@ export function createServices(ctx: ServiceContext): Services {
     handbook: new HandbookService(ctx),
     sheets: new SheetService(ctx),
     attachments: new AttachmentService(ctx),
+    access: new AccessService(ctx, auth.issueSignInLink),
   };
 }

@@ -13,7 +13,16 @@ import {
 import { parseInput } from '../domain/validation.js';
 import { inTransaction } from '../store/database.js';
 import { LocationRepository } from '../store/location-repository.js';
-import { authorize, type ServiceContext } from './context.js';
+import { inScope } from '../domain/identity.js';
+import { authorize, readScope, type ServiceContext } from './context.js';
+import { locationResource } from './scope.js';
+
+/** The locations inside `scope`, plus the ancestors of each granted subtree (null scope: all). */
+function visibleLocations(all: Location[], scope: string[] | null): Location[] {
+  if (scope === null) return all;
+  const ancestors = new Set(scope.flatMap((p) => p.split('/').filter(Boolean)));
+  return all.filter((l) => inScope(scope, l.path) || ancestors.has(l.id));
+}
 
 /** Use cases on the location tree. */
 export class LocationService {
@@ -23,22 +32,27 @@ export class LocationService {
     return new LocationRepository(db);
   }
 
-  /** The whole tree with lock counts rolled up. */
+  /**
+   * The tree the reader may see, with lock counts rolled up from the locks in scope only. The
+   * ancestors of a granted subtree are included (by name, for the path to it), their siblings not.
+   */
   async tree(actor: Actor): Promise<LocationNode[]> {
-    authorize(actor, 'location.read');
+    const scope = readScope(actor, 'location.read', this.ctx.clock.now());
     const repo = this.repo();
     const [all, counts] = await Promise.all([repo.all(), repo.lockCounts()]);
-    return buildTree(all, counts);
+    const visible = visibleLocations(all, scope);
+    const inside = new Set(visible.filter((l) => inScope(scope, l.path)).map((l) => l.id));
+    return buildTree(visible, new Map([...counts].filter(([id]) => inside.has(id))));
   }
 
-  /** Every location, flat, parents first. */
+  /** Every location the reader may see (as in `tree`), flat, parents first. */
   async list(actor: Actor): Promise<Location[]> {
-    authorize(actor, 'location.read');
-    return this.repo().all();
+    const scope = readScope(actor, 'location.read', this.ctx.clock.now());
+    return visibleLocations(await this.repo().all(), scope);
   }
 
   async get(actor: Actor, id: string): Promise<Location> {
-    authorize(actor, 'location.read');
+    authorize(actor, 'location.read', await locationResource(this.ctx.db, id));
     const loc = await this.repo().byId(id);
     if (!loc) throw new AppError('location.not_found', `location ${id} not found`);
     return loc;
@@ -47,13 +61,14 @@ export class LocationService {
   /** Adds a location under a parent; the kind must fit the tree and the name be unique among siblings. */
   async create(actor: Actor, input: unknown, opts: { isDemo?: boolean } = {}): Promise<Location> {
     const data = parseInput(LocationCreateSchema, input);
-    authorize(actor, 'location.write');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = this.repo(tx);
       const parent = data.parentId ? await repo.byId(data.parentId) : null;
       if (data.parentId && !parent) {
         throw new AppError('location.not_found', `parent location ${data.parentId} not found`, [{ path: 'parentId', message: 'no such location' }]);
       }
+      // A new top-level location is the organisation's business; a child, its parent's subtree's.
+      authorize(actor, 'location.write', parent ? { locationPath: parent.path } : undefined);
       if (!canContain(parent?.kind ?? null, data.kind)) {
         const where = parent ? `inside a ${locationLabel(parent.kind, parent.reading).toLowerCase()}` : 'at the top of the tree';
         throw new AppError('location.invalid_parent', `a ${data.kind} cannot be placed ${where}`, [{ path: 'kind', message: `not allowed ${where}` }]);
@@ -81,11 +96,11 @@ export class LocationService {
   /** Renames a location or changes its reading/attributes. A reading change applies to its subtree. */
   async update(actor: Actor, id: string, input: unknown): Promise<Location> {
     const data = parseInput(LocationUpdateSchema, input);
-    authorize(actor, 'location.write');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = this.repo(tx);
       const loc = await repo.byId(id);
       if (!loc) throw new AppError('location.not_found', `location ${id} not found`);
+      authorize(actor, 'location.write', { locationPath: loc.path });
       if (data.name && (await repo.siblingNameTaken(loc.parentId, data.name, id))) {
         throw new AppError('validation.failed', `"${data.name}" already exists here`, [{ path: 'name', message: 'a sibling already has this name' }]);
       }

@@ -16,12 +16,12 @@ export class LockModelService {
   }
 
   async list(actor: Actor): Promise<LockModel[]> {
-    authorize(actor, 'model.read');
+    authorize(actor, 'model.read', 'anywhere');
     return this.repo().all();
   }
 
   async get(actor: Actor, id: string): Promise<LockModel> {
-    authorize(actor, 'model.read');
+    authorize(actor, 'model.read', 'anywhere');
     const model = await this.repo().byId(id);
     if (!model) throw new AppError('model.not_found', `model ${id} not found`);
     return model;

@@ -7,7 +7,8 @@ import { inTransaction, type Db } from '../store/database.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { LockRepository, type LockRow } from '../store/lock-repository.js';
-import { authorize, type ServiceContext } from './context.js';
+import { authorize, readScope, type ServiceContext } from './context.js';
+import { lockResource } from './scope.js';
 
 export interface LockPage {
   items: Lock[];
@@ -23,23 +24,23 @@ export class LockService {
   /** A filtered, sorted page of locks. */
   async list(actor: Actor, filter: unknown): Promise<LockPage> {
     const f = parseInput(LockFilterSchema, filter ?? {});
-    authorize(actor, 'lock.read');
-    const { rows, total } = await new LockRepository(this.ctx.db).list(f);
+    const scope = readScope(actor, 'lock.read', this.ctx.clock.now());
+    const { rows, total } = await new LockRepository(this.ctx.db).list(f, scope);
     return { items: await this.present(this.ctx.db, rows), total, limit: f.limit, offset: f.offset };
   }
 
   async get(actor: Actor, id: string): Promise<Lock> {
-    authorize(actor, 'lock.read');
+    authorize(actor, 'lock.read', await lockResource(this.ctx.db, id));
     return this.load(this.ctx.db, id);
   }
 
   /** Adds a lock at a location; storage and override default to the model's. */
   async create(actor: Actor, input: unknown, opts: { isDemo?: boolean } = {}): Promise<Lock> {
     const data = parseInput(LockCreateSchema, input);
-    authorize(actor, 'lock.write');
     const created = await inTransaction(this.ctx.db, async (tx) => {
+      const loc = await this.requireLocation(tx, data.locationId);
+      authorize(actor, 'lock.write', { locationPath: loc.path });
       const model = await this.requireModel(tx, data.modelId);
-      await this.requireLocation(tx, data.locationId);
       await this.requireFreeExternalId(tx, data.driver, data.externalId, null);
       const now = this.ctx.clock.now();
       const id = this.ctx.ids.uuid();
@@ -53,13 +54,13 @@ export class LockService {
   /** Edits a lock. With `expectedVersion`, an edit based on a stale copy is refused. */
   async update(actor: Actor, id: string, input: unknown): Promise<Lock> {
     const { expectedVersion, ...data } = parseInput(LockUpdateSchema, input);
-    authorize(actor, 'lock.write');
     const updated = await inTransaction(this.ctx.db, async (tx) => {
+      authorize(actor, 'lock.write', await lockResource(tx, id));
       const current = await this.load(tx, id);
       if (current.serviceState === 'retired') throw new AppError('lock.retired', 'a retired lock cannot be edited');
       if (expectedVersion !== undefined && expectedVersion !== current.version) throw conflict();
       if (data.modelId) await this.requireModel(tx, data.modelId);
-      if (data.locationId) await this.requireLocation(tx, data.locationId);
+      if (data.locationId) authorize(actor, 'lock.write', { locationPath: (await this.requireLocation(tx, data.locationId)).path });
       if (data.driver !== undefined || data.externalId !== undefined) {
         await this.requireFreeExternalId(tx, data.driver ?? current.driver, data.externalId === undefined ? current.externalId : data.externalId, id);
       }
@@ -75,8 +76,8 @@ export class LockService {
   /** Takes a lock out of service for good, with a reason; it stays in the inventory as history. */
   async retire(actor: Actor, id: string, input: unknown): Promise<Lock> {
     const { reason } = parseInput(LockRetireSchema, input);
-    authorize(actor, 'lock.retire');
     return inTransaction(this.ctx.db, async (tx) => {
+      authorize(actor, 'lock.retire', await lockResource(tx, id));
       const current = await this.load(tx, id);
       if (current.serviceState === 'retired') throw new AppError('lock.retired', 'this lock is already retired');
       const now = this.ctx.clock.now();

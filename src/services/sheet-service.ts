@@ -44,7 +44,8 @@ import { LockModelRepository } from '../store/lock-model-repository.js';
 import { LockRepository, type LockRow } from '../store/lock-repository.js';
 import type { locks as locksTable } from '../store/schema.js';
 import { readTable, writeTable } from '../sheets/files.js';
-import { actorLabel, authorize, type ServiceContext } from './context.js';
+import { actorLabel, authorize, readScope, type ServiceContext } from './context.js';
+import { visibleRows } from './scope.js';
 import { HandbookService } from './handbook-service.js';
 import { newLockRow } from './lock-service.js';
 
@@ -86,11 +87,11 @@ export class SheetService {
 
   /** One row per lock in service (not retired), with its effective handbook entry's steps. */
   async exportInventory(actor: Actor): Promise<Table> {
-    authorize(actor, 'lock.read');
-    authorize(actor, 'handbook.read');
+    const scope = readScope(actor, 'lock.read', this.ctx.clock.now());
+    authorize(actor, 'handbook.read', 'anywhere');
     const db = this.ctx.db;
     const cat = await this.catalogue(db);
-    const rows = await new LockRepository(db).all({ includeRetired: false });
+    const rows = await new LockRepository(db).all({ includeRetired: false, scope });
     const { modelEntry, lockEntry, contents } = await this.entries(db);
     return {
       headers: [...INVENTORY_COLUMNS],
@@ -123,10 +124,10 @@ export class SheetService {
 
   /** One row per handbook entry: model, override target, revision, steps, time, tools, warnings, verification. Never secrets. */
   async exportHandbook(actor: Actor): Promise<Table> {
-    authorize(actor, 'handbook.read');
+    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
     const db = this.ctx.db;
     const cat = await this.catalogue(db);
-    const rows = await new HandbookRepository(db).list();
+    const rows = visibleRows(await new HandbookRepository(db).list(), scope);
     const contents = await new HandbookRepository(db).currentContents();
     const lockLoc = new Map((await new LockRepository(db).all({ includeRetired: true })).map((l) => [l.lock.id, l.lock.locationId]));
     return {

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { LockFilter } from '../domain/locks.js';
 import type { Db } from './database.js';
 import { locations, lockModels, locks } from './schema.js';
+import { pathIn } from './scope-sql.js';
 
 /** A lock row joined with what the list and detail views need from its model and location. */
 export interface LockRow {
@@ -39,8 +40,10 @@ export class LockRepository {
       .innerJoin(locations, eq(locations.id, locks.locationId));
   }
 
-  private where(f: LockFilter): SQL | undefined {
+  private where(f: LockFilter, scope: string[] | null = null): SQL | undefined {
     const conds: SQL[] = [];
+    const inScope = pathIn(locations.path, scope);
+    if (inScope) conds.push(inScope);
     if (f.siteId) conds.push(sql`${locations.path} like ${`%/${f.siteId}/%`}`);
     if (f.locationId) conds.push(sql`${locations.path} like ${`%/${f.locationId}/%`}`);
     if (f.modelId) conds.push(eq(locks.modelId, f.modelId));
@@ -57,8 +60,8 @@ export class LockRepository {
   }
 
   /** One page of locks matching `f`, and the total count. */
-  async list(f: LockFilter): Promise<{ rows: LockRow[]; total: number }> {
-    const where = this.where(f);
+  async list(f: LockFilter, scope: string[] | null = null): Promise<{ rows: LockRow[]; total: number }> {
+    const where = this.where(f, scope);
     const rows = await this.select()
       .where(where)
       .orderBy(...SORTS[f.sort], asc(locks.id))
@@ -74,9 +77,9 @@ export class LockRepository {
   }
 
   /** Every lock (retired ones too when asked), ordered by location path then name: for exports and imports. */
-  async all(opts: { includeRetired: boolean }): Promise<LockRow[]> {
+  async all(opts: { includeRetired: boolean; scope?: string[] | null }): Promise<LockRow[]> {
     return this.select()
-      .where(opts.includeRetired ? undefined : sql`${locks.serviceState} <> 'retired'`)
+      .where(and(opts.includeRetired ? undefined : sql`${locks.serviceState} <> 'retired'`, pathIn(locations.path, opts.scope ?? null)))
       .orderBy(asc(locations.path), sql`lower(${locks.name})`, asc(locks.id));
   }
 

@@ -39,6 +39,8 @@ export const locations = pgTable(
     /** Materialized path `/root/.../id/` so a subtree is one prefix match. */
     path: text('path').notNull(),
     isDemo: boolean('is_demo').notNull().default(false),
+    /** The person answerable for this site's documents (handbook, access): told of every access request. */
+    documentOwnerId: uuid('document_owner_id').references((): AnyPgColumn => users.id, { onDelete: 'set null' }),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
@@ -116,7 +118,6 @@ export const users = pgTable(
     id: uuid('id').primaryKey(),
     email: text('email').notNull(),
     displayName: text('display_name').notNull(),
-    role: text('role').$type<Role>().notNull(),
     passwordHash: text('password_hash'),
     createdAt: ts('created_at').notNull(),
     disabledAt: ts('disabled_at'),
@@ -447,4 +448,98 @@ export const handbookAttachmentEvents = pgTable(
     at: ts('at').notNull(),
   },
   (t) => [index('handbook_attachment_events_entry_idx').on(t.entryId, t.at), check('handbook_attachment_events_action_check', sql`${t.action} in ('added','removed')`)],
+);
+
+/**
+ * Who may do what, where: a role on a location subtree (`location_id` null = the whole organisation),
+ * or the right to reveal one handbook entry's secrets. Never updated except to revoke; a grant from
+ * an access request names it. Nobody grants to themselves (checked here as well as in the service).
+ */
+export const accessGrants = pgTable(
+  'access_grants',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<'role' | 'reveal'>().notNull(),
+    role: text('role').$type<Role>(),
+    locationId: uuid('location_id').references(() => locations.id, { onDelete: 'restrict' }),
+    entryId: uuid('entry_id').references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    requestId: uuid('request_id'),
+    grantedBy: text('granted_by').notNull(),
+    grantedAt: ts('granted_at').notNull(),
+    expiresAt: ts('expires_at'),
+    revokedAt: ts('revoked_at'),
+    revokedBy: text('revoked_by'),
+    revokeReason: text('revoke_reason'),
+  },
+  (t) => [
+    index('access_grants_user_idx').on(t.userId),
+    index('access_grants_location_idx').on(t.locationId),
+    check('access_grants_kind_check', sql`(${t.kind} = 'role' and ${t.role} is not null and ${t.entryId} is null) or (${t.kind} = 'reveal' and ${t.entryId} is not null and ${t.role} is null and ${t.locationId} is null)`),
+    check('access_grants_role_check', sql`${t.role} is null or ${t.role} in ('owner','admin','manager','technician','auditor','occupant')`),
+    check('access_grants_not_self_check', sql`${t.grantedBy} <> ${t.userId}::text`),
+    check('access_grants_expiry_check', sql`${t.expiresAt} is null or ${t.expiresAt} > ${t.grantedAt}`),
+  ],
+);
+
+/** A request for access someone does not have, with a justification and a duration; decided by others. */
+export const accessRequests = pgTable(
+  'access_requests',
+  {
+    id: uuid('id').primaryKey(),
+    requesterId: uuid('requester_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<'role' | 'reveal'>().notNull(),
+    role: text('role').$type<Role>(),
+    locationId: uuid('location_id').references(() => locations.id, { onDelete: 'restrict' }),
+    entryId: uuid('entry_id').references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    justification: text('justification').notNull(),
+    durationHours: integer('duration_hours').notNull(),
+    requiredApprovals: integer('required_approvals').notNull(),
+    state: text('state').$type<'pending' | 'approved' | 'denied' | 'cancelled'>().notNull(),
+    createdAt: ts('created_at').notNull(),
+    /** A request nobody decided lapses at this time (checked when read, no sweeper needed). */
+    lapsesAt: ts('lapses_at').notNull(),
+    decidedAt: ts('decided_at'),
+    grantId: uuid('grant_id'),
+  },
+  (t) => [
+    index('access_requests_requester_idx').on(t.requesterId),
+    index('access_requests_state_idx').on(t.state),
+    check('access_requests_kind_check', sql`(${t.kind} = 'role' and ${t.role} is not null and ${t.entryId} is null) or (${t.kind} = 'reveal' and ${t.entryId} is not null and ${t.role} is null)`),
+    check('access_requests_state_check', sql`${t.state} in ('pending','approved','denied','cancelled')`),
+    check('access_requests_duration_check', sql`${t.durationHours} between 1 and 8760`),
+    check('access_requests_approvals_check', sql`${t.requiredApprovals} between 1 and 3`),
+  ],
+);
+
+/** One person's decision on a request. The requester is copied here so the database refuses self-approval. */
+export const accessDecisions = pgTable(
+  'access_decisions',
+  {
+    requestId: uuid('request_id').notNull().references(() => accessRequests.id, { onDelete: 'cascade' }),
+    approverId: uuid('approver_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    requesterId: uuid('requester_id').notNull(),
+    decision: text('decision').$type<'approve' | 'deny'>().notNull(),
+    reason: text('reason').notNull(),
+    decidedAt: ts('decided_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.requestId, t.approverId] }),
+    check('access_decisions_not_self_check', sql`${t.approverId} <> ${t.requesterId}`),
+    check('access_decisions_decision_check', sql`${t.decision} in ('approve','deny')`),
+  ],
+);
+
+/** In-app notices (an access request to decide, a decision on one's own request). */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    subject: text('subject').notNull(),
+    link: text('link'),
+    createdAt: ts('created_at').notNull(),
+    readAt: ts('read_at'),
+  },
+  (t) => [index('notifications_user_idx').on(t.userId, t.createdAt)],
 );

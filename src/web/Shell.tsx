@@ -11,6 +11,8 @@ const NAV = [
   { to: '/models', label: 'Models', action: 'model.read' },
   { to: '/handbook', label: 'Handbook', action: 'handbook.read' },
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
+  { to: '/people', label: 'People and access', action: 'user.read' },
+  { to: '/access', label: 'Access requests', action: 'token.manage_own' },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];
 
@@ -39,7 +41,12 @@ export function Shell({ children }: { children: ReactNode }) {
             <Text size="sm" data-testid="user-email">
               {user.email}
             </Text>
-            <Badge variant="light">{user.role}</Badge>
+            {user.roles.slice(0, 2).map((r) => (
+              <Badge key={`${r.role}:${r.locationId ?? ''}`} variant="light" data-testid="user-role">
+                {r.role}
+                {r.locationName ? ` · ${r.locationName}` : ''}
+              </Badge>
+            ))}
             <Button size="xs" variant="default" onClick={() => void signOut()}>
               Sign out
             </Button>

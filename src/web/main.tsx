@@ -24,6 +24,8 @@ import { Handbook } from './pages/Handbook.js';
 import { HandbookEntryPage } from './pages/HandbookEntry.js';
 import { HandbookEditor } from './pages/HandbookEditor.js';
 import { HandbookRevisions } from './pages/HandbookRevisions.js';
+import { People } from './pages/People.js';
+import { AccessRequests } from './pages/AccessRequests.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -73,6 +75,8 @@ function App() {
           <Route path="/handbook/entries/:id/edit" element={<HandbookEditor />} />
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/tokens" element={<Tokens />} />
+          <Route path="/people" element={<People />} />
+          <Route path="/access" element={<AccessRequests />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { AccessRepository } from '../../src/store/access-repository.js';
+import { IdentityRepository } from '../../src/store/identity-repository.js';
 /**
  * An app over a fresh test database, driven through Fastify's `inject` (no sockets), with an owner
  * account that has a password, and helpers to sign in and send authenticated requests.
@@ -16,7 +19,9 @@ export const OWNER_PASSWORD = 'correct horse battery staple';
 export interface HttpEnv extends TestEnv {
   app: FastifyInstance;
   /** Creates a user with a password (a system actor does it, as the CLI would). */
-  createUser(email: string, role: Role, password?: string): Promise<void>;
+  createUser(email: string, role: Role, password?: string, locationId?: string | null): Promise<void>;
+  /** Gives a user the right to reveal one entry's secrets for a few hours, as an approved request would. */
+  grantReveal(email: string, entryId: string): Promise<void>;
   /** Closes the app, then the database. */
   close(): Promise<void>;
 }
@@ -40,8 +45,8 @@ export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
   env.database = { ...database, close: () => (dbClosed ??= closeDb()) };
   try {
     if (opts.demo) await loadDemoFleet(env.services.ctx);
-    const createUser = async (email: string, role: Role, password?: string) => {
-      await env.services.auth.createUser(BOOTSTRAP, { email, displayName: email.split('@')[0], role, ...(password ? { password } : {}) });
+    const createUser = async (email: string, role: Role, password?: string, locationId: string | null = null) => {
+      await env.services.auth.createUser(BOOTSTRAP, { email, displayName: email.split('@')[0], role, locationId, ...(password ? { password } : {}) });
     };
     if (opts.owner !== false) await createUser(OWNER_EMAIL, 'owner', OWNER_PASSWORD);
     const app = await createApp({ services: env.services, logger: false, fleet: env.fleet });
@@ -51,6 +56,11 @@ export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
       ...env,
       app,
       createUser,
+      grantReveal: async (email, entryId) => {
+        const user = await new IdentityRepository(env.services.ctx.db).userByEmail(email);
+        const now = env.services.ctx.clock.now();
+        await new AccessRepository(env.services.ctx.db).insertGrant({ id: randomUUID(), userId: user!.id, kind: 'reveal', entryId, grantedBy: 'system:test', grantedAt: now, expiresAt: new Date(now.getTime() + 8 * 3600_000) });
+      },
       close: async () => {
         try {
           await app.close();
@@ -73,7 +83,7 @@ export interface Session {
 }
 
 export interface SignInBody {
-  user: { id: string; email: string; role: string; hasPassword: boolean };
+  user: { id: string; email: string; roles: { role: string; locationId: string | null; locationName: string | null }[]; hasPassword: boolean };
   csrfToken: string;
   allowedActions: string[];
   mustSetPassword?: boolean;

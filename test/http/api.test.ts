@@ -28,6 +28,7 @@ interface LockJson {
   id: string;
   name: string;
   modelId: string;
+  locationPath: { id: string; name: string; kind: string }[];
   manufacturer: string;
   modelNumber: string;
   family: string;
@@ -233,7 +234,8 @@ describe('HTTP API', () => {
       assert.doesNotMatch(line, /;\s*Secure/i, 'not Secure unless configured');
       const body = res.json<SignInBody>();
       assert.equal(body.user.email, OWNER_EMAIL);
-      assert.equal(body.user.role, 'owner');
+      assert.equal(body.user.roles[0]?.role, 'owner');
+      assert.equal(body.user.roles[0]?.locationId, null);
       assert.ok(body.csrfToken.length >= 20);
       assert.ok(body.allowedActions.includes('lock.write'));
       // The session works for /api/auth/me with the same CSRF token.
@@ -627,7 +629,8 @@ describe('HTTP API', () => {
     let occupant: Session;
     before(async () => {
       await env.createUser('tech@example.test', 'technician', 'technician password 1');
-      await env.createUser('occupant@example.test', 'occupant', 'occupant password 1');
+      const unit = (await allLocks()).find((l) => l.name === 'Unit A302 front door')!.locationPath.find((p) => p.kind === 'unit')!;
+      await env.createUser('occupant@example.test', 'occupant', 'occupant password 1', unit.id);
       technician = await signIn(app, 'tech@example.test', 'technician password 1');
       occupant = await signIn(app, 'occupant@example.test', 'occupant password 1');
     });
@@ -649,13 +652,34 @@ describe('HTTP API', () => {
       expectError(await app.inject({ method: 'POST', url: '/api/locks', headers: asToken(tok.json<{ secret: string }>().secret), payload: await newLockBody() }), 403, 'auth.forbidden');
     });
 
-    it('an occupant cannot read the inventory', async () => {
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/locks' }), 403, 'auth.forbidden');
+    it('an occupant sees their own unit and its locks, and nothing else', async () => {
+      const mine = await listLocks('limit=100', asSession(occupant));
+      assert.deepEqual(mine.items.map((l) => l.name).sort(), ['Unit A302 front door', 'Unit A302 patio door']);
+      assert.equal(mine.total, 2, 'the count leaks nothing from outside the unit');
+      const other = (await allLocks()).find((l) => l.name === 'Unit A303 front door')!;
+      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}` }), 403, 'auth.forbidden');
+      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}/credentials` }), 403, 'auth.forbidden');
       expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/models' }), 403, 'auth.forbidden');
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/locations/tree' }), 403, 'auth.forbidden');
+      expectError(await injectAs(app, asSession(occupant), { method: 'PATCH', url: `/api/locks/${mine.items[0]!.id}`, payload: { notes: 'x' } }), 403, 'auth.forbidden');
+      const tree = await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/locations/tree' });
+      assert.equal(tree.statusCode, 200);
+      const names: string[] = [];
+      const walk = (n: { name: string; children: unknown[] }) => {
+        names.push(n.name);
+        (n.children as { name: string; children: unknown[] }[]).forEach(walk);
+      };
+      tree.json<{ roots: { name: string; children: unknown[] }[] }>().roots.forEach(walk);
+      assert.ok(names.includes('Unit A302') && names.includes('Front door'), names.join(', '));
+      assert.ok(!names.includes('Unit A303') && !names.includes('Northgate Offices') && !names.includes('Building B'), names.join(', '));
       const me = await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/auth/me' });
       assert.equal(me.statusCode, 200);
-      assert.deepEqual(me.json<SignInBody>().allowedActions, ['token.manage_own']);
+      assert.deepEqual(me.json<SignInBody>().allowedActions.sort(), ['credential.read', 'location.read', 'lock.read', 'token.manage_own']);
+    });
+
+    it('an occupant role is granted on a unit only', async () => {
+      const site = (await allLocks())[0]!.locationPath.find((p) => p.kind === 'site')!;
+      const res = await injectAs(app, asSession(owner), { method: 'POST', url: '/api/users/invite', payload: { email: 'x@example.test', displayName: 'X', role: 'occupant', locationId: site.id } });
+      assert.deepEqual(fieldPaths(expectError(res, 400, 'validation.failed')), ['locationId']);
     });
   });
 
@@ -741,7 +765,8 @@ describe('one-time sign-in of a new owner', () => {
     const body = first.json<SignInBody>();
     assert.equal(body.mustSetPassword, true);
     assert.equal(body.user.hasPassword, false);
-    assert.equal(body.user.role, 'owner');
+    assert.equal(body.user.roles[0]?.role, 'owner');
+      assert.equal(body.user.roles[0]?.locationId, null);
     const cookie = sessionCookieOf(first);
     assert.ok(cookie);
 

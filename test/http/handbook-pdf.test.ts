@@ -62,6 +62,7 @@ describe('handbook PDF export over HTTP', () => {
   });
 
   it('prints secrets for a technician who asks with a reason, and records the reveal', async () => {
+    await env.grantReveal('tech@example.test', sc10);
     const res = await injectAs(app, asSession(tech), { method: 'GET', url: '/api/handbook/export.pdf?scope=manufacturer&manufacturer=Vaultline%20Demo&includeSecrets=true&reason=cash%20safe%20reset' });
     assert.equal(res.statusCode, 200, res.body);
     assert.ok((await readPdf(res.rawPayload)).pages.join('\n').includes('Master code: 739104'));

@@ -105,6 +105,9 @@ describe('handbook HTTP API', () => {
     }
     const denied = await injectAs(app, asSession(auditor), { method: 'POST', url: `/api/handbook/secrets/${secretId}/reveal`, payload: { reason: 'curious' } });
     expectError(denied, 403, 'auth.forbidden');
+    // A technician reveals only with a grant for this entry (an approved access request).
+    expectError(await injectAs(app, asSession(tech), { method: 'POST', url: `/api/handbook/secrets/${secretId}/reveal`, payload: { reason: 'no grant yet' } }), 403, 'auth.forbidden');
+    await env.grantReveal('tech@example.test', entry.id);
     const noReason = await injectAs(app, asSession(tech), { method: 'POST', url: `/api/handbook/secrets/${secretId}/reveal`, payload: {} });
     expectError(noReason, 400, 'validation.failed');
     assert.ok(!noReason.body.includes('90817263'));

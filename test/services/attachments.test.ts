@@ -3,6 +3,7 @@
  * file leaves no row and no event, the policy decides who adds, and events record who added and removed.
  */
 import assert from 'node:assert/strict';
+import { roleActor } from '../helpers/actors.js';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import sharp from 'sharp';
@@ -14,7 +15,7 @@ import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 import { hasGps, jpegWithGps, png, tinyPdf } from '../helpers/images.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-const AUDITOR: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test', role: 'auditor', via: 'session' };
+const AUDITOR: Actor = roleActor('auditor', { userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test' });
 
 for (const engine of ENGINES) {
   describe(`handbook attachments (${engine})`, () => {

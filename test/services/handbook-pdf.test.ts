@@ -4,6 +4,7 @@
  * secrets redacted unless the exporter may reveal them and asked (then each is recorded as a reveal).
  */
 import assert from 'node:assert/strict';
+import { roleActor } from '../helpers/actors.js';
 import { after, before, describe, it } from 'node:test';
 import { isAppError } from '../../src/domain/errors.js';
 import type { Actor } from '../../src/domain/identity.js';
@@ -15,8 +16,8 @@ import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 import { readPdf, type ReadPdf } from '../helpers/pdf.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-const TECH: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test', role: 'technician', via: 'session' };
-const AUDITOR: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test', role: 'auditor', via: 'session' };
+const TECH: Actor = roleActor('technician', { userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test' });
+const AUDITOR: Actor = roleActor('auditor', { userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test' });
 const DAY = 86_400_000;
 const GREEK = 'Κρατήστε πατημένο το κουμπί επαναφοράς για 15 δευτερόλεπτα';
 

@@ -4,18 +4,19 @@
  * contents, and secrets under envelope encryption (tamper, rotation, reveal records).
  */
 import assert from 'node:assert/strict';
+import { roleActor } from '../helpers/actors.js';
 import { after, before, describe, it } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { isAppError, type AppError } from '../../src/domain/errors.js';
-import type { Actor } from '../../src/domain/identity.js';
+import type { Actor, ActorGrant } from '../../src/domain/identity.js';
 import type { HandbookContent, HandbookEntry } from '../../src/domain/handbook.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { dataKeys, handbookEntries, handbookRevisions, handbookSecrets, secretReveals } from '../../src/store/schema.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-const TECH: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test', role: 'technician', via: 'session' };
-const AUDITOR: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test', role: 'auditor', via: 'session' };
+const TECH: Actor = roleActor('technician', { userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test' });
+const AUDITOR: Actor = roleActor('auditor', { userId: '00000000-0000-4000-8000-000000000002', email: 'audit@example.test' });
 const DAY = 86_400_000;
 
 async function rejects(p: Promise<unknown>, code: string): Promise<AppError> {
@@ -219,7 +220,10 @@ for (const engine of ENGINES) {
       const err = await rejects(hb().reveal(TECH, s.id, {}), 'validation.failed');
       assert.ok(!JSON.stringify(err).includes('739104'));
       assert.equal(await count(secretReveals), 0, 'refused reveals record nothing and reveal nothing');
-      const shown = await hb().reveal(TECH, s.id, { reason: 'factory reset of the cash safe' });
+      await rejects(hb().reveal(TECH, s.id, { reason: 'factory reset of the cash safe' }), 'auth.forbidden');
+      const granted: Actor = { ...TECH, grants: [...(TECH as { grants: ActorGrant[] }).grants, { kind: 'reveal', id: 'r1', entryId: e.id, expiresAt: null }] } as Actor;
+      await rejects(hb().reveal(granted, card.id, { reason: 'not this entry' }), 'auth.forbidden');
+      const shown = await hb().reveal(granted, s.id, { reason: 'factory reset of the cash safe' });
       assert.equal(shown.value, '739104');
       assert.equal((await hb().reveal(SYSTEM, card.id, { reason: 'reset card check' })).value, 'RC-55-8812');
       const log = await hb().reveals(AUDITOR, e.id);

@@ -4,7 +4,7 @@ import { buildTree, canContain, childPath, locationLabel, LocationCreateSchema, 
 
 const at = new Date('2026-01-01T00:00:00Z');
 function loc(id: string, parent: Location | null, kind: Location['kind'], name: string): Location {
-  return { id, parentId: parent?.id ?? null, kind, name, reading: 'commercial', attributes: {}, path: childPath(parent?.path ?? null, id), isDemo: false, createdAt: at, updatedAt: at };
+  return { id, parentId: parent?.id ?? null, kind, name, reading: 'commercial', attributes: {}, path: childPath(parent?.path ?? null, id), isDemo: false, documentOwnerId: null, createdAt: at, updatedAt: at };
 }
 
 describe('location tree rules', () => {

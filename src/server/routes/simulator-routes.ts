@@ -26,7 +26,7 @@ export function simulatorRoutes(services: Services, fleet: SimFleet): FastifyPlu
         // Editing the lock is what a person at the keypad does to it: it takes lock-write rights.
         const actor = actorOf(req);
         const lock = await services.locks.get(actor, req.params.id);
-        services.credentials.assertCanWrite(actor);
+        await services.credentials.assertCanWrite(actor, lock.id);
         if (lock.driver !== 'simulator' || !lock.externalId || !fleet.has(lock.externalId)) {
           throw new AppError('device.not_supported', 'only simulated locks can be changed from here');
         }

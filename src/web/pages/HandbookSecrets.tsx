@@ -3,7 +3,8 @@ import { Alert, Button, Card, Code, Group, Modal, PasswordInput, Select, Stack, 
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { SECRET_KIND_LABELS, SECRET_KINDS, type SecretKind } from '../../domain/handbook.js';
-import { api, fieldErrors, formAlert, formatDate } from '../api.js';
+import { Link } from 'react-router-dom';
+import { api, ApiError, fieldErrors, formAlert, formatDate } from '../api.js';
 import type { EntryJson, RevealJson } from '../handbook.js';
 import { useCan } from '../session.js';
 
@@ -33,6 +34,11 @@ export function HandbookSecrets({ entry }: { entry: EntryJson }) {
     <Card withBorder data-testid="secrets">
       <Group justify="space-between" mb="xs">
         <Title order={4}>Secrets</Title>
+        {!canReveal && entry.secrets.length > 0 && (
+          <Button size="xs" variant="light" component={Link} to={`/access?entryId=${entry.id}`} data-testid="request-reveal">
+            Request access to reveal
+          </Button>
+        )}
         {canWrite && (
           <Button size="xs" variant="default" onClick={() => setAdding(true)}>
             Add secret
@@ -147,7 +153,17 @@ function RevealModal({ entryId, secret, onClose }: { entryId: string; secret: Se
         <Stack>
           <Text size="sm">Every reveal is recorded with your name, the time and your reason.</Text>
           <Textarea label="Reason" placeholder="e.g. factory reset of the records room keypad" value={reason} onChange={(e) => setReason(e.currentTarget.value)} error={fieldErrors(reveal.error).reason} data-autofocus />
-          {formAlert(reveal.error, ['reason']) && <Alert color="red">{formAlert(reveal.error, ['reason'])}</Alert>}
+          {formAlert(reveal.error, ['reason']) && (
+            <Alert color="red">
+              {formAlert(reveal.error, ['reason'])}
+              {reveal.error instanceof ApiError && reveal.error.status === 403 && (
+                <>
+                  {' '}
+                  <Link to={`/access?entryId=${entryId}`}>Request access to reveal this entry's secrets</Link>
+                </>
+              )}
+            </Alert>
+          )}
           <Button color="orange" loading={reveal.isPending} onClick={() => reveal.mutate()}>
             Reveal
           </Button>

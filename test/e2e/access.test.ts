@@ -1,0 +1,169 @@
+/**
+ * Least privilege in a real browser, on a fresh server with the demo fleet: the owner invites a
+ * manager for one site from the People page; a technician of that site cannot reveal an entry's
+ * secret, asks for access with a justification, and cannot approve their own request; the manager
+ * (signing in through the invitation link) approves it from the inbox; the technician then reveals
+ * the secret, and the reveal is on the record. Debian's Chromium through playwright-core; every wait
+ * is bounded.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import type { Actor } from '../../src/domain/identity.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
+  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
+}
+const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
+const WAIT = 20_000;
+const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
+const SECRET = 'RC-7731-0042';
+
+async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
+  try {
+    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
+  } catch {
+    const seen = await locator
+      .first()
+      .innerText({ timeout: 500 })
+      .catch(() => '<not on the page>');
+    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
+  }
+}
+
+async function choosePassword(page: Page, link: string, password: string): Promise<void> {
+  await page.goto(link);
+  await page.getByLabel(/^New password/).fill(password);
+  await page.getByLabel(/^Repeat password/).fill(password);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await page.getByTestId('user-email').waitFor({ timeout: WAIT });
+}
+
+describe('access requests in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let dataDir: string;
+  const contexts: BrowserContext[] = [];
+  let owner: Page;
+  let tech: Page;
+  let manager: Page;
+  let inviteLink = '';
+  let entryUrl = '';
+  const lines: string[] = [];
+
+  const newPage = async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('dialog', (d) => void d.accept());
+    return page;
+  };
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-access-'));
+    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    // The site's own procedure for its cash safe, with the reset card number kept as a secret.
+    const services = server.runtime.services;
+    const site = (await services.locations.list(SYSTEM)).find((l) => l.name === 'Northgate Offices')!;
+    const lock = (await services.locks.list(SYSTEM, { q: 'Finance cash safe' })).items[0]!;
+    const model = (await services.handbook.forLock(SYSTEM, lock.id)).entry!;
+    const override = await services.handbook.create(SYSTEM, { modelId: lock.modelId, lockId: lock.id, content: { ...model.content, title: 'Finance cash safe: site procedure', generic: false }, reason: 'site copy' });
+    await services.handbook.addSecret(SYSTEM, override.id, { kind: 'reset_card_number', label: 'Reset card', value: SECRET });
+    await services.auth.createUser(SYSTEM, { email: 'tech@example.test', displayName: 'Theo Technician', role: 'technician', locationId: site.id, password: 'technician password 1' });
+    entryUrl = `${server.url}/handbook/entries/${override.id}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    owner = await newPage();
+    tech = await newPage();
+    manager = await newPage();
+  });
+
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the owner invites a manager for one site and gets a one-time link', async () => {
+    assert.ok(server.oneTimeUrl, lines.join('\n'));
+    await choosePassword(owner, server.oneTimeUrl, 'owner password is long');
+    await owner.getByRole('link', { name: 'People and access' }).click();
+    await owner.getByTestId('grant-table').waitFor({ timeout: WAIT });
+    const invite = owner.locator('form').filter({ has: owner.getByRole('button', { name: 'Invite' }) });
+    await invite.getByLabel('Email').fill('maya@example.test');
+    await invite.getByLabel('Name').fill('Maya Manager');
+    await invite.getByRole('combobox', { name: 'Role' }).click();
+    await owner.getByRole('option', { name: 'Manager' }).click();
+    await invite.getByRole('combobox', { name: 'Where' }).click();
+    await invite.getByRole('combobox', { name: 'Where' }).fill('Northgate Offices');
+    await owner.getByRole('option', { name: 'Northgate Offices', exact: true }).click();
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    const link = owner.getByTestId('invite-link');
+    await link.waitFor({ timeout: WAIT });
+    inviteLink = (await link.innerText()).trim();
+    assert.match(inviteLink, /\/signin\/one-time#/);
+    await expectText(owner.getByTestId('grant-row'), /Maya Manager.*Manager on Northgate Offices/s, 'the new grant in the list');
+  });
+
+  it('a technician cannot reveal, and asks for access with a justification', async () => {
+    await tech.goto(`${server.url}/signin`);
+    await tech.getByLabel('Email').fill('tech@example.test');
+    await tech.getByLabel(/^Password/).fill('technician password 1');
+    await tech.getByRole('button', { name: 'Sign in' }).click();
+    await tech.getByTestId('user-email').waitFor({ timeout: WAIT });
+    // Only their site's locks are listed.
+    await tech.getByTestId('lock-table').waitFor({ timeout: WAIT });
+    const places = await tech.getByTestId('lock-row').allInnerTexts();
+    assert.ok(places.length > 0 && places.every((t) => !t.includes('Harbour View')), places.join(' | '));
+    await tech.goto(entryUrl);
+    await tech.getByTestId('secrets').waitFor({ timeout: WAIT });
+    assert.equal(await tech.getByRole('button', { name: 'Reveal' }).count(), 0, 'no reveal button without the right');
+    await tech.getByTestId('request-reveal').click();
+    await expectText(tech.getByTestId('request-entry'), /Finance cash safe: site procedure/, 'the entry asked for');
+    await tech.getByTestId('justification').fill('Factory reset of the finance cash safe after the tenant moved out');
+    await tech.getByTestId('send-request').click();
+    await tech.getByTestId('requests-mine').waitFor({ timeout: WAIT });
+    await expectText(tech.getByTestId('request-state'), /pending/, 'the request state');
+    // Nobody decides their own request: it is not in the technician's inbox.
+    await tech.getByTestId('tab-inbox').click();
+    await expectText(tech.getByRole('tabpanel'), /Nothing waiting for your decision/, 'the technician’s empty inbox');
+  });
+
+  it('the manager signs in through the invitation and approves the request', async () => {
+    await choosePassword(manager, inviteLink, 'manager password is long');
+    await manager.getByRole('link', { name: 'Access requests' }).click();
+    await manager.getByTestId('tab-inbox').click();
+    const row = manager.getByTestId('requests-inbox').getByTestId('request-row');
+    await expectText(row, /tech@example\.test.*Finance cash safe/s, 'the request in the manager’s inbox');
+    await row.first().getByTestId('decide').click();
+    await manager.getByLabel('Your reason').fill('scheduled turnover, ticket 4411');
+    await manager.getByTestId('approve').click();
+    await expectText(manager.getByRole('tabpanel'), /Nothing waiting for your decision/, 'the inbox after approving');
+    await manager.screenshot({ path: path.join(shots, 'access-approved.png'), fullPage: true });
+  });
+
+  it('the technician now reveals the secret, and the reveal is on the record', async () => {
+    await tech.goto(`${server.url}/access`);
+    await tech.getByTestId('tab-mine').click();
+    await expectText(tech.getByTestId('request-state'), /approved/, 'the approved request');
+    await tech.goto(entryUrl);
+    await tech.getByRole('button', { name: 'Reveal' }).click();
+    await tech.getByLabel('Reason').fill('resetting the cash safe now');
+    await tech.getByRole('button', { name: 'Reveal', exact: true }).last().click();
+    await expectText(tech.getByTestId('revealed-value'), new RegExp(SECRET), 'the revealed value');
+    await tech.keyboard.press('Escape');
+    await expectText(tech.getByTestId('reveal-row'), /tech@example\.test.*resetting the cash safe now/s, 'the reveal record');
+    await tech.screenshot({ path: path.join(shots, 'access-revealed.png'), fullPage: true });
+  });
+});
