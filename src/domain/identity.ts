@@ -30,7 +30,8 @@ export type Action =
   | 'handbook.write'
   | 'handbook.verify'
   | 'handbook.reveal'
-  | 'keys.rotate';
+  | 'keys.rotate'
+  | 'audit.read';
 
 const READ_ALL: Action[] = ['location.read', 'model.read', 'lock.read', 'credential.read', 'token.manage_own', 'handbook.read'];
 const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
@@ -38,11 +39,11 @@ const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credentia
 // reveal recorded); editing the handbook is for managers and up; an auditor reads and never reveals.
 const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
 const GRANTS: Record<Role, readonly Action[]> = {
-  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'token.manage_own', ...HANDBOOK, 'keys.rotate'],
-  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'token.manage_own', ...HANDBOOK, 'keys.rotate'],
+  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'audit.read'],
+  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'audit.read'],
   manager: [...READ_ALL, 'lock.write', 'lock.retire', 'location.write', ...CREDENTIALS, ...HANDBOOK],
   technician: [...READ_ALL, 'lock.operate', 'handbook.verify', 'handbook.reveal'],
-  auditor: [...READ_ALL, 'user.read'],
+  auditor: [...READ_ALL, 'user.read', 'audit.read'],
   // An occupant's view is limited to their own unit; until unit grants exist, they see nothing.
   occupant: ['token.manage_own'],
 };

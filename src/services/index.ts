@@ -7,6 +7,7 @@ import { CredentialService } from './credential-service.js';
 import { HandbookService } from './handbook-service.js';
 import { SheetService } from './sheet-service.js';
 import { AttachmentService } from './attachment-service.js';
+import { AuditService } from './audit-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   handbook: HandbookService;
   sheets: SheetService;
   attachments: AttachmentService;
+  audit: AuditService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -33,5 +35,6 @@ export function createServices(ctx: ServiceContext): Services {
     handbook: new HandbookService(ctx),
     sheets: new SheetService(ctx),
     attachments: new AttachmentService(ctx),
+    audit: new AuditService(ctx),
   };
 }
