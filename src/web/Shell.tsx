@@ -11,6 +11,7 @@ const NAV = [
   { to: '/models', label: 'Models', action: 'model.read' },
   { to: '/handbook', label: 'Handbook', action: 'handbook.read' },
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
+  { to: '/audit', label: 'Audit log', action: 'audit.read' },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];
 

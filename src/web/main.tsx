@@ -24,6 +24,7 @@ import { Handbook } from './pages/Handbook.js';
 import { HandbookEntryPage } from './pages/HandbookEntry.js';
 import { HandbookEditor } from './pages/HandbookEditor.js';
 import { HandbookRevisions } from './pages/HandbookRevisions.js';
+import { AuditLog } from './pages/AuditLog.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -73,6 +74,7 @@ function App() {
           <Route path="/handbook/entries/:id/edit" element={<HandbookEditor />} />
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/tokens" element={<Tokens />} />
+          <Route path="/audit" element={<AuditLog />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>
