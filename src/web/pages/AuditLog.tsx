@@ -21,7 +21,7 @@ const PAGE = 50;
 
 function query(f: Filters, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams(extra);
-  for (const [k, v] of Object.entries(f)) if (v.trim()) q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v.trim());
+  for (const [k, v] of Object.entries(f) as [string, string][]) if (v.trim()) q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v.trim());
   return q.toString();
 }
 
