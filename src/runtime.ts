@@ -9,6 +9,8 @@ import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
 import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
 import { deploymentMasterKeyring, type MasterKeyring } from './crypto/envelope.js';
+import { AuditMac, checkpointsFilePath, deploymentCheckpointSigner, type CheckpointSigner } from './crypto/audit-chain.js';
+import { AuditLog } from './services/audit-log.js';
 import { isDriverError, type DriverEvent, type DriverRegistry, type LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
 import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel, type VirtualLockSpec } from './drivers/simulator/index.js';
@@ -44,6 +46,16 @@ export interface RuntimeOptions {
   onError?: (e: unknown) => void;
   /** Where jobs go instead of the queue (tests that drive the reconciler by hand). */
   jobs?: JobSink;
+  audit?: {
+    /** Signs checkpoints (default: `LOCKWARDEN_AUDIT_SIGNING_KEY` or `<data>/keys/audit-signing.pem`). */
+    signer?: CheckpointSigner;
+    /** The checkpoint file (default: `LOCKWARDEN_AUDIT_CHECKPOINTS` or `<data>/audit/checkpoints.jsonl`); null for none. */
+    checkpointsFile?: string | null;
+    /** Seconds between checkpoints while something new was recorded (default 60, with a worker); 0 turns them off. */
+    checkpointSeconds?: number;
+    /** Checkpoint at stop when this process recorded something (default true). */
+    checkpointOnStop?: boolean;
+  };
 }
 
 export interface Runtime {
@@ -113,6 +125,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     masterKeys: opts.masterKeys ?? deploymentMasterKeyring(opts.dataDir),
     drivers: registry,
     jobs: sink,
+    audit: new AuditLog({
+      db: opts.database.db,
+      clock: opts.clock ?? systemClock,
+      mac: new AuditMac(secrets),
+      signer: opts.audit?.signer ?? deploymentCheckpointSigner(opts.dataDir),
+      checkpointsFile: opts.audit?.checkpointsFile === undefined ? checkpointsFilePath(opts.dataDir) : opts.audit.checkpointsFile,
+    }),
     randomInt: (max) => randomInt(max),
   };
   const services = createServices(ctx);
@@ -174,6 +193,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
   }
 
+  // A signed checkpoint every minute while there is something new, and one at stop (see AuditLog.checkpoint).
+  const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
+  const checkpointTimer = checkpointEvery > 0 ? setInterval(() => void (ctx.audit.hasUncheckpointed ? ctx.audit.checkpoint().catch(onError) : undefined), checkpointEvery * 1000) : null;
+  checkpointTimer?.unref();
+
   return {
     ctx,
     services,
@@ -184,6 +208,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     provisionSimulated,
     stop: async () => {
       if (driftTimer) clearInterval(driftTimer);
+      if (checkpointTimer) clearInterval(checkpointTimer);
+      if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
       for (const u of unsubscribers) u();
       await worker?.stop();
       await queue?.stop();

@@ -18,6 +18,8 @@ import type { DeviceStatus } from '../drivers/contract.js';
 import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
 import type { SearchHit } from '../services/handbook-service.js';
 import { SHEET_CONTENT_TYPES, type ImportReport, type SheetFormat, type SheetKind } from '../domain/sheets.js';
+import type { AuditCheckpoint, AuditVerifyReport } from '../domain/audit.js';
+import type { AuditPage } from '../services/audit-service.js';
 
 /** What `lockwarden handbook export` asks for, as the export route's query names it. */
 export interface HandbookExportInput {
@@ -81,8 +83,18 @@ export interface LockwardenClient {
   exportSheet(kind: SheetKind, format: SheetFormat): Promise<Buffer>;
   /** Imports a CSV or XLSX file; every bad row is an error with its row and column, and nothing is written. */
   importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }): Promise<ImportReport>;
+  /** A page of audit entries, newest first (`before` = the previous page's nextCursor). */
+  auditList(filter: Record<string, string | undefined>): Promise<AuditPage>;
+  /** The matching audit entries as CSV or JSON lines, oldest first. */
+  auditExport(filter: Record<string, string | undefined>, format: 'csv' | 'jsonl'): Promise<Buffer>;
+  /** Recomputes the audit chain and checks every signed checkpoint. */
+  auditVerify(): Promise<AuditVerifyReport>;
+  /** Signs the audit log's head now. */
+  auditCheckpoint(): Promise<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>;
   close(): Promise<void>;
 }
+
+const auditQuery = (filter: Record<string, string | undefined>) => new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
 
 /** Talks to a running server's API with a bearer token. */
 export class HttpClient implements LockwardenClient {
@@ -232,6 +244,19 @@ export class HttpClient implements LockwardenClient {
     const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'handbook.pdf';
     return { filename, pdf: Buffer.from(await res.arrayBuffer()), entries: Number(res.headers.get('x-handbook-entries') ?? 0) };
   }
+  auditList(filter: Record<string, string | undefined>) {
+    return this.call<AuditPage>('GET', `/api/audit?${auditQuery(filter)}`);
+  }
+  async auditExport(filter: Record<string, string | undefined>, format: 'csv' | 'jsonl') {
+    const res = await this.fetchOk('GET', `/api/audit/export?${auditQuery({ ...filter, format })}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+  auditVerify() {
+    return this.call<AuditVerifyReport>('GET', '/api/audit/verify');
+  }
+  auditCheckpoint() {
+    return this.call<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>('POST', '/api/audit/checkpoint');
+  }
   async close() {}
 }
 
@@ -356,6 +381,20 @@ export class LocalClient implements LockwardenClient {
   }
   importSheet(kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun: boolean }) {
     return this.services.sheets.importFile(this.actor, kind, file, opts);
+  }
+  auditList(filter: Record<string, string | undefined>) {
+    return this.services.audit.list(this.actor, filter);
+  }
+  async auditExport(filter: Record<string, string | undefined>, format: 'csv' | 'jsonl') {
+    const parts: Buffer[] = [];
+    for await (const chunk of this.services.audit.export(this.actor, { ...filter, format }).chunks) parts.push(Buffer.from(chunk, 'utf8'));
+    return Buffer.concat(parts);
+  }
+  auditVerify() {
+    return this.services.audit.verify(this.actor);
+  }
+  auditCheckpoint() {
+    return this.services.audit.checkpoint(this.actor);
   }
   async close() {
     await this.runtime.stop();

@@ -15,6 +15,7 @@ import { lockDetail, lockTable, modelTable, tree } from './format.js';
 import { addSimCommand } from './sim-command.js';
 import { addHandbookCommands } from './handbook-commands.js';
 import { addSheetCommands } from './sheet-commands.js';
+import { addAuditCommands } from './audit-commands.js';
 import { print, resolveLocation, withClient, type GlobalOpts } from './shared.js';
 
 /** Exit codes by HTTP class of the error: usage 2, auth 4, not found 3, conflict 5, unavailable 6. */
@@ -171,6 +172,7 @@ export function buildProgram(): Command {
   addBulkCommands(program);
   addHandbookCommands(program);
   addSheetCommands(program);
+  addAuditCommands(program);
 
   program
     .command('models')

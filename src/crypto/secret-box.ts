@@ -76,6 +76,11 @@ export class SecretBox {
     }
   }
 
+  /** A 32-byte subkey of the current key for another purpose (HKDF-SHA256 with `info`), e.g. the audit log's HMACs. */
+  subkey(info: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.keys.current().key, Buffer.alloc(0), info, 32));
+  }
+
   /** A keyed fingerprint of `value` within `scope` (e.g. one lock), for equality without decryption. */
   fingerprint(value: string, scope: string): string {
     return createHmac('sha256', this.macKey).update(`${scope}\0${value}`).digest('base64url');

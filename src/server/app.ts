@@ -16,6 +16,7 @@ import { AppError } from '../domain/errors.js';
 import type { Services } from '../services/index.js';
 import { demoLoaded } from '../services/demo-fleet.js';
 import { ping } from '../store/database.js';
+import { auditClientScope } from '../services/audit-log.js';
 import { actorOf, registerAuth } from './auth.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
@@ -27,6 +28,7 @@ import { sheetRoutes } from './routes/sheet-routes.js';
 import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -95,6 +97,12 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ error: { code: 'internal', message: `internal error; quote request id ${req.id}`, requestId: req.id } });
   });
 
+  // Every request runs with its client (address, user agent) in scope, for the audit entries it writes.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const ua = req.headers['user-agent'];
+    auditClientScope.run({ ip: req.ip, userAgent: typeof ua === 'string' ? ua : undefined }, done);
+  });
+
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
     openapi: {
@@ -142,6 +150,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(sheetRoutes(opts.services));
       await api.register(attachmentRoutes(opts.services));
       await api.register(accessRoutes(opts.services));
+      await api.register(auditRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -97,6 +97,7 @@ export class AccessService {
       const user = await ids.insertUser({ id: this.ctx.ids.uuid(), email: data.email, displayName: data.displayName, passwordHash: null, createdAt: now });
       await new AccessRepository(tx).insertGrant({ id: this.ctx.ids.uuid(), userId: user.id, kind: 'role', role: data.role, locationId: data.locationId, grantedBy: actorId(actor), grantedAt: now });
       const token = await this.issueLink(tx, user.id);
+      await this.ctx.audit.append(tx, { actor, action: 'user.invite', target: { type: 'user', id: user.id, label: user.email }, locationId: data.locationId, details: { role: data.role, locationId: data.locationId, displayName: data.displayName } });
       const roles = (await new AccessRepository(tx).liveRolesOf([user.id], now)).get(user.id) ?? [];
       return { user: { id: user.id, email: user.email, displayName: user.displayName, roles, hasPassword: false, createdAt: user.createdAt }, oneTimeToken: token };
     });
@@ -122,6 +123,7 @@ export class AccessService {
         grantedAt: now,
         expiresAt: data.durationHours === null ? null : new Date(now.getTime() + data.durationHours * 3600_000),
       });
+      await this.ctx.audit.append(tx, { actor, action: 'access.grant', target: { type: 'access_grant', id: g.id }, locationId: data.locationId, details: { userId: data.userId, role: data.role, locationId: data.locationId, expiresAt: g.expiresAt?.toISOString() ?? null } });
       await repo.insertNotifications([{ id: this.ctx.ids.uuid(), userId: data.userId, subject: `You were granted ${data.role}${place.path ? ' on a location' : ' on the whole organisation'}`, link: '/access', createdAt: now }]);
       return this.presentGrant((await repo.grantById(g.id))!, now);
     });
@@ -148,6 +150,7 @@ export class AccessService {
         if (owners.length <= 1) throw new AppError('access.last_owner', 'this is the last owner of the organisation; grant another owner first');
       }
       await repo.revokeGrant(grantId, actorId(actor), reason, now);
+      await this.ctx.audit.append(tx, { actor, action: 'access.revoke', target: { type: 'access_grant', id: grantId, label: row.userEmail }, locationId: g.locationId, details: { userId: g.userId, kind: g.kind, role: g.role, entryId: g.entryId, reason } });
       await repo.insertNotifications([{ id: this.ctx.ids.uuid(), userId: g.userId, subject: `Your access was revoked: ${reason}`, link: '/access', createdAt: now }]);
       return this.presentGrant((await repo.grantById(grantId))!, now);
     });
@@ -192,6 +195,7 @@ export class AccessService {
       if (await repo.pendingRequestLike(me.userId, shape, now)) throw new AppError('access.duplicate_request', 'you already have a pending request for this');
       const id = this.ctx.ids.uuid();
       await repo.insertRequest({ id, requesterId: me.userId, ...shape, justification: data.justification, durationHours: data.durationHours, requiredApprovals: required, state: 'pending', createdAt: now, lapsesAt: new Date(now.getTime() + REQUEST_LAPSE_MS) });
+      await this.ctx.audit.append(tx, { actor, action: 'access.request', target: { type: 'access_request', id }, locationId: shape.locationId, details: { ...shape, justification: data.justification, durationHours: data.durationHours, requiredApprovals: required } });
       const owner = await this.documentOwnerFor(tx, notifyPath);
       if (owner && owner !== me.userId) {
         await repo.insertNotifications([{ id: this.ctx.ids.uuid(), userId: owner, subject: `${me.email} requests ${shape.kind === 'role' ? `the ${shape.role} role` : 'to reveal handbook secrets'}`, link: '/access', createdAt: now }]);
@@ -235,6 +239,7 @@ export class AccessService {
       if (prior.some((d) => d.approverId === me.userId)) throw new AppError('access.already_decided', 'you already decided this request');
       await repo.insertDecision({ requestId, approverId: me.userId, requesterId: r.request.requesterId, decision: data.decision, reason: data.reason, decidedAt: now });
       const result = outcome(r.request.requiredApprovals, [...prior, { decision: data.decision }]);
+      await this.ctx.audit.append(tx, { actor, action: `access.request.${data.decision}`, target: { type: 'access_request', id: requestId, label: r.requesterEmail }, locationId: r.request.locationId, details: { reason: data.reason, outcome: result, approvals: prior.length + 1, required: r.request.requiredApprovals } });
       if (result === 'pending') return;
       let grantId: string | null = null;
       if (result === 'approved') {
@@ -268,6 +273,7 @@ export class AccessService {
       const state = requestState(r.request, this.now());
       if (state !== 'pending') throw new AppError('access.not_pending', `this request is ${state}`);
       await repo.setRequestState(requestId, 'cancelled', this.now());
+      await this.ctx.audit.append(tx, { actor, action: 'access.request.cancel', target: { type: 'access_request', id: requestId }, locationId: r.request.locationId });
     });
     return this.requestView(actor, requestId);
   }
@@ -311,6 +317,7 @@ export class AccessService {
       if (loc.kind !== 'site') throw new AppError('validation.failed', 'only a site has a document owner', [{ path: 'locationId', message: 'not a site' }]);
       if (userId && !(await new IdentityRepository(tx).userById(userId))) throw new AppError('user.not_found', `user ${userId} not found`, [{ path: 'userId', message: 'no such user' }]);
       await new LocationRepository(tx).update(locationId, { documentOwnerId: userId, updatedAt: this.now() });
+      await this.ctx.audit.append(tx, { actor, action: 'location.document_owner', target: { type: 'location', id: locationId }, locationId, details: { userId } });
     });
   }
 

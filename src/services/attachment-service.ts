@@ -80,6 +80,8 @@ export class AttachmentService {
         createdAt: now,
       });
       await repo.insertEvent({ id: this.ctx.ids.uuid(), entryId, attachmentId: id, action: 'added', filename, step: m.step ?? null, actorId: actorId(actor), actorLabel: actorLabel(actor), at: now });
+      const entry = await new HandbookRepository(tx).byId(entryId);
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.attachment.add', target: { type: 'handbook_attachment', id, label: `${filename} on ${entry?.entry.title ?? entryId}` }, locationId: entryLocation(entry), details: { entryId, filename, mediaType: type, size: bytes.length, step: m.step ?? null } });
     });
     const row = await new AttachmentRepository(this.ctx.db).meta(entryId, id);
     return info(row!);
@@ -109,6 +111,8 @@ export class AttachmentService {
       const row = await repo.meta(entryId, id);
       if (!row || !(await repo.delete(entryId, id))) throw new AppError('handbook.attachment_not_found', `attachment ${id} not found on this entry`);
       await repo.insertEvent({ id: this.ctx.ids.uuid(), entryId, attachmentId: id, action: 'removed', filename: row.filename, step: row.step, actorId: actorId(actor), actorLabel: actorLabel(actor), at: this.ctx.clock.now() });
+      const entry = await new HandbookRepository(tx).byId(entryId);
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.attachment.remove', target: { type: 'handbook_attachment', id, label: `${row.filename} on ${entry?.entry.title ?? entryId}` }, locationId: entryLocation(entry), details: { entryId, filename: row.filename } });
     });
   }
 
@@ -130,6 +134,11 @@ export class AttachmentService {
       if (step > steps) throw new AppError('validation.failed', `Invalid input: step: this entry has ${steps} steps`, [{ path: 'step', message: `this entry has ${steps} steps` }]);
     }
   }
+}
+
+/** The location of an entry (its lock's, for an override). */
+function entryLocation(row: { locationPath: string | null } | null): string | null {
+  return row?.locationPath?.split('/').filter(Boolean).pop() ?? null;
 }
 
 function info(r: AttachmentMetaRow): AttachmentInfo {

@@ -15,12 +15,11 @@ import {
 import { parseInput } from '../domain/validation.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { hashToken } from '../crypto/tokens.js';
-import { inTransaction } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 import { IdentityRepository, type ApiTokenRow, type UserRow } from '../store/identity-repository.js';
 import { AccessRepository } from '../store/access-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { rolePlaceProblem } from '../domain/access.js';
-import type { Db } from '../store/database.js';
 import { actorId, authorize, type ServiceContext } from './context.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
@@ -95,7 +94,12 @@ export class AuthService {
       const now = this.ctx.clock.now();
       const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', passwordHash: null, createdAt: now });
       await new AccessRepository(tx).insertGrant({ id: this.ctx.ids.uuid(), userId: user.id, kind: 'role', role: 'owner', locationId: null, grantedBy: 'system:bootstrap', grantedAt: now });
-      return { user: await this.present(user, tx), oneTimeToken: await this.newOneTimeToken(repo, user.id) };
+      const oneTimeToken = await this.newOneTimeToken(repo, user.id);
+      await this.ctx.audit.appendMany(tx, [
+        { actor: { kind: 'system', name: 'bootstrap' }, action: 'user.create', target: { type: 'user', id: user.id, label: email }, details: { role: 'owner' } },
+        { actor: { kind: 'system', name: 'bootstrap' }, action: 'auth.one_time_link.issue', target: { type: 'user', id: user.id, label: email } },
+      ]);
+      return { user: await this.present(user, tx), oneTimeToken };
     });
   }
 
@@ -104,9 +108,13 @@ export class AuthService {
     authorize(actor, 'user.write');
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
-    const token = await this.newOneTimeToken(this.repo, user.id);
-    await this.repo.clearFailures(accountKey(user.email));
-    return token;
+    return inTransaction(this.ctx.db, async (tx) => {
+      const repo = new IdentityRepository(tx);
+      const token = await this.newOneTimeToken(repo, user.id);
+      await repo.clearFailures(accountKey(user.email));
+      await this.ctx.audit.append(tx, { actor, action: 'auth.one_time_link.issue', target: { type: 'user', id: user.id, label: user.email } });
+      return token;
+    });
   }
 
   /** Stores a new single-use sign-in token (only its hash) valid for 24 h, and returns the secret. */
@@ -136,6 +144,7 @@ export class AuthService {
       const now = this.ctx.clock.now();
       const user = await new IdentityRepository(tx).insertUser({ id: this.ctx.ids.uuid(), email: data.email, displayName: data.displayName, passwordHash, createdAt: now });
       await new AccessRepository(tx).insertGrant({ id: this.ctx.ids.uuid(), userId: user.id, kind: 'role', role: data.role, locationId: data.locationId, grantedBy: actorId(actor), grantedAt: now });
+      await this.ctx.audit.append(tx, { actor, action: 'user.create', target: { type: 'user', id: user.id, label: user.email }, locationId: data.locationId, details: { role: data.role, locationId: data.locationId, displayName: data.displayName, withPassword: passwordHash !== null } });
       return this.present(user, tx);
     });
   }
@@ -159,16 +168,25 @@ export class AuthService {
   async signIn(input: unknown, clientKey: string): Promise<SignedIn> {
     const { email, password } = parseInput(SignInSchema, input);
     const keys = [accountKey(email), `client:${clientKey}`];
-    for (const key of keys) await this.checkThrottle(key);
+    try {
+      for (const key of keys) await this.checkThrottle(key);
+    } catch (e) {
+      await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'denied', target: { type: 'user', id: email, label: email }, details: { reason: 'throttled' } });
+      throw e;
+    }
     const user = await this.repo.userByEmail(email);
     const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
     if (!ok || !user) {
       const now = this.ctx.clock.now();
-      for (const key of keys) await this.repo.recordFailure(key, now);
+      await inTransaction(this.ctx.db, async (tx) => {
+        const repo = new IdentityRepository(tx);
+        for (const key of keys) await repo.recordFailure(key, now);
+        await this.ctx.audit.append(tx, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason: !user ? 'unknown_account' : user.disabledAt ? 'disabled' : !user.passwordHash ? 'no_password' : 'wrong_password' } });
+      });
       throw new AppError('auth.invalid_credentials', 'email or password is wrong');
     }
     for (const key of keys) await this.repo.clearFailures(key);
-    return this.openSession(user);
+    return this.openSession(user, 'auth.sign_in');
   }
 
   /** Signs in with a one-time token (first start, or an owner-issued reset); the token is spent. */
@@ -176,16 +194,22 @@ export class AuthService {
     const { token } = parseInput(OneTimeSignInSchema, input);
     const userId = await this.repo.consumeOneTimeToken(hashToken(token), 'sign-in', this.ctx.clock.now());
     const user = userId ? await this.repo.userById(userId) : null;
-    if (!user || user.disabledAt) throw new AppError('auth.token_invalid', 'this sign-in link is invalid, used or expired');
-    return this.openSession(user);
+    if (!user || user.disabledAt) {
+      await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: user?.email ?? 'unknown' }, action: 'auth.one_time_sign_in', outcome: 'failure', ...(user ? { target: { type: 'user', id: user.id, label: user.email } } : {}), details: { reason: user ? 'disabled' : 'invalid_used_or_expired' } });
+      throw new AppError('auth.token_invalid', 'this sign-in link is invalid, used or expired');
+    }
+    return this.openSession(user, 'auth.one_time_sign_in');
   }
 
-  private async openSession(user: UserRow): Promise<SignedIn> {
+  private async openSession(user: UserRow, action: 'auth.sign_in' | 'auth.one_time_sign_in'): Promise<SignedIn> {
     const now = this.ctx.clock.now();
     const sessionToken = this.ctx.ids.secret(32);
     const csrfToken = this.ctx.ids.secret(24);
-    await this.repo.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
     const { actor, user: shown } = await this.userActor(user, 'session');
+    await inTransaction(this.ctx.db, async (tx) => {
+      await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
+      await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email } });
+    });
     return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor) };
   }
 
@@ -229,7 +253,14 @@ export class AuthService {
   }
 
   async signOut(sessionToken: string): Promise<void> {
-    await this.repo.deleteSession(hashToken(sessionToken));
+    const tokenHash = hashToken(sessionToken);
+    await inTransaction(this.ctx.db, async (tx) => {
+      const repo = new IdentityRepository(tx);
+      const session = await repo.sessionByHash(tokenHash, this.ctx.clock.now());
+      const user = session ? await repo.userById(session.userId) : null;
+      await repo.deleteSession(tokenHash);
+      if (user) await this.ctx.audit.append(tx, { actor: (await this.userActor(user, 'session')).actor, action: 'auth.sign_out', target: { type: 'user', id: user.id, label: user.email } });
+    });
   }
 
   /** Sets a password. Someone who already has one must give it; every other session ends. */
@@ -243,8 +274,14 @@ export class AuthService {
         throw new AppError('auth.invalid_credentials', 'current password is wrong', [{ path: 'currentPassword', message: 'does not match' }]);
       }
     }
-    await this.repo.setPasswordHash(user.id, await hashPassword(data.newPassword));
-    await this.repo.clearFailures(accountKey(user.email));
+    const hash = await hashPassword(data.newPassword);
+    await inTransaction(this.ctx.db, async (tx) => {
+      const repo = new IdentityRepository(tx);
+      await repo.setPasswordHash(user.id, hash);
+      await repo.clearFailures(accountKey(user.email));
+      // Never the password, not even as an HMAC: a MAC of a password is a guessing oracle.
+      await this.ctx.audit.append(tx, { actor, action: 'user.password.set', target: { type: 'user', id: user.id, label: user.email }, details: { first: user.passwordHash === null } });
+    });
   }
 
   /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
@@ -252,7 +289,7 @@ export class AuthService {
     const data = parseInput(ApiTokenCreateSchema, input);
     authorize(actor, 'token.manage_own', 'anywhere');
     if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'tokens belong to a user');
-    return this.issueApiToken(actor.userId, data.name, data.expiresInDays);
+    return this.issueApiToken(actor, actor.userId, data.name, data.expiresInDays);
   }
 
   /** Issues a token for a named account from the local CLI (whoever holds the data folder). */
@@ -261,13 +298,17 @@ export class AuthService {
     authorize(actor, 'user.write');
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
-    return this.issueApiToken(user.id, data.name, data.expiresInDays);
+    return this.issueApiToken(actor, user.id, data.name, data.expiresInDays);
   }
 
-  private async issueApiToken(userId: string, name: string, expiresInDays: number | null) {
+  private async issueApiToken(actor: Actor, userId: string, name: string, expiresInDays: number | null) {
     const now = this.ctx.clock.now();
     const secret = `${API_TOKEN_PREFIX}${this.ctx.ids.secret(32)}`;
-    const row = await this.repo.insertApiToken({
+    return inTransaction(this.ctx.db, async (tx) => this.insertApiToken(tx, actor, userId, name, expiresInDays, now, secret));
+  }
+
+  private async insertApiToken(tx: Db, actor: Actor, userId: string, name: string, expiresInDays: number | null, now: Date, secret: string) {
+    const row = await new IdentityRepository(tx).insertApiToken({
       id: this.ctx.ids.uuid(),
       userId,
       name,
@@ -276,6 +317,7 @@ export class AuthService {
       createdAt: now,
       expiresAt: expiresInDays === null ? null : new Date(now.getTime() + expiresInDays * 86400_000),
     });
+    await this.ctx.audit.append(tx, { actor, action: 'token.create', target: { type: 'api_token', id: row.id, label: `${name} (${row.prefix}…)` }, details: { userId, expiresAt: row.expiresAt }, secrets: { token: secret } });
     return { token: presentToken(row), secret };
   }
 
@@ -287,8 +329,11 @@ export class AuthService {
 
   async revokeApiToken(actor: Actor, id: string): Promise<void> {
     authorize(actor, 'token.manage_own', 'anywhere');
-    if (actor.kind !== 'user' || !(await this.repo.revokeApiToken(id, actor.userId, this.ctx.clock.now()))) {
-      throw new AppError('token.not_found', `token ${id} not found`);
-    }
+    await inTransaction(this.ctx.db, async (tx) => {
+      if (actor.kind !== 'user' || !(await new IdentityRepository(tx).revokeApiToken(id, actor.userId, this.ctx.clock.now()))) {
+        throw new AppError('token.not_found', `token ${id} not found`);
+      }
+      await this.ctx.audit.append(tx, { actor, action: 'token.revoke', target: { type: 'api_token', id } });
+    });
   }
 }

@@ -6,6 +6,7 @@ import type { MasterKeyring } from '../crypto/envelope.js';
 import type { DriverRegistry } from '../drivers/contract.js';
 import type { ReconcileRequest } from '../jobs/queue.js';
 import type { Db, Engine } from '../store/database.js';
+import type { AuditLog } from './audit-log.js';
 
 /** Where services put background work: the durable queue in production, a recorder in some tests. */
 export interface JobSink {
@@ -25,6 +26,8 @@ export interface ServiceContext {
   /** Lock drivers by name, each already gated per hub. */
   drivers: DriverRegistry;
   jobs: JobSink;
+  /** The tamper-evident audit log: append inside the transaction of the action recorded. */
+  audit: AuditLog;
   /** Uniform integer in [0, max): `crypto.randomInt` in production. */
   randomInt: (max: number) => number;
   /** Called after a lock is created or edited (the in-process simulator provisions new devices). */

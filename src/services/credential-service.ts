@@ -141,6 +141,7 @@ export class CredentialService {
       if (taken.slots.has(slot)) throw new AppError('credential.slot_taken', `slot ${slot} is in use`, [{ path: 'slot', message: 'in use; choose another slot' }]);
       const row = this.newPinRow(actor, lockId, slot, data.holder, code, data.schedule);
       await new CredentialRepository(tx).insert([row]);
+      await this.ctx.audit.append(tx, { actor, action: 'credential.pin.add', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId, slot, holder: data.holder, schedule: data.schedule.kind, generated: data.code === undefined }, secrets: { code } });
       return { credential: present({ ...row, attempts: 0, lastError: null, version: 1, confirmedAt: null, removedAt: null }), code };
     });
     await this.queue([lock], 'pin added');
@@ -174,6 +175,14 @@ export class CredentialService {
       if (!(await new CredentialRepository(tx).updateAtVersion(row.id, data.version, patch))) {
         throw new AppError('credential.version_conflict', 'this PIN was changed since you opened it; reload and try again');
       }
+      await this.ctx.audit.append(tx, {
+        actor,
+        action: 'credential.pin.update',
+        target: credentialTarget({ ...row, holder: data.holder ?? row.holder }, lock),
+        locationId: lock.locationId,
+        details: { lockId: row.lockId, slot: row.slot, changed: Object.keys(data).filter((k) => k !== 'version'), ...(data.holder !== undefined ? { holder: data.holder } : {}), ...(data.schedule ? { schedule: data.schedule.kind } : {}) },
+        ...(data.code !== undefined ? { secrets: { code: data.code } } : {}),
+      });
       return present(await this.requireCredential(tx, row.id));
     });
     await this.queue([lock], 'pin edited');
@@ -186,7 +195,10 @@ export class CredentialService {
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (row.status === 'removing' || row.status === 'removed') return present(row);
     const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
-    await new CredentialRepository(this.ctx.db).updateAtVersion(row.id, row.version, { status: 'removing', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+    await inTransaction(this.ctx.db, async (tx) => {
+      await new CredentialRepository(tx).updateAtVersion(row.id, row.version, { status: 'removing', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+      await this.ctx.audit.append(tx, { actor, action: row.kind === 'controller' ? 'credential.controller.remove' : 'credential.revoke', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId: row.lockId, slot: row.slot } });
+    });
     await this.queue([lock], 'pin revoked');
     return present(await this.requireCredential(this.ctx.db, row.id));
   }
@@ -197,18 +209,25 @@ export class CredentialService {
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (row.status !== 'failed') throw new AppError('credential.wrong_state', 'only a failed credential can be retried');
     const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
-    await new CredentialRepository(this.ctx.db).updateAtVersion(row.id, row.version, { status: 'pending', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+    await inTransaction(this.ctx.db, async (tx) => {
+      await new CredentialRepository(tx).updateAtVersion(row.id, row.version, { status: 'pending', attempts: 0, lastError: null, updatedAt: this.ctx.clock.now() });
+      await this.ctx.audit.append(tx, { actor, action: 'credential.retry', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId: row.lockId, slot: row.slot, lastError: row.lastError } });
+    });
     await this.queue([lock], 'retry');
     return present(await this.requireCredential(this.ctx.db, row.id));
   }
 
   /** Shows a PIN's code, on an explicit request with a reason. */
   async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
-    parseInput(RevealSchema, input);
+    const { reason } = parseInput(RevealSchema, input);
     authorize(actor, 'credential.reveal', await credentialResource(this.ctx.db, credentialId));
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');
-    return { code: this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`) };
+    const code = this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`);
+    const lock = await this.requireLock(this.ctx.db, row.lockId);
+    // Recorded before the code leaves: no audit entry, no code.
+    await this.ctx.audit.record(this.ctx.db, { actor, action: 'credential.reveal', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId: row.lockId, slot: row.slot, reason }, secrets: { code } });
+    return { code };
   }
 
   /** Takes an unmanaged code found on the lock under management, for a named holder. */
@@ -221,6 +240,7 @@ export class CredentialService {
       const code = observed.codeCipher ? this.ctx.secrets.decrypt(observed.codeCipher, `observation:${lockId}:${slot}`) : null;
       const row = this.newPinRow(actor, lockId, slot, holder, code, observed.schedule, { origin: 'adopted', status: 'confirmed', confirmedAt: this.ctx.clock.now() });
       await new CredentialRepository(tx).insert([row]);
+      await this.ctx.audit.append(tx, { actor, action: 'credential.adopt', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId, slot, holder, codeKnown: code !== null }, ...(code !== null ? { secrets: { code } } : {}) });
       return row.id;
     });
     await this.queue([lock], 'adopted');
@@ -237,6 +257,7 @@ export class CredentialService {
       const row = this.newPinRow(actor, lockId, slot, observed.name || `unmanaged code in slot ${slot}`, null, observed.schedule, { origin: 'adopted', status: 'removing' });
       row.codeMac = observed.fingerprint;
       await new CredentialRepository(tx).insert([row]);
+      await this.ctx.audit.append(tx, { actor, action: 'credential.unmanaged.remove', target: credentialTarget(row, lock), locationId: lock.locationId, details: { lockId, slot } });
       return row.id;
     });
     await this.queue([lock], 'unmanaged removed');
@@ -258,7 +279,10 @@ export class CredentialService {
     if (existing) return present(existing);
     const now = this.ctx.clock.now();
     const id = this.ctx.ids.uuid();
-    await repo.insert([{ id, lockId, kind: 'controller', slot: null, controllerId, holder: controller.label, codeCipher: null, codeMac: null, schedule: { kind: 'always' }, status: 'removing', origin: 'lockwarden', createdBy: actorName(actor), createdAt: now, updatedAt: now }]);
+    await inTransaction(this.ctx.db, async (tx) => {
+      await new CredentialRepository(tx).insert([{ id, lockId, kind: 'controller', slot: null, controllerId, holder: controller.label, codeCipher: null, codeMac: null, schedule: { kind: 'always' }, status: 'removing', origin: 'lockwarden', createdBy: actorName(actor), createdAt: now, updatedAt: now }]);
+      await this.ctx.audit.append(tx, { actor, action: 'credential.controller.remove', target: { type: 'controller', id: controllerId, label: `${controller.label} on ${lock.name}` }, locationId: lock.locationId, details: { lockId, credentialId: id } });
+    });
     await this.queue([lock], 'controller removed');
     return present(await this.requireCredential(this.ctx.db, id));
   }
@@ -277,12 +301,17 @@ export class CredentialService {
     const caps = await this.capabilities(lock);
     if (!caps.remoteLockUnlock) throw new AppError('device.not_supported', 'this lock cannot be locked or unlocked remotely');
     const driver = this.driverFor(lock);
+    const event = { actor, action: `lock.${action}`, target: { type: 'lock', id: lock.id, label: lock.name }, locationId: lock.locationId } as const;
+    // Recorded before the command goes out: no audit entry, no unlock. A failure is recorded too.
+    await this.ctx.audit.record(this.ctx.db, event);
     try {
       await (action === 'lock' ? driver.lock(lock.externalId!) : driver.unlock(lock.externalId!));
       const status = await driver.status(lock.externalId!);
       return { bolt: status.bolt };
     } catch (e) {
-      throw deviceError(e);
+      const err = deviceError(e);
+      await this.ctx.audit.record(this.ctx.db, { ...event, outcome: 'failure', details: { error: err.code } });
+      throw err;
     }
   }
 
@@ -309,7 +338,7 @@ export class CredentialService {
       // A small first slice, so every hub has work within a moment; then larger ones.
       const size = i === 0 ? BULK_FIRST_SLICE : BULK_SLICE;
       const slice = ordered.slice(i, i + size);
-      await this.recordBulkSlice(actor, data, bulkId, description, slice, i === 0);
+      await this.recordBulkSlice(actor, data, bulkId, description, slice, i === 0 ? ordered.length : null);
       await this.queue(slice, description);
       i += slice.length;
       await new Promise((r) => setImmediate(r));
@@ -317,7 +346,9 @@ export class CredentialService {
     return this.bulk(actor, bulkId);
   }
 
-  private async recordBulkSlice(actor: Actor, data: BulkChange, bulkId: string, description: string, targets: LockRecord[], first: boolean): Promise<void> {
+  /** Records one slice; the first (`total` given) also records the bulk change and its one audit entry. */
+  private async recordBulkSlice(actor: Actor, data: BulkChange, bulkId: string, description: string, targets: LockRecord[], total: number | null): Promise<void> {
+    const first = total !== null;
     const now = this.ctx.clock.now();
     const repo = new CredentialRepository(this.ctx.db);
     const existing = groupBy(await repo.forLocks(targets.map((l) => l.id)), (r) => r.lockId);
@@ -371,6 +402,17 @@ export class CredentialService {
         await tx.execute(sql`update credentials set status = 'removing', attempts = 0, last_error = null, version = version + 1, updated_at = ${now} where id in ${inList(revokeIds.slice(i, i + 1000))}`);
       }
       await r.createBulkItems(items);
+      if (first) {
+        const typed = Object.fromEntries(data.add.flatMap((a, i) => (a.code ? [[`add.${i}.code`, a.code]] : [])));
+        await this.ctx.audit.append(tx, {
+          actor,
+          action: 'credential.bulk',
+          target: { type: 'bulk', id: bulkId, label: description },
+          locationId: data.target.locationId ?? null,
+          details: { locks: total, target: data.target.locationId ? { locationId: data.target.locationId } : { lockIds: total <= 50 ? data.target.lockIds : undefined }, add: data.add.map((a) => ({ holder: a.holder, schedule: a.schedule.kind, typedCode: a.code !== undefined })), revoke: data.revoke ?? null },
+          secrets: typed,
+        });
+      }
     });
   }
 
@@ -562,6 +604,11 @@ function present(r: CredentialRow): Credential {
     updatedAt: r.updatedAt,
     confirmedAt: r.confirmedAt,
   };
+}
+
+/** A credential as an audit target: who holds it, which slot, on which lock. */
+function credentialTarget(row: Pick<CredentialRow, 'id' | 'holder' | 'slot'>, lock: { name: string }) {
+  return { type: 'credential', id: row.id, label: `${row.holder}${row.slot !== null ? ` (slot ${row.slot})` : ''} on ${lock.name}` };
 }
 
 function actorName(actor: Actor): string {

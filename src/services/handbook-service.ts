@@ -123,11 +123,13 @@ export class HandbookService {
       const model = await new LockModelRepository(tx).byId(data.modelId);
       if (!model) throw new AppError('model.not_found', `model ${data.modelId} not found`, [{ path: 'modelId', message: 'no such model' }]);
       const repo = new HandbookRepository(tx);
+      let locationId: string | null = null;
       if (data.lockId) {
-        const [lock] = await tx.select({ modelId: locks.modelId }).from(locks).where(eq(locks.id, data.lockId));
+        const [lock] = await tx.select({ modelId: locks.modelId, locationId: locks.locationId }).from(locks).where(eq(locks.id, data.lockId));
         if (!lock) throw new AppError('lock.not_found', `lock ${data.lockId} not found`, [{ path: 'lockId', message: 'no such lock' }]);
         if (lock.modelId !== data.modelId) throw new AppError('validation.failed', 'an override must be for a lock of the same model', [{ path: 'lockId', message: 'this lock is of another model' }]);
         if (await repo.forLock(data.lockId)) throw new AppError('handbook.duplicate', 'this lock already has its own handbook entry; edit that one', [{ path: 'lockId', message: 'already has an entry' }]);
+        locationId = lock.locationId;
       } else if (await repo.forModel(data.modelId)) {
         throw new AppError('handbook.duplicate', `${model.manufacturer} ${model.modelNumber} already has a handbook entry; edit that one`, [{ path: 'modelId', message: 'already has an entry' }]);
       }
@@ -145,6 +147,7 @@ export class HandbookService {
         updatedAt: now,
       });
       await repo.insertRevision({ entryId, revision: 1, content: data.content, reason: data.reason, authorId: actorId(actor), authorLabel: actorLabel(actor), createdAt: now });
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.create', target: { type: 'handbook_entry', id: entryId, label: data.content.title }, locationId, details: { modelId: data.modelId, lockId: data.lockId ?? null, revision: 1, reason: data.reason } });
       return entryId;
     });
     return this.load(this.ctx.db, id);
@@ -167,6 +170,7 @@ export class HandbookService {
       });
       if (!ok) throw conflict(data.expectedRevision, data.expectedRevision + 1);
       await repo.insertRevision({ entryId: id, revision: next, content: data.content, reason: data.reason, authorId: actorId(actor), authorLabel: actorLabel(actor), createdAt: now });
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.save', target: { type: 'handbook_entry', id, label: data.content.title }, locationId: locationOf(row), details: { revision: next, reason: data.reason } });
     });
     return this.load(this.ctx.db, id);
   }
@@ -208,6 +212,7 @@ export class HandbookService {
       const repo = new HandbookRepository(tx);
       await repo.insertVerification({ id: this.ctx.ids.uuid(), entryId: id, revision, verifiedById: actorId(actor), verifiedBy: actorLabel(actor), verifiedAt: now, note: data.note });
       await repo.update(id, { verifiedAt: now, verifiedBy: actorLabel(actor), verifiedRevision: revision });
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.verify', target: { type: 'handbook_entry', id, label: row.entry.title }, locationId: locationOf(row), details: { revision, note: data.note } });
     });
     return this.load(this.ctx.db, id);
   }
@@ -359,6 +364,18 @@ export class HandbookService {
           values.set(s.id, await this.openSecret(tx, s));
           await secrets.insertReveal({ id: this.ctx.ids.uuid(), secretId: s.id, entryId: s.entryId, secretKind: s.kind, actorId: actorId(actor), actorLabel: actorLabel(actor), reason: `PDF export (${scopeLabel}): ${req.reason}`, revealedAt: now });
         }
+        const byEntry = new Map(rows.map((r) => [r.entry.id, r]));
+        await this.ctx.audit.appendMany(
+          tx,
+          secretRows.map((s) => ({
+            actor,
+            action: 'handbook.secret.reveal',
+            target: { type: 'handbook_secret', id: s.id, label: `${s.kind}${s.label ? ` (${s.label})` : ''} of ${byEntry.get(s.entryId)?.entry.title ?? s.entryId}` },
+            locationId: locationOf(byEntry.get(s.entryId)),
+            details: { entryId: s.entryId, kind: s.kind, via: 'pdf_export', scope: scopeLabel, reason: req.reason },
+            secrets: { value: values.get(s.id)! },
+          })),
+        );
       });
     }
     const secretsOf = new Map<string, typeof secretRows>();
@@ -428,16 +445,21 @@ export class HandbookService {
         createdAt: now,
         updatedAt: now,
       });
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.secret.add', target: { type: 'handbook_secret', id, label: `${data.kind}${data.label ? ` (${data.label})` : ''} of ${row.entry.title}` }, locationId: locationOf(row), details: { entryId, kind: data.kind, label: data.label }, secrets: { value: data.value } });
     });
     return masked((await new SecretRepository(this.ctx.db).secretById(id))!);
   }
 
   async deleteSecret(actor: Actor, secretId: string): Promise<void> {
-    const repo = new SecretRepository(this.ctx.db);
-    const secret = await repo.secretById(secretId);
-    if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
-    authorize(actor, 'handbook.write', writeResource(await entryResource(this.ctx.db, secret.entryId)));
-    await repo.deleteSecret(secretId);
+    await inTransaction(this.ctx.db, async (tx) => {
+      const repo = new SecretRepository(tx);
+      const secret = await repo.secretById(secretId);
+      if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
+      authorize(actor, 'handbook.write', writeResource(await entryResource(tx, secret.entryId)));
+      const row = await this.requireEntry(tx, secret.entryId);
+      await repo.deleteSecret(secretId);
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.secret.delete', target: { type: 'handbook_secret', id: secretId, label: `${secret.kind}${secret.label ? ` (${secret.label})` : ''} of ${row.entry.title}` }, locationId: locationOf(row), details: { entryId: secret.entryId, kind: secret.kind } });
+    });
   }
 
   /** Shows one secret's value, for a stated reason; the reveal is recorded (who, when, which, why) first. */
@@ -459,6 +481,8 @@ export class HandbookService {
         reason,
         revealedAt: this.ctx.clock.now(),
       });
+      const entry = await this.requireEntry(tx, secret.entryId);
+      await this.ctx.audit.append(tx, { actor, action: 'handbook.secret.reveal', target: { type: 'handbook_secret', id: secretId, label: `${secret.kind}${secret.label ? ` (${secret.label})` : ''} of ${entry.entry.title}` }, locationId: locationOf(entry), details: { entryId: secret.entryId, kind: secret.kind, reason }, secrets: { value } });
       return { secret: masked(secret), value };
     });
   }
@@ -492,6 +516,7 @@ export class HandbookService {
         const wrapped = seal(master, target, key, dataKeyAad(dk.id, dk.scope, target));
         if (await repo.rewrap(dk.id, dk.masterVersion, wrapped, target, this.ctx.clock.now())) n++;
       }
+      await this.ctx.audit.append(tx, { actor, action: 'keys.rotate', target: { type: 'master_key', id: String(target), label: `master key version ${target}` }, details: { masterVersion: target, rewrapped: n, origin: ring.origin } });
       return n;
     });
     return { masterVersion: target, rewrapped, origin: ring.origin };
@@ -598,6 +623,11 @@ export class HandbookService {
  */
 export function entryDerivedColumns(manufacturer: string, modelNumber: string, content: HandbookContent) {
   return { title: content.title, generic: content.generic, searchText: searchText(manufacturer, modelNumber, content), modelKey: normalizeModelNumber(modelNumber) };
+}
+
+/** The location an entry belongs to: its lock's location for an override, none for a model's entry. */
+function locationOf(row: EntryRow | undefined): string | null {
+  return row?.locationPath?.split('/').filter(Boolean).pop() ?? null;
 }
 
 function masked(s: SecretRow): MaskedSecret {

@@ -8,6 +8,7 @@ import { HandbookService } from './handbook-service.js';
 import { SheetService } from './sheet-service.js';
 import { AttachmentService } from './attachment-service.js';
 import { AccessService } from './access-service.js';
+import { AuditService } from './audit-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -21,6 +22,7 @@ export interface Services {
   sheets: SheetService;
   attachments: AttachmentService;
   access: AccessService;
+  audit: AuditService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -37,5 +39,6 @@ export function createServices(ctx: ServiceContext): Services {
     sheets: new SheetService(ctx),
     attachments: new AttachmentService(ctx),
     access: new AccessService(ctx, auth.issueSignInLink),
+    audit: new AuditService(ctx),
   };
 }

@@ -78,7 +78,7 @@ export class LocationService {
       }
       const id = this.ctx.ids.uuid();
       const now = this.ctx.clock.now();
-      return repo.insert({
+      const created = await repo.insert({
         id,
         parentId: data.parentId,
         kind: data.kind,
@@ -90,6 +90,8 @@ export class LocationService {
         createdAt: now,
         updatedAt: now,
       });
+      await this.ctx.audit.append(tx, { actor, action: 'location.create', target: { type: 'location', id, label: data.name }, locationId: id, details: { kind: data.kind, parentId: data.parentId, reading: created.reading } });
+      return created;
     });
   }
 
@@ -108,7 +110,9 @@ export class LocationService {
       if (data.reading && data.reading !== loc.reading) {
         for (const d of await repo.subtree(loc.path)) if (d.id !== id) await repo.update(d.id, { reading: data.reading, updatedAt: now });
       }
-      return repo.update(id, { ...data, updatedAt: now });
+      const updated = await repo.update(id, { ...data, updatedAt: now });
+      await this.ctx.audit.append(tx, { actor, action: 'location.update', target: { type: 'location', id, label: updated.name }, locationId: id, details: { changes: data } });
+      return updated;
     });
   }
 }

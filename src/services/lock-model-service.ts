@@ -35,7 +35,9 @@ export class LockModelService {
       const repo = this.repo(tx);
       if (await repo.byIdentity(data.manufacturer, data.modelNumber)) throw duplicate(data.manufacturer, data.modelNumber);
       const now = this.ctx.clock.now();
-      return repo.insert({ id: this.ctx.ids.uuid(), ...data, isDemo: opts.isDemo ?? false, createdAt: now, updatedAt: now });
+      const created = await repo.insert({ id: this.ctx.ids.uuid(), ...data, isDemo: opts.isDemo ?? false, createdAt: now, updatedAt: now });
+      await this.ctx.audit.append(tx, { actor, action: 'model.create', target: { type: 'model', id: created.id, label: `${created.manufacturer} ${created.modelNumber}` }, details: { family: created.family } });
+      return created;
     });
   }
 
@@ -51,7 +53,9 @@ export class LockModelService {
       parseInput(CapabilitiesSchema, merged.capabilities);
       const clash = await repo.byIdentity(merged.manufacturer, merged.modelNumber);
       if (clash && clash.id !== id) throw duplicate(merged.manufacturer, merged.modelNumber);
-      return repo.update(id, { ...data, updatedAt: this.ctx.clock.now() });
+      const updated = await repo.update(id, { ...data, updatedAt: this.ctx.clock.now() });
+      await this.ctx.audit.append(tx, { actor, action: 'model.update', target: { type: 'model', id, label: `${updated.manufacturer} ${updated.modelNumber}` }, details: { changes: data } });
+      return updated;
     });
   }
 
@@ -60,12 +64,14 @@ export class LockModelService {
     authorize(actor, 'model.write');
     await inTransaction(this.ctx.db, async (tx) => {
       const repo = this.repo(tx);
-      if (!(await repo.byId(id))) throw new AppError('model.not_found', `model ${id} not found`);
+      const model = await repo.byId(id);
+      if (!model) throw new AppError('model.not_found', `model ${id} not found`);
       const n = await repo.lockCount(id);
       if (n > 0) throw new AppError('model.in_use', `model is used by ${n} lock(s); move them to another model first`);
       // The handbook's history is not thrown away with a model: refuse instead.
       if (await new HandbookRepository(tx).forModel(id)) throw new AppError('model.in_use', 'model has a handbook entry; its revisions are kept, so the model stays');
       await repo.delete(id);
+      await this.ctx.audit.append(tx, { actor, action: 'model.delete', target: { type: 'model', id, label: `${model.manufacturer} ${model.modelNumber}` } });
     });
   }
 }

@@ -45,6 +45,7 @@ export class LockService {
       const now = this.ctx.clock.now();
       const id = this.ctx.ids.uuid();
       await new LockRepository(tx).insert(newLockRow(id, data, model, now, opts.isDemo ?? false));
+      await this.ctx.audit.append(tx, { actor, action: 'lock.create', target: { type: 'lock', id, label: data.name }, locationId: data.locationId, details: { modelId: data.modelId, driver: data.driver, externalId: data.externalId } });
       return this.load(tx, id);
     });
     await this.ctx.hooks?.locksSaved?.([created.id]);
@@ -67,6 +68,7 @@ export class LockService {
       const now = this.ctx.clock.now();
       const patch = { ...data, updatedAt: now, ...(data.batteryPercent !== undefined ? { batteryReportedAt: now } : {}) };
       if (!(await new LockRepository(tx).updateAtVersion(id, current.version, patch))) throw conflict();
+      await this.ctx.audit.append(tx, { actor, action: 'lock.update', target: { type: 'lock', id, label: data.name ?? current.name }, locationId: data.locationId ?? current.locationId, details: { changes: data, version: current.version + 1 } });
       return this.load(tx, id);
     });
     await this.ctx.hooks?.locksSaved?.([id]);
@@ -88,6 +90,7 @@ export class LockService {
         updatedAt: now,
       });
       if (!ok) throw conflict();
+      await this.ctx.audit.append(tx, { actor, action: 'lock.retire', target: { type: 'lock', id, label: current.name }, locationId: current.locationId, details: { reason } });
       return this.load(tx, id);
     });
   }

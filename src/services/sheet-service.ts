@@ -383,6 +383,7 @@ export class SheetService {
       }
       const handbook = new HandbookService({ ...this.ctx, db: tx });
       for (const c of stepChanges.values()) await this.writeSteps(tx, handbook, actor, c, contents, cat);
+      await this.ctx.audit.append(tx, { actor, action: 'import.inventory', target: { type: 'import', id: 'inventory' }, details: { rows, created: creates.length, updated: updates.length, unchanged, revisions: stepChanges.size } });
     });
     const saved = [...creates.map((c) => c.id), ...updates.map((u) => u.id)];
     if (saved.length) await this.ctx.hooks?.locksSaved?.(saved);
@@ -526,6 +527,7 @@ export class SheetService {
         if (p.entryId) await handbook.save(actor, p.entryId, { content: p.content, reason: IMPORT_REASON, expectedRevision: p.revision! });
         else await handbook.create(actor, { modelId: p.modelId, lockId: p.lockId, content: p.content, reason: IMPORT_REASON });
       }
+      await this.ctx.audit.append(tx, { actor, action: 'import.handbook', target: { type: 'import', id: 'handbook' }, details: { rows, created, updated: plan.length - created, unchanged } });
     });
     return report;
   }

@@ -543,3 +543,67 @@ export const notifications = pgTable(
   },
   (t) => [index('notifications_user_idx').on(t.userId, t.createdAt)],
 );
+
+/**
+ * The tamper-evident audit log: every change, sign-in and read of a secret, one row each, chained by
+ * hash (`prev_hash` = the previous row's `hash`). `seq` is gapless: it is assigned under the lock of
+ * the `audit_head` row, in the transaction of the action recorded. A trigger (migration 0007) refuses
+ * UPDATE, DELETE and TRUNCATE. Secret values appear only as keyed HMACs in `secret_macs`.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    action: text('action').notNull(),
+    outcome: text('outcome').$type<'success' | 'failure' | 'denied'>().notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    targetLabel: text('target_label'),
+    /** The location the target belongs to (no foreign key: the record outlives it). */
+    locationId: uuid('location_id'),
+    clientIp: text('client_ip'),
+    userAgent: text('user_agent'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull(),
+    secretMacs: jsonb('secret_macs').$type<Record<string, string>>().notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_actor_idx').on(t.actorId, t.seq),
+    index('audit_log_action_idx').on(sql`${t.action} text_pattern_ops`),
+    index('audit_log_target_idx').on(t.targetId, t.seq),
+    index('audit_log_location_idx').on(t.locationId, t.seq),
+    check('audit_log_outcome_check', sql`${t.outcome} in ('success','failure','denied')`),
+  ],
+);
+
+/** The chain's head, one row: the last seq and hash. Locked FOR UPDATE by every append, which serializes them. */
+export const auditHead = pgTable(
+  'audit_head',
+  {
+    id: integer('id').primaryKey(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [check('audit_head_single_check', sql`${t.id} = 1`)],
+);
+
+/** Signed checkpoints of the chain ({seq, hash, time} under Ed25519); also appended to a file outside the database. */
+export const auditCheckpoints = pgTable('audit_checkpoints', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  hash: text('hash').notNull(),
+  at: ts('at').notNull(),
+  keyId: text('key_id').notNull(),
+  signature: text('signature').notNull(),
+});
+
+/** Public keys that have signed checkpoints, by key id. */
+export const auditSigningKeys = pgTable('audit_signing_keys', {
+  keyId: text('key_id').primaryKey(),
+  publicKey: text('public_key').notNull(),
+  createdAt: ts('created_at').notNull(),
+});

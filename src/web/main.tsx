@@ -26,6 +26,7 @@ import { HandbookEditor } from './pages/HandbookEditor.js';
 import { HandbookRevisions } from './pages/HandbookRevisions.js';
 import { People } from './pages/People.js';
 import { AccessRequests } from './pages/AccessRequests.js';
+import { AuditLog } from './pages/AuditLog.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -77,6 +78,7 @@ function App() {
           <Route path="/tokens" element={<Tokens />} />
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
+          <Route path="/audit" element={<AuditLog />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

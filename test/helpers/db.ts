@@ -4,7 +4,7 @@
  * (TEST_DATABASE_URL): CREATE DATABASE ... TEMPLATE, dropped again when the test closes it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { migrationsFolder, openPostgres, PGLITE_EXTENSIONS, wrapPglite, type Dat
 import type { Services } from '../../src/services/index.js';
 import { SecretBox, staticKeySource } from '../../src/crypto/secret-box.js';
 import { memoryMasterKeyring } from '../../src/crypto/envelope.js';
+import { memoryCheckpointSigner, type CheckpointSigner } from '../../src/crypto/audit-chain.js';
 import { JobQueue, type ReconcileRequest } from '../../src/jobs/queue.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { SimFleet } from '../../src/drivers/simulator/index.js';
@@ -124,6 +125,8 @@ export interface TestEnv {
   clock: Clock & { advance(ms: number): void };
   /** Reconcile jobs queued so far when no real queue runs (`queue: false`, the default). */
   queued: ReconcileRequest[];
+  /** The audit log's checkpoint signer and file, private to this environment. */
+  audit: { signer: CheckpointSigner; checkpointsFile: string };
   close(): Promise<void>;
 }
 
@@ -141,6 +144,8 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
   const clock = opts.clock ?? fixedClock(new Date('2026-03-01T09:00:00Z'));
   const fleet = opts.fleet ?? new SimFleet();
   const queued: ReconcileRequest[] = [];
+  const auditDir = mkdtempSync(path.join(tmpdir(), 'lockwarden-audit-'));
+  const audit = { signer: memoryCheckpointSigner(), checkpointsFile: path.join(auditDir, 'checkpoints.jsonl') };
   try {
     const runtime = await startRuntime({
       database,
@@ -154,6 +159,7 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       queue: opts.queue ?? false,
       worker: opts.queue ?? false,
       driftCheckSeconds: 0,
+      audit: { ...audit, checkpointSeconds: 0, checkpointOnStop: false },
       ...(opts.queue ? {} : { jobs: { enqueue: async (r: ReconcileRequest[]) => void queued.push(...r) } }),
       ...opts.runtime,
     });
@@ -164,12 +170,15 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       fleet,
       clock,
       queued,
+      audit,
       close: async () => {
         await runtime.stop();
         await database.close();
+        rmSync(auditDir, { recursive: true, force: true });
       },
     };
   } catch (e) {
+    rmSync(auditDir, { recursive: true, force: true });
     await database.close();
     throw e;
   }

@@ -1,0 +1,113 @@
+/**
+ * The audit log's vocabulary: what an entry holds, how a reader filters it, and what verification
+ * reports. The chain itself (hashes, signatures) is in `crypto/audit-chain.ts`; writing and reading in
+ * `services/audit-log.ts` and `services/audit-service.ts`.
+ */
+import { z } from 'zod';
+
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** One recorded entry as the services return it (secrets only as keyed HMACs). */
+export interface AuditEntry {
+  seq: number;
+  at: Date;
+  actorId: string;
+  actorLabel: string;
+  action: string;
+  outcome: AuditOutcome;
+  targetType: string | null;
+  targetId: string | null;
+  targetLabel: string | null;
+  locationId: string | null;
+  clientIp: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+  /** Field name -> `hmac-sha256:<base64url>` of the secret value, never the value. */
+  secretMacs: Record<string, string>;
+  prevHash: string;
+  hash: string;
+}
+
+/** A signed statement "the log's entry `seq` has hash `hash`", kept in the database and in a file. */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  at: Date;
+  keyId: string;
+  signature: string;
+}
+
+const isoDate = z.coerce.date({ error: 'use an ISO date or date-time' });
+
+/** Filters of `GET /api/audit`, `lockwarden audit list|export`. Newest first; `before` is the keyset cursor. */
+export const AuditFilterSchema = z
+  .object({
+    /** An actor id (user id, `system:<name>`) or the exact label (email). */
+    actor: z.string().trim().min(1).max(320).optional(),
+    /** An action or a prefix ending in `.` (`credential.`), or `*` suffix (`auth.sign_in*`). */
+    action: z.string().trim().min(1).max(100).optional(),
+    targetType: z.string().trim().min(1).max(50).optional(),
+    targetId: z.string().trim().min(1).max(200).optional(),
+    /** Entries recorded at this location or anywhere below it. */
+    locationId: z.uuid('locationId must be a location id').optional(),
+    outcome: z.enum(AUDIT_OUTCOMES).optional(),
+    from: isoDate.optional(),
+    to: isoDate.optional(),
+    /** Only entries with a smaller seq (the `nextCursor` of the previous page). */
+    before: z.coerce.number().int().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+export type AuditFilter = z.infer<typeof AuditFilterSchema>;
+
+export const AuditExportSchema = AuditFilterSchema.omit({ before: true, limit: true }).extend({ format: z.enum(['csv', 'jsonl']).default('jsonl') });
+
+/** Kinds of problem verification can report. */
+export const AUDIT_PROBLEM_KINDS = [
+  /** The row's content no longer matches its hash, or the next row's link to it. */
+  'edited',
+  /** One or more sequence numbers are missing. */
+  'removed',
+  /** A row sits at a sequence number other than the one it was hashed with. */
+  'reordered',
+  /** Rows a checkpoint covers are gone from the end of the log. */
+  'truncated',
+  /** A checkpoint's signature does not verify. */
+  'bad_signature',
+  /** A checkpoint was signed by a key this deployment does not hold. */
+  'unknown_key',
+  /** The chain's hash at a checkpoint's seq differs from the signed one (rows rewritten and re-hashed). */
+  'checkpoint_mismatch',
+  /** A checkpoint in the file is missing from, or differs from, the database's table. */
+  'checkpoint_missing',
+  /** A line of the checkpoint file cannot be read. */
+  'bad_checkpoint_file',
+  /** The head record (last seq and hash) disagrees with the rows. */
+  'head_mismatch',
+] as const;
+export type AuditProblemKind = (typeof AUDIT_PROBLEM_KINDS)[number];
+
+export interface AuditProblem {
+  seq: number;
+  kind: AuditProblemKind;
+  message: string;
+}
+
+/** What `lockwarden audit verify` and `GET /api/audit/verify` report. */
+export interface AuditVerifyReport {
+  ok: boolean;
+  entries: number;
+  lastSeq: number;
+  checkpoints: number;
+  /** The newest checkpoint that verified (signature, file and chain agree), or null. */
+  lastCheckpoint: { seq: number; hash: string; at: Date } | null;
+  /** Where the file of checkpoints is (null when none is configured). */
+  checkpointsFile: string | null;
+  problems: AuditProblem[];
+  /** Observations that do not fail verification (e.g. checkpoints made before the file was configured). */
+  notes: string[];
+  /** At most this many problems are listed; `problemCount` is the total. */
+  problemCount: number;
+  millis: number;
+}
