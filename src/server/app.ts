@@ -19,6 +19,7 @@ import { ping } from '../store/database.js';
 import { actorOf, registerAuth } from './auth.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { ThrottledError } from '../domain/throttle.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
 import { credentialRoutes } from './routes/credential-routes.js';
@@ -26,6 +27,7 @@ import { handbookRoutes } from './routes/handbook-routes.js';
 import { sheetRoutes } from './routes/sheet-routes.js';
 import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -83,6 +85,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       return reply.code(400).send({ error: { code: 'validation.failed', message: `Invalid input: ${fields.map((f) => `${where}${f.path || '(whole)'}: ${f.message}`).join('; ')}`, fields, requestId: req.id } });
     }
     if (err instanceof AppError) {
+      if (err instanceof ThrottledError && err.retryAfterSeconds !== null) void reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message, ...(err.fields.length ? { fields: err.fields } : {}), requestId: req.id } });
     }
     const status = (err as { statusCode?: number }).statusCode;
@@ -140,6 +143,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(handbookRoutes(opts.services));
       await api.register(sheetRoutes(opts.services));
       await api.register(attachmentRoutes(opts.services));
+      await api.register(sessionRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

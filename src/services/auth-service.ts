@@ -17,32 +17,25 @@ import { hashToken } from '../crypto/tokens.js';
 import { inTransaction } from '../store/database.js';
 import { IdentityRepository, type ApiTokenRow, type UserRow } from '../store/identity-repository.js';
 import { authorize, type ServiceContext } from './context.js';
+import { endAccess, endSessions } from './session-control.js';
+import { SignInThrottle } from './sign-in-throttle.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
+/** A session ends 7 days after sign-in however active it is (OWASP ASVS 5.0 V7.3.2). */
+export const SESSION_ABSOLUTE_MS = 7 * 24 * 3600_000;
 const SESSION_TOUCH_MS = 5 * 60_000;
 const ONE_TIME_TTL_MS = 24 * 3600_000;
 /** Token secrets start with this so leaked ones are recognisable (and scannable). */
 export const API_TOKEN_PREFIX = 'lwt_';
-
-/**
- * Throttling (NIST SP 800-63B): after 5 failures, each further attempt waits twice as long, up to
- * 15 minutes; an account is locked after 100 consecutive failures until a password reset.
- */
-const FREE_FAILURES = 5;
-/** A client address may be shared (an office, a proxy): it gets more room before slowing down. */
-const FREE_CLIENT_FAILURES = 20;
-const MAX_DELAY_MS = 15 * 60_000;
-export const ACCOUNT_FAILURE_LIMIT = 100;
 
 export interface SignedIn {
   user: User;
   sessionToken: string;
   csrfToken: string;
   allowedActions: Action[];
+  /** A fresh device cookie for this browser (src/services/sign-in-throttle.ts). */
+  deviceCookie: string;
 }
-
-/** The throttling key of an account; emails compare case-insensitively. */
-const accountKey = (email: string) => `account:${email.toLowerCase()}`;
 
 function presentUser(u: UserRow): User {
   return { id: u.id, email: u.email, displayName: u.displayName, role: u.role, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
@@ -64,6 +57,10 @@ export class AuthService {
     return new IdentityRepository(this.ctx.db);
   }
 
+  private get signInThrottle() {
+    return new SignInThrottle(this.ctx);
+  }
+
   /**
    * On a brand-new instance, creates the owner account without a password and returns a one-time
    * sign-in token for it. Returns null when accounts already exist.
@@ -83,7 +80,7 @@ export class AuthService {
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
     const token = await this.newOneTimeToken(this.repo, user.id);
-    await this.repo.clearFailures(accountKey(user.email));
+    await this.signInThrottle.clearAccount(user.email);
     return token;
   }
 
@@ -118,19 +115,17 @@ export class AuthService {
     return (await this.repo.users()).map(presentUser);
   }
 
-  /** Checks email and password, throttled per account and per client; opens a session. */
-  async signIn(input: unknown, clientKey: string): Promise<SignedIn> {
+  /**
+   * Checks email and password, throttled per account and client address, or per device cookie for
+   * a browser that signed in to this account before; opens a session.
+   */
+  async signIn(input: unknown, clientKey: string, deviceCookie?: string): Promise<SignedIn> {
     const { email, password } = parseInput(SignInSchema, input);
-    const keys = [accountKey(email), `client:${clientKey}`];
-    for (const key of keys) await this.checkThrottle(key);
+    const attempt = await this.signInThrottle.begin(email, clientKey, deviceCookie);
     const user = await this.repo.userByEmail(email);
     const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
-    if (!ok || !user) {
-      const now = this.ctx.clock.now();
-      for (const key of keys) await this.repo.recordFailure(key, now);
-      throw new AppError('auth.invalid_credentials', 'email or password is wrong');
-    }
-    for (const key of keys) await this.repo.clearFailures(key);
+    if (!ok || !user) throw new AppError('auth.invalid_credentials', 'email or password is wrong');
+    await attempt.succeeded();
     return this.openSession(user);
   }
 
@@ -149,20 +144,7 @@ export class AuthService {
     const csrfToken = this.ctx.ids.secret(24);
     await this.repo.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
     const actor = userActor(user, 'session');
-    return { user: presentUser(user), sessionToken, csrfToken, allowedActions: allowedActions(actor) };
-  }
-
-  private async checkThrottle(key: string): Promise<void> {
-    const rec = await this.repo.failures(key);
-    if (!rec) return;
-    if (key.startsWith('account:') && rec.failures >= ACCOUNT_FAILURE_LIMIT) {
-      throw new AppError('auth.throttled', 'this account is locked after too many failed sign-ins; an owner can issue a one-time sign-in link');
-    }
-    const free = key.startsWith('client:') ? FREE_CLIENT_FAILURES : FREE_FAILURES;
-    if (rec.failures < free) return;
-    const delay = Math.min(1000 * 2 ** (rec.failures - free), MAX_DELAY_MS);
-    const waitMs = rec.lastAt.getTime() + delay - this.ctx.clock.now().getTime();
-    if (waitMs > 0) throw new AppError('auth.throttled', `too many failed sign-ins; try again in ${Math.ceil(waitMs / 1000)} s`);
+    return { user: presentUser(user), sessionToken, csrfToken, allowedActions: allowedActions(actor), deviceCookie: this.signInThrottle.deviceCookie(user.email) };
   }
 
   /** Resolves a session cookie to its actor and CSRF token, sliding its expiry; null when invalid. */
@@ -171,10 +153,15 @@ export class AuthService {
     const tokenHash = hashToken(sessionToken);
     const session = await this.repo.sessionByHash(tokenHash, now);
     if (!session) return null;
+    const endsAt = session.createdAt.getTime() + SESSION_ABSOLUTE_MS;
+    if (now.getTime() >= endsAt) {
+      await this.repo.deleteSession(tokenHash);
+      return null;
+    }
     const user = await this.repo.userById(session.userId);
     if (!user || user.disabledAt) return null;
     if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
-      await this.repo.touchSession(tokenHash, now, new Date(now.getTime() + SESSION_IDLE_MS));
+      await this.repo.touchSession(tokenHash, now, new Date(Math.min(now.getTime() + SESSION_IDLE_MS, endsAt)));
     }
     return { actor: userActor(user, 'session'), csrfToken: session.csrfToken, user: presentUser(user) };
   }
@@ -207,7 +194,7 @@ export class AuthService {
       }
     }
     await this.repo.setPasswordHash(user.id, await hashPassword(data.newPassword));
-    await this.repo.clearFailures(accountKey(user.email));
+    await this.signInThrottle.clearAccount(user.email);
   }
 
   /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
@@ -253,5 +240,27 @@ export class AuthService {
     if (actor.kind !== 'user' || !(await this.repo.revokeApiToken(id, actor.userId, this.ctx.clock.now()))) {
       throw new AppError('token.not_found', `token ${id} not found`);
     }
+  }
+
+  /**
+   * Ends every session of the signed-in user, this one included, and with `revokeApiTokens` also
+   * revokes all their API tokens ("sign out everywhere", after a lost laptop or a leaked cookie).
+   */
+  async signOutEverywhere(actor: Actor, opts: { revokeApiTokens?: boolean } = {}): Promise<{ sessionsEnded: number; tokensRevoked: number }> {
+    if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'only a signed-in user can sign out everywhere');
+    return endAccess(this.ctx, actor.userId, opts.revokeApiTokens ?? false);
+  }
+
+  /** Ends every session (and with `revokeApiTokens` every API token) of another user; needs user.write. */
+  async revokeUserSessions(actor: Actor, userId: string, opts: { revokeApiTokens?: boolean } = {}): Promise<{ sessionsEnded: number; tokensRevoked: number }> {
+    authorize(actor, 'user.write');
+    if (!(await this.repo.userById(userId))) throw new AppError('user.not_found', `user ${userId} not found`);
+    return endAccess(this.ctx, userId, opts.revokeApiTokens ?? false);
+  }
+
+  /** Ends the actor's other sessions, keeping `keepSessionToken` (after a password change). */
+  async endOtherSessions(actor: Actor, keepSessionToken: string | null): Promise<number> {
+    if (actor.kind !== 'user') return 0;
+    return endSessions(this.ctx, actor.userId, keepSessionToken ? hashToken(keepSessionToken) : null);
   }
 }

@@ -29,6 +29,7 @@ import { inTransaction, type Db } from '../store/database.js';
 import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
 import { locations, lockModels, locks, type StoredObservedPin } from '../store/schema.js';
 import { authorize, reconcileRequests, type ServiceContext } from './context.js';
+import { takeReveal } from './throttle.js';
 import { desiredPins, observedPrints } from './reconciler.js';
 
 type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
@@ -204,6 +205,7 @@ export class CredentialService {
   async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
     parseInput(RevealSchema, input);
     authorize(actor, 'credential.reveal');
+    await takeReveal(this.ctx, actor, 'reveal');
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');
     return { code: this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`) };

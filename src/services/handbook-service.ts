@@ -45,6 +45,7 @@ import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
 import { handbookEntries, locations, lockModels, locks } from '../store/schema.js';
 import { actorId, actorLabel, authorize, type ServiceContext } from './context.js';
+import { takeReveal } from './throttle.js';
 
 /** The scope of the deployment-wide data key (model-level entries belong to no site). */
 export const DEPLOYMENT_SCOPE = 'deployment';
@@ -290,6 +291,7 @@ export class HandbookService {
     const req = parseInput(HandbookExportSchema, input ?? {});
     authorize(actor, 'handbook.read');
     if (req.includeSecrets) authorize(actor, 'handbook.reveal');
+    if (req.includeSecrets) await takeReveal(this.ctx, actor, 'export');
     const db = this.ctx.db;
     const repo = new HandbookRepository(db);
     const allLocations = await new LocationRepository(db).all();
@@ -432,6 +434,7 @@ export class HandbookService {
   async reveal(actor: Actor, secretId: string, input: unknown): Promise<{ secret: MaskedSecret; value: string }> {
     const { reason } = parseInput(SecretRevealSchema, input);
     authorize(actor, 'handbook.reveal');
+    await takeReveal(this.ctx, actor, 'reveal');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new SecretRepository(tx);
       const secret = await repo.secretById(secretId);
