@@ -19,6 +19,7 @@ import { ping } from '../store/database.js';
 import { actorOf, registerAuth } from './auth.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { registerSecurityHeaders, SPA_CSP } from './security-headers.js';
 import { ThrottledError } from '../domain/throttle.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
@@ -58,8 +59,6 @@ export const LOG_REDACT = [
   '*.value',
   '*.pin_code',
 ];
-
-const SPA_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** Marks every route registered in this (encapsulated) context as reachable without signing in. */
 function markRoutesPublic(ctx: FastifyInstance): void {
@@ -164,11 +163,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     }
     return reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    return payload;
-  });
+  registerSecurityHeaders(app, { secureCookies: opts.secureCookies ?? false });
   return app;
 }

@@ -1,14 +1,19 @@
 /**
  * Issue 5 hardening over HTTP: sign-in throttling that an attacker cannot turn into a lock-out
  * (device cookies), throttled secret reveals (429 + Retry-After, nothing revealed), session expiry,
- * sign out everywhere, ending another user's sessions, disabled users.
+ * sign out everywhere, ending another user's sessions, disabled users, and security headers.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { createApp } from '../../src/server/app.js';
 import { SESSION_ABSOLUTE_MS } from '../../src/services/auth-service.js';
 import { users } from '../../src/store/schema.js';
+import { testServices, type TestEnv } from '../helpers/db.js';
 import { asSession, asToken, expectError, injectAs, OWNER_EMAIL, OWNER_PASSWORD, sessionCookieOf, signIn, testApp, type HttpEnv, type Session } from '../helpers/http.js';
 
 const MIN = 60_000;
@@ -276,5 +281,90 @@ describe('sessions: absolute lifetime, sign out everywhere, ending another user,
     assert.equal(res.statusCode, 204, res.body);
     assert.equal((await me(a)).statusCode, 200);
     expectError(await me(b), 401, 'auth.unauthenticated');
+  });
+});
+
+describe('security headers', () => {
+  let env: TestEnv;
+  let app: FastifyInstance;
+  let plain: FastifyInstance;
+  let cookie: string;
+  before(async () => {
+    env = await testServices();
+    await env.services.auth.createUser({ kind: 'system', name: 'bootstrap' }, { email: 'h@example.test', displayName: 'H', role: 'owner', password: 'headers password 1' });
+    const webDir = mkdtempSync(path.join(tmpdir(), 'lw-web-'));
+    writeFileSync(path.join(webDir, 'index.html'), '<!doctype html><html><head><script type="module" src="/assets/app.js"></script></head><body></body></html>');
+    app = await createApp({ services: env.services, webDir, secureCookies: true });
+    plain = await createApp({ services: env.services, webDir });
+    const res = await app.inject({ method: 'POST', url: '/api/auth/sign-in', payload: { email: 'h@example.test', password: 'headers password 1' } });
+    cookie = sessionCookieOf(res)!;
+  });
+  after(async () => {
+    await app.close();
+    await plain.close();
+    await env.close();
+  });
+
+  const common = (res: LightMyRequestResponse) => {
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['referrer-policy'], 'no-referrer');
+    assert.match(String(res.headers['permissions-policy']), /camera=\(\).*geolocation=\(\)/);
+    assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin');
+    assert.equal(res.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+  };
+
+  it('an HTML page: the SPA policy, scripts only from this origin, no inline script', async () => {
+    for (const url of ['/', '/locks/123', '/index.html']) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.match(String(res.headers['content-type']), /^text\/html/);
+      common(res);
+      const csp = String(res.headers['content-security-policy']);
+      assert.match(csp, /script-src 'self'(;|$)/, url);
+      assert.doesNotMatch(csp.match(/script-src[^;]*/)![0], /unsafe-inline|unsafe-eval/);
+      assert.match(csp, /frame-ancestors 'none'/);
+      assert.match(csp, /object-src 'none'/);
+    }
+  });
+
+  it('an API answer: a deny-all policy and no-store', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/auth/me', headers: { cookie } });
+    assert.equal(res.statusCode, 200, res.body);
+    common(res);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.match(String(res.headers['content-security-policy']), /^default-src 'none'/);
+  });
+
+  it('errors carry them too (401, 404, 400)', async () => {
+    for (const [method, url] of [
+      ['GET', '/api/locks'],
+      ['GET', '/api/nowhere'],
+      ['POST', '/api/auth/sign-in'],
+    ] as const) {
+      const res = await app.inject({ method, url, ...(method === 'POST' ? { payload: { email: 'x' } } : {}) });
+      assert.ok(res.statusCode >= 400, `${url}: ${res.statusCode}`);
+      common(res);
+      assert.equal(res.headers['cache-control'], 'no-store', url);
+      assert.match(String(res.headers['content-security-policy']), /^default-src 'none'/, url);
+    }
+  });
+
+  it('the built web UI has no inline script the policy would block', { skip: !existsSync('dist/web/index.html') && 'web UI not built' }, () => {
+    const html = readFileSync('dist/web/index.html', 'utf8');
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    assert.ok(scripts.length > 0);
+    for (const [, attrs, body] of scripts) {
+      assert.match(attrs!, /\bsrc="\/assets\//, 'every script is a file from this origin');
+      assert.equal(body!.trim(), '', 'no inline script');
+    }
+    assert.doesNotMatch(html, /\son[a-z]+="/i, 'no inline event handlers');
+  });
+
+  it('no Strict-Transport-Security without LOCKWARDEN_SECURE_COOKIES', async () => {
+    const res = await plain.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(res.headers['strict-transport-security'], undefined);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
   });
 });
