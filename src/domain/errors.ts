@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'auth.csrf'
   | 'auth.token_invalid'
   | 'auth.throttled'
+  | 'reveal.throttled'
   | 'location.not_found'
   | 'location.invalid_parent'
   | 'location.has_children'

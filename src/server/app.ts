@@ -20,6 +20,8 @@ import { auditClientScope } from '../services/audit-log.js';
 import { actorOf, registerAuth } from './auth.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { registerSecurityHeaders, SPA_CSP } from './security-headers.js';
+import { ThrottledError } from '../domain/throttle.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { inventoryRoutes } from './routes/inventory-routes.js';
 import { credentialRoutes } from './routes/credential-routes.js';
@@ -29,6 +31,7 @@ import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -60,8 +63,6 @@ export const LOG_REDACT = [
   '*.pin_code',
 ];
 
-const SPA_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
 /** Marks every route registered in this (encapsulated) context as reachable without signing in. */
 function markRoutesPublic(ctx: FastifyInstance): void {
   ctx.addHook('onRoute', (route) => {
@@ -86,6 +87,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       return reply.code(400).send({ error: { code: 'validation.failed', message: `Invalid input: ${fields.map((f) => `${where}${f.path || '(whole)'}: ${f.message}`).join('; ')}`, fields, requestId: req.id } });
     }
     if (err instanceof AppError) {
+      if (err instanceof ThrottledError && err.retryAfterSeconds !== null) void reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message, ...(err.fields.length ? { fields: err.fields } : {}), requestId: req.id } });
     }
     const status = (err as { statusCode?: number }).statusCode;
@@ -151,6 +153,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(attachmentRoutes(opts.services));
       await api.register(accessRoutes(opts.services));
       await api.register(auditRoutes(opts.services));
+      await api.register(sessionRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },
@@ -171,11 +174,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     }
     return reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    return payload;
-  });
+  registerSecurityHeaders(app, { secureCookies: opts.secureCookies ?? false });
   return app;
 }

@@ -7,8 +7,11 @@ import { AppError } from '../domain/errors.js';
 import type { Actor, User } from '../domain/identity.js';
 import { safeEqual } from '../crypto/tokens.js';
 import type { Services } from '../services/index.js';
+import { DEVICE_COOKIE_MAX_AGE_S } from '../services/sign-in-throttle.js';
 
 export const SESSION_COOKIE = 'lw_session';
+/** Marks a browser that signed in to an account before (sign-in throttling; never authenticates). */
+export const DEVICE_COOKIE = 'lw_device';
 export const CSRF_HEADER = 'x-csrf-token';
 
 declare module 'fastify' {
@@ -35,6 +38,11 @@ export function actorOf(req: FastifyRequest): Actor {
 /** Sets the session cookie: httpOnly, SameSite=Strict, Secure when served over HTTPS. */
 export function setSessionCookie(reply: FastifyReply, token: string, secure: boolean): void {
   void reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: 12 * 3600 });
+}
+
+/** Sets the device cookie, sent only to the auth routes and kept for 180 days. */
+export function setDeviceCookie(reply: FastifyReply, value: string, secure: boolean): void {
+  void reply.setCookie(DEVICE_COOKIE, value, { httpOnly: true, sameSite: 'strict', secure, path: '/api/auth', maxAge: DEVICE_COOKIE_MAX_AGE_S });
 }
 
 /** Registers the hook that resolves the actor and enforces authentication and CSRF. */

@@ -9,6 +9,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'auth.forbidden': 403,
   'auth.csrf': 403,
   'auth.throttled': 429,
+  'reveal.throttled': 429,
   'location.not_found': 404,
   'location.invalid_parent': 400,
   'location.has_children': 409,

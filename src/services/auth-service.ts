@@ -21,32 +21,25 @@ import { AccessRepository } from '../store/access-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { rolePlaceProblem } from '../domain/access.js';
 import { actorId, authorize, type ServiceContext } from './context.js';
+import { endAccess, endSessions } from './session-control.js';
+import { SignInThrottle } from './sign-in-throttle.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
+/** A session ends 7 days after sign-in however active it is (OWASP ASVS 5.0 V7.3.2). */
+export const SESSION_ABSOLUTE_MS = 7 * 24 * 3600_000;
 const SESSION_TOUCH_MS = 5 * 60_000;
 const ONE_TIME_TTL_MS = 24 * 3600_000;
 /** Token secrets start with this so leaked ones are recognisable (and scannable). */
 export const API_TOKEN_PREFIX = 'lwt_';
-
-/**
- * Throttling (NIST SP 800-63B): after 5 failures, each further attempt waits twice as long, up to
- * 15 minutes; an account is locked after 100 consecutive failures until a password reset.
- */
-const FREE_FAILURES = 5;
-/** A client address may be shared (an office, a proxy): it gets more room before slowing down. */
-const FREE_CLIENT_FAILURES = 20;
-const MAX_DELAY_MS = 15 * 60_000;
-export const ACCOUNT_FAILURE_LIMIT = 100;
 
 export interface SignedIn {
   user: User;
   sessionToken: string;
   csrfToken: string;
   allowedActions: Action[];
+  /** A fresh device cookie for this browser (src/services/sign-in-throttle.ts). */
+  deviceCookie: string;
 }
-
-/** The throttling key of an account; emails compare case-insensitively. */
-const accountKey = (email: string) => `account:${email.toLowerCase()}`;
 
 function presentUser(u: UserRow, roles: User['roles']): User {
   return { id: u.id, email: u.email, displayName: u.displayName, roles, hasPassword: u.passwordHash !== null, createdAt: u.createdAt };
@@ -63,6 +56,10 @@ export class AuthService {
 
   private get repo() {
     return new IdentityRepository(this.ctx.db);
+  }
+
+  private get signInThrottle() {
+    return new SignInThrottle(this.ctx);
   }
 
   /**
@@ -108,13 +105,13 @@ export class AuthService {
     authorize(actor, 'user.write');
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
-    return inTransaction(this.ctx.db, async (tx) => {
-      const repo = new IdentityRepository(tx);
-      const token = await this.newOneTimeToken(repo, user.id);
-      await repo.clearFailures(accountKey(user.email));
+    const token = await inTransaction(this.ctx.db, async (tx) => {
+      const token = await this.newOneTimeToken(new IdentityRepository(tx), user.id);
       await this.ctx.audit.append(tx, { actor, action: 'auth.one_time_link.issue', target: { type: 'user', id: user.id, label: user.email } });
       return token;
     });
+    await this.signInThrottle.clearAccount(user.email);
+    return token;
   }
 
   /** Stores a new single-use sign-in token (only its hash) valid for 24 h, and returns the secret. */
@@ -164,12 +161,15 @@ export class AuthService {
     return rows.map((u) => presentUser(u, roles.get(u.id) ?? []));
   }
 
-  /** Checks email and password, throttled per account and per client; opens a session. */
-  async signIn(input: unknown, clientKey: string): Promise<SignedIn> {
+  /**
+   * Checks email and password, throttled per account and client address, or per device cookie for
+   * a browser that signed in to this account before; opens a session.
+   */
+  async signIn(input: unknown, clientKey: string, deviceCookie?: string): Promise<SignedIn> {
     const { email, password } = parseInput(SignInSchema, input);
-    const keys = [accountKey(email), `client:${clientKey}`];
+    let attempt: Awaited<ReturnType<SignInThrottle['begin']>>;
     try {
-      for (const key of keys) await this.checkThrottle(key);
+      attempt = await this.signInThrottle.begin(email, clientKey, deviceCookie);
     } catch (e) {
       await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'denied', target: { type: 'user', id: email, label: email }, details: { reason: 'throttled' } });
       throw e;
@@ -177,15 +177,11 @@ export class AuthService {
     const user = await this.repo.userByEmail(email);
     const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
     if (!ok || !user) {
-      const now = this.ctx.clock.now();
-      await inTransaction(this.ctx.db, async (tx) => {
-        const repo = new IdentityRepository(tx);
-        for (const key of keys) await repo.recordFailure(key, now);
-        await this.ctx.audit.append(tx, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason: !user ? 'unknown_account' : user.disabledAt ? 'disabled' : !user.passwordHash ? 'no_password' : 'wrong_password' } });
-      });
+      const reason = !user ? 'unknown_account' : user.disabledAt ? 'disabled' : !user.passwordHash ? 'no_password' : 'wrong_password';
+      await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason } });
       throw new AppError('auth.invalid_credentials', 'email or password is wrong');
     }
-    for (const key of keys) await this.repo.clearFailures(key);
+    await attempt.succeeded();
     return this.openSession(user, 'auth.sign_in');
   }
 
@@ -210,20 +206,7 @@ export class AuthService {
       await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
       await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email } });
     });
-    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor) };
-  }
-
-  private async checkThrottle(key: string): Promise<void> {
-    const rec = await this.repo.failures(key);
-    if (!rec) return;
-    if (key.startsWith('account:') && rec.failures >= ACCOUNT_FAILURE_LIMIT) {
-      throw new AppError('auth.throttled', 'this account is locked after too many failed sign-ins; an owner can issue a one-time sign-in link');
-    }
-    const free = key.startsWith('client:') ? FREE_CLIENT_FAILURES : FREE_FAILURES;
-    if (rec.failures < free) return;
-    const delay = Math.min(1000 * 2 ** (rec.failures - free), MAX_DELAY_MS);
-    const waitMs = rec.lastAt.getTime() + delay - this.ctx.clock.now().getTime();
-    if (waitMs > 0) throw new AppError('auth.throttled', `too many failed sign-ins; try again in ${Math.ceil(waitMs / 1000)} s`);
+    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor), deviceCookie: this.signInThrottle.deviceCookie(user.email) };
   }
 
   /** Resolves a session cookie to its actor and CSRF token, sliding its expiry; null when invalid. */
@@ -232,10 +215,15 @@ export class AuthService {
     const tokenHash = hashToken(sessionToken);
     const session = await this.repo.sessionByHash(tokenHash, now);
     if (!session) return null;
+    const endsAt = session.createdAt.getTime() + SESSION_ABSOLUTE_MS;
+    if (now.getTime() >= endsAt) {
+      await this.repo.deleteSession(tokenHash);
+      return null;
+    }
     const user = await this.repo.userById(session.userId);
     if (!user || user.disabledAt) return null;
     if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
-      await this.repo.touchSession(tokenHash, now, new Date(now.getTime() + SESSION_IDLE_MS));
+      await this.repo.touchSession(tokenHash, now, new Date(Math.min(now.getTime() + SESSION_IDLE_MS, endsAt)));
     }
     return { ...(await this.userActor(user, 'session')), csrfToken: session.csrfToken };
   }
@@ -259,7 +247,8 @@ export class AuthService {
       const session = await repo.sessionByHash(tokenHash, this.ctx.clock.now());
       const user = session ? await repo.userById(session.userId) : null;
       await repo.deleteSession(tokenHash);
-      if (user) await this.ctx.audit.append(tx, { actor: (await this.userActor(user, 'session')).actor, action: 'auth.sign_out', target: { type: 'user', id: user.id, label: user.email } });
+      // The audit record needs only who it was, not their grants (read outside this transaction).
+      if (user) await this.ctx.audit.append(tx, { actor: { kind: 'user', userId: user.id, email: user.email, via: 'session', grants: [] }, action: 'auth.sign_out', target: { type: 'user', id: user.id, label: user.email } });
     });
   }
 
@@ -276,12 +265,11 @@ export class AuthService {
     }
     const hash = await hashPassword(data.newPassword);
     await inTransaction(this.ctx.db, async (tx) => {
-      const repo = new IdentityRepository(tx);
-      await repo.setPasswordHash(user.id, hash);
-      await repo.clearFailures(accountKey(user.email));
+      await new IdentityRepository(tx).setPasswordHash(user.id, hash);
       // Never the password, not even as an HMAC: a MAC of a password is a guessing oracle.
       await this.ctx.audit.append(tx, { actor, action: 'user.password.set', target: { type: 'user', id: user.id, label: user.email }, details: { first: user.passwordHash === null } });
     });
+    await this.signInThrottle.clearAccount(user.email);
   }
 
   /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
@@ -335,5 +323,27 @@ export class AuthService {
       }
       await this.ctx.audit.append(tx, { actor, action: 'token.revoke', target: { type: 'api_token', id } });
     });
+  }
+
+  /**
+   * Ends every session of the signed-in user, this one included, and with `revokeApiTokens` also
+   * revokes all their API tokens ("sign out everywhere", after a lost laptop or a leaked cookie).
+   */
+  async signOutEverywhere(actor: Actor, opts: { revokeApiTokens?: boolean } = {}): Promise<{ sessionsEnded: number; tokensRevoked: number }> {
+    if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'only a signed-in user can sign out everywhere');
+    return endAccess(this.ctx, actor.userId, opts.revokeApiTokens ?? false);
+  }
+
+  /** Ends every session (and with `revokeApiTokens` every API token) of another user; needs user.write. */
+  async revokeUserSessions(actor: Actor, userId: string, opts: { revokeApiTokens?: boolean } = {}): Promise<{ sessionsEnded: number; tokensRevoked: number }> {
+    authorize(actor, 'user.write');
+    if (!(await this.repo.userById(userId))) throw new AppError('user.not_found', `user ${userId} not found`);
+    return endAccess(this.ctx, userId, opts.revokeApiTokens ?? false);
+  }
+
+  /** Ends the actor's other sessions, keeping `keepSessionToken` (after a password change). */
+  async endOtherSessions(actor: Actor, keepSessionToken: string | null): Promise<number> {
+    if (actor.kind !== 'user') return 0;
+    return endSessions(this.ctx, actor.userId, keepSessionToken ? hashToken(keepSessionToken) : null);
   }
 }

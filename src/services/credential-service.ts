@@ -31,6 +31,7 @@ import { bulkOperationItems, locations, lockModels, locks, type StoredObservedPi
 import { authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
 import { credentialResource, locationResource, lockResource } from './scope.js';
 import { inScope } from '../domain/identity.js';
+import { takeReveal } from './throttle.js';
 import { desiredPins, observedPrints } from './reconciler.js';
 
 type LockRecord = typeof locks.$inferSelect & { modelCaps: (typeof lockModels.$inferSelect)['capabilities'] };
@@ -221,6 +222,7 @@ export class CredentialService {
   async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
     const { reason } = parseInput(RevealSchema, input);
     authorize(actor, 'credential.reveal', await credentialResource(this.ctx.db, credentialId));
+    await takeReveal(this.ctx, actor, 'reveal');
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');
     const code = this.ctx.secrets.decrypt(row.codeCipher, `credential:${row.id}`);

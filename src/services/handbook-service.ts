@@ -47,6 +47,7 @@ import { handbookEntries, locations, lockModels, locks } from '../store/schema.j
 import { actorId, actorLabel, authorize, readScope, type ServiceContext } from './context.js';
 import { entryReadResource, entryResource, lockResource, visibleRows, writeResource } from './scope.js';
 import { pathIn } from '../store/scope-sql.js';
+import { takeReveal } from './throttle.js';
 
 /** The scope of the deployment-wide data key (model-level entries belong to no site). */
 export const DEPLOYMENT_SCOPE = 'deployment';
@@ -302,6 +303,7 @@ export class HandbookService {
     const scope = readScope(actor, 'handbook.read', now);
     // Asking for secrets needs the right to reveal somewhere (a role, or a reveal grant for an entry).
     if (req.includeSecrets && !allowedActions(actor).includes('handbook.reveal')) authorize(actor, 'handbook.reveal', 'anywhere');
+    if (req.includeSecrets) await takeReveal(this.ctx, actor, 'export');
     const db = this.ctx.db;
     const repo = new HandbookRepository(db);
     const allLocations = await new LocationRepository(db).all();
@@ -465,6 +467,11 @@ export class HandbookService {
   /** Shows one secret's value, for a stated reason; the reveal is recorded (who, when, which, why) first. */
   async reveal(actor: Actor, secretId: string, input: unknown): Promise<{ secret: MaskedSecret; value: string }> {
     const { reason } = parseInput(SecretRevealSchema, input);
+    // Authorized and counted before the transaction opens (the throttle counts in its own).
+    const found = await new SecretRepository(this.ctx.db).secretById(secretId);
+    if (!found) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
+    authorize(actor, 'handbook.reveal', await entryResource(this.ctx.db, found.entryId));
+    await takeReveal(this.ctx, actor, 'reveal');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new SecretRepository(tx);
       const secret = await repo.secretById(secretId);

@@ -1,12 +1,12 @@
 import { and, asc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { apiTokens, oneTimeTokens, sessions, signInFailures, users } from './schema.js';
+import { apiTokens, oneTimeTokens, sessions, users } from './schema.js';
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
-/** Accounts, sessions, API tokens, one-time sign-in tokens and sign-in failure counters. */
+/** Accounts, sessions, API tokens and one-time sign-in tokens. */
 export class IdentityRepository {
   constructor(private readonly db: Db) {}
 
@@ -105,21 +105,5 @@ export class IdentityRepository {
       .where(and(eq(oneTimeTokens.tokenHash, tokenHash), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, now)))
       .returning({ userId: oneTimeTokens.userId });
     return rows[0]?.userId ?? null;
-  }
-
-  async failures(key: string): Promise<{ failures: number; firstAt: Date; lastAt: Date } | null> {
-    const [row] = await this.db.select().from(signInFailures).where(eq(signInFailures.key, key));
-    return row ?? null;
-  }
-
-  async recordFailure(key: string, now: Date): Promise<void> {
-    await this.db
-      .insert(signInFailures)
-      .values({ key, failures: 1, firstAt: now, lastAt: now })
-      .onConflictDoUpdate({ target: signInFailures.key, set: { failures: sql`${signInFailures.failures} + 1`, lastAt: now } });
-  }
-
-  async clearFailures(key: string): Promise<void> {
-    await this.db.delete(signInFailures).where(eq(signInFailures.key, key));
   }
 }

@@ -164,11 +164,17 @@ export const oneTimeTokens = pgTable('one_time_tokens', {
   usedAt: ts('used_at'),
 });
 
-/** Failed sign-in counters, per account and per client, for throttling. */
-export const signInFailures = pgTable('sign_in_failures', {
+/**
+ * Throttling counters (src/domain/throttle.ts), one row per key: sign-in attempts per account,
+ * client address and device cookie, and secret reveals per account. Updated under a row lock, so
+ * several processes on one PostgreSQL share them.
+ */
+export const throttleCounters = pgTable('throttle_counters', {
   key: text('key').primaryKey(),
-  failures: integer('failures').notNull(),
-  firstAt: ts('first_at').notNull(),
+  count: integer('count').notNull(),
+  windowStart: ts('window_start').notNull(),
+  capCount: integer('cap_count').notNull(),
+  capStart: ts('cap_start').notNull(),
   lastAt: ts('last_at').notNull(),
 });
 

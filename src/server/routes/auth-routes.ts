@@ -2,22 +2,25 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { allowedActions, ApiTokenCreateSchema, OneTimeSignInSchema, SetPasswordSchema, SignInSchema } from '../../domain/identity.js';
 import type { Services } from '../../services/index.js';
-import { actorOf, SESSION_COOKIE, setSessionCookie } from '../auth.js';
+import { actorOf, DEVICE_COOKIE, SESSION_COOKIE, setDeviceCookie, setSessionCookie } from '../auth.js';
 import { ApiTokenOut, IdParams, items, SessionOut } from '../schemas.js';
+import { EndedAccessOut, SignOutEverywhereSchema } from './session-routes.js';
 
 /** Sign-in, sign-out, the current user, password and API tokens. */
 export function authRoutes(services: Services, opts: { secureCookies: boolean }): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['auth'];
     app.post('/auth/sign-in', { config: { public: true }, schema: { tags, body: SignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
-      const s = await services.auth.signIn(req.body, req.ip);
+      const s = await services.auth.signIn(req.body, req.ip, req.cookies[DEVICE_COOKIE]);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
+      setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
       return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions };
     });
 
     app.post('/auth/one-time', { config: { public: true }, schema: { tags, body: OneTimeSignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
       const s = await services.auth.oneTimeSignIn(req.body);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
+      setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
       return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, mustSetPassword: !s.user.hasPassword };
     });
 
@@ -28,6 +31,8 @@ export function authRoutes(services: Services, opts: { secureCookies: boolean })
 
     app.post('/auth/password', { schema: { tags, body: SetPasswordSchema } }, async (req, reply) => {
       await services.auth.setPassword(actorOf(req), req.body);
+      // A new password ends every other session (someone who knew the old one is signed out).
+      await services.auth.endOtherSessions(actorOf(req), req.sessionToken);
       return reply.code(204).send();
     });
 
@@ -36,6 +41,23 @@ export function authRoutes(services: Services, opts: { secureCookies: boolean })
       void reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.code(204).send();
     });
+
+    app.post(
+      '/auth/sign-out-everywhere',
+      {
+        schema: {
+          tags,
+          description: 'Ends every session of the signed-in user, this one included; with revokeApiTokens also revokes all their API tokens.',
+          body: SignOutEverywhereSchema.nullish(),
+          response: { 200: EndedAccessOut },
+        },
+      },
+      async (req, reply) => {
+        const ended = await services.auth.signOutEverywhere(actorOf(req), req.body ?? {});
+        void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        return ended;
+      },
+    );
 
     const tokenTags = ['tokens'];
     app.get('/tokens', { schema: { tags: tokenTags, response: { 200: items(ApiTokenOut) } } }, async (req) => ({

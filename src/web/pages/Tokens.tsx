@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Alert, Button, Code, CopyButton, Group, NumberInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Checkbox, Code, CopyButton, Divider, Group, NumberInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ApiToken } from '../../domain/identity.js';
 import { api, fieldErrors, formAlert, formatDate, type Wire } from '../api.js';
@@ -92,6 +92,33 @@ export function Tokens() {
           ))}
         </Table.Tbody>
       </Table>
+      <SignOutEverywhere />
     </Stack>
+  );
+}
+
+/** Ends every session of this account (after a lost laptop or a shared computer), optionally its tokens too. */
+function SignOutEverywhere() {
+  const [tokensToo, setTokensToo] = useState(false);
+  const end = useMutation({
+    mutationFn: () => api<{ sessionsEnded: number; tokensRevoked: number }>('POST', '/api/auth/sign-out-everywhere', { revokeApiTokens: tokensToo }),
+    // This session ended too: a fresh page load drops every cached answer.
+    onSuccess: () => window.location.assign('/signin'),
+  });
+  return (
+    <>
+      <Divider my="md" />
+      <Title order={3}>Sessions</Title>
+      <Text size="sm" c="dimmed">
+        Signs this account out in every browser, this one included. A session also ends after 12 hours without use and 7 days after sign-in.
+      </Text>
+      {end.error && <Alert color="red">{formAlert(end.error, [])}</Alert>}
+      <Group>
+        <Checkbox label="Also revoke all my API tokens" checked={tokensToo} onChange={(e) => setTokensToo(e.currentTarget.checked)} />
+        <Button color="red" variant="light" data-testid="sign-out-everywhere" loading={end.isPending} onClick={() => end.mutate()}>
+          Sign out everywhere
+        </Button>
+      </Group>
+    </>
   );
 }
