@@ -45,9 +45,11 @@ describe('audit log over HTTP', () => {
 
   before(async () => {
     env = await testApp({ demo: true });
-    for (const [email, role] of [['auditor@example.test', 'auditor'], ['tech@example.test', 'technician'], ['manager@example.test', 'manager'], ['occupant@example.test', 'occupant']] as const) {
+    for (const [email, role] of [['auditor@example.test', 'auditor'], ['tech@example.test', 'technician'], ['manager@example.test', 'manager']] as const) {
       await env.createUser(email, role, OWNER_PASSWORD);
     }
+    const unit = (await env.services.locations.list({ kind: 'system', name: 'local-cli' })).find((l) => l.kind === 'unit')!;
+    await env.createUser('occupant@example.test', 'occupant', OWNER_PASSWORD, unit.id);
     const bad = await env.app.inject({ method: 'POST', url: '/api/auth/sign-in', payload: { email: OWNER_EMAIL, password: 'not the password' }, remoteAddress: '203.0.113.9', headers: { 'user-agent': 'audit-test/1.0' } });
     expectError(bad, 401, 'auth.invalid_credentials');
     owner = await signIn(env.app, OWNER_EMAIL, OWNER_PASSWORD, '203.0.113.7');

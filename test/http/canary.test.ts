@@ -105,7 +105,7 @@ describe('canaries never leak into logs, error bodies or unauthorised exports', 
       await loadDemoFleet(local.services.ctx);
       const { auth } = local.services;
       await auth.createUser(SYSTEM, { email: 'owner@canary.test', displayName: 'Owner', role: 'owner', password: CANARY.password });
-      await auth.createUser(SYSTEM, { email: 'tech@canary.test', displayName: 'Tech', role: 'technician', password: CANARY.techPassword });
+      await auth.createUser(SYSTEM, { email: 'tech@canary.test', displayName: 'Tech', role: 'manager', password: CANARY.techPassword });
       await auth.createUser(SYSTEM, { email: 'auditor@canary.test', displayName: 'Auditor', role: 'auditor', password: 'auditor password 12' });
       await auth.createUser(SYSTEM, { email: 'fresh@canary.test', displayName: 'Fresh', role: 'technician' });
       CANARY.oneTime = await auth.issueOneTimeToken(SYSTEM, 'fresh@canary.test');

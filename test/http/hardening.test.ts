@@ -138,6 +138,8 @@ describe('secret reveals are throttled per account', () => {
     const s = await injectAs(app, asSession(owner), { method: 'POST', url: `/api/handbook/entries/${entryId}/secrets`, payload: { kind: 'master_code', value: VALUE } });
     assert.equal(s.statusCode, 201, s.body);
     secretId = s.json<{ id: string }>().id;
+    // The technician may reveal this entry's secrets (an approved access request), not PINs.
+    await env.grantReveal('tech@example.test', entryId);
     const locks = await injectAs(app, asSession(owner), { method: 'GET', url: '/api/locks?limit=50' });
     for (const l of locks.json<{ items: { id: string }[] }>().items) {
       const pin = await injectAs(app, asSession(owner), { method: 'POST', url: `/api/locks/${l.id}/pins`, payload: { holder: 'Guest' } });
@@ -246,7 +248,8 @@ describe('sessions: absolute lifetime, sign out everywhere, ending another user,
 
   it('an owner ends another user\'s sessions (and tokens); others may not; unknown users are 404', async () => {
     await env.createUser('target@example.test', 'technician', 'target target password 1');
-    await env.createUser('admin@example.test', 'admin', 'admin admin password 1');
+    // An auditor reads people but may not end their sessions.
+    await env.createUser('admin@example.test', 'auditor', 'admin admin password 1');
     const t = await signIn(app, 'target@example.test', 'target target password 1');
     const token = await newToken(t);
     const admin = await signIn(app, 'admin@example.test', 'admin admin password 1');
