@@ -3,7 +3,7 @@
  * manager for one site from the People page; a technician of that site cannot reveal an entry's
  * secret, asks for access with a justification, and cannot approve their own request; the manager
  * (signing in through the invitation link) approves it from the inbox; the technician then reveals
- * the secret, and the reveal is on the record. Debian's Chromium through playwright-core; every wait
+ * the secret, and the reveal is on the record and in the audit log, which verifies. Debian's Chromium through playwright-core; every wait
  * is bounded.
  */
 import assert from 'node:assert/strict';
@@ -165,5 +165,21 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     await tech.keyboard.press('Escape');
     await expectText(tech.getByTestId('reveal-row'), /tech@example\.test.*resetting the cash safe now/s, 'the reveal record');
     await tech.screenshot({ path: path.join(shots, 'access-revealed.png'), fullPage: true });
+  });
+
+  it('the audit log shows the request, the approval and the reveal, and verifies', async () => {
+    await owner.goto(`${server.url}/audit`);
+    const table = owner.getByTestId('audit-table');
+    for (const action of ['access.request', 'access.request.approve', 'handbook.secret.reveal']) {
+      const row = table.locator(`tr[data-action="${action}"]`).first();
+      await row.waitFor({ timeout: WAIT });
+      const text = await row.innerText();
+      assert.match(text, action === 'access.request.approve' ? /maya@example\.test/ : /tech@example\.test/, `${action}: ${text}`);
+    }
+    assert.match(await table.locator('tr[data-action="handbook.secret.reveal"]').first().innerText(), /resetting the cash safe now/);
+    assert.ok(!(await table.innerText()).includes(SECRET), 'the secret is not on the page');
+    await owner.getByRole('button', { name: /checkpoint/i }).first().click();
+    await expectText(owner.getByTestId('audit-verify-badge'), /verified up to checkpoint #\d+/i, 'the verification badge');
+    await owner.screenshot({ path: path.join(shots, 'access-audit.png'), fullPage: true });
   });
 });

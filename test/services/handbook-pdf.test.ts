@@ -113,7 +113,10 @@ for (const engine of ENGINES) {
     });
 
     it('prints secrets when allowed and asked, and records each as a reveal', async () => {
-      const out = await hb().exportPdf(TECH, { scope: 'manufacturer', manufacturer: 'vaultline demo', includeSecrets: 'true', reason: 'reset of the cash safe' });
+      // A technician prints a secret only with a reveal grant for its entry (an approved request).
+      await assert.rejects(hb().exportPdf(TECH, { scope: 'manufacturer', manufacturer: 'vaultline demo', includeSecrets: 'true', reason: 'no grant yet' }));
+      const granted: Actor = { ...TECH, grants: [...(TECH as Extract<Actor, { kind: 'user' }>).grants, { kind: 'reveal', id: 'r-sc10', entryId: byModel.get('SC-10')!.id, expiresAt: null }] } as Actor;
+      const out = await hb().exportPdf(granted, { scope: 'manufacturer', manufacturer: 'vaultline demo', includeSecrets: 'true', reason: 'reset of the cash safe' });
       const pdf = await readPdf(out.pdf);
       assert.ok(text(pdf).includes('Master code (Factory master): 739104'));
       assert.match(pdf.pages[0]!, /CONTAINS SECRETS/);
