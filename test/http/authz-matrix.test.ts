@@ -1,0 +1,500 @@
+/**
+ * The authorization matrix: every API operation × every role × where the target sits relative to the
+ * role's grant (the granted unit itself, a sibling unit, the building above, another site) × the
+ * grant's state (active, expired, revoked). Each role is granted on one unit (Unit A301). The
+ * expected answer comes from the policy as written here (WRITTEN, GRANTABLE), not from the code under
+ * test: allowed cells must succeed (fresh targets are made for them), denied cells must be refused
+ * (403, or 404 where the route hides what the reader may not see) and lists must hold nothing from
+ * outside the unit. Every operation in the OpenAPI document must have a row here, so a new route
+ * cannot skip the matrix.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import type { Actor, Role } from '../../src/domain/identity.js';
+import { familyDefaults } from '../../src/domain/lock-models.js';
+import { jpeg } from '../helpers/images.js';
+import { asSession, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, testApp, type HttpEnv, type Session } from '../helpers/http.js';
+
+const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
+const ROLES: Role[] = ['owner', 'admin', 'manager', 'technician', 'auditor', 'occupant'];
+const RELATIONS = ['own unit', 'sibling unit', 'parent building', 'other site'] as const;
+type Relation = (typeof RELATIONS)[number];
+const STATES = ['active', 'expired', 'revoked'] as const;
+type State = (typeof STATES)[number];
+
+// The policy as written (kept apart from src/domain/identity.ts on purpose).
+const HB = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
+const CRED = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
+const ALL = ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'audit.read'];
+const WRITTEN: Record<Role, string[]> = {
+  owner: ALL,
+  admin: ALL,
+  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB],
+  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify'],
+  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read'],
+  occupant: ['location.read', 'lock.read', 'credential.read', 'token.manage_own'],
+};
+/** Who may hand out the technician role (the one the access rows ask for). */
+const GRANTS_TECHNICIAN: Role[] = ['owner', 'admin', 'manager'];
+
+interface Cell {
+  role: Role;
+  relation: Relation;
+  state: State;
+}
+interface Request {
+  method: string;
+  url: string;
+  payload?: unknown;
+  headers?: Record<string, string>;
+}
+/**
+ * How an operation is judged:
+ * - place: the target sits at the relation's place; allowed iff active, the role has `action`, and the
+ *   place is inside the grant (only the own unit);
+ * - list / anywhere: allowed iff active and the role has the action(s) somewhere; lists are checked
+ *   for content from outside the unit;
+ * - org: the organisation itself, never covered by a unit grant;
+ * - self: one's own things, allowed to any signed-in person.
+ */
+interface Row {
+  op: string;
+  kind: 'place' | 'list' | 'anywhere' | 'org' | 'self';
+  actions?: string[];
+  /** Overrides the written-policy expectation (for rows whose authority is not one action). */
+  expect?: (c: Cell) => boolean;
+  /** Statuses that prove the request got past authorization when a 2xx is not possible (documented per row). */
+  passed?: number[];
+  /** The status a refusal takes (default 403). */
+  refused?: number;
+  build: (c: Cell, allowed: boolean) => Promise<Request>;
+}
+
+describe('authorization matrix: every route × role × scope relation × grant state', () => {
+  let env: HttpEnv;
+  let owner: Session;
+  const sessions = new Map<string, Session>();
+  const key = (role: Role, state: State) => `${role}:${state}`;
+  const place: Record<Relation, { lockId: string; locationId: string; modelId: string; doorParent: string }> = {} as never;
+  let unitId = '';
+  let grantee = '';
+  let requester: Session;
+  let n = 0;
+  const uniq = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
+  const svc = () => env.services;
+
+  /** A fresh lock at the relation's place (for allowed cells, so earlier cells cannot spoil them). */
+  async function freshLock(rel: Relation): Promise<string> {
+    const p = place[rel];
+    const lock = await svc().locks.create(SYSTEM, { name: `Matrix lock ${uniq()}`, modelId: p.modelId, locationId: p.locationId, driver: 'none', externalId: null });
+    return lock.id;
+  }
+  const lockFor = async (c: Cell, fresh: boolean) => (fresh ? freshLock(c.relation) : place[c.relation].lockId);
+  async function pinOn(lockId: string): Promise<string> {
+    const id = (await svc().credentials.addPin(SYSTEM, lockId, { holder: `Holder ${uniq()}` })).credential.id;
+    pinLocks.set(id, lockId);
+    return id;
+  }
+  async function overrideOn(lockId: string): Promise<string> {
+    const lock = await svc().locks.get(SYSTEM, lockId);
+    const base = (await svc().handbook.forLock(SYSTEM, lockId)).entry!;
+    const e = await svc().handbook.create(SYSTEM, { modelId: lock.modelId, lockId, content: { ...base.content, title: `Override ${lock.name}`, generic: false }, reason: 'matrix' });
+    return e.id;
+  }
+  const pins = new Map<Relation, string>();
+  /** A PIN at the relation's place: a fresh one for allowed cells, one shared by the refused ones. */
+  async function pinFor(c: Cell, fresh: boolean): Promise<string> {
+    if (fresh) return pinOn(await freshLock(c.relation));
+    if (!pins.has(c.relation)) pins.set(c.relation, await pinOn(place[c.relation].lockId));
+    return pins.get(c.relation)!;
+  }
+  /** Which lock each PIN made here sits on. */
+  const pinLocks = new Map<string, string>();
+  const entries = new Map<string, string>();
+  async function entryFor(c: Cell, fresh: boolean): Promise<string> {
+    if (fresh) return overrideOn(await freshLock(c.relation));
+    const k = place[c.relation].lockId;
+    if (!entries.has(k)) entries.set(k, (await svc().handbook.forLock(SYSTEM, k)).entry!.id);
+    return entries.get(k)!;
+  }
+  // Refused cells share one secret and one attachment per place (an entry holds at most 20 photos).
+  const secrets = new Map<Relation, string>();
+  async function secretFor(c: Cell, fresh: boolean): Promise<string> {
+    const make = async () => (await svc().handbook.addSecret(SYSTEM, await entryFor(c, fresh), { kind: 'master_code', value: '55501234' })).id;
+    if (fresh) return make();
+    if (!secrets.has(c.relation)) secrets.set(c.relation, await make());
+    return secrets.get(c.relation)!;
+  }
+  const attachments = new Map<Relation, { entryId: string; aid: string }>();
+  async function attachmentFor(c: Cell, fresh: boolean): Promise<{ entryId: string; aid: string }> {
+    const make = async () => {
+      const entryId = await entryFor(c, fresh);
+      const a = await svc().attachments.add(SYSTEM, entryId, { bytes: await jpeg(40, 30), filename: 'door.jpg', meta: { caption: 'door' } });
+      return { entryId, aid: a.id };
+    };
+    if (fresh) return make();
+    if (!attachments.has(c.relation)) attachments.set(c.relation, await make());
+    return attachments.get(c.relation)!;
+  }
+  const locationAt = (rel: Relation) => place[rel].doorParent;
+  async function grantAt(rel: Relation): Promise<string> {
+    return (await svc().access.grant(SYSTEM, { userId: grantee, role: 'technician', locationId: locationAt(rel) })).id;
+  }
+  async function requestAt(rel: Relation): Promise<string> {
+    const r = await injectAs(env.app, asSession(requester), { method: 'POST', url: '/api/access/requests', payload: { kind: 'role', role: 'technician', locationId: locationAt(rel), justification: `matrix request ${uniq()}`, durationHours: 1 } });
+    if (r.statusCode !== 201) {
+      // The requester already asked for this place: withdraw it, then ask again.
+      const mine = (await injectAs(env.app, asSession(requester), { method: 'GET', url: '/api/access/requests?view=mine' })).json<{ items: { id: string; state: string; locationId: string }[] }>().items;
+      for (const m of mine.filter((x) => x.state === 'pending' && x.locationId === locationAt(rel))) await injectAs(env.app, asSession(requester), { method: 'POST', url: `/api/access/requests/${m.id}/cancel` });
+      return requestAt(rel);
+    }
+    return r.json<{ id: string }>().id;
+  }
+  const has = (c: Cell, actions: string[]) => c.state === 'active' && actions.every((a) => WRITTEN[c.role].includes(a));
+  const decides = (c: Cell) => c.state === 'active' && c.relation === 'own unit' && GRANTS_TECHNICIAN.includes(c.role);
+
+  const ROWS: Row[] = [
+    // Signed in, nothing else needed.
+    { op: 'GET /api/meta', kind: 'self', build: async () => ({ method: 'GET', url: '/api/meta' }) },
+    { op: 'GET /api/auth/me', kind: 'self', build: async () => ({ method: 'GET', url: '/api/auth/me' }) },
+    { op: 'GET /api/notifications', kind: 'self', build: async () => ({ method: 'GET', url: '/api/notifications' }) },
+    { op: 'POST /api/notifications/read', kind: 'self', build: async () => ({ method: 'POST', url: '/api/notifications/read' }) },
+    { op: 'GET /api/access/requests', kind: 'self', build: async () => ({ method: 'GET', url: '/api/access/requests?view=inbox' }) },
+    {
+      op: 'POST /api/access/requests',
+      kind: 'self',
+      build: async (c) => ({ method: 'POST', url: '/api/access/requests', payload: { kind: 'role', role: 'technician', locationId: locationAt(c.relation), justification: `need it for a job ${uniq()}`, durationHours: 2 } }),
+    },
+    // One's own tokens: any live grant.
+    { op: 'GET /api/tokens', kind: 'anywhere', actions: ['token.manage_own'], build: async () => ({ method: 'GET', url: '/api/tokens' }) },
+    { op: 'POST /api/tokens', kind: 'anywhere', actions: ['token.manage_own'], build: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t ${uniq()}` } }) },
+    {
+      op: 'DELETE /api/tokens/{id}',
+      kind: 'anywhere',
+      actions: ['token.manage_own'],
+      // Deleting someone else's token id is "not found" to the caller; allowed cells delete their own.
+      passed: [404],
+      build: async () => ({ method: 'DELETE', url: '/api/tokens/00000000-0000-4000-8000-000000000000' }),
+    },
+    // Locations.
+    { op: 'GET /api/locations/tree', kind: 'list', actions: ['location.read'], build: async () => ({ method: 'GET', url: '/api/locations/tree' }) },
+    { op: 'GET /api/locations', kind: 'list', actions: ['location.read'], build: async () => ({ method: 'GET', url: '/api/locations' }) },
+    { op: 'POST /api/locations', kind: 'place', actions: ['location.write'], build: async (c) => ({ method: 'POST', url: '/api/locations', payload: { parentId: locationAt(c.relation), kind: 'door', name: `Door ${uniq()}` } }) },
+    { op: 'GET /api/locations/{id}', kind: 'place', actions: ['location.read'], build: async (c) => ({ method: 'GET', url: `/api/locations/${locationAt(c.relation)}` }) },
+    { op: 'PATCH /api/locations/{id}', kind: 'place', actions: ['location.write'], build: async (c) => ({ method: 'PATCH', url: `/api/locations/${place[c.relation].locationId}`, payload: { name: `Renamed ${uniq()}` } }) },
+    {
+      op: 'PUT /api/locations/{id}/document-owner',
+      kind: 'org',
+      // Only a site has a document owner; a unit grant never covers its site.
+      build: async () => ({ method: 'PUT', url: `/api/locations/${siteOfUnit}/document-owner`, payload: { userId: null } }),
+    },
+    // The model catalogue.
+    { op: 'GET /api/models', kind: 'anywhere', actions: ['model.read'], build: async () => ({ method: 'GET', url: '/api/models' }) },
+    { op: 'GET /api/models/{id}', kind: 'anywhere', actions: ['model.read'], build: async (c) => ({ method: 'GET', url: `/api/models/${place[c.relation].modelId}` }) },
+    { op: 'POST /api/models', kind: 'org', build: async () => ({ method: 'POST', url: '/api/models', payload: { manufacturer: 'Matrix', modelNumber: uniq(), ...familyDefaults('keypad_entry') } }) },
+    { op: 'PATCH /api/models/{id}', kind: 'org', build: async (c) => ({ method: 'PATCH', url: `/api/models/${place[c.relation].modelId}`, payload: { name: 'renamed' } }) },
+    { op: 'DELETE /api/models/{id}', kind: 'org', build: async (c) => ({ method: 'DELETE', url: `/api/models/${place[c.relation].modelId}` }) },
+    // Locks.
+    { op: 'GET /api/locks', kind: 'list', actions: ['lock.read'], build: async () => ({ method: 'GET', url: '/api/locks?limit=200' }) },
+    {
+      op: 'POST /api/locks',
+      kind: 'place',
+      actions: ['lock.write'],
+      build: async (c) => ({ method: 'POST', url: '/api/locks', payload: { name: `New ${uniq()}`, modelId: place[c.relation].modelId, locationId: place[c.relation].locationId, driver: 'none' } }),
+    },
+    { op: 'GET /api/locks/{id}', kind: 'place', actions: ['lock.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}` }) },
+    { op: 'PATCH /api/locks/{id}', kind: 'place', actions: ['lock.write'], build: async (c, a) => ({ method: 'PATCH', url: `/api/locks/${await lockFor(c, a)}`, payload: { notes: uniq() } }) },
+    { op: 'POST /api/locks/{id}/retire', kind: 'place', actions: ['lock.retire'], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/retire`, payload: { reason: 'matrix retire' } }) },
+    { op: 'GET /api/locks/{id}/credentials', kind: 'place', actions: ['credential.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/credentials` }) },
+    { op: 'POST /api/locks/{id}/pins', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/pins`, payload: { holder: `Guest ${uniq()}` } }) },
+    { op: 'POST /api/locks/{id}/refresh', kind: 'place', actions: ['credential.read'], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/refresh` }) },
+    {
+      op: 'POST /api/locks/{id}/unmanaged/adopt',
+      kind: 'place',
+      actions: ['credential.write'],
+      // No unmanaged code sits in slot 200: past authorization the answer is "no code there" (404).
+      passed: [404],
+      build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unmanaged/adopt`, payload: { slot: 200, holder: 'Found' } }),
+    },
+    { op: 'POST /api/locks/{id}/unmanaged/remove', kind: 'place', actions: ['credential.write'], passed: [404], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unmanaged/remove`, payload: { slot: 200 } }) },
+    {
+      op: 'DELETE /api/locks/{id}/controllers/{controllerId}',
+      kind: 'place',
+      actions: ['credential.write'],
+      // A lock without a device cannot list controllers (400), or has none by that id (404).
+      passed: [400, 404],
+      build: async (c, a) => ({ method: 'DELETE', url: `/api/locks/${await lockFor(c, a)}/controllers/nobody` }),
+    },
+    // A lock with no device (driver "none") cannot be operated: 400 device.not_supported past authorization.
+    { op: 'POST /api/locks/{id}/lock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/lock` }) },
+    { op: 'POST /api/locks/{id}/unlock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unlock` }) },
+    { op: 'GET /api/locks/{id}/handbook', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/handbook` }) },
+    {
+      op: 'POST /api/simulator/locks/{id}/drift',
+      kind: 'place',
+      actions: ['lock.read', 'credential.write'],
+      // Only simulated locks can drift: the fresh lock has no device, 400 past authorization.
+      passed: [400],
+      build: async (c, a) => ({ method: 'POST', url: `/api/simulator/locks/${await lockFor(c, a)}/drift`, payload: { slot: 30, code: '4455' } }),
+    },
+    // Credentials.
+    {
+      op: 'PATCH /api/credentials/{id}',
+      kind: 'place',
+      actions: ['credential.write'],
+      build: async (c, a) => {
+        const id = await pinFor(c, a);
+        const cred = (await svc().credentials.forLock(SYSTEM, pinLocks.get(id)!)).credentials.find((x) => x.id === id)!;
+        return { method: 'PATCH', url: `/api/credentials/${id}`, payload: { holder: `Renamed ${uniq()}`, version: cred.version } };
+      },
+    },
+    { op: 'DELETE /api/credentials/{id}', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'DELETE', url: `/api/credentials/${await pinFor(c, a)}` }) },
+    // Only a failed PIN can be retried: a pending one is 409 past authorization.
+    { op: 'POST /api/credentials/{id}/retry', kind: 'place', actions: ['credential.write'], passed: [409], build: async (c, a) => ({ method: 'POST', url: `/api/credentials/${await pinFor(c, a)}/retry` }) },
+    { op: 'POST /api/credentials/{id}/reveal', kind: 'place', actions: ['credential.reveal'], build: async (c, a) => ({ method: 'POST', url: `/api/credentials/${await pinFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
+    // Bulk changes.
+    { op: 'GET /api/bulk', kind: 'list', actions: ['credential.read'], build: async () => ({ method: 'GET', url: '/api/bulk' }) },
+    { op: 'POST /api/bulk', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'POST', url: '/api/bulk', payload: { target: { lockIds: [await lockFor(c, a)] }, add: [{ holder: `Bulk ${uniq()}` }] } }) },
+    {
+      op: 'GET /api/bulk/{id}',
+      kind: 'place',
+      actions: ['credential.read'],
+      build: async (c, a) => ({ method: 'GET', url: `/api/bulk/${(await svc().credentials.bulkChange(SYSTEM, { target: { lockIds: [await lockFor(c, a)] }, add: [{ holder: `B ${uniq()}` }] })).id}` }),
+    },
+    // The handbook.
+    { op: 'GET /api/handbook/entries', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/entries' }) },
+    { op: 'GET /api/handbook/stale', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/stale' }) },
+    { op: 'GET /api/handbook/search', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/search?q=Override' }) },
+    { op: 'GET /api/handbook/toc', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/toc' }) },
+    { op: 'GET /api/handbook/export.pdf', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/export.pdf' }) },
+    { op: 'GET /api/handbook/templates', kind: 'anywhere', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/templates' }) },
+    { op: 'POST /api/handbook/templates/apply', kind: 'org', build: async (c) => ({ method: 'POST', url: '/api/handbook/templates/apply', payload: { modelId: place[c.relation].modelId } }) },
+    {
+      op: 'POST /api/handbook/entries',
+      kind: 'place',
+      actions: ['handbook.write'],
+      build: async (c) => {
+        const lockId = await freshLock(c.relation);
+        const base = (await svc().handbook.forLock(SYSTEM, lockId)).entry!;
+        return { method: 'POST', url: '/api/handbook/entries', payload: { modelId: place[c.relation].modelId, lockId, content: { ...base.content, generic: false }, reason: 'matrix override' } };
+      },
+    },
+    { op: 'GET /api/handbook/entries/{id}', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}` }) },
+    {
+      op: 'PUT /api/handbook/entries/{id}',
+      kind: 'place',
+      actions: ['handbook.write'],
+      build: async (c, a) => {
+        const id = await entryFor(c, a);
+        const e = await svc().handbook.get(SYSTEM, id);
+        return { method: 'PUT', url: `/api/handbook/entries/${id}`, payload: { content: e.content, reason: 'matrix save', expectedRevision: e.revision } };
+      },
+    },
+    { op: 'GET /api/handbook/entries/{id}/revisions', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/revisions` }) },
+    { op: 'GET /api/handbook/entries/{id}/revisions/{revision}', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/revisions/1` }) },
+    { op: 'GET /api/handbook/entries/{id}/diff', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/diff?from=1&to=1` }) },
+    { op: 'POST /api/handbook/entries/{id}/verify', kind: 'place', actions: ['handbook.verify'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/entries/${await entryFor(c, a)}/verify`, payload: {} }) },
+    {
+      op: 'GET /api/handbook/entries/{id}/reveals',
+      kind: 'place',
+      // Who revealed what: for those who may reveal or change the entry's secrets, and auditors.
+      expect: (c) => c.state === 'active' && c.relation === 'own unit' && ['handbook.reveal', 'handbook.write', 'audit.read'].some((a) => WRITTEN[c.role].includes(a)),
+      build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/reveals` }),
+    },
+    { op: 'POST /api/handbook/entries/{id}/secrets', kind: 'place', actions: ['handbook.write'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/entries/${await entryFor(c, a)}/secrets`, payload: { kind: 'master_code', value: '11223344' } }) },
+    { op: 'DELETE /api/handbook/secrets/{id}', kind: 'place', actions: ['handbook.write'], build: async (c, a) => ({ method: 'DELETE', url: `/api/handbook/secrets/${await secretFor(c, a)}` }) },
+    { op: 'POST /api/handbook/secrets/{id}/reveal', kind: 'place', actions: ['handbook.reveal'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/secrets/${await secretFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
+    {
+      op: 'POST /api/handbook/entries/{id}/attachments',
+      kind: 'place',
+      actions: ['handbook.write'],
+      build: async (c, a) => ({ method: 'POST', url: `/api/handbook/entries/${await entryFor(c, a)}/attachments`, payload: await jpeg(40, 30), headers: { 'content-type': 'image/jpeg', 'x-filename': 'door.jpg' } }),
+    },
+    { op: 'GET /api/handbook/entries/{id}/attachments', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/attachments` }) },
+    { op: 'GET /api/handbook/entries/{id}/attachments/history', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/attachments/history` }) },
+    {
+      op: 'GET /api/handbook/entries/{id}/attachments/{aid}',
+      kind: 'place',
+      actions: ['handbook.read'],
+      build: async (c, a) => {
+        const x = await attachmentFor(c, a);
+        return { method: 'GET', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}` };
+      },
+    },
+    {
+      op: 'GET /api/handbook/entries/{id}/attachments/{aid}/thumbnail',
+      kind: 'place',
+      actions: ['handbook.read'],
+      build: async (c, a) => {
+        const x = await attachmentFor(c, a);
+        return { method: 'GET', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}/thumbnail` };
+      },
+    },
+    {
+      op: 'DELETE /api/handbook/entries/{id}/attachments/{aid}',
+      kind: 'place',
+      actions: ['handbook.write'],
+      build: async (c, a) => {
+        const x = await attachmentFor(c, a);
+        return { method: 'DELETE', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}` };
+      },
+    },
+    { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
+    // Spreadsheets.
+    { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },
+    { op: 'GET /api/export/inventory.xlsx', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.xlsx' }) },
+    { op: 'GET /api/export/handbook.csv', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/handbook.csv' }) },
+    { op: 'GET /api/export/handbook.xlsx', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/handbook.xlsx' }) },
+    { op: 'POST /api/import/inventory', kind: 'org', build: async () => ({ method: 'POST', url: '/api/import/inventory?dryRun=true', payload: 'location,name\n', headers: { 'content-type': 'text/csv' } }) },
+    { op: 'POST /api/import/handbook', kind: 'org', build: async () => ({ method: 'POST', url: '/api/import/handbook?dryRun=true', payload: 'manufacturer\n', headers: { 'content-type': 'text/csv' } }) },
+    // People and access.
+    { op: 'GET /api/users', kind: 'list', actions: ['user.read'], build: async () => ({ method: 'GET', url: '/api/users' }) },
+    {
+      op: 'POST /api/users/invite',
+      kind: 'place',
+      expect: decides,
+      build: async (c) => ({ method: 'POST', url: '/api/users/invite', payload: { email: `inv-${uniq()}@example.test`, displayName: 'Invitee', role: 'technician', locationId: locationAt(c.relation) } }),
+    },
+    { op: 'GET /api/access/grants', kind: 'list', actions: ['user.read'], build: async () => ({ method: 'GET', url: '/api/access/grants' }) },
+    { op: 'POST /api/access/grants', kind: 'place', expect: decides, build: async (c) => ({ method: 'POST', url: '/api/access/grants', payload: { userId: grantee, role: 'technician', locationId: locationAt(c.relation), durationHours: 1 } }) },
+    {
+      op: 'POST /api/access/grants/{id}/revoke',
+      kind: 'place',
+      expect: (c) => c.state === 'active' && c.relation === 'own unit' && WRITTEN[c.role].includes('access.grant'),
+      build: async (c) => ({ method: 'POST', url: `/api/access/grants/${await grantAt(c.relation)}/revoke`, payload: { reason: 'matrix' } }),
+    },
+    // Someone else's request: those without authority are told it does not exist.
+    { op: 'GET /api/access/requests/{id}', kind: 'place', expect: decides, refused: 404, build: async (c) => ({ method: 'GET', url: `/api/access/requests/${await requestAt(c.relation)}` }) },
+    {
+      op: 'POST /api/access/requests/{id}/decision',
+      kind: 'place',
+      expect: decides,
+      build: async (c) => ({ method: 'POST', url: `/api/access/requests/${await requestAt(c.relation)}/decision`, payload: { decision: 'deny', reason: 'matrix' } }),
+    },
+    // Only the requester withdraws a request; to anyone else it does not exist.
+    { op: 'POST /api/access/requests/{id}/cancel', kind: 'place', expect: () => false, refused: 404, build: async (c) => ({ method: 'POST', url: `/api/access/requests/${await requestAt(c.relation)}/cancel` }) },
+    { op: 'POST /api/users/{id}/sessions/revoke', kind: 'org', build: async () => ({ method: 'POST', url: `/api/users/${grantee}/sessions/revoke` }) },
+    // The audit log is the organisation's.
+    { op: 'GET /api/audit', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit' }) },
+    { op: 'GET /api/audit/export', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/export?format=jsonl' }) },
+    { op: 'GET /api/audit/verify', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/verify' }) },
+    { op: 'POST /api/audit/checkpoint', kind: 'org', build: async () => ({ method: 'POST', url: '/api/audit/checkpoint' }) },
+  ];
+  /** Operations not in the matrix, and why. */
+  const EXEMPT: Record<string, string> = {
+    'POST /api/auth/sign-in': 'public: how a session starts',
+    'POST /api/auth/one-time': 'public: how a one-time link is spent',
+    'POST /api/auth/password': "acts on the caller's own account only (test/http/api.test.ts, hardening.test.ts)",
+    'POST /api/auth/sign-out': "acts on the caller's own session only",
+    'POST /api/auth/sign-out-everywhere': "acts on the caller's own sessions only (hardening.test.ts)",
+  };
+  let siteOfUnit = '';
+
+  before(async () => {
+    env = await testApp({ demo: true });
+    owner = await signIn(env.app, OWNER_EMAIL, OWNER_PASSWORD);
+    const locks = (await svc().locks.list(SYSTEM, { limit: 500 })).items;
+    const byName = (name: string) => locks.find((l) => l.name === name)!;
+    const at = (lockName: string, kind: string) => byName(lockName).locationPath.find((p) => p.kind === kind)!.id;
+    const rel: Record<Relation, [string, string]> = {
+      'own unit': ['Unit A301 front door', 'unit'],
+      'sibling unit': ['Unit A303 front door', 'unit'],
+      'parent building': ['Building A main entrance', 'building'],
+      'other site': ['Finance records room', 'unit'],
+    };
+    for (const r of RELATIONS) {
+      const l = byName(rel[r][0]);
+      place[r] = { lockId: l.id, locationId: l.locationId, modelId: l.modelId, doorParent: at(rel[r][0], rel[r][1]) };
+    }
+    unitId = place['own unit'].doorParent;
+    siteOfUnit = at('Unit A301 front door', 'site');
+    // Something to find (or not) in every list: an override entry with a telling title at each place.
+    for (const r of RELATIONS) {
+      const id = await overrideOn(place[r].lockId);
+      entries.set(place[r].lockId, id);
+      await svc().handbook.save(SYSTEM, id, { content: { ...(await svc().handbook.get(SYSTEM, id)).content, title: `Override at ${r}` }, reason: 'matrix', expectedRevision: 1 });
+    }
+    await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
+    await svc().auth.createUser(SYSTEM, { email: 'requester@example.test', displayName: 'Requester', role: 'technician', locationId: place['other site'].doorParent, password: 'requester password 1' });
+    grantee = (await svc().auth.listUsers(SYSTEM)).find((u) => u.email === 'grantee@example.test')!.id;
+    requester = await signIn(env.app, 'requester@example.test', 'requester password 1');
+    for (const role of ROLES) {
+      for (const state of STATES) {
+        const email = `${role}-${state}@example.test`;
+        const password = `${role} ${state} password`;
+        await svc().auth.createUser(SYSTEM, { email, displayName: `${role} ${state}`, role, locationId: unitId, password });
+        // Sign in while the grant is live, then end it: the same session must lose the access at once.
+        sessions.set(key(role, state), await signIn(env.app, email, password));
+        const now = svc().ctx.clock.now();
+        if (state === 'expired') {
+          await svc().ctx.db.execute(sql`update access_grants set granted_at = ${new Date(now.getTime() - 7200_000).toISOString()}, expires_at = ${new Date(now.getTime() - 1000).toISOString()} where user_id = (select id from users where email = ${email})`);
+        }
+        if (state === 'revoked') await svc().ctx.db.execute(sql`update access_grants set revoked_at = ${now.toISOString()}, revoked_by = 'system:test' where user_id = (select id from users where email = ${email})`);
+      }
+    }
+  });
+  after(() => env.close());
+
+  it('has a row for every operation in the OpenAPI document', async () => {
+    const doc = (await env.app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`));
+    const covered = new Set([...ROWS.map((r) => r.op), ...Object.keys(EXEMPT)]);
+    assert.deepEqual(ops.filter((o) => !covered.has(o)), [], 'operations without a matrix row');
+    assert.deepEqual([...covered].filter((o) => !ops.includes(o)), [], 'matrix rows for operations that do not exist');
+  });
+
+  it('answers every cell as the written policy says, and lists hold nothing from outside the unit', async (t) => {
+    const mismatches: string[] = [];
+    let cells = 0;
+    const outside = ['Override at sibling unit', 'Override at parent building', 'Override at other site', 'Unit A303', 'Finance records room', 'Northgate Offices', 'grantee@example.test'];
+    for (const row of ROWS) {
+      for (const role of ROLES) {
+        for (const relation of RELATIONS) {
+          for (const state of STATES) {
+            const c: Cell = { role, relation, state };
+            const expected = row.expect
+              ? row.expect(c)
+              : row.kind === 'self'
+                ? true
+                : row.kind === 'org'
+                  ? false
+                  : row.kind === 'place'
+                    ? has(c, row.actions!) && relation === 'own unit'
+                    : has(c, row.actions!);
+            const req = await row.build(c, expected);
+            const res = await injectAs(env.app, asSession(sessions.get(key(role, state))!), { method: req.method, url: req.url, ...(req.payload === undefined ? {} : { payload: req.payload as string }), ...(req.headers ? { headers: req.headers } : {}) });
+            cells++;
+            const ok = res.statusCode < 300 || (row.passed ?? []).includes(res.statusCode);
+            const refusedAs = row.refused ?? 403;
+            const got = expected ? ok : res.statusCode === refusedAs;
+            if (!got) mismatches.push(`${row.op} | ${role} | ${relation} | ${state}: expected ${expected ? 'allowed' : `refused (${refusedAs})`}, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+            if (expected && res.statusCode === 200 && row.kind === 'list') {
+              const body = res.rawPayload.toString('latin1');
+              const leak = outside.find((s) => body.includes(s));
+              if (leak && !/\.(xlsx|pdf)/.test(req.url)) mismatches.push(`${row.op} | ${role} | ${relation} | ${state}: lists "${leak}" from outside the unit`);
+            }
+          }
+        }
+      }
+    }
+    t.diagnostic(`matrix: ${ROWS.length} operations × ${ROLES.length} roles × ${RELATIONS.length} relations × ${STATES.length} grant states = ${cells} cells, ${mismatches.length} mismatches`);
+    // The first mismatch of each operation, with how many it had.
+    const byOp = new Map<string, string[]>();
+    for (const m of mismatches) byOp.set(m.split(' | ')[0]!, [...(byOp.get(m.split(' | ')[0]!) ?? []), m]);
+    assert.equal(mismatches.length, 0, [...byOp.values()].map((ms) => `${ms[0]} (${ms.length} cells)`).join('\n'));
+  });
+
+  it('a refused change changes nothing', async () => {
+    const tech = sessions.get(key('technician', 'active'))!;
+    const before = (await svc().locks.get(SYSTEM, place['own unit'].lockId)).version;
+    const res = await injectAs(env.app, asSession(tech), { method: 'PATCH', url: `/api/locks/${place['own unit'].lockId}`, payload: { notes: 'not allowed' } });
+    assert.equal(res.statusCode, 403);
+    assert.equal((await svc().locks.get(SYSTEM, place['own unit'].lockId)).version, before);
+    const pins = (await svc().credentials.forLock(SYSTEM, place['sibling unit'].lockId)).credentials.length;
+    const mgr = sessions.get(key('manager', 'active'))!;
+    assert.equal((await injectAs(env.app, asSession(mgr), { method: 'POST', url: `/api/locks/${place['sibling unit'].lockId}/pins`, payload: { holder: 'Sneaky' } })).statusCode, 403);
+    assert.equal((await svc().credentials.forLock(SYSTEM, place['sibling unit'].lockId)).credentials.length, pins);
+    assert.ok(owner);
+  });
+});
