@@ -153,12 +153,21 @@ export class AuthService {
     if (scope !== null && scope.length === 0) authorize(actor, 'user.read', 'anywhere');
     const access = new AccessRepository(this.ctx.db);
     let rows = await this.repo.users();
-    if (scope !== null) {
-      const inScope = new Set((await access.grants({ scope, includeInactive: false, now })).map((g) => g.grant.userId));
-      rows = rows.filter((u) => inScope.has(u.id));
+    if (scope === null) {
+      const roles = await access.liveRolesOf(rows.map((u) => u.id), now);
+      return rows.map((u) => presentUser(u, roles.get(u.id) ?? []));
     }
-    const roles = await access.liveRolesOf(rows.map((u) => u.id), now);
-    return rows.map((u) => presentUser(u, roles.get(u.id) ?? []));
+    // A scoped reader sees people through their roles in scope, and only those roles: someone's
+    // roles elsewhere (with the names of those places) are outside what the reader may see.
+    const roles = new Map<string, User['roles']>();
+    for (const g of await access.grants({ scope, includeInactive: false, now })) {
+      if (g.grant.kind !== 'role') continue;
+      const list = roles.get(g.grant.userId) ?? [];
+      list.push({ role: g.grant.role!, locationId: g.grant.locationId, locationName: g.locationName });
+      roles.set(g.grant.userId, list);
+    }
+    rows = rows.filter((u) => roles.has(u.id));
+    return rows.map((u) => presentUser(u, roles.get(u.id)!));
   }
 
   /**
