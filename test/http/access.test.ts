@@ -69,6 +69,12 @@ describe('access requests and grants over HTTP', () => {
     const people = (await as(manager, 'GET', '/api/users')).json<{ items: { email: string }[] }>().items.map((u) => u.email);
     assert.ok(people.includes('tech@example.test') && people.includes('new.tech@example.test'), people.join());
     assert.ok(!people.includes('otto@example.test'), people.join());
+    // Someone's roles elsewhere (and the names of those places) are not shown to a scoped reader.
+    const newTech = (await env.services.auth.listUsers({ kind: 'system', name: 'local-cli' })).find((u) => u.email === 'new.tech@example.test')!;
+    await env.services.access.grant({ kind: 'system', name: 'local-cli' }, { userId: newTech.id, role: 'technician', locationId: loc('Harbour View Apartments').id });
+    const seen = (await as(manager, 'GET', '/api/users')).json<{ items: { email: string; roles: { locationName: string | null }[] }[] }>().items.find((u) => u.email === 'new.tech@example.test')!;
+    assert.deepEqual(seen.roles.map((r) => r.locationName), ['Northgate Offices']);
+    assert.ok(!JSON.stringify(await as(manager, 'GET', '/api/users').then((r) => r.body)).includes('Harbour View'));
   });
 
   it('a request is decided by someone with authority, never the requester; approval grants for the asked duration', async () => {
