@@ -142,6 +142,8 @@ export class AccessService {
         authorize(actor, 'access.grant', organisationOr(entry.locationPath));
       } else {
         authorize(actor, 'access.grant', organisationOr(row.locationPath));
+        // Only someone who could hand out this role here may take it away (a manager does not end an admin).
+        if (!grantableRoles(actor, row.locationPath, this.now()).includes(g.role!)) throw new AppError('access.not_grantable', `you may not revoke the ${g.role} role here`);
       }
       const now = this.now();
       if (grantState(g, now) !== 'active') throw new AppError('access.not_pending', 'this grant has already ended');

@@ -151,6 +151,11 @@ describe('access requests and grants over HTTP', () => {
   it('the last organisation-wide owner cannot be revoked', async () => {
     const grants = (await as(owner, 'GET', '/api/access/grants')).json<{ items: GrantJson[] }>().items;
     const ownerGrant = grants.find((g) => g.userEmail === OWNER_EMAIL && g.role === 'owner')!;
-    expectError(await as(admin, 'POST', `/api/access/grants/${ownerGrant.id}/revoke`, { reason: 'coup' }), 409, 'access.last_owner');
+    // An admin cannot end an owner's role at all (they could not grant it); an owner meets the last-owner rule.
+    expectError(await as(admin, 'POST', `/api/access/grants/${ownerGrant.id}/revoke`, { reason: 'coup' }), 403, 'access.not_grantable');
+    expectError(await as(owner, 'POST', `/api/access/grants/${ownerGrant.id}/revoke`, { reason: 'stepping down' }), 409, 'access.last_owner');
+    // A site manager cannot end an admin's role on their site.
+    const adminHere = (await as(owner, 'POST', '/api/access/grants', { userId: (await env.services.auth.listUsers({ kind: 'system', name: 'local-cli' })).find((u) => u.email === 'admin@example.test')!.id, role: 'admin', locationId: loc('Northgate Offices').id })).json<GrantJson>();
+    expectError(await as(manager, 'POST', `/api/access/grants/${adminHere.id}/revoke`, { reason: 'nope' }), 403, 'access.not_grantable');
   });
 });
