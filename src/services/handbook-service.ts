@@ -39,7 +39,7 @@ import type { Actor } from '../domain/identity.js';
 import { LOCK_FAMILIES, type LockFamily } from '../domain/lock-models.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { HandbookRepository, type EntryRow } from '../store/handbook-repository.js';
+import { HandbookRepository, type EntryRow, type SearchEntry } from '../store/handbook-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
@@ -220,14 +220,9 @@ export class HandbookService {
   async search(actor: Actor, input: unknown): Promise<SearchHit[]> {
     const { q, limit } = parseInput(HandbookSearchSchema, input);
     authorize(actor, 'handbook.read');
-    const repo = new HandbookRepository(this.ctx.db);
-    const hits = await repo.search(q, normalizeModelNumber(q), limit);
-    if (hits.length === 0) return [];
-    const byId = new Map((await this.summaries(this.ctx.db, await repo.list({ ids: hits.map((h) => h.id) }))).map((s) => [s.id, s]));
-    return hits.flatMap((h) => {
-      const s = byId.get(h.id);
-      return s ? [{ ...s, rank: Number(h.rank) }] : [];
-    });
+    const rows = await new HandbookRepository(this.ctx.db).search(q, normalizeModelNumber(q), limit);
+    const now = this.ctx.clock.now();
+    return rows.map((row) => ({ ...summaryOf(row, row.siteId, now), rank: row.rank }));
   }
 
   /** The table of contents: manufacturer > model > entries, and location > lock > effective entry. */
@@ -549,30 +544,7 @@ export class HandbookService {
     const pathIds = new Set(rows.flatMap((r) => (r.locationPath ?? '').split('/').filter(Boolean)));
     const sites = new Set((await new LocationRepository(db).byIds([...pathIds])).filter((l) => l.kind === 'site').map((l) => l.id));
     const now = this.ctx.clock.now();
-    return rows.map(({ entry: e, manufacturer, modelNumber, family, lockName, locationPath }) => {
-      const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
-      return {
-        id: e.id,
-        modelId: e.modelId,
-        manufacturer,
-        modelNumber,
-        family,
-        lockId: e.lockId,
-        lockName,
-        siteId: (locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null,
-        title: e.title,
-        generic: e.generic,
-        revision: e.currentRevision,
-        createdAt: e.createdAt,
-        updatedAt: e.updatedAt,
-        verificationWindowDays: e.verificationWindowDays,
-        verifiedAt: e.verifiedAt,
-        verifiedBy: e.verifiedBy,
-        verifiedRevision: e.verifiedRevision,
-        status: v.status,
-        dueAt: v.dueAt,
-      };
-    });
+    return rows.map((row) => summaryOf(row, (row.locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null, now));
   }
 }
 
@@ -592,4 +564,30 @@ function conflict(expected: number, current: number): AppError {
   return new AppError('handbook.revision_conflict', `this entry is at revision ${current}, not ${expected}: someone saved since you opened it; reload, compare and try again`, [
     { path: 'expectedRevision', message: `the entry is at revision ${current}` },
   ]);
+}
+
+/** An entry as list views show it, its site already known. */
+function summaryOf({ entry: e, manufacturer, modelNumber, family, lockName }: Pick<EntryRow, 'manufacturer' | 'modelNumber' | 'family' | 'lockName'> & { entry: SearchEntry }, siteId: string | null, now: Date): HandbookEntrySummary {
+  const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
+  return {
+    id: e.id,
+    modelId: e.modelId,
+    manufacturer,
+    modelNumber,
+    family,
+    lockId: e.lockId,
+    lockName,
+    siteId,
+    title: e.title,
+    generic: e.generic,
+    revision: e.currentRevision,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    verificationWindowDays: e.verificationWindowDays,
+    verifiedAt: e.verifiedAt,
+    verifiedBy: e.verifiedBy,
+    verifiedRevision: e.verifiedRevision,
+    status: v.status,
+    dueAt: v.dueAt,
+  };
 }
