@@ -204,15 +204,14 @@ export function searchTsqueries(text: string, modelKey: string): { exact: string
 }
 
 /**
- * The search statement, on its own so a benchmark can EXPLAIN exactly what `search` runs. Two stages:
- * candidate ids from the indexes only, without reading a search vector — up to
- * `SEARCH_WORD_CANDIDATES` from the GIN index on `search_vector`, and the model numbers within trigram
- * similarity (the GIN trigram index, `%` at its default threshold 0.3 plus the same cut-off spelled out)
- * — then only those are ranked: word matches score 1 + ts_rank, model numbers twice their similarity,
- * so an exact model number (similarity 1, and its words match) comes first. The trigram stage runs when
- * the query has a digit (a model number) or the words found nothing (a typo); a word or name query
- * does not pay for it. Ties go by title. The summary columns are joined to the
- * ranked page in the same statement.
+ * The search statement, on its own so a benchmark can EXPLAIN exactly what `search` runs. Candidates
+ * come from the indexes and are scored where the scan meets them: up to `SEARCH_WORD_CANDIDATES` from
+ * the GIN index on `search_vector` (1 + ts_rank + twice the model similarity), and the model numbers
+ * within trigram similarity 0.3 of the query (the GIN trigram index; `%` at its default threshold plus
+ * the same cut-off spelled out, so no session setting is needed; twice the similarity). An exact model
+ * number (similarity 1, and its words match) comes first. The trigram stage runs when the query has a
+ * digit (a model number) or the words found nothing (a typo); a word or name query does not pay for
+ * it. Only the best page is joined back to its entries, models, locks and sites. Ties go by title.
  */
 export function searchStatement(db: Db, text: string, modelKey: string, limit: number) {
   const page = Math.min(limit, SEARCH_WORD_CANDIDATES);
@@ -220,37 +219,38 @@ export function searchStatement(db: Db, text: string, modelKey: string, limit: n
   const exactQuery = sql`to_tsquery('simple'::regconfig, ${exact})`;
   const prefixQuery = sql`to_tsquery('simple'::regconfig, ${prefix})`;
   const useTrgm = modelKey.length >= 3;
-  const none = sql`select id from handbook_entries where false`;
-  const exactWords = exact ? sql`select id from handbook_entries where search_vector @@ ${exactQuery} limit ${SEARCH_WORD_CANDIDATES}` : none;
+  // Each candidate is scored where the scan meets it (its vector and model key are at hand there):
+  // a word match 1 + ts_rank (under the prefix query, the looser one) plus twice the model similarity.
+  const similarity = useTrgm ? sql`2 * similarity(model_key, ${modelKey})` : sql`0`;
+  const wordScore = sql`ts_rank(search_vector, ${prefixQuery}) + 1 + ${similarity}`;
+  const none = sql`select id, title, 0::real as rank from handbook_entries where false`;
+  const exactWords = exact ? sql`select id, title, ${wordScore} as rank from handbook_entries where search_vector @@ ${exactQuery} limit ${SEARCH_WORD_CANDIDATES}` : none;
   const prefixWords = prefix
-    ? sql`select id from handbook_entries where (select count(*) from exact) < ${page} and search_vector @@ ${prefixQuery} limit ${SEARCH_WORD_CANDIDATES}`
+    ? sql`select id, title, ${wordScore} from handbook_entries where (select count(*) from exact) < ${page} and search_vector @@ ${prefixQuery} limit ${SEARCH_WORD_CANDIDATES}`
     : none;
   const gate = /\d/.test(modelKey) ? sql`` : sql`not exists (select 1 from words) and `;
   const models = useTrgm
-    ? sql`select id from handbook_entries
+    ? sql`select id, title, ${similarity} as rank from handbook_entries
           where ${gate}model_key % ${modelKey} and similarity(model_key, ${modelKey}) >= ${SEARCH_MODEL_SIMILARITY}
-          order by similarity(model_key, ${modelKey}) desc limit ${SEARCH_MODEL_CANDIDATES}`
+          order by rank desc limit ${SEARCH_MODEL_CANDIDATES}`
     : none;
-  // Every word candidate matches the prefix query (it is the looser one), so it ranks them all.
-  const score = prefix ? sql`case when w.id is not null then ts_rank(e.search_vector, ${prefixQuery}) + 1 else 0 end` : sql`0`;
-  const similarity = useTrgm ? sql`2 * similarity(e.model_key, ${modelKey})` : sql`0`;
   // The entry's summary columns come out of the ranked subquery: joining handbook_entries again
   // would cost the planner another relation (planning is a good part of a search on PGlite).
   const e = handbookEntries;
   const columns = [e.id, e.modelId, e.lockId, e.currentRevision, e.title, e.generic, e.verificationWindowDays, e.verifiedAt, e.verifiedBy, e.verifiedRevision, e.isDemo, e.createdAt, e.updatedAt];
   const hits = sql`(
     with exact as (${exactWords}),
-    words as (select id from exact union (${prefixWords})),
-    models as (${models})
+    words as (select * from exact union (${prefixWords})),
+    models as (${models}),
+    ranked as (
+      select id, max(rank) as rank, min(title) as title from (select * from words union all select * from models) c
+      group by id order by rank desc, title, id limit ${page}
+    )
     select ${sql.join(
       columns.map((c) => sql`e.${sql.identifier(c.name)}`),
       sql`, `,
-    )}, (${score}) + ${similarity} as rank
-    from (select id from words union select id from models) c
-    join handbook_entries e on e.id = c.id
-    left join words w on w.id = c.id
-    order by rank desc, e.title, e.id
-    limit ${page}
+    )}, ranked.rank
+    from ranked join handbook_entries e on e.id = ranked.id
   ) hits`;
   const hit = <K extends keyof SearchEntry>(k: K) => sql<SearchEntry[K]>`hits.${sql.identifier(e[k].name)}`.mapWith(e[k]);
   // The first site on the lock's location path, as `HandbookService` summaries define it.
