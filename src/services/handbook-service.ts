@@ -39,7 +39,7 @@ import { allowedActions, inScope, isAllowed, type Actor } from '../domain/identi
 import { LOCK_FAMILIES, type LockFamily } from '../domain/lock-models.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { HandbookRepository, type EntryRow } from '../store/handbook-repository.js';
+import { HandbookRepository, type EntryRow, type SearchEntry } from '../store/handbook-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
@@ -229,15 +229,12 @@ export class HandbookService {
   /** Full-text search over model, title and steps, tolerant of typos in model numbers. */
   async search(actor: Actor, input: unknown): Promise<SearchHit[]> {
     const { q, limit } = parseInput(HandbookSearchSchema, input);
-    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
-    const repo = new HandbookRepository(this.ctx.db);
-    const hits = await repo.search(q, normalizeModelNumber(q), limit);
-    if (hits.length === 0) return [];
-    const byId = new Map((await this.summaries(this.ctx.db, visibleRows(await repo.list({ ids: hits.map((h) => h.id) }), scope))).map((s) => [s.id, s]));
-    return hits.flatMap((h) => {
-      const s = byId.get(h.id);
-      return s ? [{ ...s, rank: Number(h.rank) }] : [];
-    });
+    const now = this.ctx.clock.now();
+    // Overrides outside the reader's scope are dropped after ranking: a scoped reader may get fewer
+    // than a page when other sites' overrides rank high (model entries are everyone's).
+    const scope = readScope(actor, 'handbook.read', now);
+    const rows = visibleRows(await new HandbookRepository(this.ctx.db).search(q, normalizeModelNumber(q), limit), scope);
+    return rows.map((row) => ({ ...summaryOf(row, row.siteId, now), rank: row.rank }));
   }
 
   /** The table of contents: manufacturer > model > entries, and location > lock > effective entry. */
@@ -597,30 +594,7 @@ export class HandbookService {
     const pathIds = new Set(rows.flatMap((r) => (r.locationPath ?? '').split('/').filter(Boolean)));
     const sites = new Set((await new LocationRepository(db).byIds([...pathIds])).filter((l) => l.kind === 'site').map((l) => l.id));
     const now = this.ctx.clock.now();
-    return rows.map(({ entry: e, manufacturer, modelNumber, family, lockName, locationPath }) => {
-      const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
-      return {
-        id: e.id,
-        modelId: e.modelId,
-        manufacturer,
-        modelNumber,
-        family,
-        lockId: e.lockId,
-        lockName,
-        siteId: (locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null,
-        title: e.title,
-        generic: e.generic,
-        revision: e.currentRevision,
-        createdAt: e.createdAt,
-        updatedAt: e.updatedAt,
-        verificationWindowDays: e.verificationWindowDays,
-        verifiedAt: e.verifiedAt,
-        verifiedBy: e.verifiedBy,
-        verifiedRevision: e.verifiedRevision,
-        status: v.status,
-        dueAt: v.dueAt,
-      };
-    });
+    return rows.map((row) => summaryOf(row, (row.locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null, now));
   }
 }
 
@@ -645,4 +619,30 @@ function conflict(expected: number, current: number): AppError {
   return new AppError('handbook.revision_conflict', `this entry is at revision ${current}, not ${expected}: someone saved since you opened it; reload, compare and try again`, [
     { path: 'expectedRevision', message: `the entry is at revision ${current}` },
   ]);
+}
+
+/** An entry as list views show it, its site already known. */
+function summaryOf({ entry: e, manufacturer, modelNumber, family, lockName }: Pick<EntryRow, 'manufacturer' | 'modelNumber' | 'family' | 'lockName'> & { entry: SearchEntry }, siteId: string | null, now: Date): HandbookEntrySummary {
+  const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
+  return {
+    id: e.id,
+    modelId: e.modelId,
+    manufacturer,
+    modelNumber,
+    family,
+    lockId: e.lockId,
+    lockName,
+    siteId,
+    title: e.title,
+    generic: e.generic,
+    revision: e.currentRevision,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    verificationWindowDays: e.verificationWindowDays,
+    verifiedAt: e.verifiedAt,
+    verifiedBy: e.verifiedBy,
+    verifiedRevision: e.verifiedRevision,
+    status: v.status,
+    dueAt: v.dueAt,
+  };
 }

@@ -300,8 +300,10 @@ export const handbookEntries = pgTable(
   (t) => [
     uniqueIndex('handbook_entries_model_idx').on(t.modelId).where(sql`${t.lockId} is null`),
     uniqueIndex('handbook_entries_lock_idx').on(t.lockId).where(sql`${t.lockId} is not null`),
-    index('handbook_entries_search_vector_idx').using('gin', t.searchVector),
-    index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')),
+    // fastupdate off: PGlite runs no autovacuum, so a pending list would never be merged and every
+    // search would scan up to gin_pending_list_limit (4 MB) of it linearly (~1-2 ms per index).
+    index('handbook_entries_search_vector_idx').using('gin', t.searchVector).with({ fastupdate: false }),
+    index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')).with({ fastupdate: false }),
     check('handbook_entries_window_check', sql`${t.verificationWindowDays} between 1 and 3650`),
   ],
 );
