@@ -12,7 +12,7 @@ import type { LocationNode } from '../domain/locations.js';
 import type { LockModel } from '../domain/lock-models.js';
 import type { Lock } from '../domain/locks.js';
 import { readDataFolderLock } from '../store/data-folder-lock.js';
-import { openDatabase, type Database } from '../store/database.js';
+import { openDatabase, SHARED_BUFFERS_MB, type Database } from '../store/database.js';
 import type { Services } from '../services/index.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import type { LockPage } from '../services/lock-service.js';
@@ -255,7 +255,7 @@ export class LocalClient implements LockwardenClient {
   ) {}
 
   static async open(dataDir: string, databaseUrl?: string): Promise<LocalClient> {
-    const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli' });
+    const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli', sharedBuffersMb: SHARED_BUFFERS_MB.cli });
     try {
       // Changes are recorded and queued; the server's worker applies them when it next runs.
       const runtime = await startRuntime({ database, dataDir, simulator: { kind: 'off' }, worker: false });
