@@ -7,7 +7,8 @@ import { and, asc, eq, inArray, isNull, like, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
 import { AppError, validationError } from '../domain/errors.js';
-import { renderHandbookPdf } from '../export/handbook-pdf.js';
+import type { Writable } from 'node:stream';
+import { renderHandbookPdf, writeHandbookPdf, type PdfWritten } from '../export/handbook-pdf.js';
 import {
   ApplyTemplateSchema,
   diffContents,
@@ -85,6 +86,15 @@ export interface SecretReveal {
 }
 
 /** Use cases on the reset handbook. */
+/** A handbook PDF export that was authorized and gathered, ready to be written. */
+export interface PreparedPdf {
+  filename: string;
+  entries: number;
+  secretsIncluded: boolean;
+  /** Streams the PDF into `sink` (not ended). */
+  write(sink: Writable): Promise<PdfWritten>;
+}
+
 export class HandbookService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -393,7 +403,22 @@ export class HandbookService {
     return { scope: req.scope, scopeLabel, recipient: actorLabel(actor), exportedAt: this.ctx.clock.now(), secretsIncluded: req.includeSecrets, reason: req.reason ?? null, entries };
   }
 
-  /** The export as a PDF document, with a file name that says what and when. */
+  /**
+   * Gathers and authorizes an export (reveals recorded, as `exportSnapshot`) and returns what to call
+   * the file plus `write`, which streams the PDF into a file or response without building it in memory.
+   */
+  async preparePdf(actor: Actor, input: unknown): Promise<PreparedPdf> {
+    const snapshot = await this.exportSnapshot(actor, input);
+    const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+    return {
+      filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`,
+      entries: snapshot.entries.length,
+      secretsIncluded: snapshot.secretsIncluded,
+      write: (sink) => writeHandbookPdf(snapshot, sink),
+    };
+  }
+
+  /** The export as one PDF buffer, with a file name that says what and when. */
   async exportPdf(actor: Actor, input: unknown): Promise<{ filename: string; pdf: Buffer; entries: number; secretsIncluded: boolean }> {
     const snapshot = await this.exportSnapshot(actor, input);
     const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
