@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'device.unreachable'
   | 'device.refused'
   | 'job.not_found'
+  | 'alert.not_found'
+  | 'alert.already_acknowledged'
   | 'handbook.not_found'
   | 'handbook.duplicate'
   | 'handbook.revision_conflict'

@@ -32,6 +32,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'device.unreachable': 503,
   'device.refused': 409,
   'job.not_found': 404,
+  'alert.not_found': 404,
+  'alert.already_acknowledged': 409,
   'handbook.not_found': 404,
   'handbook.duplicate': 409,
   'handbook.revision_conflict': 409,

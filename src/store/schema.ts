@@ -11,6 +11,7 @@ import type { Role } from '../domain/identity.js';
 import type { CredentialKind, CredentialStatus } from '../domain/credentials.js';
 import type { HandbookContent, SecretKind } from '../domain/handbook.js';
 import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
+import type { AlertKind } from '../domain/alerts.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
 export interface StoredObservedPin {
@@ -539,6 +540,29 @@ export const accessDecisions = pgTable(
 );
 
 /** In-app notices (an access request to decide, a decision on one's own request). */
+/** Alerts on a lock (`src/domain/alerts.ts`): at most one open per lock and kind. */
+export const lockAlerts = pgTable(
+  'lock_alerts',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<AlertKind>().notNull(),
+    detail: text('detail').notNull().default(''),
+    source: text('source').notNull(),
+    raisedAt: ts('raised_at').notNull(),
+    lastSeenAt: ts('last_seen_at').notNull(),
+    count: integer('count').notNull().default(1),
+    acknowledgedAt: ts('acknowledged_at'),
+    acknowledgedById: uuid('acknowledged_by_id'),
+    acknowledgedBy: text('acknowledged_by'),
+    note: text('note'),
+  },
+  (t) => [
+    uniqueIndex('lock_alerts_open_idx').on(t.lockId, t.kind).where(sql`${t.acknowledgedAt} is null`),
+    index('lock_alerts_raised_idx').on(t.raisedAt),
+  ],
+);
+
 export const notifications = pgTable(
   'notifications',
   {

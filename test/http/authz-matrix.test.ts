@@ -118,6 +118,12 @@ describe('authorization matrix: every route × role × scope relation × grant s
     if (!entries.has(k)) entries.set(k, (await svc().handbook.forLock(SYSTEM, k)).entry!.id);
     return entries.get(k)!;
   }
+  /** An open alert on the relation's lock: a fresh lock's for allowed cells (acknowledging closes it), else the place's own. */
+  const alerts = new Map<Relation, string>();
+  async function alertFor(c: Cell, fresh: boolean): Promise<string> {
+    if (!fresh && alerts.has(c.relation)) return alerts.get(c.relation)!;
+    return (await svc().alerts.raise(SYSTEM, await lockFor(c, fresh), 'tamper', { detail: 'matrix', source: 'matrix' })).id;
+  }
   // Refused cells share one secret and one attachment per place (an entry holds at most 20 photos).
   const secrets = new Map<Relation, string>();
   async function secretFor(c: Cell, fresh: boolean): Promise<string> {
@@ -229,6 +235,13 @@ describe('authorization matrix: every route × role × scope relation × grant s
     // A lock with no device (driver "none") cannot be operated: 400 device.not_supported past authorization.
     { op: 'POST /api/locks/{id}/lock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/lock` }) },
     { op: 'POST /api/locks/{id}/unlock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unlock` }) },
+    { op: 'GET /api/alerts', kind: 'list', actions: ['lock.read'], build: async () => ({ method: 'GET', url: '/api/alerts' }) },
+    {
+      op: 'POST /api/alerts/{id}/acknowledge',
+      kind: 'place',
+      actions: ['lock.operate'],
+      build: async (c, a) => ({ method: 'POST', url: `/api/alerts/${await alertFor(c, a)}/acknowledge`, payload: { note: 'looked at it' } }),
+    },
     { op: 'GET /api/locks/{id}/handbook', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/handbook` }) },
     {
       op: 'POST /api/simulator/locks/{id}/drift',
@@ -415,6 +428,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
       entries.set(place[r].lockId, id);
       await svc().handbook.save(SYSTEM, id, { content: { ...(await svc().handbook.get(SYSTEM, id)).content, title: `Override at ${r}` }, reason: 'matrix', expectedRevision: 1 });
     }
+    // An open alert on every place's lock, so the alert list has something to leak.
+    for (const r of RELATIONS) alerts.set(r, (await svc().alerts.raise(SYSTEM, place[r].lockId, 'tamper', { detail: 'matrix', source: 'matrix' })).id);
     await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
     await svc().auth.createUser(SYSTEM, { email: 'requester@example.test', displayName: 'Requester', role: 'technician', locationId: place['other site'].doorParent, password: 'requester password 1' });
     grantee = (await svc().auth.listUsers(SYSTEM)).find((u) => u.email === 'grantee@example.test')!.id;

@@ -9,6 +9,7 @@ import { api, fieldErrors, formAlert, formatDate } from '../api.js';
 import { lockPlace, type LockJson } from '../data.js';
 import { entryPath, StatusBadge, useLockEntry } from '../handbook.js';
 import { useCan } from '../session.js';
+import { LockAlerts } from './LockAlerts.js';
 import { LockCredentials } from './LockCredentials.js';
 import { StateBadge } from './StateBadge.js';
 
@@ -84,6 +85,7 @@ export function LockDetail() {
         </Group>
       </Group>
       <Text c="dimmed">{lockPlace(l, 10)}</Text>
+      <LockAlerts lockId={l.id} />
       {retired && (
         <Alert color="gray" title="Retired">
           Retired {formatDate(l.retiredAt)}: {l.retiredReason}
