@@ -41,6 +41,7 @@ export type Action =
   | 'handbook.verify'
   | 'handbook.reveal'
   | 'keys.rotate'
+  | 'integration.manage'
   | 'audit.read';
 
 /**
@@ -57,7 +58,7 @@ const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credentia
 const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
 const EVERYTHING: Action[] = [
   'location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS,
-  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'audit.read',
+  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read',
 ];
 
 /**

@@ -10,6 +10,7 @@ import { AttachmentService } from './attachment-service.js';
 import { AccessService } from './access-service.js';
 import { AuditService } from './audit-service.js';
 import { AlertService } from './alert-service.js';
+import { IntegrationService } from './integration-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -25,6 +26,7 @@ export interface Services {
   access: AccessService;
   audit: AuditService;
   alerts: AlertService;
+  integrations: IntegrationService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -43,5 +45,6 @@ export function createServices(ctx: ServiceContext): Services {
     access: new AccessService(ctx, auth.issueSignInLink),
     audit: new AuditService(ctx),
     alerts: new AlertService(ctx),
+    integrations: new IntegrationService(ctx),
   };
 }

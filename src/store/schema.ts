@@ -12,6 +12,7 @@ import type { CredentialKind, CredentialStatus } from '../domain/credentials.js'
 import type { HandbookContent, SecretKind } from '../domain/handbook.js';
 import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
 import type { AlertKind } from '../domain/alerts.js';
+import type { IntegrationConfig, IntegrationDriver } from '../domain/integrations.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
 export interface StoredObservedPin {
@@ -540,6 +541,18 @@ export const accessDecisions = pgTable(
 );
 
 /** In-app notices (an access request to decide, a decision on one's own request). */
+/** Controllers, brokers and workspaces real locks are reached through (`src/domain/integrations.ts`). */
+export const integrations = pgTable('integrations', {
+  id: uuid('id').primaryKey(),
+  driver: text('driver').$type<IntegrationDriver>().notNull(),
+  name: text('name').notNull(),
+  config: jsonb('config').$type<IntegrationConfig>().notNull(),
+  /** The secret (API key, broker password) sealed with the secret key, bound to the row id; never returned. */
+  secretSealed: text('secret_sealed'),
+  createdAt: ts('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+});
+
 /** Alerts on a lock (`src/domain/alerts.ts`): at most one open per lock and kind. */
 export const lockAlerts = pgTable(
   'lock_alerts',

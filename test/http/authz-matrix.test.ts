@@ -78,6 +78,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
   const key = (role: Role, state: State) => `${role}:${state}`;
   const place: Record<Relation, { lockId: string; locationId: string; modelId: string; doorParent: string }> = {} as never;
   let unitId = '';
+  let integrationId = '';
   let grantee = '';
   let requester: Session;
   let n = 0;
@@ -353,6 +354,21 @@ describe('authorization matrix: every route × role × scope relation × grant s
         return { method: 'DELETE', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}` };
       },
     },
+    // Integrations: organisation-level, except adopting a device, which is placing a lock. No driver
+    // runs in this environment, so an allowed adoption gets past authorization to 409 not_running.
+    { op: 'GET /api/integrations', kind: 'org', build: async () => ({ method: 'GET', url: '/api/integrations' }) },
+    { op: 'POST /api/integrations', kind: 'org', build: async () => ({ method: 'POST', url: '/api/integrations', payload: { driver: 'matter', name: `Matter ${uniq()}` } }) },
+    { op: 'GET /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}` }) },
+    { op: 'DELETE /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'DELETE', url: `/api/integrations/${integrationId}` }) },
+    { op: 'POST /api/integrations/{id}/restart', kind: 'org', build: async () => ({ method: 'POST', url: `/api/integrations/${integrationId}/restart` }) },
+    { op: 'GET /api/integrations/{id}/devices', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}/devices` }) },
+    {
+      op: 'POST /api/integrations/{id}/adopt',
+      kind: 'place',
+      actions: ['lock.write'],
+      passed: [409],
+      build: async (c) => ({ method: 'POST', url: `/api/integrations/${integrationId}/adopt`, payload: { externalId: 'node-1', locationId: place[c.relation].locationId } }),
+    },
     { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
     // Spreadsheets.
     { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },
@@ -428,6 +444,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
       entries.set(place[r].lockId, id);
       await svc().handbook.save(SYSTEM, id, { content: { ...(await svc().handbook.get(SYSTEM, id)).content, title: `Override at ${r}` }, reason: 'matrix', expectedRevision: 1 });
     }
+    integrationId = (await svc().integrations.create(SYSTEM, { driver: 'matter', name: 'Matrix Matter' })).id;
     // An open alert on every place's lock, so the alert list has something to leak.
     for (const r of RELATIONS) alerts.set(r, (await svc().alerts.raise(SYSTEM, place[r].lockId, 'tamper', { detail: 'matrix', source: 'matrix' })).id);
     await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
