@@ -17,7 +17,7 @@ import { SEAM_DEVICES, startFakeSeam, type FakeSeam } from './seam-peer.js';
 
 describeDriverConformance('seam, against fake-seam-connect', async () => {
   const seam = await startFakeSeam();
-  const driver = createSeamDriver({ apiKey: seam.apiKey, endpoint: seam.url, pollIntervalMs: 40, timeoutMs: 5_000 });
+  const driver = createSeamDriver({ apiKey: seam.apiKey, endpoint: seam.url, pollIntervalMs: 40, actionAttemptPollMs: 10, timeoutMs: 5_000 });
   const id = SEAM_DEVICES.yale;
   return {
     driver,
@@ -62,7 +62,7 @@ describe('seam driver specifics', () => {
 
   before(async () => {
     seam = await startFakeSeam();
-    driver = createSeamDriver({ apiKey: seam.apiKey, endpoint: seam.url, pollIntervalMs: 40, timeoutMs: 5_000 });
+    driver = createSeamDriver({ apiKey: seam.apiKey, endpoint: seam.url, pollIntervalMs: 40, actionAttemptPollMs: 10, timeoutMs: 5_000 });
   });
   after(async () => {
     await driver.close();

@@ -156,7 +156,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
   let broker = await Aedes.createBroker({
     authenticate: (_client, user, pass, done) => done(null, user === username && pass?.toString() === password),
   });
-  let server = net.createServer(broker.handle);
+  let server = net.createServer({ noDelay: true }, broker.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const url = `mqtt://127.0.0.1:${port}`;
@@ -250,6 +250,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
 
   const connectBridge = async () => {
     bridge = await mqtt.connectAsync(url, { username, password, clientId: 'zigbee2mqtt-sim', reconnectPeriod: 20 });
+    (bridge.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     bridge.on('message', (topic, payload) => void onCommand(topic, payload));
     await bridge.subscribeAsync([`${baseTopic}/+/set`, `${baseTopic}/+/get`]);
     publish('bridge/state', { state: 'online' }, true);
@@ -287,7 +288,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
       await new Promise<void>((r) => server.close(() => r()));
       await new Promise((r) => setTimeout(r, downMs));
       broker = await Aedes.createBroker({ authenticate: (_c, user, pass, done) => done(null, user === username && pass?.toString() === password) });
-      server = net.createServer(broker.handle);
+      server = net.createServer({ noDelay: true }, broker.handle);
       await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
       await connectBridge();
     },

@@ -21,7 +21,7 @@
  */
 import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
 import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
-import { SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
+import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
 import { isSeamEvent, type SeamEvent } from './webhook.js';
 
 /** Where lockwarden's own logs go (pino-compatible subset). */
@@ -39,6 +39,10 @@ export interface SeamDriverConfig {
   timeoutMs?: number;
   /** How often `/events/list` is polled while someone listens (the fallback when webhooks are not wired). */
   pollIntervalMs?: number;
+  /** How often a lock/unlock action attempt is polled until Seam reports its outcome. */
+  actionAttemptPollMs?: number;
+  /** Per-device, per-minute budgets; Seam's published limits by default. */
+  rateLimits?: Partial<Record<SeamRateKind, number>>;
   /** Slots offered on a device that does not say how many codes it holds. */
   defaultSlots?: number;
   /** Commands in flight at once through this workspace. */
@@ -138,14 +142,14 @@ export class SeamDriver implements LockDriver {
     this.hubConcurrency = config.hubConcurrency ?? 4;
     this.now = config.now ?? Date.now;
     this.logger = config.logger;
-    this.limiter = new SeamRateLimiter(this.now);
+    this.limiter = new SeamRateLimiter(this.now, { ...SEAM_RATE_LIMITS, ...config.rateLimits });
     this.since = new Date(this.now() - 1000).toISOString();
     this.seam = SeamHttp.fromApiKey(config.apiKey, {
       endpoint: this.endpoint,
       timeout: this.timeoutMs,
       // Retries (including on 429) are the job runner's decision, not the HTTP client's.
       axiosRetryOptions: { retries: 0 },
-      waitForActionAttempt: { timeout: this.timeoutMs, pollingInterval: 250 },
+      waitForActionAttempt: { timeout: this.timeoutMs, pollingInterval: config.actionAttemptPollMs ?? 500 },
     });
   }
 
