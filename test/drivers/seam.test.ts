@@ -143,6 +143,7 @@ describe('seam driver specifics', () => {
     const bad = createSeamDriver({ apiKey: wrongKey, endpoint: seam.url });
     const refused = await expectCode(bad.readCredentials(SEAM_DEVICES.yale), 'driver.refused');
     assert.ok(!refused.message.includes(wrongKey));
+    assert.throws(() => createSeamDriver({ apiKey: 'pk_not_an_api_key_777', endpoint: seam.url }), (err: DriverError) => err.code === 'driver.refused' && !err.message.includes('777'));
     const unreachable = createSeamDriver({ apiKey: seam.apiKey, endpoint: 'http://127.0.0.1:9' });
     await expectCode(unreachable.status(SEAM_DEVICES.yale), 'driver.unreachable');
     // The fake's duplicate error echoes the PIN; ours must not.

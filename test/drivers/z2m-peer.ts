@@ -58,6 +58,10 @@ class Endpoint {
   }
 
   read(cluster: string, attributes: string[]): Promise<Json> {
+    const fault = this.fault;
+    this.fault = null;
+    if (fault === 'offline') return Promise.reject(new Error(`Read ${this.deviceIeeeAddress}/1 ${cluster}(${JSON.stringify(attributes)}) failed (Delivery failed for '4711')`));
+    if (fault) return Promise.reject(new Error(`Read ${this.deviceIeeeAddress}/1 ${cluster}(${JSON.stringify(attributes)}) failed (Timeout - 4711 - 1 - 12 - 257 - 1 after 10000ms)`));
     const data: Json = {};
     for (const a of attributes) {
       if (cluster === 'closuresDoorLock' && a === 'lockState') data.lockState = this.lockState;

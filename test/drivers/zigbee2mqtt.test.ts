@@ -62,6 +62,10 @@ describe('zigbee2mqtt driver specifics', () => {
     );
     const s = await driver.status(peer.lock('garage').ieee);
     assert.deepEqual([s.online, s.batteryPercent, s.bolt], [true, 75, 'locked']);
+    // A lock that does not answer (no route) is reported offline, not as a failed read.
+    peer.lock('garage').endpoint.fault = 'offline';
+    assert.equal((await driver.status(peer.lock('garage').ieee)).online, false);
+    assert.equal((await driver.status(peer.lock('garage').ieee)).online, true);
   });
 
   it('sends the documented payloads and trusts users.N.status', async () => {

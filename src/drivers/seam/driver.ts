@@ -144,7 +144,7 @@ export class SeamDriver implements LockDriver {
     this.logger = config.logger;
     this.limiter = new SeamRateLimiter(this.now, { ...SEAM_RATE_LIMITS, ...config.rateLimits });
     this.since = new Date(this.now() - 1000).toISOString();
-    this.seam = SeamHttp.fromApiKey(config.apiKey, {
+    this.seam = makeClient(config.apiKey, {
       endpoint: this.endpoint,
       timeout: this.timeoutMs,
       // Retries (including on 429) are the job runner's decision, not the HTTP client's.
@@ -453,6 +453,15 @@ export class SeamDriver implements LockDriver {
     if (status === 400 || status === 422) return new DriverError('driver.refused', `Seam refused the request (${t})`);
     if (status === 408 || status === 504) return new DriverError('driver.timeout', `Seam timed out (${status})`, { uncertain: true });
     return new DriverError('driver.unreachable', `Seam is unavailable (${status} ${t})`);
+  }
+}
+
+/** The SDK client; a key the SDK rejects (wrong kind of token) is `driver.refused`, without the key. */
+function makeClient(apiKey: string, options: Omit<Parameters<typeof SeamHttp.fromApiKey>[1] & object, 'apiKey'>): SeamHttp {
+  try {
+    return SeamHttp.fromApiKey(apiKey, options);
+  } catch {
+    throw new DriverError('driver.refused', 'the Seam API key is not in the format Seam issues (seam_…)');
   }
 }
 

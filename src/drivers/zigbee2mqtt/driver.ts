@@ -207,8 +207,15 @@ export class Zigbee2MqttDriver implements LockDriver {
     const d = await this.device(externalId);
     const s = this.state(d.ieee);
     const start = s.publishes;
-    await this.command(d, 'get', { state: '' }, () => s.publishes > start, false);
-    return { online: s.online !== false, batteryPercent: s.battery, bolt: s.bolt, firmware: null, setupMode: false, cloudBound: false };
+    let reached = true;
+    try {
+      await this.command(d, 'get', { state: '' }, () => s.publishes > start, false);
+    } catch (e) {
+      // The bridge answered but the lock did not: that is an offline lock, not a failed status read.
+      if (!(e instanceof DriverError) || !this.client.connected || (e.code !== 'driver.unreachable' && e.code !== 'driver.timeout')) throw e;
+      reached = false;
+    }
+    return { online: reached && s.online !== false, batteryPercent: s.battery, bolt: s.bolt, firmware: null, setupMode: false, cloudBound: false };
   }
 
   async readCredentials(externalId: string): Promise<ObservedCredentials> {
