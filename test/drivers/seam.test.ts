@@ -212,6 +212,29 @@ describe('seam driver specifics', () => {
     for (const p of (await driver.readCredentials(SEAM_DEVICES.schlage)).pins) await driver.clearPin(SEAM_DEVICES.schlage, p.slot);
   });
 
+  it('maps Seam event types: unlocked with a code names its slot, failures and connectivity', async () => {
+    await driver.setPin(SEAM_DEVICES.yale, { slot: 7, code: '7788', name: 'guest', schedule: { kind: 'always' } });
+    await driver.readCredentials(SEAM_DEVICES.yale);
+    const codeId = seam.db.getState().access_codes.find((c) => c.device_id === SEAM_DEVICES.yale && c.code === '7788')!.access_code_id;
+    const at = '2030-01-01T00:00:00.000Z';
+    const seen: DriverEvent[] = [];
+    const off = driver.onEvent((e) => seen.push(e));
+    const base = { device_id: SEAM_DEVICES.yale, occurred_at: at };
+    driver.ingest({ event_id: 'm1', event_type: 'lock.unlocked', access_code_id: codeId, method: 'keycode', ...base });
+    driver.ingest({ event_id: 'm2', event_type: 'access_code.failed_to_set_on_device', access_code_id: 'someone_elses', ...base });
+    driver.ingest({ event_id: 'm3', event_type: 'device.disconnected', ...base });
+    driver.ingest({ event_id: 'm4', event_type: 'thermostat.heated', ...base });
+    off();
+    const when = new Date(at);
+    assert.deepEqual(seen, [
+      { type: 'pin_used', externalId: SEAM_DEVICES.yale, slot: 7, at: when },
+      { type: 'bolt', externalId: SEAM_DEVICES.yale, bolt: 'unlocked', at: when },
+      { type: 'credentials_changed', externalId: SEAM_DEVICES.yale, at: when },
+      { type: 'online', externalId: SEAM_DEVICES.yale, online: false, at: when },
+    ]);
+    await driver.clearPin(SEAM_DEVICES.yale, 7);
+  });
+
   it('verifies webhook signatures made the Svix way and refuses tampering, stale deliveries and junk', () => {
     const secret = `whsec_${Buffer.from('lockwarden-test-webhook-secret-32b').toString('base64')}`;
     const signer = new Webhook(secret);
