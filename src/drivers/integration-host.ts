@@ -7,6 +7,8 @@
 import { INTEGRATION_DRIVERS, type IntegrationConfig, type IntegrationDriver } from '../domain/integrations.js';
 import type { LockDriver } from './contract.js';
 import { MultiplexDriver } from './multiplex.js';
+import { createSeamDriver } from './seam/index.js';
+import { createZigbee2MqttDriver } from './zigbee2mqtt/index.js';
 
 export interface DriverStart {
   integrationId: string;
@@ -22,7 +24,25 @@ export type DriverFactory = (start: DriverStart) => Promise<LockDriver>;
 export type DriverFactories = Partial<Record<IntegrationDriver, DriverFactory>>;
 
 /** The factories this build ships (drivers add themselves here as they land). */
-export const BUILT_IN_FACTORIES: DriverFactories = {};
+export const BUILT_IN_FACTORIES: DriverFactories = {
+  // A workspace is only "running" once Seam accepted its key: one device listing proves it.
+  seam: async ({ config, secret }) => {
+    const { endpoint } = config as IntegrationConfig<'seam'>;
+    const driver = createSeamDriver({ apiKey: secret ?? '', endpoint });
+    try {
+      await driver.discover();
+    } catch (e) {
+      await driver.close();
+      throw e;
+    }
+    return driver;
+  },
+  // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
+  zigbee2mqtt: async ({ config, secret }) => {
+    const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;
+    return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}) });
+  },
+};
 
 export interface IntegrationStatus {
   running: boolean;
