@@ -27,6 +27,7 @@ import { HandbookRevisions } from './pages/HandbookRevisions.js';
 import { People } from './pages/People.js';
 import { AccessRequests } from './pages/AccessRequests.js';
 import { AuditLog } from './pages/AuditLog.js';
+import { Integrations } from './pages/Integrations.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -79,6 +80,7 @@ function App() {
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />
+          <Route path="/integrations" element={<Integrations />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

@@ -6,6 +6,7 @@
  * page, acknowledged with a note. Drives Debian's Chromium through playwright-core;
  * screenshots go to test-output/e2e. Every wait is bounded (20 s) and says what it waited for.
  */
+import { startFakeSeam } from '../drivers/seam-peer.js';
 import type { PhysicalActions } from '../../src/drivers/simulator/fleet-actions.js';
 import type { ResetGating } from '../../src/drivers/simulator/lock-spec.js';
 import assert from 'node:assert/strict';
@@ -359,5 +360,35 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await alerts.waitFor({ state: 'detached', timeout: WAIT });
     const all = await apiGet<{ items: { acknowledgedBy: string | null; note: string | null }[] }>(`/api/alerts?lockId=${lockId}&state=all`);
     assert.equal(all.items[0]?.note, 'Reset done by our technician; reset case opened');
+  });
+  it('connects a Seam workspace, sees its locks and adopts one into a unit', async () => {
+    const seam = await startFakeSeam();
+    try {
+      await page.goto(`${server.url}/integrations`);
+      await page.getByRole('button', { name: 'Add integration' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Name').fill('Harbour Seam workspace');
+      await dialog.getByLabel('API endpoint').fill(seam.url);
+      await dialog.getByRole('button', { name: 'Connect' }).click();
+      await expectText(dialog, /the API key is required/, 'a Seam workspace needs its API key');
+      await dialog.getByLabel('API key').fill(seam.apiKey);
+      await dialog.getByRole('button', { name: 'Connect' }).click();
+      const card = page.getByTestId('integration-Harbour Seam workspace');
+      await expectText(card.getByTestId('integration-status'), /^running$/, 'the workspace accepted the key');
+      await card.getByRole('button', { name: 'Adopt' }).first().click();
+      const adopt = page.getByRole('dialog');
+      const location = adopt.getByRole('combobox', { name: 'Location' });
+      await location.click();
+      await location.fill('Unit A101');
+      await page.getByRole('option', { name: /Unit A101$/ }).click();
+      await adopt.getByLabel('Name in the inventory').fill('Unit A101 side door (Seam)');
+      await adopt.getByRole('button', { name: 'Add to the inventory' }).click();
+      await card.getByRole('link', { name: 'Open lock' }).first().click();
+      await page.getByRole('heading', { name: 'Unit A101 side door (Seam)' }).waitFor({ timeout: WAIT });
+      assert.doesNotMatch(await page.content(), new RegExp(seam.apiKey), 'the key is never on a page');
+      await page.screenshot({ path: path.join(shots, '18-seam-lock-adopted.png'), fullPage: true });
+    } finally {
+      await seam.close();
+    }
   });
 });
