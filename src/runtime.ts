@@ -175,9 +175,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
   const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
     driver.onEvent((event: DriverEvent) => {
-      // A reset or tamper the device reports is an alert on the lock's page at once (and in the audit log).
-      if (event.type === 'reset_detected') void services.alerts.raiseForDevice(name, event.externalId, 'factory_reset', `reported by the ${name} driver at ${event.at.toISOString()}`).catch(onError);
-      if (event.type === 'tamper') void services.alerts.raiseForDevice(name, event.externalId, 'tamper', `reported by the ${name} driver at ${event.at.toISOString()}`).catch(onError);
+      // Every report is in the lock's history; a reset, tamper or unusable message is also an alert on its page.
+      void services.lockEvents.record(name, event).catch(onError);
       if (event.type === 'credentials_changed' && event.bySelf === true) return;
       if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
       void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const ALERT_KINDS = ['factory_reset', 'reset_suspected', 'tamper'] as const;
+export const ALERT_KINDS = ['factory_reset', 'reset_suspected', 'tamper', 'device_error'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** What each kind tells a person, as a title. */
@@ -13,6 +13,7 @@ export const ALERT_TITLES: Record<AlertKind, string> = {
   factory_reset: 'The lock reported a factory reset',
   reset_suspected: 'The lock may have been factory reset',
   tamper: 'Tamper reported',
+  device_error: 'The device sent something lockwarden could not use',
 };
 
 export interface LockAlert {

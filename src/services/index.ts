@@ -11,6 +11,7 @@ import { AccessService } from './access-service.js';
 import { AuditService } from './audit-service.js';
 import { AlertService } from './alert-service.js';
 import { IntegrationService } from './integration-service.js';
+import { LockEventService } from './lock-event-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -27,6 +28,7 @@ export interface Services {
   audit: AuditService;
   alerts: AlertService;
   integrations: IntegrationService;
+  lockEvents: LockEventService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -46,5 +48,6 @@ export function createServices(ctx: ServiceContext): Services {
     audit: new AuditService(ctx),
     alerts: new AlertService(ctx),
     integrations: new IntegrationService(ctx),
+    lockEvents: new LockEventService(ctx),
   };
 }

@@ -553,6 +553,20 @@ export const integrations = pgTable('integrations', {
   createdBy: text('created_by').notNull(),
 });
 
+/** What devices reported about a lock (driver events), for its history. */
+export const lockEvents = pgTable(
+  'lock_events',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    at: ts('at').notNull(),
+    type: text('type').notNull(),
+    summary: text('summary').notNull(),
+    source: text('source').notNull(),
+  },
+  (t) => [index('lock_events_lock_idx').on(t.lockId, t.at)],
+);
+
 /** Alerts on a lock (`src/domain/alerts.ts`): at most one open per lock and kind. */
 export const lockAlerts = pgTable(
   'lock_alerts',

@@ -2,7 +2,8 @@
  * Integrations against the real peers, as a user runs them: add a Seam workspace (Seam's own fake) and
  * a Zigbee2MQTT broker (aedes with a bridge on the real converters), see their locks, adopt one of
  * each into the inventory, give it a PIN through lockwarden and find the code on the device; a lock
- * leaving the Zigbee network shows as a factory-reset alert on its page. A wrong API key is the
+ * leaving the Zigbee network shows as a factory-reset alert on its page, and a malformed message on its
+ * topic marks it with the error (alert and history) without the payload. A wrong API key is the
  * integration's status, never echoed.
  */
 import assert from 'node:assert/strict';
@@ -73,12 +74,23 @@ describe('integrations with their real peers', () => {
     const { code } = await env.services.credentials.addPin(SYSTEM, lock.id, { holder: 'Guest Bo' });
     await env.runtime.reconciler.reconcile(lock.id, { read: true });
     assert.ok([...front.endpoint.users.values()].some((u) => u.pin === code), 'the code is in the lock’s Door Lock cluster');
+    // A malformed message on the lock's topic marks the lock: an alert and a line in its history, never the payload.
+    await z2m.publishRaw('front door', '{"pin_code": "4321", oops');
+    const [bad] = await until('the device-error alert', async () => {
+      const a = (await env.services.alerts.list(SYSTEM, { lockId: lock.id })).filter((x) => x.kind === 'device_error');
+      return a.length ? a : undefined;
+    });
+    assert.match(bad!.detail, /payload is not JSON/);
+    assert.doesNotMatch(bad!.detail, /4321/);
     z2m.leave('front door');
     const [alert] = await until('the reset alert', async () => {
-      const a = await env.services.alerts.list(SYSTEM, { lockId: lock.id });
+      const a = (await env.services.alerts.list(SYSTEM, { lockId: lock.id })).filter((x) => x.kind === 'factory_reset');
       return a.length ? a : undefined;
     });
     assert.equal(alert!.kind, 'factory_reset');
     assert.equal(alert!.source, 'zigbee2mqtt');
+    const history = (await env.services.lockEvents.list(SYSTEM, lock.id)).map((e) => e.summary);
+    assert.ok(history.includes('Factory reset reported'), JSON.stringify(history));
+    assert.ok(history.some((h) => /payload is not JSON/.test(h)), JSON.stringify(history));
   });
 });

@@ -229,7 +229,7 @@ describe('seam driver specifics', () => {
     assert.deepEqual(seen, [
       { type: 'pin_used', externalId: SEAM_DEVICES.yale, slot: 7, at: when },
       { type: 'bolt', externalId: SEAM_DEVICES.yale, bolt: 'unlocked', at: when },
-      { type: 'credentials_changed', externalId: SEAM_DEVICES.yale, at: when },
+      { type: 'credentials_changed', externalId: SEAM_DEVICES.yale, at: when, note: 'access_code.failed_to_set_on_device' },
       { type: 'online', externalId: SEAM_DEVICES.yale, online: false, at: when },
     ]);
     await driver.clearPin(SEAM_DEVICES.yale, 7);

@@ -350,6 +350,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await page.goto(`${server.url}/locks/${lockId}`);
     const alerts = page.getByTestId('lock-alerts');
     await expectText(alerts, /The lock reported a factory reset/, 'the reset alert on the lock page');
+    await expectText(page.getByTestId('lock-history'), /Factory reset reported/, 'the reset in the device history');
     await alerts.getByRole('button', { name: 'Acknowledge' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('What was done').fill('ok');

@@ -236,6 +236,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     // A lock with no device (driver "none") cannot be operated: 400 device.not_supported past authorization.
     { op: 'POST /api/locks/{id}/lock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/lock` }) },
     { op: 'POST /api/locks/{id}/unlock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unlock` }) },
+    { op: 'GET /api/locks/{id}/events', kind: 'place', actions: ['lock.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/events` }) },
     { op: 'GET /api/alerts', kind: 'list', actions: ['lock.read'], build: async () => ({ method: 'GET', url: '/api/alerts' }) },
     {
       op: 'POST /api/alerts/{id}/acknowledge',

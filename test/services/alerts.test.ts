@@ -60,6 +60,8 @@ for (const engine of ENGINES) {
       assert.equal(alert!.acknowledgedAt, null);
       const audit = await env.services.audit.list(SYSTEM, { action: 'alert.raise' });
       assert.ok(audit.items.some((e) => e.targetId === lock.id && e.actorLabel === 'device-events'), 'the raise is audited');
+      const history = await env.services.lockEvents.list(SYSTEM, lock.id);
+      assert.equal(history[0]?.summary, 'Factory reset reported', 'the reset is in the lock’s device history');
     });
 
     it('the same report while the alert is open counts up on it instead of opening another', async () => {

@@ -312,7 +312,7 @@ export class SeamDriver implements LockDriver {
     const t = e.event_type;
     if (t.startsWith('access_code.')) {
       const own = e.access_code_id !== undefined && this.isOwn(e.access_code_id);
-      return [{ type: 'credentials_changed', externalId, at, ...(own ? { bySelf: true } : {}) }];
+      return [{ type: 'credentials_changed', externalId, at, note: t, ...(own ? { bySelf: true } : {}) }];
     }
     if (t === 'lock.locked') return [{ type: 'bolt', externalId, bolt: 'locked', at }];
     if (t === 'lock.unlocked') {

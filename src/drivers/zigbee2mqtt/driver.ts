@@ -432,7 +432,11 @@ export class Zigbee2MqttDriver implements LockDriver {
       if (ieee) this.onState(ieee, parseJson(payload));
     } catch (e) {
       // The payload may hold PINs: log the topic and what was wrong, never the content.
-      this.logger?.warn({ driver: this.name, topic, problem: e instanceof BadPayload ? e.message : 'unexpected error' }, 'ignored a Zigbee2MQTT message');
+      const problem = e instanceof BadPayload ? e.message : 'unexpected error';
+      this.logger?.warn({ driver: this.name, topic, problem }, 'ignored a Zigbee2MQTT message');
+      // A lock's own topic: the lock is marked with the error (its history shows it).
+      const ieee = this.byName.get(rest);
+      if (ieee) this.emit({ type: 'device_error', externalId: ieee, message: `ignored a message on ${topic}: ${problem}`, at: new Date(this.now()) });
     }
   }
 

@@ -11,6 +11,7 @@ import { entryPath, StatusBadge, useLockEntry } from '../handbook.js';
 import { useCan } from '../session.js';
 import { LockAlerts } from './LockAlerts.js';
 import { LockCredentials } from './LockCredentials.js';
+import { LockHistory } from './LockHistory.js';
 import { StateBadge } from './StateBadge.js';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
@@ -118,6 +119,7 @@ export function LockDetail() {
         </Text>
       </Card>
       <LockCredentials lock={l} />
+      <LockHistory lockId={l.id} />
       <Modal opened={retiring} onClose={() => setRetiring(false)} title={`Retire ${l.name}`}>
         <Stack>
           <Text size="sm">A retired lock stays in the inventory as history and can no longer be edited.</Text>
