@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'integration.in_use'
   | 'integration.not_running'
   | 'integration.unknown_device'
+  | 'integration.webhook_refused'
   | 'alert.not_found'
   | 'alert.already_acknowledged'
   | 'handbook.not_found'

@@ -68,11 +68,20 @@ export const IntegrationCreateSchema = z.discriminatedUnion(
     z.object({ driver: z.literal('zwave'), name, config: INTEGRATION_CONFIG.zwave, secret: secret.optional() }).strict(),
     z.object({ driver: z.literal('matter'), name, config: INTEGRATION_CONFIG.matter.default({}), secret: secret.optional() }).strict(),
     z.object({ driver: z.literal('zigbee2mqtt'), name, config: INTEGRATION_CONFIG.zigbee2mqtt, secret: secret.optional() }).strict(),
-    z.object({ driver: z.literal('seam'), name, config: INTEGRATION_CONFIG.seam.default({ endpoint: 'https://connect.getseam.com' }), secret: secret.optional() }).strict(),
+    z
+      .object({
+        driver: z.literal('seam'),
+        name,
+        config: INTEGRATION_CONFIG.seam.default({ endpoint: 'https://connect.getseam.com' }),
+        secret: secret.optional(),
+        /** The signing secret of the workspace's webhook ("whsec_..."), to accept Seam's deliveries. */
+        webhookSecret: z.string().trim().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'webhookSecret is the "whsec_..." signing secret Seam shows for the webhook').optional(),
+      })
+      .strict(),
   ],
   { error: `driver must be one of ${INTEGRATION_DRIVERS.join(', ')}` },
 );
-export type IntegrationCreate = { driver: IntegrationDriver; name: string; config: IntegrationConfig; secret?: string | undefined };
+export type IntegrationCreate = { driver: IntegrationDriver; name: string; config: IntegrationConfig; secret?: string | undefined; webhookSecret?: string | undefined };
 
 /** An integration as people and the API see it: never its secret, only whether one is set. */
 export interface Integration {
@@ -81,6 +90,8 @@ export interface Integration {
   name: string;
   config: IntegrationConfig;
   hasSecret: boolean;
+  /** Seam: a webhook signing secret is stored, so `POST /api/integrations/{id}/webhook` accepts deliveries. */
+  hasWebhookSecret: boolean;
   createdAt: Date;
   createdBy: string;
   /** Whether this process runs a driver for it right now, and the last error starting it. */

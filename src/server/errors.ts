@@ -36,6 +36,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'integration.in_use': 409,
   'integration.not_running': 409,
   'integration.unknown_device': 404,
+  'integration.webhook_refused': 401,
   'alert.not_found': 404,
   'alert.already_acknowledged': 409,
   'handbook.not_found': 404,

@@ -7,6 +7,7 @@
  */
 import { and, eq, like, sql } from 'drizzle-orm';
 import type { DriverCapabilities } from '../drivers/contract.js';
+import { SeamDriver, SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/index.js';
 import { AppError, validationError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import {
@@ -31,6 +32,7 @@ import { locationResource } from './scope.js';
 
 type Row = typeof integrations.$inferSelect;
 const secretContext = (id: string) => `integration:${id}`;
+const webhookContext = (id: string) => `integration-webhook:${id}`;
 
 export class IntegrationService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -59,6 +61,7 @@ export class IntegrationService {
       name: data.name,
       config: data.config,
       secretSealed: data.secret ? this.ctx.secrets.encrypt(data.secret, secretContext(id)) : null,
+      webhookSecretSealed: data.webhookSecret ? this.ctx.secrets.encrypt(data.webhookSecret, webhookContext(id)) : null,
       createdAt: this.ctx.clock.now(),
       createdBy: actorLabel(actor),
     };
@@ -68,8 +71,8 @@ export class IntegrationService {
         actor,
         action: 'integration.create',
         target: { type: 'integration', id, label: data.name },
-        details: { driver: data.driver, config: data.config, hasSecret: row.secretSealed !== null },
-        ...(data.secret ? { secrets: { secret: data.secret } } : {}),
+        details: { driver: data.driver, config: data.config, hasSecret: row.secretSealed !== null, hasWebhookSecret: row.webhookSecretSealed !== null },
+        secrets: { ...(data.secret ? { secret: data.secret } : {}), ...(data.webhookSecret ? { webhookSecret: data.webhookSecret } : {}) },
       });
     });
     await this.startRow(row);
@@ -98,6 +101,26 @@ export class IntegrationService {
     const row = await this.require(id);
     await this.startRow(row);
     return this.present(row);
+  }
+
+  /**
+   * A webhook delivery from Seam for integration `id`: the signature and age are checked against the
+   * stored signing secret on the bytes as received, then the event goes to the running driver, which
+   * turns it into lock events exactly as polling would (deliveries already seen are ignored).
+   */
+  async webhook(id: string, headers: Record<string, string | string[] | undefined>, rawBody: Buffer): Promise<void> {
+    const [row] = await this.ctx.db.select().from(integrations).where(eq(integrations.id, id));
+    if (!row || row.driver !== 'seam' || !row.webhookSecretSealed) throw new AppError('integration.not_found', 'no Seam integration with a webhook at this address');
+    let event: SeamEvent;
+    try {
+      event = verifySeamWebhook(this.ctx.secrets.decrypt(row.webhookSecretSealed, webhookContext(id)), headers, rawBody, this.ctx.clock.now());
+    } catch (e) {
+      if (e instanceof SeamWebhookError) throw new AppError('integration.webhook_refused', `webhook refused: ${e.message}`);
+      throw e;
+    }
+    const driver = this.ctx.integrations?.driverOf(id, 'seam');
+    if (!(driver instanceof SeamDriver)) throw this.notRunning(row);
+    driver.ingest(event);
   }
 
   /** Starts every integration's driver (at process start; system only). */
@@ -184,7 +207,7 @@ export class IntegrationService {
 
   private present(r: Row): Integration {
     const status = this.ctx.integrations?.status(r.id, r.driver) ?? { running: false, error: 'no driver host in this process' };
-    return { id: r.id, driver: r.driver, name: r.name, config: r.config, hasSecret: r.secretSealed !== null, createdAt: r.createdAt, createdBy: r.createdBy, ...status };
+    return { id: r.id, driver: r.driver, name: r.name, config: r.config, hasSecret: r.secretSealed !== null, hasWebhookSecret: r.webhookSecretSealed !== null, createdAt: r.createdAt, createdBy: r.createdBy, ...status };
   }
 }
 

@@ -549,6 +549,8 @@ export const integrations = pgTable('integrations', {
   config: jsonb('config').$type<IntegrationConfig>().notNull(),
   /** The secret (API key, broker password) sealed with the secret key, bound to the row id; never returned. */
   secretSealed: text('secret_sealed'),
+  /** A webhook signing secret (Seam), sealed the same way. */
+  webhookSecretSealed: text('webhook_secret_sealed'),
   createdAt: ts('created_at').notNull(),
   createdBy: text('created_by').notNull(),
 });

@@ -418,6 +418,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     'POST /api/auth/password': "acts on the caller's own account only (test/http/api.test.ts, hardening.test.ts)",
     'POST /api/auth/sign-out': "acts on the caller's own session only",
     'POST /api/auth/sign-out-everywhere': "acts on the caller's own sessions only (hardening.test.ts)",
+    'POST /api/integrations/{id}/webhook': 'public: Seam signs its deliveries; the signature is the authority (test/http/integrations.test.ts)',
   };
   let siteOfUnit = '';
 

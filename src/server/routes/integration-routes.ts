@@ -11,6 +11,7 @@ const IntegrationOut = z.object({
   name: z.string(),
   config: z.record(z.string(), z.unknown()),
   hasSecret: z.boolean(),
+  hasWebhookSecret: z.boolean(),
   createdAt: z.date(),
   createdBy: z.string(),
   running: z.boolean(),
@@ -40,6 +41,16 @@ export function integrationRoutes(services: Services): FastifyPluginAsyncZod {
     });
     app.post('/integrations/:id/restart', { schema: { tags, params: IdParams, response: { 200: IntegrationOut } } }, async (req) => svc.restart(actorOf(req), req.params.id));
     app.get('/integrations/:id/devices', { schema: { tags, params: IdParams, response: { 200: items(DeviceOut) } } }, async (req) => ({ items: await svc.devices(actorOf(req), req.params.id) }));
+    // Seam's webhook deliveries: no session or token (Seam signs them instead); the signature is checked
+    // on the bytes as received, so JSON is not parsed here (only in this route's own scope).
+    const webhookRoute: FastifyPluginAsyncZod = async (hook) => {
+      hook.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_req, body, done) => done(null, body));
+      hook.post('/integrations/:id/webhook', { config: { public: true }, schema: { tags, params: IdParams } }, async (req, reply) => {
+        await svc.webhook(req.params.id, req.headers, req.body as Buffer);
+        return reply.code(204).send();
+      });
+    };
+    await app.register(webhookRoute);
     app.post('/integrations/:id/adopt', { schema: { tags, params: IdParams, body: AdoptSchema, response: { 201: LockOut } } }, async (req, reply) =>
       reply.code(201).send(await svc.adopt(actorOf(req), req.params.id, req.body)),
     );

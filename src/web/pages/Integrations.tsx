@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Alert, Badge, Button, Card, Group, Modal, PasswordInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Group, Modal, PasswordInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router-dom';
@@ -27,14 +27,16 @@ function AddIntegration({ onDone }: { onDone: () => void }) {
   const [name, setName] = useState('');
   const [config, setConfig] = useState<Record<string, string>>({});
   const [secret, setSecret] = useState('');
+  const [webhookSecret, setWebhookSecret] = useState('');
   const create = useMutation({
     mutationFn: () => {
       const cfg = Object.fromEntries(Object.entries(config).filter(([k, v]) => v.trim() && FIELDS[driver].some((f) => f.key === k)));
-      return api<IntegrationJson>('POST', '/api/integrations', { driver, name, config: cfg, ...(secret ? { secret } : {}) });
+      return api<IntegrationJson>('POST', '/api/integrations', { driver, name, config: cfg, ...(secret ? { secret } : {}), ...(driver === 'seam' && webhookSecret.trim() ? { webhookSecret } : {}) });
     },
     onSuccess: async (i) => {
       notifications.show({ message: i.running ? `${i.name} connected` : `${i.name} saved, but not running: ${i.error ?? ''}`, color: i.running ? 'green' : 'orange' });
       setSecret('');
+      setWebhookSecret('');
       await queryClient.invalidateQueries({ queryKey: ['integrations'] });
       onDone();
     },
@@ -57,7 +59,16 @@ function AddIntegration({ onDone }: { onDone: () => void }) {
         {needs && (
           <PasswordInput label={needs.label[0]!.toUpperCase() + needs.label.slice(1)} withAsterisk={needs.required} description="Stored encrypted; never shown again" value={secret} error={errors.secret} onChange={(e) => setSecret(e.currentTarget.value)} />
         )}
-        {formAlert(create.error, ['name', 'secret', ...FIELDS[driver].map((f) => `config.${f.key}`)]) && <Alert color="red">{formAlert(create.error, ['name', 'secret', ...FIELDS[driver].map((f) => `config.${f.key}`)])}</Alert>}
+        {driver === 'seam' && (
+          <PasswordInput
+            label="Webhook signing secret"
+            description="Optional: the whsec_... secret of a Seam webhook pointed at this integration's webhook address; without it, events are polled"
+            value={webhookSecret}
+            error={errors.webhookSecret}
+            onChange={(e) => setWebhookSecret(e.currentTarget.value)}
+          />
+        )}
+        {formAlert(create.error, ['name', 'secret', 'webhookSecret', ...FIELDS[driver].map((f) => `config.${f.key}`)]) && <Alert color="red">{formAlert(create.error, ['name', 'secret', 'webhookSecret', ...FIELDS[driver].map((f) => `config.${f.key}`)])}</Alert>}
         <Button type="submit" loading={create.isPending}>
           Connect
         </Button>
@@ -181,6 +192,11 @@ export function Integrations() {
               </Group>
             </Group>
             {i.error && <Alert color="orange">{i.error}</Alert>}
+            {i.hasWebhookSecret && (
+              <Text size="sm">
+                Webhook address for Seam: <Code>{`${window.location.origin}/api/integrations/${i.id}/webhook`}</Code>
+              </Text>
+            )}
             <Devices integration={i} />
           </Stack>
         </Card>
