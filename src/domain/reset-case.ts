@@ -248,7 +248,7 @@ export const ResetEventSchema = z.discriminatedUnion('type', [
 export type ResetEvent = z.output<typeof ResetEventSchema>;
 export type ResetEventInput = z.input<typeof ResetEventSchema>;
 export type ResetEventType = ResetEvent['type'];
-export const RESET_EVENT_TYPES = ResetEventSchema.options.map((o) => o.shape.type.value) as ResetEventType[];
+export const RESET_EVENT_TYPES: ResetEventType[] = ResetEventSchema.options.map<ResetEventType>((o) => o.shape.type.value);
 
 /** Which events each state takes. Anything else is `reset.wrong_state`. */
 export const EVENTS_BY_STATE: Record<ResetState, readonly ResetEventType[]> = {

@@ -9,6 +9,7 @@ import { SheetService } from './sheet-service.js';
 import { AttachmentService } from './attachment-service.js';
 import { AccessService } from './access-service.js';
 import { AuditService } from './audit-service.js';
+import { ResetCaseService } from './reset-case-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -23,6 +24,7 @@ export interface Services {
   attachments: AttachmentService;
   access: AccessService;
   audit: AuditService;
+  resetCases: ResetCaseService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -40,5 +42,6 @@ export function createServices(ctx: ServiceContext): Services {
     attachments: new AttachmentService(ctx),
     access: new AccessService(ctx, auth.issueSignInLink),
     audit: new AuditService(ctx),
+    resetCases: new ResetCaseService(ctx),
   };
 }
