@@ -32,6 +32,7 @@ import { simulatorRoutes } from './routes/simulator-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { resetCaseRoutes } from './routes/reset-case-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -154,6 +155,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(accessRoutes(opts.services));
       await api.register(auditRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
+      await api.register(resetCaseRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -110,7 +110,7 @@ export interface ResetCaseView {
   version: number;
   lock: { id: string; name: string; driver: string; externalId: string | null; serviceState: string };
   /** Events the case takes now. */
-  next: readonly string[];
+  next: string[];
   missing: string[];
   requiredChecks: VerificationCheck[];
   /** Who would still be locked out until the rebuild is done. */
@@ -589,7 +589,7 @@ export class ResetCaseService {
       case: c,
       version: row.version,
       lock: { id: lock.id, name: lock.name, driver: lock.driver, externalId: lock.externalId, serviceState: lock.serviceState },
-      next: EVENTS_BY_STATE[c.state],
+      next: [...EVENTS_BY_STATE[c.state]],
       missing: missing(c),
       requiredChecks: requiredChecks(c),
       lockedOut: lockedOut(c),
