@@ -87,11 +87,8 @@ export const ResetStepSchema = z
 export const ResetCaseFilterSchema = z
   .object({
     lockId: z.string().uuid().optional(),
-    state: z
-      .string()
-      .optional()
-      .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined))
-      .pipe(z.array(z.enum(RESET_STATES)).optional()),
+    /** States, comma-separated in a query string. */
+    state: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(z.enum(RESET_STATES)).optional()),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();

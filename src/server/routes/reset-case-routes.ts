@@ -35,7 +35,7 @@ export function resetCaseRoutes(services: Services): FastifyPluginAsyncZod {
 
     app.get('/reset-cases/:id/record', { schema: { tags, params: IdParams, response: { 200: ResetCaseRecordOut } } }, async (req) => {
       const r = await services.resetCases.record(actorOf(req), req.params.id);
-      return { ...r, record: r.record as Record<string, unknown> };
+      return { ...r, record: r.record };
     });
   };
 }
