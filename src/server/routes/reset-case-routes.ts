@@ -33,10 +33,7 @@ export function resetCaseRoutes(services: Services): FastifyPluginAsyncZod {
       async (req) => services.resetCases.step(actorOf(req), req.params.id, req.body),
     );
 
-    app.get('/reset-cases/:id/record', { schema: { tags, params: IdParams, response: { 200: ResetCaseRecordOut } } }, async (req) => {
-      const r = await services.resetCases.record(actorOf(req), req.params.id);
-      return { ...r, record: r.record };
-    });
+    app.get('/reset-cases/:id/record', { schema: { tags, params: IdParams, response: { 200: ResetCaseRecordOut } } }, async (req) => services.resetCases.record(actorOf(req), req.params.id));
   };
 }
 
