@@ -10,6 +10,7 @@ const NAV = [
   { to: '/locations', label: 'Locations', action: 'location.read' },
   { to: '/models', label: 'Models', action: 'model.read' },
   { to: '/handbook', label: 'Handbook', action: 'handbook.read' },
+  { to: '/resets', label: 'Reset cases', action: 'reset.read' },
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },

@@ -27,6 +27,8 @@ import { HandbookRevisions } from './pages/HandbookRevisions.js';
 import { People } from './pages/People.js';
 import { AccessRequests } from './pages/AccessRequests.js';
 import { AuditLog } from './pages/AuditLog.js';
+import { ResetCases } from './pages/ResetCases.js';
+import { ResetCasePage } from './pages/ResetCasePage.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -79,6 +81,8 @@ function App() {
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />
+          <Route path="/resets" element={<ResetCases />} />
+          <Route path="/resets/:id" element={<ResetCasePage />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>
