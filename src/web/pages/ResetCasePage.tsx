@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import { Alert, Badge, Button, Card, Checkbox, Group, Loader, Progress, RingProgress, Select, Stack, Text, Textarea, Timeline, Title } from '@mantine/core';
 import { Link, useParams } from 'react-router-dom';
 import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
-import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy, type VerificationCheck } from '../../domain/reset-case.js';
+import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy } from '../../domain/reset-case.js';
 import { formAlert, formatDate } from '../api.js';
 import { useCan, useSession } from '../session.js';
 import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, useResetCase, useStep, type CaseViewJson } from '../resets.js';
