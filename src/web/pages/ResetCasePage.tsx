@@ -276,7 +276,8 @@ function ProcedureStep({ n, total, step, onDone, busy }: { n: number; total: num
     return () => clearInterval(t);
   }, [startedAt]);
   const left = startedAt === null ? timed : Math.max(0, timed - Math.floor((now - startedAt) / 1000));
-  const held = timed === 0 || (startedAt !== null && left === 0);
+  // A hold must last its time; a wait for an indicator may end as soon as the light shows.
+  const held = step.kind !== 'hold' || timed === 0 || (startedAt !== null && left === 0);
   return (
     <Stack data-testid="procedure-step">
       <Text size="sm" c="dimmed">
