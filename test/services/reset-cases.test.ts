@@ -16,7 +16,7 @@ import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import type { ResetCommand, ResetCaseView } from '../../src/services/reset-case-service.js';
 import { auditLog, resetCaseSteps, resetSnapshots } from '../../src/store/schema.js';
 import { roleActor } from '../helpers/actors.js';
-import { testServices, type TestEnv } from '../helpers/db.js';
+import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const MANAGER = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000aaa1', email: 'mia@example.test' });
@@ -25,12 +25,12 @@ const TECH = roleActor('technician', { userId: '00000000-0000-4000-8000-00000000
 
 type CommandInput = { type: ResetCommand['type'] } & Record<string, unknown>;
 
-describe('reset cases on simulated locks', () => {
+for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine})`, () => {
   let env: TestEnv;
   const locks: Record<string, Lock> = {};
 
   before(async () => {
-    env = await testServices();
+    env = await testServices(engine);
     await loadDemoFleet(env.services.ctx);
     const models = await env.services.models.list(SYSTEM);
     const place = (await env.services.locks.list(SYSTEM, { limit: 1 })).items[0]!.locationId;
