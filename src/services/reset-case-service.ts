@@ -6,7 +6,7 @@
  * one transaction. A step whose device command must not run twice records an `intent` row first; a
  * retry (same key) after a crash looks at the lock before sending anything again.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalJson } from '../crypto/audit-chain.js';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion } from '../crypto/envelope.js';
@@ -301,7 +301,7 @@ export class ResetCaseService {
         return {
           events: [{ type: 'close', note: command.note }],
           effects: async (tx, closed) => {
-            await tx.update(locks).set({ serviceState: closed.outcome === 'device_replaced' ? 'needs_attention' : 'in_service', updatedAt: who.at }).where(eq(locks.id, lock.id));
+            await tx.update(locks).set({ serviceState: closed.outcome === 'device_replaced' ? 'needs_attention' : 'in_service', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
             await this.sign(tx, closed);
           },
           // The lock is ours again: read it so the credentials page shows what the rebuild put there.
@@ -343,7 +343,7 @@ export class ResetCaseService {
         const cipher = seal(key, dk.version, Buffer.from(JSON.stringify(payload), 'utf8'), snapshotAad(row.id, dk.id, dk.version));
         await new ResetCaseRepository(tx).insertSnapshot({ caseId: row.id, dataKeyId: dk.id, cipher, items: items.length, createdAt: who.at });
         // From here the case owns the lock: the reconciler leaves it alone until close-out.
-        await tx.update(locks).set({ serviceState: 'reset_in_progress', updatedAt: who.at }).where(eq(locks.id, lock.id));
+        await tx.update(locks).set({ serviceState: 'reset_in_progress', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
       },
     };
   }
@@ -443,6 +443,9 @@ export class ResetCaseService {
         await new ResetCaseRepository(tx).appendStep({ caseId: row.id, idempotencyKey: key, phase: 'intent', command: 'rebuild', request: { reissue, sealedCodes: fresh }, events: [], stateBefore: row.state, stateAfter: row.state, actorId: actorId(actor), actorLabel: actorLabel(actor), at: who.at });
       });
       intent = (await repo.stepByKey(row.id, key, 'intent'))!;
+    }
+    if (canonicalJson(intent.request.reissue ?? []) !== canonicalJson(reissue)) {
+      throw new AppError('reset.idempotency_conflict', `idempotency key ${key} was already used for a rebuild reissuing other PINs`, [{ path: 'idempotencyKey', message: 'already used' }]);
     }
     const sealed = (intent.request.sealedCodes ?? {}) as Record<string, string>;
     const written: { p: SnapshotPayload['pins'][number]; code: string; how: 'restored' | 'reissued' }[] = [];

@@ -202,6 +202,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     let v = await throughPreflight(lock, 'ownership_transfer');
     v = await step(v.case.id, { type: 'take_snapshot' });
     assert.equal(v.case.state, 'account_unbind');
+    await refuses(env.services.locks.update(SYSTEM, lock.id, { serviceState: 'in_service' }), 'reset.case_open');
     await refuses(step(v.case.id, { type: 'procedure_step', step: 1 }, TECH), 'reset.wrong_state');
     // Someone ticks the account step without doing it: verification will catch it.
     v = await step(v.case.id, { type: 'confirm_account_unbound', note: 'done (it was not)' });
