@@ -360,6 +360,13 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     v = await step(v.case.id, { type: 'decide', remedy: 'fix_door_alignment' });
     assert.equal(v.case.state, 'closed');
     assert.equal(v.case.outcome, 'lighter_fix');
+    // Someone scoped to another site sees none of these cases, and cannot open one here.
+    const here = locks['FP-300/b']!;
+    const sites = (await env.services.locations.list(SYSTEM)).filter((l) => l.kind === 'site');
+    const elsewhere = sites.find((l) => l.id !== here.siteId)!;
+    const away = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000aaa9', locationPath: elsewhere.path, locationId: elsewhere.id });
+    assert.deepEqual((await svc().list(away, {})).items, []);
+    await refuses(svc().get(away, v.case.id), 'auth.forbidden');
     const list = await svc().list(MANAGER, { lockId: locks['FP-300/b']!.id });
     assert.equal(list.items.length, 1);
     assert.equal((await svc().list(MANAGER, { state: 'closed,cancelled' })).items.every((c) => c.state === 'closed' || c.state === 'cancelled'), true);
