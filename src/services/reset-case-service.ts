@@ -97,7 +97,8 @@ const MANAGE = new Set(['decide', 'complete_preflight', 'take_snapshot', 'confir
 
 /** What the snapshot holds, sealed: the PINs to restore, and what was on the lock before. */
 interface SnapshotPayload {
-  pins: { credentialId: string; slot: number; holder: string; code: string; schedule: CredentialSchedule }[];
+  /** `code` null: lockwarden never knew it (adopted from a lock that does not read codes back); rebuilt with a new code. */
+  pins: { credentialId: string; slot: number; holder: string; code: string | null; schedule: CredentialSchedule }[];
   prior: { slots: number[]; codes: string[]; controllers: ObservedController[] };
 }
 
@@ -323,14 +324,14 @@ export class ResetCaseService {
       .from(credentials)
       .where(eq(credentials.lockId, lock.id));
     const pins = rows
-      .filter((r) => r.kind === 'pin' && r.slot !== null && r.codeCipher !== null && (r.status === 'confirmed' || r.status === 'pending' || r.status === 'failed'))
+      .filter((r) => r.kind === 'pin' && r.slot !== null && (r.status === 'confirmed' || r.status === 'pending' || r.status === 'failed'))
       .sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0))
-      .map((r) => ({ credentialId: r.id, slot: r.slot!, holder: r.holder, code: this.ctx.secrets.decrypt(r.codeCipher!, `credential:${r.id}`), schedule: r.schedule }));
+      .map((r) => ({ credentialId: r.id, slot: r.slot!, holder: r.holder, code: r.codeCipher === null ? null : this.ctx.secrets.decrypt(r.codeCipher, `credential:${r.id}`), schedule: r.schedule }));
     const payload: SnapshotPayload = {
       pins,
       prior: {
         slots: observed.pins.map((p) => p.slot),
-        codes: [...new Set([...observed.pins.flatMap((p) => (p.code ? [p.code] : [])), ...pins.map((p) => p.code)])],
+        codes: [...new Set([...observed.pins.flatMap((p) => (p.code ? [p.code] : [])), ...pins.flatMap((p) => (p.code ? [p.code] : []))])],
         controllers: observed.controllers.filter((x) => !x.self),
       },
     };
@@ -430,11 +431,13 @@ export class ResetCaseService {
     if (!intent) {
       const model = await new LockModelRepository(this.ctx.db).byId(lock.modelId);
       const caps = capabilitiesFromModel(model!.capabilities);
-      const taken = new Set(snap.pins.map((p) => p.code));
+      const taken = new Set(snap.pins.flatMap((p) => (p.code ? [p.code] : [])));
       const fresh: Record<string, string> = {};
       for (const p of todo) {
-        if (!reissue.includes(p.credentialId)) continue;
-        const code = generatePin(p.code.length, this.ctx.randomInt, (x) => taken.has(x));
+        // A code lockwarden never knew cannot be restored: it is reissued, so its holder is not left out.
+        if (p.code !== null && !reissue.includes(p.credentialId)) continue;
+        const length = p.code?.length ?? Math.min(Math.max(6, caps.pin.minLength), caps.pin.maxLength);
+        const code = generatePin(length, this.ctx.randomInt, (x) => taken.has(x));
         checkPinForLock(code, caps);
         taken.add(code);
         fresh[p.credentialId] = this.ctx.secrets.encrypt(code, `reset-reissue:${row.id}:${p.credentialId}`);
@@ -451,7 +454,7 @@ export class ResetCaseService {
     const written: { p: SnapshotPayload['pins'][number]; code: string; how: 'restored' | 'reissued' }[] = [];
     for (const p of todo) {
       const cipher = sealed[p.credentialId];
-      const code = cipher ? this.ctx.secrets.decrypt(cipher, `reset-reissue:${row.id}:${p.credentialId}`) : p.code;
+      const code = cipher ? this.ctx.secrets.decrypt(cipher, `reset-reissue:${row.id}:${p.credentialId}`) : p.code!;
       await this.device(lock, (d, x) => d.setPin(x, { slot: p.slot, code, name: p.holder, schedule: p.schedule }));
       written.push({ p, code, how: cipher ? 'reissued' : 'restored' });
     }

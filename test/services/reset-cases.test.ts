@@ -14,7 +14,7 @@ import type { Lock } from '../../src/domain/locks.js';
 import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import type { ResetCommand, ResetCaseView } from '../../src/services/reset-case-service.js';
-import { auditLog, resetCaseSteps, resetSnapshots } from '../../src/store/schema.js';
+import { auditLog, credentials, resetCaseSteps, resetSnapshots } from '../../src/store/schema.js';
 import { roleActor } from '../helpers/actors.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 
@@ -199,6 +199,10 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
   it('local-only erase: verification fails until the cloud binding is removed on the account', async () => {
     const lock = locks['DB-220W/a']!;
     await withPins(lock, ['Tenant']);
+    // A PIN lockwarden manages without knowing its code (adopted from a lock that does not read codes back).
+    const unknown = randomUUID();
+    const now = env.clock.now();
+    await env.database.db.insert(credentials).values({ id: unknown, lockId: lock.id, kind: 'pin', slot: 9, controllerId: null, holder: 'Night porter', codeCipher: null, codeMac: null, schedule: { kind: 'always' }, status: 'confirmed', origin: 'adopted', createdBy: 'test', createdAt: now, updatedAt: now });
     let v = await throughPreflight(lock, 'ownership_transfer');
     v = await step(v.case.id, { type: 'take_snapshot' });
     assert.equal(v.case.state, 'account_unbind');
@@ -222,9 +226,14 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     v = await step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
     assert.equal(v.case.verification.cloud_unbound?.passed, true);
     v = await step(v.case.id, { type: 'complete_verification' }, TECH);
+    assert.equal(v.lockedOut.length, 2);
     v = await step(v.case.id, { type: 'rebuild' }, TECH);
     assert.equal(v.case.state, 'rebuild');
     assert.deepEqual(v.lockedOut, []);
+    assert.equal(v.case.rebuilt[unknown]?.how, 'reissued', 'a code nobody knew is reissued, not left out');
+    const porter = env.fleet.get(ext(lock)).pins.find((p) => p.slot === 9);
+    assert.match(porter?.code ?? '', /^\d{6}$/);
+    assert.deepEqual(await env.services.credentials.reveal(SYSTEM, unknown, { reason: 'tell the porter' }), { code: porter!.code });
   });
 
   it('split storage with a physical gating failure: a wrong sequence leaves the lock as it was; retry with the right one', async () => {
