@@ -20,8 +20,8 @@ import type { Actor } from '../src/domain/identity.js';
 import { startRuntime } from '../src/runtime.js';
 import { loadDemoFleet } from '../src/services/demo-fleet.js';
 import { entryDerivedColumns } from '../src/services/handbook-service.js';
-import { inTransaction, openPostgres, PGLITE_EXTENSIONS, queryRows, wrapPglite, type Database } from '../src/store/database.js';
-import { SEARCH_TRGM_SETTINGS, searchQuery } from '../src/store/handbook-repository.js';
+import { openPostgres, PGLITE_EXTENSIONS, queryRows, wrapPglite, type Database } from '../src/store/database.js';
+import { searchStatement } from '../src/store/handbook-repository.js';
 import { handbookEntries, handbookRevisions, lockModels } from '../src/store/schema.js';
 
 export type QueryKind = 'exact' | 'typo' | 'steps' | 'manufacturer';
@@ -173,10 +173,7 @@ export async function runHandbookSearch(opts: { entries: number; queries?: numbe
       plans = {} as Record<QueryKind, string>;
       for (const kind of ['exact', 'typo', 'steps', 'manufacturer'] as const) {
         const q = plan.find((p) => p.kind === kind)!.q;
-        const rows = await inTransaction(ctx.db, async (tx) => {
-          await tx.execute(SEARCH_TRGM_SETTINGS);
-          return queryRows<Record<string, string>>(tx, sql`explain (analyze, costs off) ${searchQuery(q, normalizeModelNumber(q), 20)}`);
-        });
+        const rows = await queryRows<Record<string, string>>(ctx.db, sql`explain (analyze, costs off) ${searchStatement(ctx.db, q, normalizeModelNumber(q), 20).getSQL()}`);
         plans[kind] = `-- ${kind}: ${q}\n${rows.map((row) => Object.values(row)[0]).join('\n')}`;
       }
     }

@@ -10,9 +10,11 @@
  * query of each kind), --postgres.
  * handbook: handbook-search (50,000 entries), handbook-pdf (1,000 entries) and xlsx-import;
  * --entries sets both when given.
+ * drivers flags: --rounds N (50): set/read/clear round trips against Seam's fake and Zigbee2MQTT.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runDriverLatency, type DriversResult } from './drivers.js';
 import { runHandbookPdf, type HandbookPdfResult } from './handbook-pdf.js';
 import { runHandbookSearch, type HandbookSearchResult } from './handbook-search.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
@@ -30,6 +32,7 @@ const { positionals, values } = parseArgs({
     entries: { type: 'string' },
     queries: { type: 'string', default: '400' },
     explain: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '50' },
   },
 });
 
@@ -43,7 +46,7 @@ function int(name: string, raw: string): number {
 }
 
 const wanted = positionals.length ? positionals : ['turnover'];
-const BENCHMARKS = ['turnover', 'handbook-pdf', 'handbook-search', 'handbook', 'xlsx-import'];
+const BENCHMARKS = ['turnover', 'handbook-pdf', 'handbook-search', 'handbook', 'xlsx-import', 'drivers'];
 const unknown = wanted.filter((w) => !BENCHMARKS.includes(w));
 if (unknown.length) {
   console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.join(', ')}`);
@@ -58,6 +61,7 @@ const results: TurnoverResult[] = [];
 const pdfResults: HandbookPdfResult[] = [];
 const sheetResults: SheetsResult[] = [];
 const searchResults: HandbookSearchResult[] = [];
+const driverResults: DriversResult[] = [];
 const expanded = wanted.flatMap((w) => (w === 'handbook' ? ['handbook-search', 'handbook-pdf', 'xlsx-import'] : [w]));
 for (const name of expanded) {
   if (name === 'xlsx-import') {
@@ -73,6 +77,7 @@ for (const name of expanded) {
     });
     results.push(r);
   }
+  if (name === 'drivers') driverResults.push(await runDriverLatency({ rounds: int('rounds', values.rounds) }));
   if (name === 'handbook-pdf') pdfResults.push(await runHandbookPdf({ entries: int('entries', values.entries ?? '1000') }));
   if (name === 'handbook-search') {
     const r = await runHandbookSearch({
@@ -143,16 +148,26 @@ if (pdfResults.length) {
       bench: r.benchmark,
       entries: r.entries,
       pages: r.pages,
-      'export s': (r.exportMs / 1000).toFixed(2),
+      'export process s': (r.exportProcessMs / 1000).toFixed(2),
       'goal s': 10,
       'pdf MB': r.pdfMb,
-      'rss before MB': r.rssBeforeMb,
-      'rss MB': r.rssMaxMb,
+      'export rss MB': r.rssMaxMb,
       'goal rss MB': 400,
+      'open-only rss MB / s': `${r.rssOpenOnlyMb} / ${(r.openOnlyMs / 1000).toFixed(2)}`,
+      'seeding rss MB (opened/runtime/seeded)': `${r.seedRssMb.opened}/${r.seedRssMb.runtime}/${r.seedRssMb.seeded}`,
       'setup s': (r.setupMs / 1000).toFixed(1),
     })),
   );
 }
+if (driverResults.length) {
+  console.table(
+    driverResults.flatMap((r) =>
+      r.peers.flatMap((p) =>
+        (['set', 'read', 'clear'] as const).map((op) => ({ bench: r.benchmark, peer: p.peer, op, n: p[op].n, 'p50 ms': p[op].p50Ms, 'p95 ms': p[op].p95Ms, 'max ms': p[op].maxMs, 'setup ms': p.setupMs })),
+      ),
+    ),
+  );
+}
 mkdirSync('bench-results', { recursive: true });
-for (const r of [...results, ...pdfResults, ...searchResults, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
+for (const r of [...driverResults, ...results, ...pdfResults, ...searchResults, ...sheetResults]) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at: new Date().toISOString() }, null, 2)}\n`);
 console.log('written to bench-results/');

@@ -19,7 +19,7 @@ const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 const configs = ['package.json', 'tsconfig.json', 'tsconfig.build.json'].map((f) => mtime(path.join(root, f)));
 
 const serverOut = path.join(root, 'dist', 'cli', 'main.js');
-const serverSrc = Math.max(...configs, ...['domain', 'services', 'store', 'server', 'cli', 'crypto', 'drivers'].map((d) => newest(path.join(root, 'src', d))), mtime(path.join(root, 'src', 'config.ts')));
+const serverSrc = Math.max(...configs, ...['domain', 'services', 'store', 'server', 'cli', 'crypto', 'drivers', 'export', 'media', 'sheets', 'jobs'].map((d) => newest(path.join(root, 'src', d))), mtime(path.join(root, 'src', 'config.ts')));
 const webOut = path.join(root, 'dist', 'web', 'index.html');
 const webSrc = Math.max(...configs, newest(path.join(root, 'src', 'web')), newest(path.join(root, 'src', 'domain')));
 

@@ -3,6 +3,7 @@
  * gated per hub), the durable job queue and, when asked, a worker that reconciles locks. The server,
  * the local CLI and the tests all build their services through here, so they behave the same.
  */
+import { BUILT_IN_FACTORIES, IntegrationHost, type DriverFactories } from './drivers/integration-host.js';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
@@ -44,6 +45,8 @@ export interface RuntimeOptions {
   /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
   driftCheckSeconds?: number;
   onError?: (e: unknown) => void;
+  /** The drivers integrations are started with (default: those this build ships). */
+  driverFactories?: DriverFactories;
   /** Where jobs go instead of the queue (tests that drive the reconciler by hand). */
   jobs?: JobSink;
   audit?: {
@@ -105,6 +108,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     };
     drivers.set('simulator', gateByHub(new SimulatorDriver(transport, { hubConcurrency: mode.hubConcurrency ?? 2 })));
   }
+  // Real locks: each protocol's integrations behind one driver (`<integration id>/<device id>`).
+  const host = new IntegrationHost(opts.driverFactories ?? BUILT_IN_FACTORIES, opts.dataDir);
+  for (const [name, mux] of host.multiplexers) drivers.set(name, gateByHub(mux));
   const registry: DriverRegistry = { get: (name) => drivers.get(name) };
 
   const queue = opts.queue === false ? null : await JobQueue.open(opts.database.jobConnection, { supervise: opts.worker !== false });
@@ -133,6 +139,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       checkpointsFile: opts.audit?.checkpointsFile === undefined ? checkpointsFilePath(opts.dataDir) : opts.audit.checkpointsFile,
     }),
     randomInt: (max) => randomInt(max),
+    integrations: host,
   };
   const services = createServices(ctx);
   const reconciler = new Reconciler(ctx);
@@ -162,11 +169,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
   };
   await provisionSimulated().catch(onError);
+  await services.integrations.startAll().catch(onError);
 
   // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
   // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
   const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
     driver.onEvent((event: DriverEvent) => {
+      // Every report is in the lock's history; a reset, tamper or unusable message is also an alert on its page.
+      void services.lockEvents.record(name, event).catch(onError);
       if (event.type === 'credentials_changed' && event.bySelf === true) return;
       if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
       void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);

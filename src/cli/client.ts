@@ -2,13 +2,17 @@
  * What the CLI can ask of lockwarden, with two implementations: over HTTP to a running server (API
  * token), or directly on a data folder no server owns (opening the database itself).
  */
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AppError, type ErrorCode, type FieldError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import type { LocationNode } from '../domain/locations.js';
 import type { LockModel } from '../domain/lock-models.js';
 import type { Lock } from '../domain/locks.js';
 import { readDataFolderLock } from '../store/data-folder-lock.js';
-import { openDatabase, type Database } from '../store/database.js';
+import { openDatabase, SHARED_BUFFERS_MB, type Database } from '../store/database.js';
 import type { Services } from '../services/index.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import type { LockPage } from '../services/lock-service.js';
@@ -77,8 +81,8 @@ export interface LockwardenClient {
   handbookReveal(secretId: string, reason: string): Promise<{ secret: MaskedSecret; value: string }>;
   /** Re-wraps the data keys of handbook secrets under a new master key version. */
   rotateKeys(): Promise<{ masterVersion: number; rewrapped: number; origin: string }>;
-  /** The handbook (or a part of it) as a PDF; included secrets are recorded as reveals. */
-  handbookExportPdf(input: HandbookExportInput): Promise<{ filename: string; pdf: Buffer; entries: number }>;
+  /** Writes the handbook (or a part of it) as a PDF to `file` (mode 0600), streamed; included secrets are recorded as reveals. */
+  handbookExportPdf(input: HandbookExportInput, file: string): Promise<{ entries: number; bytes: number }>;
   /** The inventory or handbook as a CSV or XLSX file. */
   exportSheet(kind: SheetKind, format: SheetFormat): Promise<Buffer>;
   /** Imports a CSV or XLSX file; every bad row is an error with its row and column, and nothing is written. */
@@ -238,11 +242,15 @@ export class HttpClient implements LockwardenClient {
   rotateKeys() {
     return this.call<{ masterVersion: number; rewrapped: number; origin: string }>('POST', '/api/keys/rotate');
   }
-  async handbookExportPdf(input: HandbookExportInput) {
+  async handbookExportPdf(input: HandbookExportInput, file: string) {
     const q = new URLSearchParams(Object.entries(input).filter((e): e is [string, string | boolean] => e[1] !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
     const res = await this.fetchOk('GET', `/api/handbook/export.pdf?${q.toString()}`);
-    const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'handbook.pdf';
-    return { filename, pdf: Buffer.from(await res.arrayBuffer()), entries: Number(res.headers.get('x-handbook-entries') ?? 0) };
+    if (!res.body) throw new AppError('store.unavailable', 'the server sent no PDF');
+    const body = res.body;
+    const bytes = await writeFileAtomically(file, async (sink) => {
+      await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), sink, { end: false });
+    });
+    return { entries: Number(res.headers.get('x-handbook-entries') ?? 0), bytes };
   }
   auditList(filter: Record<string, string | undefined>) {
     return this.call<AuditPage>('GET', `/api/audit?${auditQuery(filter)}`);
@@ -272,7 +280,7 @@ export class LocalClient implements LockwardenClient {
   ) {}
 
   static async open(dataDir: string, databaseUrl?: string): Promise<LocalClient> {
-    const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli' });
+    const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli', sharedBuffersMb: SHARED_BUFFERS_MB.cli });
     try {
       // Changes are recorded and queued; the server's worker applies them when it next runs.
       const runtime = await startRuntime({ database, dataDir, simulator: { kind: 'off' }, worker: false });
@@ -373,8 +381,12 @@ export class LocalClient implements LockwardenClient {
   rotateKeys() {
     return this.services.handbook.rotateKeys(this.actor);
   }
-  handbookExportPdf(input: HandbookExportInput) {
-    return this.services.handbook.exportPdf(this.actor, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+  async handbookExportPdf(input: HandbookExportInput, file: string) {
+    const out = await this.services.handbook.preparePdf(this.actor, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+    const bytes = await writeFileAtomically(file, async (sink) => {
+      await out.write(sink);
+    });
+    return { entries: out.entries, bytes };
   }
   exportSheet(kind: SheetKind, format: SheetFormat) {
     return this.services.sheets.exportFile(this.actor, kind, format);
@@ -430,4 +442,27 @@ export async function connect(opts: ConnectOptions): Promise<LockwardenClient> {
     throw new AppError('store.data_folder_locked', `data folder ${opts.dataDir} is in use by PID ${owner.pid} (${owner.purpose}); try again when it ends`);
   }
   return LocalClient.open(opts.dataDir, opts.databaseUrl);
+}
+
+/**
+ * Writes `file` (owner-only: it may carry secrets and always carries reset procedures) through a
+ * temporary name, renamed into place only when `write` finished, so a failed export leaves no torn
+ * file; returns the bytes written.
+ */
+async function writeFileAtomically(file: string, write: (sink: Writable) => Promise<void>): Promise<number> {
+  const partial = `${file}.partial`;
+  const sink = createWriteStream(partial, { mode: 0o600 });
+  try {
+    await write(sink);
+    await new Promise<void>((resolve, reject) => {
+      sink.on('error', reject);
+      sink.end(resolve);
+    });
+    renameSync(partial, file);
+    return sink.bytesWritten;
+  } catch (e) {
+    sink.destroy();
+    rmSync(partial, { force: true });
+    throw e;
+  }
 }

@@ -3,7 +3,6 @@
  * entry verified, list what needs re-verification, reveal a secret (with a reason, recorded), and
  * re-wrap the data keys under a new master key. Locally on the data folder or against the server.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { AppError } from '../domain/errors.js';
@@ -136,11 +135,9 @@ export function addHandbookCommands(program: Command): void {
       await withClient(cmd, async (client, g) => {
         const scope = f.site !== undefined ? 'site' : f.manufacturer !== undefined ? 'manufacturer' : 'all';
         const locationId = f.site !== undefined ? await resolveLocation(client, f.site) : undefined;
-        const out = await client.handbookExportPdf({ scope, locationId, manufacturer: f.manufacturer, includeSecrets: f.includeSecrets, reason: f.reason });
-        // Owner-only: the file may carry secrets, and always carries reset procedures.
-        writeFileSync(f.pdf, out.pdf, { mode: 0o600 });
-        const summary = { file: f.pdf, entries: out.entries, bytes: out.pdf.length, secrets: f.includeSecrets ? 'included (each recorded as a reveal)' : 'redacted' };
-        print(g.json ? JSON.stringify(summary, null, 2) : `wrote ${out.entries} entr${out.entries === 1 ? 'y' : 'ies'} to ${f.pdf} (${Math.ceil(out.pdf.length / 1024)} KiB); secrets ${summary.secrets}`);
+        const out = await client.handbookExportPdf({ scope, locationId, manufacturer: f.manufacturer, includeSecrets: f.includeSecrets, reason: f.reason }, f.pdf);
+        const summary = { file: f.pdf, entries: out.entries, bytes: out.bytes, secrets: f.includeSecrets ? 'included (each recorded as a reveal)' : 'redacted' };
+        print(g.json ? JSON.stringify(summary, null, 2) : `wrote ${out.entries} entr${out.entries === 1 ? 'y' : 'ies'} to ${f.pdf} (${Math.ceil(out.bytes / 1024)} KiB); secrets ${summary.secrets}`);
       });
     });
 

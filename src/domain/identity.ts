@@ -17,7 +17,7 @@ export type ActorGrant =
 export type Actor =
   | { kind: 'user'; userId: string; email: string; via: 'session' | 'token'; grants: ActorGrant[] }
   /** The local CLI on a data folder no server owns: whoever can read the folder holds everything. */
-  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' };
+  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' };
 
 /** Actions the policy knows. Unknown actions are denied. */
 export type Action =
@@ -41,6 +41,7 @@ export type Action =
   | 'handbook.verify'
   | 'handbook.reveal'
   | 'keys.rotate'
+  | 'integration.manage'
   | 'audit.read'
   /** Reset cases: see them; open, decide, cancel and close them; do the steps at the door; approve one as the second person. */
   | 'reset.read'
@@ -63,7 +64,7 @@ const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify'
 const RESET: Action[] = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
 const EVERYTHING: Action[] = [
   'location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS,
-  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'audit.read', ...RESET,
+  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read', ...RESET,
 ];
 
 /**

@@ -4,7 +4,7 @@
  * XLSX: the columns of each sheet, procedure steps as numbered plain text and back, how cells that a
  * spreadsheet program would run as formulas are written, and the per-row error a bad file reports.
  */
-import { STEP_KINDS, StepSchema, type Step, type StepKind } from './handbook.js';
+import { RESOURCE_TIERS, STEP_KINDS, StepSchema, type KeyContact, type Resource, type Step, type StepKind } from './handbook.js';
 
 /** A sheet as files carry it: a header row and rows of text cells (every cell a string). */
 export interface Table {
@@ -68,6 +68,9 @@ export const HANDBOOK_COLUMNS = [
   'estimated minutes',
   'tools',
   'warnings',
+  'summary',
+  'resources',
+  'contacts',
   'last verified',
   'verified by',
   'generic',
@@ -232,4 +235,94 @@ export function mapHeaders<C extends string>(headers: string[], known: readonly 
   });
   for (const r of required) if (!index.has(r)) errors.push({ row: 1, column: r, message: `the column "${r}" is required` });
   return { index, errors };
+}
+
+// --- resources and contacts: one per line, parts after the first named ---------------------------
+
+/*
+ * A resource per line: "tier: label | url: https://… | phone: … | hours: …"; a contact per line:
+ * "name | role: … | phone: … | email: …". Parts other than the first are named, so a blank one is
+ * simply left out and their order does not matter. A "|" or "\" inside a value is written "\|" or
+ * "\\", so export then import gives the same values back.
+ */
+const escapePart = (v: string) => v.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+
+function splitParts(line: string): string[] {
+  const parts: string[] = [];
+  let cur = '';
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (ch === '\\' && i + 1 < line.length) cur += line[++i];
+    else if (ch === '|') {
+      parts.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  parts.push(cur.trim());
+  return parts;
+}
+
+function namedParts<K extends string>(parts: string[], names: readonly K[], line: string, errors: string[]): Partial<Record<K, string>> | null {
+  const out: Partial<Record<K, string>> = {};
+  for (const part of parts) {
+    if (!part) continue;
+    const m = /^([a-z]+)\s*:\s*(.*)$/i.exec(part);
+    const name = m?.[1]?.toLowerCase() as K | undefined;
+    if (!m || !name || !names.includes(name)) {
+      errors.push(`"${line}": "${part}" should start with one of ${names.map((n) => `${n}:`).join(', ')}`);
+      return null;
+    }
+    if (out[name] !== undefined) {
+      errors.push(`"${line}": ${name} is given twice`);
+      return null;
+    }
+    if (m[2]!.trim()) out[name] = m[2]!.trim();
+  }
+  return out;
+}
+
+export function formatResources(list: Resource[]): string {
+  return list
+    .map((r) => [`${r.tier}: ${escapePart(r.label)}`, r.url && `url: ${escapePart(r.url)}`, r.phone && `phone: ${escapePart(r.phone)}`, r.hours && `hours: ${escapePart(r.hours)}`].filter(Boolean).join(' | '))
+    .join('\n');
+}
+
+/** Reads a resources cell; each item is still checked by the entry's schema afterwards. */
+export function parseResources(cell: string): { items: Record<string, string>[]; errors: string[] } {
+  const items: Record<string, string>[] = [];
+  const errors: string[] = [];
+  for (const line of cellLines(cell)) {
+    const [first = '', ...rest] = splitParts(line);
+    const m = /^([a-z]+)\s*:\s*(.+)$/i.exec(first);
+    const tier = m?.[1]?.toLowerCase();
+    if (!m || !tier || !(RESOURCE_TIERS as readonly string[]).includes(tier)) {
+      errors.push(`"${line}": start with the tier (${RESOURCE_TIERS.join(', ')}), a colon and the label, e.g. "support: Helpline | phone: +1 555 0100 | hours: Mon-Fri 9-17"`);
+      continue;
+    }
+    const named = namedParts(rest, ['url', 'phone', 'hours'] as const, line, errors);
+    if (named) items.push({ tier, label: m[2]!.trim(), ...named });
+  }
+  return { items, errors };
+}
+
+export function formatContacts(list: KeyContact[]): string {
+  return list
+    .map((c) => [escapePart(c.name), c.role && `role: ${escapePart(c.role)}`, c.phone && `phone: ${escapePart(c.phone)}`, c.email && `email: ${escapePart(c.email)}`].filter(Boolean).join(' | '))
+    .join('\n');
+}
+
+/** Reads a contacts cell; each item is still checked by the entry's schema afterwards. */
+export function parseContacts(cell: string): { items: Record<string, string>[]; errors: string[] } {
+  const items: Record<string, string>[] = [];
+  const errors: string[] = [];
+  for (const line of cellLines(cell)) {
+    const [name = '', ...rest] = splitParts(line);
+    if (!name) {
+      errors.push(`"${line}": start with the contact's name, e.g. "Dana Reyes | role: site manager | phone: +1 555 0100"`);
+      continue;
+    }
+    const named = namedParts(rest, ['role', 'phone', 'email'] as const, line, errors);
+    if (named) items.push({ name, ...named });
+  }
+  return { items, errors };
 }

@@ -122,12 +122,14 @@ export type DriverEvent =
    * Such an echo needs no re-read: the command's own outcome is already recorded. Left out when the
    * protocol cannot tell, which makes lockwarden read the lock again.
    */
-  | { type: 'credentials_changed'; externalId: string; at: Date; bySelf?: boolean }
+  | { type: 'credentials_changed'; externalId: string; at: Date; bySelf?: boolean; /** What the device or service said happened ("access_code.set"), when it says. */ note?: string }
   | { type: 'pin_used'; externalId: string; slot: number; at: Date }
   | { type: 'bolt'; externalId: string; bolt: DeviceStatus['bolt']; at: Date }
   | { type: 'reset_detected'; externalId: string; at: Date }
   | { type: 'tamper'; externalId: string; at: Date }
-  | { type: 'online'; externalId: string; online: boolean; at: Date };
+  | { type: 'online'; externalId: string; online: boolean; at: Date }
+  /** The device sent something the driver could not use (a malformed message): what was wrong, never its content. */
+  | { type: 'device_error'; externalId: string; message: string; at: Date };
 
 /** The driver contract. Every method may throw a `DriverError`. */
 export interface LockDriver {

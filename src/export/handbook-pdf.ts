@@ -6,6 +6,7 @@
  * page. No I/O beyond reading the font files, no policy: what is in the snapshot is printed.
  */
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
 import PDFDocument from 'pdfkit';
 import { SECRET_KIND_LABELS, STEP_KIND_LABELS, type ExportedEntry, type HandbookExport, type ResourceTier, type WarningKind } from '../domain/handbook.js';
 
@@ -39,11 +40,50 @@ export function entryHeading(e: ExportedEntry): string {
   return `${x.manufacturer} ${x.modelNumber}${x.lockName ? ` (${x.lockName})` : ''} — ${x.title}`;
 }
 
-/** Renders `data` as a PDF document. */
+/** Where each entry starts (0-based page index) and how many pages the document has. */
+interface Layout {
+  pageOf: Map<string, number>;
+  pages: number;
+}
+
+/** What was written: pages and bytes. */
+export interface PdfWritten {
+  pages: number;
+  bytes: number;
+}
+
+/**
+ * Writes `data` as a PDF into `sink` (a file, an HTTP response), page by page as they are finished,
+ * honouring the sink's back-pressure; the sink is not ended. The contents pages come before the
+ * entries but print their page numbers, and every footer says "page i of n": a first pass lays the
+ * document out into nothing to learn those numbers, the second writes it. Only the pages of the
+ * entry being laid out are held in memory.
+ */
+export async function writeHandbookPdf(data: HandbookExport, sink: Writable): Promise<PdfWritten> {
+  const layout = await pass(data, null, null);
+  const out = await pass(data, layout, sink);
+  return { pages: out.pages, bytes: out.bytes };
+}
+
+/** Renders `data` as one PDF buffer (tests, small scopes); `writeHandbookPdf` streams instead. */
 export async function renderHandbookPdf(data: HandbookExport): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  await writeHandbookPdf(data, sink);
+  return Buffer.concat(chunks);
+}
+
+/** One run over the document; with `known` (the first run's layout) it draws the contents and page furniture and writes to `sink`. */
+async function pass(data: HandbookExport, known: Layout | null, sink: Writable | null): Promise<Layout & { bytes: number }> {
   const doc = new PDFDocument({
     size: 'A4',
     margins: { top: MARGIN, bottom: MARGIN, left: MARGIN, right: MARGIN },
+    // Buffered so a finished entry's pages can be revisited for the header and footer, then flushed.
     bufferPages: true,
     autoFirstPage: true,
     info: { Title: `Reset handbook — ${data.scopeLabel}`, Author: 'lockwarden', Subject: `Prepared for ${data.recipient}`, CreationDate: data.exportedAt },
@@ -51,28 +91,61 @@ export async function renderHandbookPdf(data: HandbookExport): Promise<Buffer> {
   });
   doc.registerFont('body', FONT.regular);
   doc.registerFont('bold', FONT.bold);
-  const chunks: Buffer[] = [];
-  doc.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
+  let bytes = 0;
+  let full = false;
+  doc.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (sink && !sink.write(c)) full = true;
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    doc.on('end', resolve);
     doc.on('error', reject);
   });
+  const current = () => {
+    const { start, count } = doc.bufferedPageRange();
+    return start + count - 1;
+  };
+  // Draws the furniture on the finished pages, writes them out and lets the sink catch up.
+  const flush = async () => {
+    if (known) {
+      const { start, count } = doc.bufferedPageRange();
+      for (let i = start; i < start + count; i++) furniture(doc, data, i, known.pages);
+    }
+    doc.flushPages();
+    // pdfkit emits its data on later ticks: give them a turn, then wait while the sink is full.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (sink && full) {
+      full = false;
+      if (!sink.writableNeedDrain) return;
+      await new Promise<void>((resolve, reject) => {
+        const off = () => {
+          sink.off('drain', ok);
+          sink.off('close', closed);
+          sink.off('error', closed);
+        };
+        const ok = () => (off(), resolve());
+        const closed = () => (off(), reject(new Error('the PDF output was closed before the export finished')));
+        sink.on('drain', ok);
+        sink.on('close', closed);
+        sink.on('error', closed);
+      });
+    }
+  };
 
   cover(doc, data);
-
-  // The contents come before the entries but need their page numbers: reserve its pages now, fill
-  // them in once every entry is placed.
   const groups = groupByManufacturer(data.entries);
   const tocLines = groups.reduce((n, g) => n + 1 + g.entries.length, 0);
   const contentHeight = doc.page.height - 2 * MARGIN;
   const firstPageLines = Math.floor((contentHeight - 40) / TOC_LINE);
   const perPage = Math.floor(contentHeight / TOC_LINE);
   const tocPages = tocLines <= firstPageLines ? 1 : 1 + Math.ceil((tocLines - firstPageLines) / perPage);
-  const tocStart = doc.bufferedPageRange().count;
+  const tocStart = current() + 1;
   for (let i = 0; i < tocPages; i++) {
     doc.addPage();
     if (i === 0) doc.outline.addItem('Contents');
   }
+  if (known) toc(doc, groups, known.pageOf, tocStart, firstPageLines, perPage);
+  await flush();
 
   const pageOf = new Map<string, number>();
   for (const g of groups) {
@@ -81,15 +154,18 @@ export async function renderHandbookPdf(data: HandbookExport): Promise<Buffer> {
       doc.addPage();
       bookmark ??= doc.outline.addItem(g.name, { expanded: true });
       bookmark.addItem(`${e.entry.modelNumber}${e.entry.lockName ? ` (${e.entry.lockName})` : ''} — ${e.entry.title}`);
-      pageOf.set(e.entry.id, doc.bufferedPageRange().count - 1);
+      pageOf.set(e.entry.id, current());
+      // Both passes draw the same things in the same order; a difference would print wrong page numbers.
+      if (known && known.pageOf.get(e.entry.id) !== current()) throw new Error(`handbook PDF layout differs between passes at entry ${e.entry.id}`);
       entry(doc, e, data);
+      await flush();
     }
   }
-
-  toc(doc, groups, pageOf, tocStart, firstPageLines, perPage);
-  furniture(doc, data);
+  const pages = current() + 1;
+  if (known && known.pages !== pages) throw new Error(`handbook PDF layout differs between passes: ${known.pages} then ${pages} pages`);
   doc.end();
-  return done;
+  await done;
+  return { pageOf, pages, bytes };
 }
 
 function groupByManufacturer(entries: ExportedEntry[]): { name: string; entries: ExportedEntry[] }[] {
@@ -212,19 +288,16 @@ function section(doc: PDFKit.PDFDocument, title: string, items: [string, string]
   }
 }
 
-/** The header and footer of every page: scope, recipient, export time, page number. */
-function furniture(doc: PDFKit.PDFDocument, data: HandbookExport): void {
-  const { start, count } = doc.bufferedPageRange();
-  for (let i = start; i < start + count; i++) {
-    doc.switchToPage(i);
-    const bottom = doc.page.margins.bottom;
-    // Writing inside the margins would otherwise start a new page.
-    doc.page.margins.bottom = 0;
-    const width = doc.page.width - 2 * MARGIN;
-    doc.font('body').fontSize(8).fillColor(COLOR.muted);
-    doc.text(`lockwarden reset handbook — ${data.scopeLabel}${data.secretsIncluded ? ' — CONTAINS SECRETS' : ''}`, MARGIN, MARGIN / 2, { width, lineBreak: false });
-    doc.text(`Prepared for ${data.recipient} · exported ${minute(data.exportedAt)} · page ${i + 1} of ${count}`, MARGIN, doc.page.height - MARGIN / 2 - 8, { width, align: 'center', lineBreak: false });
-    doc.page.margins.bottom = bottom;
-  }
+/** The header and footer of page `i` (0-based) of `count`: scope, recipient, export time, page number. */
+function furniture(doc: PDFKit.PDFDocument, data: HandbookExport, i: number, count: number): void {
+  doc.switchToPage(i);
+  const bottom = doc.page.margins.bottom;
+  // Writing inside the margins would otherwise start a new page.
+  doc.page.margins.bottom = 0;
+  const width = doc.page.width - 2 * MARGIN;
+  doc.font('body').fontSize(8).fillColor(COLOR.muted);
+  doc.text(`lockwarden reset handbook — ${data.scopeLabel}${data.secretsIncluded ? ' — CONTAINS SECRETS' : ''}`, MARGIN, MARGIN / 2, { width, lineBreak: false });
+  doc.text(`Prepared for ${data.recipient} · exported ${minute(data.exportedAt)} · page ${i + 1} of ${count}`, MARGIN, doc.page.height - MARGIN / 2 - 8, { width, align: 'center', lineBreak: false });
+  doc.page.margins.bottom = bottom;
   doc.fillColor(COLOR.text);
 }

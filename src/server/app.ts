@@ -32,6 +32,8 @@ import { simulatorRoutes } from './routes/simulator-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { alertRoutes } from './routes/alert-routes.js';
+import { integrationRoutes } from './routes/integration-routes.js';
 import { resetCaseRoutes } from './routes/reset-case-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
@@ -155,6 +157,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(accessRoutes(opts.services));
       await api.register(auditRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
+      await api.register(alertRoutes(opts.services));
+      await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },

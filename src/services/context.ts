@@ -1,3 +1,4 @@
+import type { IntegrationHost } from '../drivers/integration-host.js';
 import type { Clock, Ids } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
 import { isAllowed, scopeOf, type Action, type Actor, type Resource } from '../domain/identity.js';
@@ -32,6 +33,8 @@ export interface ServiceContext {
   randomInt: (max: number) => number;
   /** Called after a lock is created or edited (the in-process simulator provisions new devices). */
   hooks?: { locksSaved?(lockIds: string[]): Promise<void> };
+  /** The integrations' drivers running in this process (absent where no runtime runs them). */
+  integrations?: IntegrationHost;
 }
 
 /**

@@ -7,7 +7,8 @@ import { and, asc, eq, inArray, isNull, like, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
 import { AppError, validationError } from '../domain/errors.js';
-import { renderHandbookPdf } from '../export/handbook-pdf.js';
+import type { Writable } from 'node:stream';
+import { renderHandbookPdf, writeHandbookPdf, type PdfWritten } from '../export/handbook-pdf.js';
 import {
   ApplyTemplateSchema,
   diffContents,
@@ -39,7 +40,7 @@ import { allowedActions, inScope, isAllowed, type Actor } from '../domain/identi
 import { LOCK_FAMILIES, type LockFamily } from '../domain/lock-models.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { HandbookRepository, type EntryRow } from '../store/handbook-repository.js';
+import { HandbookRepository, type EntryRow, type SearchEntry } from '../store/handbook-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { SecretRepository, type DataKeyRow, type SecretRow } from '../store/secret-repository.js';
@@ -85,6 +86,15 @@ export interface SecretReveal {
 }
 
 /** Use cases on the reset handbook. */
+/** A handbook PDF export that was authorized and gathered, ready to be written. */
+export interface PreparedPdf {
+  filename: string;
+  entries: number;
+  secretsIncluded: boolean;
+  /** Streams the PDF into `sink` (not ended). */
+  write(sink: Writable): Promise<PdfWritten>;
+}
+
 export class HandbookService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -229,15 +239,12 @@ export class HandbookService {
   /** Full-text search over model, title and steps, tolerant of typos in model numbers. */
   async search(actor: Actor, input: unknown): Promise<SearchHit[]> {
     const { q, limit } = parseInput(HandbookSearchSchema, input);
-    const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
-    const repo = new HandbookRepository(this.ctx.db);
-    const hits = await repo.search(q, normalizeModelNumber(q), limit);
-    if (hits.length === 0) return [];
-    const byId = new Map((await this.summaries(this.ctx.db, visibleRows(await repo.list({ ids: hits.map((h) => h.id) }), scope))).map((s) => [s.id, s]));
-    return hits.flatMap((h) => {
-      const s = byId.get(h.id);
-      return s ? [{ ...s, rank: Number(h.rank) }] : [];
-    });
+    const now = this.ctx.clock.now();
+    // Overrides outside the reader's scope are dropped after ranking: a scoped reader may get fewer
+    // than a page when other sites' overrides rank high (model entries are everyone's).
+    const scope = readScope(actor, 'handbook.read', now);
+    const rows = visibleRows(await new HandbookRepository(this.ctx.db).search(q, normalizeModelNumber(q), limit), scope);
+    return rows.map((row) => ({ ...summaryOf(row, row.siteId, now), rank: row.rank }));
   }
 
   /** The table of contents: manufacturer > model > entries, and location > lock > effective entry. */
@@ -396,7 +403,22 @@ export class HandbookService {
     return { scope: req.scope, scopeLabel, recipient: actorLabel(actor), exportedAt: this.ctx.clock.now(), secretsIncluded: req.includeSecrets, reason: req.reason ?? null, entries };
   }
 
-  /** The export as a PDF document, with a file name that says what and when. */
+  /**
+   * Gathers and authorizes an export (reveals recorded, as `exportSnapshot`) and returns what to call
+   * the file plus `write`, which streams the PDF into a file or response without building it in memory.
+   */
+  async preparePdf(actor: Actor, input: unknown): Promise<PreparedPdf> {
+    const snapshot = await this.exportSnapshot(actor, input);
+    const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+    return {
+      filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`,
+      entries: snapshot.entries.length,
+      secretsIncluded: snapshot.secretsIncluded,
+      write: (sink) => writeHandbookPdf(snapshot, sink),
+    };
+  }
+
+  /** The export as one PDF buffer, with a file name that says what and when. */
   async exportPdf(actor: Actor, input: unknown): Promise<{ filename: string; pdf: Buffer; entries: number; secretsIncluded: boolean }> {
     const snapshot = await this.exportSnapshot(actor, input);
     const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
@@ -597,30 +619,7 @@ export class HandbookService {
     const pathIds = new Set(rows.flatMap((r) => (r.locationPath ?? '').split('/').filter(Boolean)));
     const sites = new Set((await new LocationRepository(db).byIds([...pathIds])).filter((l) => l.kind === 'site').map((l) => l.id));
     const now = this.ctx.clock.now();
-    return rows.map(({ entry: e, manufacturer, modelNumber, family, lockName, locationPath }) => {
-      const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
-      return {
-        id: e.id,
-        modelId: e.modelId,
-        manufacturer,
-        modelNumber,
-        family,
-        lockId: e.lockId,
-        lockName,
-        siteId: (locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null,
-        title: e.title,
-        generic: e.generic,
-        revision: e.currentRevision,
-        createdAt: e.createdAt,
-        updatedAt: e.updatedAt,
-        verificationWindowDays: e.verificationWindowDays,
-        verifiedAt: e.verifiedAt,
-        verifiedBy: e.verifiedBy,
-        verifiedRevision: e.verifiedRevision,
-        status: v.status,
-        dueAt: v.dueAt,
-      };
-    });
+    return rows.map((row) => summaryOf(row, (row.locationPath ?? '').split('/').find((id) => sites.has(id)) ?? null, now));
   }
 }
 
@@ -645,4 +644,30 @@ function conflict(expected: number, current: number): AppError {
   return new AppError('handbook.revision_conflict', `this entry is at revision ${current}, not ${expected}: someone saved since you opened it; reload, compare and try again`, [
     { path: 'expectedRevision', message: `the entry is at revision ${current}` },
   ]);
+}
+
+/** An entry as list views show it, its site already known. */
+function summaryOf({ entry: e, manufacturer, modelNumber, family, lockName }: Pick<EntryRow, 'manufacturer' | 'modelNumber' | 'family' | 'lockName'> & { entry: SearchEntry }, siteId: string | null, now: Date): HandbookEntrySummary {
+  const v = verificationStatus(e.verifiedAt, e.verificationWindowDays, now);
+  return {
+    id: e.id,
+    modelId: e.modelId,
+    manufacturer,
+    modelNumber,
+    family,
+    lockId: e.lockId,
+    lockName,
+    siteId,
+    title: e.title,
+    generic: e.generic,
+    revision: e.currentRevision,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    verificationWindowDays: e.verificationWindowDays,
+    verifiedAt: e.verifiedAt,
+    verifiedBy: e.verifiedBy,
+    verifiedRevision: e.verifiedRevision,
+    status: v.status,
+    dueAt: v.dueAt,
+  };
 }

@@ -9,6 +9,9 @@ import { SheetService } from './sheet-service.js';
 import { AttachmentService } from './attachment-service.js';
 import { AccessService } from './access-service.js';
 import { AuditService } from './audit-service.js';
+import { AlertService } from './alert-service.js';
+import { IntegrationService } from './integration-service.js';
+import { LockEventService } from './lock-event-service.js';
 import { ResetCaseService } from './reset-case-service.js';
 
 /** Every use case, built once over one context. */
@@ -24,6 +27,9 @@ export interface Services {
   attachments: AttachmentService;
   access: AccessService;
   audit: AuditService;
+  alerts: AlertService;
+  integrations: IntegrationService;
+  lockEvents: LockEventService;
   resetCases: ResetCaseService;
 }
 
@@ -42,6 +48,9 @@ export function createServices(ctx: ServiceContext): Services {
     attachments: new AttachmentService(ctx),
     access: new AccessService(ctx, auth.issueSignInLink),
     audit: new AuditService(ctx),
+    alerts: new AlertService(ctx),
+    integrations: new IntegrationService(ctx),
+    lockEvents: new LockEventService(ctx),
     resetCases: new ResetCaseService(ctx),
   };
 }

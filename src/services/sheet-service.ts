@@ -17,7 +17,11 @@ import { CREDENTIAL_STORAGE, type LockModel } from '../domain/lock-models.js';
 import { DRIVER_NAMES, EDITABLE_SERVICE_STATES, LockCreateSchema, SERVICE_STATE_LABELS, SERVICE_STATES, type ServiceState } from '../domain/locks.js';
 import {
   cellLines,
+  formatContacts,
+  formatResources,
   formatSteps,
+  parseContacts,
+  parseResources,
   HANDBOOK_COLUMNS,
   HANDBOOK_REQUIRED,
   INVENTORY_COLUMNS,
@@ -122,7 +126,7 @@ export class SheetService {
     };
   }
 
-  /** One row per handbook entry: model, override target, revision, steps, time, tools, warnings, verification. Never secrets. */
+  /** One row per handbook entry: model, override target, revision, steps, time, tools, warnings, summary, resources, contacts, verification. Never secrets. */
   async exportHandbook(actor: Actor): Promise<Table> {
     const scope = readScope(actor, 'handbook.read', this.ctx.clock.now());
     const db = this.ctx.db;
@@ -146,6 +150,9 @@ export class SheetService {
           'estimated minutes': c.estimatedMinutes === null ? '' : String(c.estimatedMinutes),
           tools: c.tools.join('\n'),
           warnings: c.warnings.map((w) => `${w.kind}: ${w.text}`).join('\n'),
+          summary: c.summary,
+          resources: formatResources(c.resources),
+          contacts: formatContacts(c.contacts),
           'last verified': dateOnly(entry.verifiedAt),
           'verified by': entry.verifiedBy ?? '',
           generic: c.generic ? 'yes' : 'no',
@@ -405,8 +412,8 @@ export class SheetService {
 
   /**
    * Imports handbook entries: matched by id, else by model (and `lock id` for an override). Title,
-   * steps, estimated minutes, tools and warnings come from the sheet (columns left out keep their
-   * value); summary, resources and contacts are kept. A change is a new revision with reason
+   * summary, steps, estimated minutes, tools, warnings, resources and contacts come from the sheet
+   * (columns left out keep their value). A change is a new revision with reason
    * "import"; a `revision` cell older than the entry's current revision is a conflict (someone saved
    * since the export). `last verified`, `verified by` and `lock` are read-only.
    */
@@ -485,6 +492,18 @@ export class SheetService {
         }
         content.warnings = list;
       }
+      const summary = get('summary');
+      if (summary !== undefined) content.summary = summary;
+      for (const [column, parse] of [
+        ['resources', parseResources],
+        ['contacts', parseContacts],
+      ] as const) {
+        const cell = get(column);
+        if (cell === undefined) continue;
+        const { items, errors: listErrors } = parse(cell);
+        for (const m of listErrors) bad(column, m);
+        content[column] = items;
+      }
       const generic = get('generic');
       if (generic) {
         const b = parseYesNo(generic);
@@ -503,7 +522,11 @@ export class SheetService {
       if (errors.length > n0 || !model) return;
       const parsed = HandbookContentSchema.safeParse(content);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) bad(columnOfContent(String(issue.path[0] ?? '')), issue.message);
+        for (const issue of parsed.error.issues) {
+          const [field = '', item] = issue.path;
+          const which = typeof item === 'number' ? `${ITEM_NAMES[String(field)] ?? 'item'} ${item + 1}: ` : '';
+          bad(columnOfContent(String(field)), `${which}${issue.message}`);
+        }
         return;
       }
       if (existing && base && isDeepStrictEqual(parsed.data, base)) {
@@ -627,7 +650,18 @@ const FIELD_COLUMNS: Record<string, InventoryColumn> = {
 function columnOfField(field: string): InventoryColumn {
   return FIELD_COLUMNS[field] ?? 'name';
 }
+const ITEM_NAMES: Record<string, string> = { steps: 'step', tools: 'tool', warnings: 'warning', resources: 'resource', contacts: 'contact' };
 function columnOfContent(field: string): HandbookColumn {
-  const map: Record<string, HandbookColumn> = { title: 'title', steps: 'procedure steps', estimatedMinutes: 'estimated minutes', tools: 'tools', warnings: 'warnings', generic: 'generic' };
+  const map: Record<string, HandbookColumn> = {
+    title: 'title',
+    summary: 'summary',
+    steps: 'procedure steps',
+    estimatedMinutes: 'estimated minutes',
+    tools: 'tools',
+    warnings: 'warnings',
+    resources: 'resources',
+    contacts: 'contacts',
+    generic: 'generic',
+  };
   return map[field] ?? 'title';
 }

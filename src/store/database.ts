@@ -99,14 +99,24 @@ export async function wrapPglite(client: PGlite, opts: { migrate?: boolean; onCl
 }
 
 /**
+ * PostgreSQL's buffer pool inside PGlite, in MB. PostgreSQL touches all of it at start, so it is
+ * resident for the life of the process (128 MB at PostgreSQL's default): a long-running server keeps
+ * the default, a one-shot CLI command takes 16 MB (its reads fall through to the OS page cache).
+ */
+export const SHARED_BUFFERS_MB = { server: 128, cli: 16 } as const;
+
+/**
  * Opens the embedded database in `dataDir/pglite`, after taking the data folder's lock: exactly one
  * process may own it, a second fails at once naming the owner's PID.
  */
-export async function openEmbedded(dataDir: string, info: { purpose: string }): Promise<Database & { lock: DataFolderLock }> {
+export async function openEmbedded(dataDir: string, info: { purpose: string; sharedBuffersMb?: number }): Promise<Database & { lock: DataFolderLock }> {
   mkdirSync(dataDir, { recursive: true });
   const lock = acquireDataFolderLock(dataDir, info.purpose);
   try {
-    const client = await PGlite.create(path.join(dataDir, 'pglite'), { extensions: PGLITE_EXTENSIONS });
+    // PGlite writes this as the folder's postgresql.conf on every open: always pass it, so one
+    // opener's setting never carries over to the next.
+    const postgresqlconf = `shared_buffers=${info.sharedBuffersMb ?? SHARED_BUFFERS_MB.server}MB\n`;
+    const client = await PGlite.create(path.join(dataDir, 'pglite'), { extensions: PGLITE_EXTENSIONS, postgresqlconf });
     const database = await wrapPglite(client, { onClose: () => lock.release() });
     return { ...database, lock };
   } catch (e) {
@@ -116,9 +126,9 @@ export async function openEmbedded(dataDir: string, info: { purpose: string }): 
 }
 
 /** Opens whichever database the configuration names. */
-export async function openDatabase(cfg: { databaseUrl?: string | undefined; dataDir: string; purpose: string }): Promise<Database & { lock?: DataFolderLock }> {
+export async function openDatabase(cfg: { databaseUrl?: string | undefined; dataDir: string; purpose: string; sharedBuffersMb?: number }): Promise<Database & { lock?: DataFolderLock }> {
   if (cfg.databaseUrl) return openPostgres(cfg.databaseUrl);
-  return openEmbedded(cfg.dataDir, { purpose: cfg.purpose });
+  return openEmbedded(cfg.dataDir, { purpose: cfg.purpose, ...(cfg.sharedBuffersMb ? { sharedBuffersMb: cfg.sharedBuffersMb } : {}) });
 }
 
 /** Runs `fn` in a transaction; everything it writes lands together or not at all. */

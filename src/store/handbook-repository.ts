@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { inTransaction, queryRows } from './database.js';
 import { handbookEntries, handbookRevisions, handbookVerifications, locations, lockModels, locks } from './schema.js';
 
 /** An entry's columns but its search vector (the database's own, only search reads it). */
@@ -150,52 +149,142 @@ export class HandbookRepository {
   }
 
   /**
-   * Ranked search: full text over `search_text` (simple configuration, prefix matching on the last
-   * word) plus trigram similarity of the normalized model number, so "db22ow" still finds DB-220W.
+   * Ranked search in one statement (no transaction, no session settings): full text over
+   * `search_text` plus trigram similarity of the normalized model number, so "db22ow" still finds
+   * DB-220W; each hit comes with the columns a summary shows and its site.
    */
-  async search(text: string, modelKey: string, limit: number): Promise<{ id: string; rank: number; headline: string }[]> {
-    return inTransaction(this.db, async (tx) => {
-      await tx.execute(SEARCH_TRGM_SETTINGS);
-      return queryRows(tx, searchQuery(text, modelKey, limit));
-    });
+  async search(text: string, modelKey: string, limit: number): Promise<SearchRow[]> {
+    return searchStatement(this.db, text, modelKey, limit);
   }
+
+}
+
+export type SearchEntry = Omit<EntryRecord, 'searchText' | 'modelKey'>;
+
+/** An entry found by search, with what `list` gives, its site (overrides only) and its rank. */
+export interface SearchRow extends Omit<EntryRow, 'entry'> {
+  /** The entry's columns a summary shows (not its search text). */
+  entry: SearchEntry;
+  siteId: string | null;
+  rank: number;
 }
 
 /**
- * The search statement, on its own so a benchmark can EXPLAIN exactly what `search` runs. Candidates
- * come from the indexes only — the GIN index on `search_vector` for the words, the trigram GIN index
- * on `model_key` for the model number (`%` and `<%` with the thresholds `SEARCH_TRGM_SETTINGS` sets)
- * — and only they are scored, so the cost follows the matches, not the size of the handbook.
+ * At most this many entries matching the words are ranked. A phrase common to a whole family of
+ * templates ("interior reset button") matches thousands; ranking all of them cost ~350 ms at 50,000
+ * entries. The candidates are the first ones the scan meets (table order, not a relevance order), so a
+ * broad query shows the best-ranked of those, not of every match.
  */
-export function searchQuery(text: string, modelKey: string, limit: number): SQL {
+export const SEARCH_WORD_CANDIDATES = 100;
+/** At most this many model numbers similar to the query (the most similar) are ranked. */
+export const SEARCH_MODEL_CANDIDATES = 50;
+/** The least trigram similarity for a model number to count as a typo of the query (pg_trgm's default `%` threshold). */
+export const SEARCH_MODEL_SIMILARITY = 0.3;
+
+/**
+ * The tsqueries for `text`: every word as typed (`exact`), and the same with the last word as a prefix
+ * (`prefix`, the user may still be typing). Exact words use GIN's fast AND scan; a prefix has to
+ * collect every posting of every lexeme it starts ("locks:*" in "Beldor Locks": ~10,000), so it only
+ * runs when the exact words find less than a page. With several words the normalized model number is
+ * an alternative, because the parser keeps "KK-40159" as "kk" and "-40159", which "kk & 40159" would
+ * not match, while `search_text` also holds "kk40159". Empty when there is no word.
+ */
+export function searchTsqueries(text: string, modelKey: string): { exact: string; prefix: string } {
   const words = text
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean)
     .slice(0, 12);
-  const tsquery = words.map((w) => `${w}:*`).join(' & ');
-  const e = handbookEntries;
-  const query = sql`to_tsquery('simple'::regconfig, ${tsquery || 'x'})`;
-  const useTrgm = modelKey.length >= 3;
-  const fts = tsquery ? sql`${e.searchVector} @@ ${query}` : sql`false`;
-  const trgm = useTrgm ? sql`greatest(similarity(${e.modelKey}, ${modelKey}), word_similarity(${modelKey}, ${e.modelKey}))` : sql`0`;
-  // One scan: the planner ORs the bitmaps of the two indexes, then scores only those rows.
-  const byModel = useTrgm ? sql`(${e.modelKey} % ${modelKey} or ${modelKey} <% ${e.modelKey})` : sql`false`;
-  return sql`select id, rank, headline from (
-          select ${e.id} as id,
-                 (case when ${fts} then ts_rank(${e.searchVector}, ${query}) + 1 else 0 end) + ${trgm} as rank,
-                 ${fts} as fts_match, ${trgm} as trgm_score,
-                 ${e.title} as headline
-          from ${e}
-          where ${fts} or ${byModel}
-        ) s
-        where fts_match or trgm_score >= 0.3
-        order by rank desc, id
-        limit ${limit}`;
+  if (words.length === 0) return { exact: '', prefix: '' };
+  const withModel = (q: string, suffix: string) => (words.length > 1 && modelKey.length >= 3 ? `(${q}) | ${modelKey}${suffix}` : q);
+  return {
+    exact: withModel(words.join(' & '), ''),
+    prefix: withModel(words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(' & '), ':*'),
+  };
 }
 
 /**
- * The trigram thresholds the index conditions of `searchQuery` use, matching its score cut-off (0.3
- * for both; PostgreSQL's default for `<%` is 0.6). Set per transaction.
+ * The search statement, on its own so a benchmark can EXPLAIN exactly what `search` runs. Candidates
+ * come from the indexes and are scored where the scan meets them: up to `SEARCH_WORD_CANDIDATES` from
+ * the GIN index on `search_vector` (1 + ts_rank + twice the model similarity), and the model numbers
+ * within trigram similarity 0.3 of the query (the GIN trigram index; `%` at its default threshold plus
+ * the same cut-off spelled out, so no session setting is needed; twice the similarity). An exact model
+ * number (similarity 1, and its words match) comes first. The trigram stage runs when the query has a
+ * digit (a model number) or the words found nothing (a typo); a word or name query does not pay for
+ * it. Only the best page is joined back to its entries, models, locks and sites. Ties go by title.
  */
-export const SEARCH_TRGM_SETTINGS = sql`select set_config('pg_trgm.similarity_threshold', '0.3', true), set_config('pg_trgm.word_similarity_threshold', '0.3', true)`;
+export function searchStatement(db: Db, text: string, modelKey: string, limit: number) {
+  const page = Math.min(limit, SEARCH_WORD_CANDIDATES);
+  const { exact, prefix } = searchTsqueries(text, modelKey);
+  const exactQuery = sql`to_tsquery('simple'::regconfig, ${exact})`;
+  const prefixQuery = sql`to_tsquery('simple'::regconfig, ${prefix})`;
+  const useTrgm = modelKey.length >= 3;
+  // Each candidate is scored where the scan meets it (its vector and model key are at hand there):
+  // a word match 1 + ts_rank (under the prefix query, the looser one) plus twice the model similarity.
+  const similarity = useTrgm ? sql`2 * similarity(model_key, ${modelKey})` : sql`0`;
+  const wordScore = sql`ts_rank(search_vector, ${prefixQuery}) + 1 + ${similarity}`;
+  const none = sql`select id, title, 0::real as rank from handbook_entries where false`;
+  const exactWords = exact ? sql`select id, title, ${wordScore} as rank from handbook_entries where search_vector @@ ${exactQuery} limit ${SEARCH_WORD_CANDIDATES}` : none;
+  const prefixWords = prefix
+    ? sql`select id, title, ${wordScore} from handbook_entries where (select count(*) from exact) < ${page} and search_vector @@ ${prefixQuery} limit ${SEARCH_WORD_CANDIDATES}`
+    : none;
+  const gate = /\d/.test(modelKey) ? sql`` : sql`not exists (select 1 from words) and `;
+  const models = useTrgm
+    ? sql`select id, title, ${similarity} as rank from handbook_entries
+          where ${gate}model_key % ${modelKey} and similarity(model_key, ${modelKey}) >= ${SEARCH_MODEL_SIMILARITY}
+          order by rank desc limit ${SEARCH_MODEL_CANDIDATES}`
+    : none;
+  // The entry's summary columns come out of the ranked subquery: joining handbook_entries again
+  // would cost the planner another relation (planning is a good part of a search on PGlite).
+  const e = handbookEntries;
+  const columns = [e.id, e.modelId, e.lockId, e.currentRevision, e.title, e.generic, e.verificationWindowDays, e.verifiedAt, e.verifiedBy, e.verifiedRevision, e.isDemo, e.createdAt, e.updatedAt];
+  const hits = sql`(
+    with exact as (${exactWords}),
+    words as (select * from exact union (${prefixWords})),
+    models as (${models}),
+    ranked as (
+      select id, max(rank) as rank, min(title) as title from (select * from words union all select * from models) c
+      group by id order by rank desc, title, id limit ${page}
+    )
+    select ${sql.join(
+      columns.map((c) => sql`e.${sql.identifier(c.name)}`),
+      sql`, `,
+    )}, ranked.rank
+    from ranked join handbook_entries e on e.id = ranked.id
+  ) hits`;
+  const hit = <K extends keyof SearchEntry>(k: K) => sql<SearchEntry[K]>`hits.${sql.identifier(e[k].name)}`.mapWith(e[k]);
+  // The first site on the lock's location path, as `HandbookService` summaries define it.
+  const siteId = sql<string | null>`case when hits.lock_id is null then null else (
+    select s.id from unnest(string_to_array(${locations.path}, '/')) with ordinality as p(id, n)
+    join locations s on s.id::text = p.id and s.kind = 'site' order by p.n limit 1) end`;
+  return db
+    .select({
+      entry: {
+        id: hit('id'),
+        modelId: hit('modelId'),
+        lockId: hit('lockId'),
+        currentRevision: hit('currentRevision'),
+        title: hit('title'),
+        generic: hit('generic'),
+        verificationWindowDays: hit('verificationWindowDays'),
+        verifiedAt: hit('verifiedAt'),
+        verifiedBy: hit('verifiedBy'),
+        verifiedRevision: hit('verifiedRevision'),
+        isDemo: hit('isDemo'),
+        createdAt: hit('createdAt'),
+        updatedAt: hit('updatedAt'),
+      },
+      manufacturer: lockModels.manufacturer,
+      modelNumber: lockModels.modelNumber,
+      family: lockModels.family,
+      lockName: locks.name,
+      locationPath: locations.path,
+      siteId,
+      rank: sql<number>`hits.rank`.mapWith(Number),
+    })
+    .from(hits)
+    .innerJoin(lockModels, sql`${lockModels.id} = hits.model_id`)
+    .leftJoin(locks, sql`${locks.id} = hits.lock_id`)
+    .leftJoin(locations, eq(locations.id, locks.locationId))
+    .orderBy(sql`hits.rank desc`, sql`hits.title`, sql`hits.id`);
+}

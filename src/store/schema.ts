@@ -11,6 +11,8 @@ import type { Role } from '../domain/identity.js';
 import type { CredentialKind, CredentialStatus } from '../domain/credentials.js';
 import type { HandbookContent, SecretKind } from '../domain/handbook.js';
 import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
+import type { AlertKind } from '../domain/alerts.js';
+import type { IntegrationConfig, IntegrationDriver } from '../domain/integrations.js';
 import type { ResetCase, ResetState } from '../domain/reset-case.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
@@ -301,8 +303,10 @@ export const handbookEntries = pgTable(
   (t) => [
     uniqueIndex('handbook_entries_model_idx').on(t.modelId).where(sql`${t.lockId} is null`),
     uniqueIndex('handbook_entries_lock_idx').on(t.lockId).where(sql`${t.lockId} is not null`),
-    index('handbook_entries_search_vector_idx').using('gin', t.searchVector),
-    index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')),
+    // fastupdate off: PGlite runs no autovacuum, so a pending list would never be merged and every
+    // search would scan up to gin_pending_list_limit (4 MB) of it linearly (~1-2 ms per index).
+    index('handbook_entries_search_vector_idx').using('gin', t.searchVector).with({ fastupdate: false }),
+    index('handbook_entries_model_key_trgm_idx').using('gin', t.modelKey.op('gin_trgm_ops')).with({ fastupdate: false }),
     check('handbook_entries_window_check', sql`${t.verificationWindowDays} between 1 and 3650`),
   ],
 );
@@ -538,6 +542,55 @@ export const accessDecisions = pgTable(
 );
 
 /** In-app notices (an access request to decide, a decision on one's own request). */
+/** Controllers, brokers and workspaces real locks are reached through (`src/domain/integrations.ts`). */
+export const integrations = pgTable('integrations', {
+  id: uuid('id').primaryKey(),
+  driver: text('driver').$type<IntegrationDriver>().notNull(),
+  name: text('name').notNull(),
+  config: jsonb('config').$type<IntegrationConfig>().notNull(),
+  /** The secret (API key, broker password) sealed with the secret key, bound to the row id; never returned. */
+  secretSealed: text('secret_sealed'),
+  createdAt: ts('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+});
+
+/** What devices reported about a lock (driver events), for its history. */
+export const lockEvents = pgTable(
+  'lock_events',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    at: ts('at').notNull(),
+    type: text('type').notNull(),
+    summary: text('summary').notNull(),
+    source: text('source').notNull(),
+  },
+  (t) => [index('lock_events_lock_idx').on(t.lockId, t.at)],
+);
+
+/** Alerts on a lock (`src/domain/alerts.ts`): at most one open per lock and kind. */
+export const lockAlerts = pgTable(
+  'lock_alerts',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<AlertKind>().notNull(),
+    detail: text('detail').notNull().default(''),
+    source: text('source').notNull(),
+    raisedAt: ts('raised_at').notNull(),
+    lastSeenAt: ts('last_seen_at').notNull(),
+    count: integer('count').notNull().default(1),
+    acknowledgedAt: ts('acknowledged_at'),
+    acknowledgedById: uuid('acknowledged_by_id'),
+    acknowledgedBy: text('acknowledged_by'),
+    note: text('note'),
+  },
+  (t) => [
+    uniqueIndex('lock_alerts_open_idx').on(t.lockId, t.kind).where(sql`${t.acknowledgedAt} is null`),
+    index('lock_alerts_raised_idx').on(t.raisedAt),
+  ],
+);
+
 export const notifications = pgTable(
   'notifications',
   {

@@ -14,6 +14,7 @@ const NAV = [
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },
+  { to: '/integrations', label: 'Integrations', action: 'integration.manage' },
   { to: '/audit', label: 'Audit log', action: 'audit.read' },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];

@@ -27,6 +27,7 @@ import { HandbookRevisions } from './pages/HandbookRevisions.js';
 import { People } from './pages/People.js';
 import { AccessRequests } from './pages/AccessRequests.js';
 import { AuditLog } from './pages/AuditLog.js';
+import { Integrations } from './pages/Integrations.js';
 import { ResetCases } from './pages/ResetCases.js';
 import { ResetCasePage } from './pages/ResetCasePage.js';
 
@@ -81,6 +82,7 @@ function App() {
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />
+          <Route path="/integrations" element={<Integrations />} />
           <Route path="/resets" element={<ResetCases />} />
           <Route path="/resets/:id" element={<ResetCasePage />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />

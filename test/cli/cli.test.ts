@@ -19,7 +19,7 @@ import { LOCK_FILE } from '../../src/store/data-folder-lock.js';
 import { openEmbedded } from '../../src/store/database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const ENTRY = path.join('test', 'helpers', 'cli-entry.ts');
+const ENTRY = path.join('bin', 'lockwarden.mjs');
 const SYSTEM: Actor = { kind: 'system', name: 'bootstrap' };
 /** Generous: a child start costs tsx plus opening PGlite, slow on a busy 2-core machine. */
 const RUN_TIMEOUT_MS = 45_000;
@@ -61,7 +61,7 @@ describe('lockwarden CLI', () => {
   }
 
   function start(args: string[]): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     child.once('exit', () => children.delete(child));
     return child;

@@ -1,5 +1,6 @@
 /**
- * Runs the real `lockwarden` CLI (from source, through tsx) in child processes for the CLI suites:
+ * Runs the real `lockwarden` command (`bin/lockwarden.mjs`, the built CLI that `npm test` builds
+ * first when stale) in child processes for the CLI suites:
  * one-shot runs with their output and exit code, long-running ones (serve, sim) started until they
  * print where they listen, and every child still running ended by PID when the suite ends.
  */
@@ -8,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const ENTRY = path.join('test', 'helpers', 'cli-entry.ts');
-/** Generous: a child start costs tsx plus opening PGlite, slow on a busy 2-core machine. */
+export const ENTRY = path.join('bin', 'lockwarden.mjs');
+/** Generous: a child start costs opening PGlite, slow on a busy 2-core machine. */
 export const RUN_TIMEOUT_MS = 45_000;
 
 export interface Result {
@@ -41,7 +42,7 @@ export class CliHarness {
   }
 
   start(args: string[]): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;

@@ -15,8 +15,12 @@ export type ConformanceFault = 'timeout' | 'lost_ack' | 'offline';
 
 /** Acting on the device from outside lockwarden. */
 export interface ConformancePeer {
-  /** Sets a PIN as someone at the keypad or another app would (lockwarden would call it unmanaged). */
-  setPinOutOfBand(slot: number, code: string): Promise<void>;
+  /**
+   * Sets a PIN as someone at the keypad or another app would (lockwarden would call it unmanaged).
+   * A device without native slots (a cloud such as Seam) places the PIN itself: its peer resolves
+   * to the slot where lockwarden now sees it.
+   */
+  setPinOutOfBand(slot: number, code: string): Promise<void | number>;
   /** Pairs another controller with the device. */
   pairControllerOutOfBand?(label: string): Promise<void>;
   /**
@@ -178,8 +182,9 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
     it('shows a PIN set outside lockwarden in a read', async (t) => {
       if (!takesPins()) return t.skip('device takes no PINs');
       touched.add(2);
-      await h.peer.setPinOutOfBand(2, code(7));
-      const pin = await pinIn(2);
+      const slot = (await h.peer.setPinOutOfBand(2, code(7))) ?? 2;
+      touched.add(slot);
+      const pin = await pinIn(slot);
       assert.ok(pin, 'the out-of-band PIN is visible');
       assert.ok(pin.code === null || pin.code === code(7));
     });
@@ -265,7 +270,8 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
       try {
         // A subscription may become live a little after onEvent returns (a socket, a long poll): try a few times.
         for (let attempt = 0; attempt < 40 && !seen.some((e) => e.type === 'credentials_changed' && e.externalId === id()); attempt++) {
-          await h.peer.setPinOutOfBand(2, code(20 + (attempt % 50)));
+          const slot = await h.peer.setPinOutOfBand(2, code(20 + (attempt % 50)));
+          if (typeof slot === 'number') touched.add(slot);
           await waitFor(() => seen.some((e) => e.type === 'credentials_changed' && e.externalId === id()), 100);
         }
       } finally {

@@ -2,9 +2,13 @@
  * Credentials in a real browser: on a fresh server with the demo fleet, open a simulated deadbolt,
  * add a time-bound PIN and watch it reach the lock ("confirmed"), reveal it with a reason, change the
  * code "at the keypad" through the simulator and watch lockwarden put its code back, then run a bulk
- * change on one unit and follow its progress. Drives Debian's Chromium through playwright-core;
+ * change on one unit and follow its progress; a factory reset at the door shows as an alert on the lock
+ * page, acknowledged with a note. Drives Debian's Chromium through playwright-core;
  * screenshots go to test-output/e2e. Every wait is bounded (20 s) and says what it waited for.
  */
+import { startFakeSeam } from '../drivers/seam-peer.js';
+import type { PhysicalActions } from '../../src/drivers/simulator/fleet-actions.js';
+import type { ResetGating } from '../../src/drivers/simulator/lock-spec.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +28,9 @@ const WAIT = 20_000;
 
 /** What this test reads of the in-process simulator (kept structural: the simulator is the driver's business). */
 interface SimFleetView {
-  get(externalId: string): { pins: { slot: number; code: string | null }[] } | undefined;
+  get(externalId: string): { pins: { slot: number; code: string | null }[]; gating: ResetGating } | undefined;
   log: { externalId: string; op: string; slot?: number; source?: string }[];
+  physical: Pick<PhysicalActions, 'reset' | 'setOnDoor'>;
 }
 
 /** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
@@ -335,5 +340,56 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     // The lock page shows the bulk-added PIN.
     await page.goto(`${server.url}/locks/${lockId}`);
     await expectText(page.getByTestId('slot-table'), /Cleaner Bo/, 'the bulk-added PIN on the lock page');
+  });
+  it('a factory reset at the door shows as an alert on the lock page, acknowledged with a note', async () => {
+    const f = fleet()!;
+    const state = f.get(externalId)!;
+    if (state.gating.needsLockOffDoor) f.physical.setOnDoor(externalId, false);
+    const reset = f.physical.reset(externalId, { holdSeconds: state.gating.holdSeconds, ...(state.gating.buttonSequence ? { sequence: state.gating.buttonSequence } : {}) });
+    assert.deepEqual(reset, { ok: true });
+    await page.goto(`${server.url}/locks/${lockId}`);
+    const alerts = page.getByTestId('lock-alerts');
+    await expectText(alerts, /The lock reported a factory reset/, 'the reset alert on the lock page');
+    await expectText(page.getByTestId('lock-history'), /Factory reset reported/, 'the reset in the device history');
+    await alerts.getByRole('button', { name: 'Acknowledge' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('What was done').fill('ok');
+    await dialog.getByRole('button', { name: 'Acknowledge alert' }).click();
+    await expectText(dialog, /at least 3 characters/, 'a note that is too short is refused');
+    await dialog.getByLabel('What was done').fill('Reset done by our technician; reset case opened');
+    await dialog.getByRole('button', { name: 'Acknowledge alert' }).click();
+    await alerts.waitFor({ state: 'detached', timeout: WAIT });
+    const all = await apiGet<{ items: { acknowledgedBy: string | null; note: string | null }[] }>(`/api/alerts?lockId=${lockId}&state=all`);
+    assert.equal(all.items[0]?.note, 'Reset done by our technician; reset case opened');
+  });
+  it('connects a Seam workspace, sees its locks and adopts one into a unit', async () => {
+    const seam = await startFakeSeam();
+    try {
+      await page.goto(`${server.url}/integrations`);
+      await page.getByRole('button', { name: 'Add integration' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Name').fill('Harbour Seam workspace');
+      await dialog.getByLabel('API endpoint').fill(seam.url);
+      await dialog.getByRole('button', { name: 'Connect' }).click();
+      await expectText(dialog, /the API key is required/, 'a Seam workspace needs its API key');
+      await dialog.getByLabel('API key').fill(seam.apiKey);
+      await dialog.getByRole('button', { name: 'Connect' }).click();
+      const card = page.getByTestId('integration-Harbour Seam workspace');
+      await expectText(card.getByTestId('integration-status'), /^running$/, 'the workspace accepted the key');
+      await card.getByRole('button', { name: 'Adopt' }).first().click();
+      const adopt = page.getByRole('dialog');
+      const location = adopt.getByRole('combobox', { name: 'Location' });
+      await location.click();
+      await location.fill('Unit A101');
+      await page.getByRole('option', { name: /Unit A101$/ }).click();
+      await adopt.getByLabel('Name in the inventory').fill('Unit A101 side door (Seam)');
+      await adopt.getByRole('button', { name: 'Add to the inventory' }).click();
+      await card.getByRole('link', { name: 'Open lock' }).first().click();
+      await page.getByRole('heading', { name: 'Unit A101 side door (Seam)' }).waitFor({ timeout: WAIT });
+      assert.doesNotMatch(await page.content(), new RegExp(seam.apiKey), 'the key is never on a page');
+      await page.screenshot({ path: path.join(shots, '18-seam-lock-adopted.png'), fullPage: true });
+    } finally {
+      await seam.close();
+    }
   });
 });

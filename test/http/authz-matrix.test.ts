@@ -79,6 +79,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
   const key = (role: Role, state: State) => `${role}:${state}`;
   const place: Record<Relation, { lockId: string; locationId: string; modelId: string; doorParent: string }> = {} as never;
   let unitId = '';
+  let integrationId = '';
   let grantee = '';
   let requester: Session;
   let n = 0;
@@ -118,6 +119,12 @@ describe('authorization matrix: every route × role × scope relation × grant s
     const k = place[c.relation].lockId;
     if (!entries.has(k)) entries.set(k, (await svc().handbook.forLock(SYSTEM, k)).entry!.id);
     return entries.get(k)!;
+  }
+  /** An open alert on the relation's lock: a fresh lock's for allowed cells (acknowledging closes it), else the place's own. */
+  const alerts = new Map<Relation, string>();
+  async function alertFor(c: Cell, fresh: boolean): Promise<string> {
+    if (!fresh && alerts.has(c.relation)) return alerts.get(c.relation)!;
+    return (await svc().alerts.raise(SYSTEM, await lockFor(c, fresh), 'tamper', { detail: 'matrix', source: 'matrix' })).id;
   }
   // Refused cells share one secret and one attachment per place (an entry holds at most 20 photos).
   const secrets = new Map<Relation, string>();
@@ -241,6 +248,14 @@ describe('authorization matrix: every route × role × scope relation × grant s
     // A lock with no device (driver "none") cannot be operated: 400 device.not_supported past authorization.
     { op: 'POST /api/locks/{id}/lock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/lock` }) },
     { op: 'POST /api/locks/{id}/unlock', kind: 'place', actions: ['lock.operate'], passed: [400], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unlock` }) },
+    { op: 'GET /api/locks/{id}/events', kind: 'place', actions: ['lock.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/events` }) },
+    { op: 'GET /api/alerts', kind: 'list', actions: ['lock.read'], build: async () => ({ method: 'GET', url: '/api/alerts' }) },
+    {
+      op: 'POST /api/alerts/{id}/acknowledge',
+      kind: 'place',
+      actions: ['lock.operate'],
+      build: async (c, a) => ({ method: 'POST', url: `/api/alerts/${await alertFor(c, a)}/acknowledge`, payload: { note: 'looked at it' } }),
+    },
     { op: 'GET /api/locks/{id}/handbook', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/handbook` }) },
     {
       op: 'POST /api/simulator/locks/{id}/drift',
@@ -352,6 +367,21 @@ describe('authorization matrix: every route × role × scope relation × grant s
         return { method: 'DELETE', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}` };
       },
     },
+    // Integrations: organisation-level, except adopting a device, which is placing a lock. No driver
+    // runs in this environment, so an allowed adoption gets past authorization to 409 not_running.
+    { op: 'GET /api/integrations', kind: 'org', build: async () => ({ method: 'GET', url: '/api/integrations' }) },
+    { op: 'POST /api/integrations', kind: 'org', build: async () => ({ method: 'POST', url: '/api/integrations', payload: { driver: 'matter', name: `Matter ${uniq()}` } }) },
+    { op: 'GET /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}` }) },
+    { op: 'DELETE /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'DELETE', url: `/api/integrations/${integrationId}` }) },
+    { op: 'POST /api/integrations/{id}/restart', kind: 'org', build: async () => ({ method: 'POST', url: `/api/integrations/${integrationId}/restart` }) },
+    { op: 'GET /api/integrations/{id}/devices', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}/devices` }) },
+    {
+      op: 'POST /api/integrations/{id}/adopt',
+      kind: 'place',
+      actions: ['lock.write'],
+      passed: [409],
+      build: async (c) => ({ method: 'POST', url: `/api/integrations/${integrationId}/adopt`, payload: { externalId: 'node-1', locationId: place[c.relation].locationId } }),
+    },
     // Reset cases: opened and closed by managers and above, stepped through by technicians, read by auditors.
     { op: 'GET /api/reset-cases', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/reset-cases' }) },
     { op: 'POST /api/reset-cases', kind: 'place', actions: ['reset.manage'], build: async (c, a) => ({ method: 'POST', url: '/api/reset-cases', payload: { lockId: await lockFor(c, a), reason: 'pairing_loop' } }) },
@@ -443,6 +473,9 @@ describe('authorization matrix: every route × role × scope relation × grant s
       entries.set(place[r].lockId, id);
       await svc().handbook.save(SYSTEM, id, { content: { ...(await svc().handbook.get(SYSTEM, id)).content, title: `Override at ${r}` }, reason: 'matrix', expectedRevision: 1 });
     }
+    integrationId = (await svc().integrations.create(SYSTEM, { driver: 'matter', name: 'Matrix Matter' })).id;
+    // An open alert on every place's lock, so the alert list has something to leak.
+    for (const r of RELATIONS) alerts.set(r, (await svc().alerts.raise(SYSTEM, place[r].lockId, 'tamper', { detail: 'matrix', source: 'matrix' })).id);
     await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
     await svc().auth.createUser(SYSTEM, { email: 'requester@example.test', displayName: 'Requester', role: 'technician', locationId: place['other site'].doorParent, password: 'requester password 1' });
     for (const r of RELATIONS) cases.set(r, await openCaseOn(place[r].lockId, `Reset case at ${r}`));

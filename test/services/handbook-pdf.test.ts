@@ -91,6 +91,18 @@ for (const engine of ENGINES) {
       assert.doesNotMatch(kp, /STALE/);
     });
 
+    it('prints the page each entry starts on in the contents, and "page i of n" on every page', () => {
+      const contents = all.pages[1]!;
+      for (const e of byModel.values()) {
+        const printed = new RegExp(`${e.modelNumber} — .*?· rev \\d+(?: STALE| NEVER VERIFIED)? (\\d+)`).exec(contents)?.[1];
+        const actual = all.pages.findIndex((p) => p.includes(`Model: ${e.modelNumber} `)) + 1;
+        assert.ok(actual > 2, `${e.modelNumber} is after the cover and contents`);
+        assert.equal(Number(printed), actual, `${e.modelNumber}: contents say page ${printed}, it starts on ${actual}`);
+      }
+      assert.ok(Math.max(...[...byModel.values()].map((e) => all.pages.findIndex((p) => p.includes(`Model: ${e.modelNumber} `)))) >= 5, 'some entry well past page 2');
+      all.pages.forEach((p, i) => assert.ok(p.includes(`page ${i + 1} of ${all.pages.length}`), `page ${i + 1} footer`));
+    });
+
     it('keeps non-Latin text intact', () => {
       assert.ok(text(all).includes(GREEK), 'the Greek step extracts as written');
     });

@@ -185,6 +185,9 @@ for (const engine of ENGINES) {
       await rejects(hb().create(SYSTEM, { modelId: lock.modelId, lockId: lock.id, content: model.content }), 'handbook.duplicate');
       const bySite = await hb().list(SYSTEM, { siteId: lock.siteId! });
       assert.deepEqual(bySite.map((e) => e.id), [override.id]);
+      const { rank, ...found } = (await hb().search(SYSTEM, { q: 'Finance cash safe facilities' }))[0]!;
+      assert.ok(rank > 0);
+      assert.deepEqual(found, bySite[0], 'a search hit is the same summary as the list gives, its site included');
 
       const toc = await hb().toc(SYSTEM);
       const vault = toc.manufacturers.find((m) => m.name === 'Vaultline Demo')!;

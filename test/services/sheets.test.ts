@@ -216,4 +216,72 @@ describe('spreadsheet import and export', () => {
     const err = (await sheets.importHandbook(SYSTEM, t).catch((x: unknown) => x)) as { fields: { row: number; column: string; message: string }[] };
     assert.deepEqual(err.fields.map((f) => [f.row, f.column]), [[i + 2, 'revision']]);
   });
+  it('handbook sheet: summary, resources and contacts round trip through CSV and XLSX, "|" and "\\" inside values included', async () => {
+    const { sheets, handbook } = env.services;
+    const entry = (await handbook.list(SYSTEM)).find((e) => e.modelNumber === 'DB-100')!;
+    const before = await handbook.get(SYSTEM, entry.id);
+    const content = {
+      ...before.content,
+      summary: 'Interior reset.\nTwo people recommended.',
+      resources: [
+        { tier: 'manufacturer' as const, label: 'Install | reset guide', url: 'https://example.com/db100?a=1|2' },
+        { tier: 'community' as const, label: 'Locksmith forum thread', url: 'https://forum.example.org/t/123' },
+        { tier: 'support' as const, label: 'Helpline \\ EMEA', phone: '+44 20 7946 0000', hours: 'Mon-Fri 08:00-18:00 CET' },
+      ],
+      contacts: [
+        { name: 'Dana Reyes', role: 'site manager', phone: '+1 555 0100', email: 'dana@example.com' },
+        { name: 'Night desk' },
+      ],
+    };
+    await handbook.save(SYSTEM, entry.id, { content, reason: 'resources for the round trip', expectedRevision: before.revision });
+    const t = await sheets.exportHandbook(SYSTEM);
+    const h = (c: string) => t.headers.indexOf(c);
+    const row = t.rows.find((r) => r[h('id')] === entry.id)!;
+    assert.equal(row[h('resources')], 'manufacturer: Install \\| reset guide | url: https://example.com/db100?a=1\\|2\ncommunity: Locksmith forum thread | url: https://forum.example.org/t/123\nsupport: Helpline \\\\ EMEA | phone: +44 20 7946 0000 | hours: Mon-Fri 08:00-18:00 CET');
+    assert.equal(row[h('contacts')], 'Dana Reyes | role: site manager | phone: +1 555 0100 | email: dana@example.com\nNight desk');
+    const revs = await revisionCount();
+    for (const format of ['csv', 'xlsx'] as const) {
+      const r = await sheets.importFile(SYSTEM, 'handbook', await sheets.exportFile(SYSTEM, 'handbook', format), { format });
+      assert.equal(r.updated, 0, `${format}: ${JSON.stringify(r)}`);
+    }
+    assert.equal(await revisionCount(), revs);
+    // Edited by hand: parts in another order, one left out; read back as the same values.
+    row[h('resources')] = 'support: Helpline | hours: 24/7 | phone: 0800 000 000';
+    row[h('contacts')] = 'Sam | email: sam@example.com';
+    row[h('revision')] = '';
+    const r = await sheets.importHandbook(SYSTEM, { headers: t.headers, rows: [row] });
+    assert.equal(r.updated, 1);
+    const after = await handbook.get(SYSTEM, entry.id);
+    assert.deepEqual(after.content.resources, [{ tier: 'support', label: 'Helpline', phone: '0800 000 000', hours: '24/7' }]);
+    assert.deepEqual(after.content.contacts, [{ name: 'Sam', email: 'sam@example.com' }]);
+    assert.equal(after.content.summary, content.summary);
+  });
+
+  it('handbook sheet: bad resources and contacts are reported by row and column, and nothing is written', async () => {
+    const { sheets } = env.services;
+    const t = await sheets.exportHandbook(SYSTEM);
+    const h = (c: string) => t.headers.indexOf(c);
+    const rows = t.rows.slice(0, 4).map((r) => [...r]);
+    rows[0]![h('resources')] = 'vendor: Somewhere | url: https://x.example';
+    rows[1]![h('resources')] = 'support: Helpline | fax: 555';
+    rows[2]![h('resources')] = 'support: Helpline with no number';
+    rows[3]![h('contacts')] = 'Pat | email: not-an-email';
+    const revs = await revisionCount();
+    const err = (await sheets.importHandbook(SYSTEM, { headers: t.headers, rows }).catch((x: unknown) => x)) as { code: string; fields: { row: number; column: string; message: string }[] };
+    assert.deepEqual(
+      err.fields.map((f) => [f.row, f.column]),
+      [
+        [2, 'resources'],
+        [3, 'resources'],
+        [4, 'resources'],
+        [5, 'contacts'],
+      ],
+      JSON.stringify(err.fields),
+    );
+    assert.match(err.fields[0]!.message, /tier \(manufacturer, community, support\)/);
+    assert.match(err.fields[1]!.message, /"fax: 555" should start with one of url:, phone:, hours:/);
+    assert.match(err.fields[2]!.message, /^resource 1: a support resource needs a phone number or an address/);
+    assert.match(err.fields[3]!.message, /^contact 1: enter an email address/);
+    assert.equal(await revisionCount(), revs);
+  });
 });

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -81,14 +82,24 @@ export function handbookRoutes(services: Services): FastifyPluginAsyncZod {
         },
       },
       async (req, reply) => {
-        const out = await handbook.exportPdf(actorOf(req), req.query);
+        // Authorized and gathered (reveals recorded) before any byte is sent, so errors are still a clean 4xx.
+        const out = await handbook.preparePdf(actorOf(req), req.query);
+        const body = new PassThrough();
+        // Streamed as pages are finished; a failure mid-way aborts the response rather than sending a torn file.
+        out.write(body).then(
+          () => body.end(),
+          (err: unknown) => {
+            req.log.error({ err }, 'handbook PDF export failed while streaming');
+            body.destroy(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
         // The document may carry secrets and always carries procedures: no cache, no proxy copy.
         return reply
           .header('cache-control', 'no-store')
           .header('content-disposition', `attachment; filename="${out.filename}"`)
           .header('x-handbook-entries', String(out.entries))
           .type('application/pdf')
-          .send(out.pdf);
+          .send(body);
       },
     );
     app.get('/handbook/templates', { schema: { tags, response: { 200: items(z.object({ family: z.enum(LOCK_FAMILIES), content: HandbookContentSchema })) } } }, async (req) => ({

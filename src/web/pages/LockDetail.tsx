@@ -9,7 +9,9 @@ import { api, fieldErrors, formAlert, formatDate } from '../api.js';
 import { lockPlace, type LockJson } from '../data.js';
 import { entryPath, StatusBadge, useLockEntry } from '../handbook.js';
 import { useCan } from '../session.js';
+import { LockAlerts } from './LockAlerts.js';
 import { LockCredentials } from './LockCredentials.js';
+import { LockHistory } from './LockHistory.js';
 import { StateBadge } from './StateBadge.js';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
@@ -90,6 +92,7 @@ export function LockDetail() {
         </Group>
       </Group>
       <Text c="dimmed">{lockPlace(l, 10)}</Text>
+      <LockAlerts lockId={l.id} />
       {retired && (
         <Alert color="gray" title="Retired">
           Retired {formatDate(l.retiredAt)}: {l.retiredReason}
@@ -122,6 +125,7 @@ export function LockDetail() {
         </Text>
       </Card>
       <LockCredentials lock={l} />
+      <LockHistory lockId={l.id} />
       <Modal opened={retiring} onClose={() => setRetiring(false)} title={`Retire ${l.name}`}>
         <Stack>
           <Text size="sm">A retired lock stays in the inventory as history and can no longer be edited.</Text>

@@ -1,0 +1,102 @@
+/**
+ * Runs the drivers of the configured integrations in this process: one `MultiplexDriver` per
+ * protocol (registered under the lock `driver` name), each integration's own driver made by the
+ * factory for its protocol and started from its settings and unsealed secret. A driver that fails to
+ * start is remembered with its error (shown on the integration) and does not stop the others.
+ */
+import { INTEGRATION_DRIVERS, type IntegrationConfig, type IntegrationDriver } from '../domain/integrations.js';
+import type { LockDriver } from './contract.js';
+import { MultiplexDriver } from './multiplex.js';
+import { createSeamDriver } from './seam/index.js';
+import { createZigbee2MqttDriver } from './zigbee2mqtt/index.js';
+
+export interface DriverStart {
+  integrationId: string;
+  config: IntegrationConfig;
+  /** The integration's secret (API key, broker password), or null. Never log it. */
+  secret: string | null;
+  /** The data folder (a Matter controller keeps its fabric under it). */
+  dataDir: string;
+}
+
+/** Makes and connects one integration's driver; rejects with a message fit to show. */
+export type DriverFactory = (start: DriverStart) => Promise<LockDriver>;
+export type DriverFactories = Partial<Record<IntegrationDriver, DriverFactory>>;
+
+/** The factories this build ships (drivers add themselves here as they land). */
+export const BUILT_IN_FACTORIES: DriverFactories = {
+  // A workspace is only "running" once Seam accepted its key: one device listing proves it.
+  seam: async ({ config, secret }) => {
+    const { endpoint } = config as IntegrationConfig<'seam'>;
+    const driver = createSeamDriver({ apiKey: secret ?? '', endpoint });
+    try {
+      await driver.discover();
+    } catch (e) {
+      await driver.close();
+      throw e;
+    }
+    return driver;
+  },
+  // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
+  zigbee2mqtt: async ({ config, secret }) => {
+    const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;
+    return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}) });
+  },
+};
+
+export interface IntegrationStatus {
+  running: boolean;
+  error: string | null;
+}
+
+export class IntegrationHost {
+  readonly multiplexers = new Map<IntegrationDriver, MultiplexDriver>();
+  private readonly errors = new Map<string, string>();
+
+  constructor(
+    private readonly factories: DriverFactories,
+    private readonly dataDir: string,
+  ) {
+    for (const d of INTEGRATION_DRIVERS) this.multiplexers.set(d, new MultiplexDriver(d, 2));
+  }
+
+  hasFactory(driver: IntegrationDriver): boolean {
+    return this.factories[driver] !== undefined;
+  }
+
+  /** Starts (or restarts) one integration; failures are kept as its status, not thrown. */
+  async start(integrationId: string, driver: IntegrationDriver, config: IntegrationConfig, secret: string | null): Promise<IntegrationStatus> {
+    const mux = this.multiplexers.get(driver)!;
+    await mux.remove(integrationId);
+    this.errors.delete(integrationId);
+    const factory = this.factories[driver];
+    if (!factory) {
+      this.errors.set(integrationId, `this build of lockwarden has no ${driver} driver`);
+      return this.status(integrationId, driver);
+    }
+    try {
+      await mux.add(integrationId, await factory({ integrationId, config, secret, dataDir: this.dataDir }));
+    } catch (e) {
+      // The message only: a driver's error must not carry its secret, and a stack helps no one here.
+      this.errors.set(integrationId, e instanceof Error ? e.message : String(e));
+    }
+    return this.status(integrationId, driver);
+  }
+
+  async stop(integrationId: string, driver: IntegrationDriver): Promise<void> {
+    this.errors.delete(integrationId);
+    await this.multiplexers.get(driver)!.remove(integrationId);
+  }
+
+  status(integrationId: string, driver: IntegrationDriver): IntegrationStatus {
+    return { running: this.multiplexers.get(driver)!.has(integrationId), error: this.errors.get(integrationId) ?? null };
+  }
+
+  driverOf(integrationId: string, driver: IntegrationDriver): LockDriver | undefined {
+    return this.multiplexers.get(driver)!.driverOf(integrationId);
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.multiplexers.values()) await m.close();
+  }
+}

@@ -1,0 +1,534 @@
+/**
+ * The `seam` driver: locks reached through Seam's cloud API (one workspace, one API key).
+ *
+ * Seam has no PIN slots. lockwarden's slot lives in the code's name (`[slot 3] Front desk`), so it
+ * survives restarts and is visible in Seam's console. Codes without that tag (set at the keypad,
+ * by another app, or "unmanaged" in Seam's words) are given the lowest free slots in creation
+ * order, so a read is stable from one call to the next.
+ *
+ * Seam applies codes asynchronously: a code is `setting` until the lock confirmed it, then `set`;
+ * a delete shows `removing`. A write resolves once Seam accepted it; a later read reports what
+ * Seam then observes (`setting` and `set` both count as present, `removing` as gone). Nothing here
+ * polls a code until it is `set` or retries a write: the reconciler reads again and decides.
+ *
+ * The official SDK (`@seamapi/http`) makes most calls. Code updates, deletes and the
+ * unmanaged-to-managed conversion go over plain HTTP POST: SDK 2.x sends deletes as `DELETE` with a
+ * body (which Seam's own fake does not read) and updates as `PATCH` (which the fake does not route),
+ * while `POST` is what both the API and the fake accept.
+ *
+ * The API key is a secret: no log line and no error message carries it, nor a PIN, nor Seam's own
+ * error text (which can echo the code).
+ */
+import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
+import { isSeamEvent, type SeamEvent } from './webhook.js';
+
+/** Where lockwarden's own logs go (pino-compatible subset). */
+export interface SeamDriverLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Plain configuration of one Seam connection. */
+export interface SeamDriverConfig {
+  /** Seam API key (secret). */
+  apiKey: string;
+  /** API base URL; Seam's production endpoint by default. */
+  endpoint?: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** How often `/events/list` is polled while someone listens (the fallback when webhooks are not wired). */
+  pollIntervalMs?: number;
+  /** How often a lock/unlock action attempt is polled until Seam reports its outcome. */
+  actionAttemptPollMs?: number;
+  /** Per-device, per-minute budgets; Seam's published limits by default. */
+  rateLimits?: Partial<Record<SeamRateKind, number>>;
+  /** Slots offered on a device that does not say how many codes it holds. */
+  defaultSlots?: number;
+  /** Commands in flight at once through this workspace. */
+  hubConcurrency?: number;
+  now?: () => number;
+  logger?: SeamDriverLogger;
+}
+
+/** Seam's production API. */
+export const SEAM_ENDPOINT = 'https://connect.getseam.com';
+
+const SLOT_TAG = /^\[slot (\d{1,4})\] ?/;
+
+/** A Seam access code as far as this driver reads it. */
+interface SeamAccessCode {
+  access_code_id: string;
+  device_id: string;
+  name?: string | null;
+  code?: string | null;
+  status?: string;
+  type?: string;
+  starts_at?: string | null;
+  ends_at?: string | null;
+  is_managed?: boolean;
+  errors?: { error_code?: string }[];
+  created_at?: string;
+}
+
+/** A Seam device as far as this driver reads it. */
+interface SeamDevice {
+  device_id: string;
+  device_type?: string;
+  display_name?: string;
+  connected_account_id?: string;
+  can_remotely_lock?: boolean;
+  can_remotely_unlock?: boolean;
+  can_program_online_access_codes?: boolean;
+  errors?: { error_code?: string }[];
+  properties?: {
+    name?: string;
+    online?: boolean;
+    locked?: boolean;
+    door_open?: boolean;
+    battery_level?: number;
+    manufacturer?: string;
+    model?: { display_name?: string; manufacturer_display_name?: string };
+    supported_code_lengths?: number[];
+    max_active_codes_supported?: number;
+    code_constraints?: { constraint_type: string; min_length?: number; max_length?: number }[];
+    firmware_version?: string;
+    [key: string]: unknown;
+  };
+}
+
+/** Puts lockwarden's slot into a Seam code name. */
+export function taggedName(slot: number, name: string): string {
+  return `[slot ${slot}] ${name}`.trim();
+}
+
+/** Builds a Seam driver from plain configuration. */
+export function createSeamDriver(config: SeamDriverConfig): SeamDriver {
+  return new SeamDriver(config);
+}
+
+/** Implements `LockDriver` over Seam's API. */
+export class SeamDriver implements LockDriver {
+  readonly name = 'seam';
+  readonly hubConcurrency: number;
+  private readonly seam: SeamHttp;
+  private readonly endpoint: string;
+  private readonly apiKey: string;
+  private readonly timeoutMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly defaultSlots: number;
+  private readonly now: () => number;
+  private readonly logger: SeamDriverLogger | undefined;
+  private readonly limiter: SeamRateLimiter;
+  private readonly listeners = new Set<(e: DriverEvent) => void>();
+  /** Codes lockwarden itself wrote lately: their events are echoes (`bySelf`). */
+  private readonly ownCodes = new Map<string, number>();
+  /** The slot each code had at the last read, to name the slot a `pin_used` event refers to. */
+  private readonly slotOfCode = new Map<string, number>();
+  private readonly seenEvents = new Set<string>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private since: string;
+  private notBefore = 0;
+  private closed = false;
+
+  constructor(config: SeamDriverConfig) {
+    if (!config.apiKey) throw new DriverError('driver.refused', 'a Seam API key is required');
+    this.apiKey = config.apiKey;
+    this.endpoint = (config.endpoint ?? SEAM_ENDPOINT).replace(/\/+$/, '');
+    this.timeoutMs = config.timeoutMs ?? 15_000;
+    this.pollIntervalMs = config.pollIntervalMs ?? 30_000;
+    this.defaultSlots = config.defaultSlots ?? 50;
+    this.hubConcurrency = config.hubConcurrency ?? 4;
+    this.now = config.now ?? Date.now;
+    this.logger = config.logger;
+    this.limiter = new SeamRateLimiter(this.now, { ...SEAM_RATE_LIMITS, ...config.rateLimits });
+    this.since = new Date(this.now() - 1000).toISOString();
+    this.seam = makeClient(config.apiKey, {
+      endpoint: this.endpoint,
+      timeout: this.timeoutMs,
+      // Retries (including on 429) are the job runner's decision, not the HTTP client's.
+      axiosRetryOptions: { retries: 0 },
+      waitForActionAttempt: { timeout: this.timeoutMs, pollingInterval: config.actionAttemptPollMs ?? 500 },
+    });
+  }
+
+  /** One Seam workspace is one hub: the API key's. */
+  hubOf(): string {
+    return `seam:${new URL(this.endpoint).host}`;
+  }
+
+  async capabilities(externalId: string): Promise<DriverCapabilities> {
+    return capabilitiesOf(await this.device(externalId), this.defaultSlots);
+  }
+
+  async status(externalId: string): Promise<DeviceStatus> {
+    const d = await this.device(externalId);
+    const p = d.properties ?? {};
+    const battery = typeof p.battery_level === 'number' ? Math.round(Math.min(1, Math.max(0, p.battery_level)) * 100) : null;
+    return {
+      online: p.online !== false,
+      batteryPercent: battery,
+      bolt: p.locked === true ? 'locked' : p.locked === false ? 'unlocked' : 'unknown',
+      firmware: typeof p.firmware_version === 'string' ? p.firmware_version : null,
+      setupMode: false,
+      cloudBound: true,
+    };
+  }
+
+  async readCredentials(externalId: string): Promise<ObservedCredentials> {
+    const device = await this.device(externalId);
+    const slots = capabilitiesOf(device, this.defaultSlots).pin.slots;
+    const pins = this.toPins(await this.codes(externalId), slots).map(({ pin }) => pin);
+    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+  }
+
+  async setPin(externalId: string, pin: PinWrite): Promise<void> {
+    // Refuse before reading when the write could not go out anyway (budget spent, or Seam said 429).
+    this.limiter.ensureFree(externalId, 'update');
+    this.limiter.ensureFree(externalId, 'create');
+    const device = await this.device(externalId);
+    const caps = capabilitiesOf(device, this.defaultSlots);
+    validatePin(caps, pin);
+    const placed = this.toPins(await this.codes(externalId), caps.pin.slots);
+    const inSlot = placed.find((p) => p.pin.slot === pin.slot)?.code;
+    if (placed.some((p) => p.pin.slot !== pin.slot && p.code.code === pin.code)) {
+      throw new DriverError('driver.duplicate_pin', `another code on this lock already uses that PIN`, { slot: pin.slot });
+    }
+    const window = pin.schedule.kind === 'window' ? { starts_at: new Date(pin.schedule.from).toISOString(), ends_at: new Date(pin.schedule.until).toISOString() } : {};
+    const name = taggedName(pin.slot, pin.name);
+    if (inSlot && inSlot.is_managed !== false && tagOf(inSlot) === pin.slot) {
+      this.limiter.take(externalId, 'update');
+      this.markOwn(inSlot.access_code_id);
+      // Plain POST: the SDK sends updates as PATCH, which Seam's fake does not route.
+      await this.post(externalId, '/access_codes/update', { access_code_id: inSlot.access_code_id, name, code: pin.code, ...(pin.schedule.kind === 'window' ? { type: 'time_bound', ...window } : { type: 'ongoing' }) });
+      return;
+    }
+    // What occupies the slot without our tag (someone else's code) is replaced: removed, then ours created.
+    if (inSlot) await this.deleteCode(externalId, inSlot);
+    this.limiter.take(externalId, 'create');
+    const created = await this.call(externalId, 'create', true, () => this.seam.accessCodes.create({ device_id: externalId, name, code: pin.code, ...window }));
+    this.markOwn((created as { access_code_id: string }).access_code_id);
+  }
+
+  async clearPin(externalId: string, slot: number): Promise<void> {
+    this.limiter.ensureFree(externalId, 'delete');
+    const device = await this.device(externalId);
+    const placed = this.toPins(await this.codes(externalId), capabilitiesOf(device, this.defaultSlots).pin.slots);
+    const inSlot = placed.find((p) => p.pin.slot === slot)?.code;
+    if (inSlot) await this.deleteCode(externalId, inSlot);
+  }
+
+  removeController(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'Seam does not list or remove paired controllers'));
+  }
+
+  lock(externalId: string): Promise<void> {
+    return this.lockOrUnlock(externalId, true);
+  }
+
+  unlock(externalId: string): Promise<void> {
+    return this.lockOrUnlock(externalId, false);
+  }
+
+  factoryReset(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'Seam cannot factory reset a lock'));
+  }
+
+  async discover(): Promise<DiscoveredDevice[]> {
+    const devices = (await this.call(null, 'read', false, () => this.seam.locks.list())) as unknown as SeamDevice[];
+    return devices.map((d) => ({
+      externalId: d.device_id,
+      manufacturer: d.properties?.manufacturer ?? knownName(d.properties?.model?.manufacturer_display_name) ?? manufacturerFromType(d.device_type),
+      model: knownName(d.properties?.model?.display_name) ?? null,
+      label: d.display_name ?? d.properties?.name ?? d.device_id,
+    }));
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.pollTimer && !this.closed) {
+      // Events from before the subscription are history, not news: the poll starts now.
+      this.notBefore = this.now();
+      this.since = new Date(this.notBefore).toISOString();
+      this.pollTimer = setInterval(() => void this.pollEvents(), this.pollIntervalMs);
+      this.pollTimer.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.pollTimer) {
+        clearInterval(this.pollTimer);
+        this.pollTimer = undefined;
+      }
+    };
+  }
+
+  /**
+   * Takes one Seam event (from a verified webhook or the poll) and tells the listeners. An event
+   * seen before (by id) is dropped, so webhook and poll can both run.
+   */
+  ingest(event: SeamEvent): void {
+    if (this.seenEvents.has(event.event_id)) return;
+    this.seenEvents.add(event.event_id);
+    if (this.seenEvents.size > 5000) this.seenEvents.delete(this.seenEvents.values().next().value!);
+    for (const e of this.toDriverEvents(event)) for (const l of this.listeners) l(e);
+  }
+
+  /** Reads `/events/list` once (the poll's body; also callable on demand). */
+  async pollEvents(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      const events = (await this.call(null, 'read', false, () => this.seam.events.list({ since: this.since }))) as unknown as unknown[];
+      let newest = Date.parse(this.since);
+      for (const e of events) {
+        if (!isSeamEvent(e)) continue;
+        const at = Date.parse(e.created_at ?? e.occurred_at ?? '');
+        if (Number.isFinite(at)) newest = Math.max(newest, at);
+        if (Number.isFinite(at) && at < this.notBefore) continue;
+        this.ingest(e);
+      }
+      // Seam compares `since` strictly and clocks tick in milliseconds: look back a little, ids dedupe.
+      this.since = new Date(newest - 2000).toISOString();
+    } catch (e) {
+      this.logger?.warn({ driver: 'seam', code: e instanceof DriverError ? e.code : 'unknown' }, 'Seam event poll failed');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.listeners.clear();
+    return Promise.resolve();
+  }
+
+  private toDriverEvents(e: SeamEvent): DriverEvent[] {
+    const externalId = e.device_id;
+    if (!externalId) return [];
+    const at = new Date(e.occurred_at ?? e.created_at ?? this.now());
+    const t = e.event_type;
+    if (t.startsWith('access_code.')) {
+      const own = e.access_code_id !== undefined && this.isOwn(e.access_code_id);
+      return [{ type: 'credentials_changed', externalId, at, note: t, ...(own ? { bySelf: true } : {}) }];
+    }
+    if (t === 'lock.locked') return [{ type: 'bolt', externalId, bolt: 'locked', at }];
+    if (t === 'lock.unlocked') {
+      const out: DriverEvent[] = [{ type: 'bolt', externalId, bolt: 'unlocked', at }];
+      const slot = e.access_code_id ? this.slotOfCode.get(e.access_code_id) : undefined;
+      if (slot !== undefined) out.unshift({ type: 'pin_used', externalId, slot, at });
+      return out;
+    }
+    if (t === 'device.connected' || t === 'device.disconnected') return [{ type: 'online', externalId, online: t === 'device.connected', at }];
+    if (t === 'device.tampered') return [{ type: 'tamper', externalId, at }];
+    return [];
+  }
+
+  private markOwn(accessCodeId: string): void {
+    const now = this.now();
+    this.ownCodes.set(accessCodeId, now);
+    for (const [id, t] of this.ownCodes) if (t < now - 10 * 60_000) this.ownCodes.delete(id);
+  }
+
+  private isOwn(accessCodeId: string): boolean {
+    const t = this.ownCodes.get(accessCodeId);
+    return t !== undefined && t >= this.now() - 10 * 60_000;
+  }
+
+  private async device(externalId: string): Promise<SeamDevice> {
+    return await this.call(externalId, 'read', false, () => this.seam.devices.get({ device_id: externalId }));
+  }
+
+  /** Managed and unmanaged codes of a device, without the ones being removed. */
+  private async codes(externalId: string): Promise<SeamAccessCode[]> {
+    const [managed, unmanaged] = await Promise.all([
+      this.call(externalId, 'read', false, () => this.seam.accessCodes.list({ device_id: externalId })),
+      this.call(externalId, 'read', false, () => this.seam.accessCodes.unmanaged.list({ device_id: externalId })),
+    ]);
+    const byId = new Map<string, SeamAccessCode>();
+    for (const c of [...(managed as unknown as SeamAccessCode[]), ...(unmanaged as unknown as SeamAccessCode[])]) byId.set(c.access_code_id, c);
+    return [...byId.values()].filter((c) => c.status !== 'removing');
+  }
+
+  /** Gives every code a slot: its tag when it has a free one, else the lowest free slot in creation order. */
+  private toPins(codes: SeamAccessCode[], slots: number): { pin: ObservedPin; code: SeamAccessCode }[] {
+    const ordered = [...codes].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? '') || a.access_code_id.localeCompare(b.access_code_id));
+    const taken = new Map<number, SeamAccessCode>();
+    const untagged: SeamAccessCode[] = [];
+    for (const c of ordered) {
+      const tag = tagOf(c);
+      if (tag !== undefined && tag >= 1 && tag <= slots && !taken.has(tag)) taken.set(tag, c);
+      else untagged.push(c);
+    }
+    let next = 1;
+    for (const c of untagged) {
+      while (taken.has(next)) next++;
+      if (next > slots) break;
+      taken.set(next, c);
+    }
+    const out = [...taken.entries()].sort(([a], [b]) => a - b).map(([slot, c]) => ({ pin: toPin(slot, c), code: c }));
+    for (const { pin, code } of out) this.slotOfCode.set(code.access_code_id, pin.slot);
+    return out;
+  }
+
+  private async deleteCode(externalId: string, code: SeamAccessCode): Promise<void> {
+    if (code.is_managed === false) {
+      // Seam deletes only managed codes: take the unmanaged one over first.
+      this.limiter.take(externalId, 'update');
+      await this.post(externalId, '/access_codes/unmanaged/update', { access_code_id: code.access_code_id, is_managed: true, force: true });
+    }
+    this.limiter.take(externalId, 'delete');
+    this.markOwn(code.access_code_id);
+    // Already gone (someone else removed it meanwhile) is fine: the slot is empty, as wanted.
+    await this.post(externalId, '/access_codes/delete', { access_code_id: code.access_code_id }, { goneIsFine: true });
+  }
+
+  private async lockOrUnlock(externalId: string, lock: boolean): Promise<void> {
+    const device = await this.device(externalId);
+    if (!capabilitiesOf(device, this.defaultSlots).remoteLockUnlock) throw new DriverError('driver.not_supported', 'this lock cannot be locked or unlocked through Seam');
+    this.limiter.take(externalId, 'lock');
+    await this.call(externalId, 'lock', true, () => (lock ? this.seam.locks.lockDoor({ device_id: externalId }) : this.seam.locks.unlockDoor({ device_id: externalId })));
+  }
+
+  /** Plain JSON POST for the calls where the SDK and the API (or its fake) disagree. */
+  private async post(externalId: string, path: string, body: Record<string, unknown>, opts: { goneIsFine?: boolean } = {}): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.endpoint}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw transportError(e, true);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (res.ok) return json;
+    if (res.status === 404 && opts.goneIsFine) return null;
+    const type = (json as { error?: { type?: unknown } } | null)?.error?.type;
+    throw this.statusError(externalId, res.status, typeof type === 'string' ? type : undefined, res.headers.get('retry-after'), path.startsWith('/access_codes/') ? 'access code' : 'device');
+  }
+
+  /** Runs one SDK call, mapping every failure to a `DriverError` (and 429 to a hold on the device). */
+  private async call<T>(externalId: string | null, _kind: SeamRateKind | 'read', write: boolean, fn: () => Promise<T> | PromiseLike<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof DriverError) throw e;
+      if (e instanceof SeamActionAttemptTimeoutError) throw new DriverError('driver.timeout', 'Seam accepted the action but the lock did not confirm it in time', { uncertain: true });
+      if (e instanceof SeamActionAttemptFailedError) throw new DriverError('driver.refused', `Seam reported the action failed (${safeType(e.code)})`);
+      if (e instanceof SeamHttpApiError) {
+        // The axios error underneath carries the response headers (Retry-After on a 429).
+        const headers = (e.cause as { response?: { headers?: Record<string, unknown> } } | undefined)?.response?.headers;
+        const retryAfter = headers?.['retry-after'];
+        throw this.statusError(externalId, e.statusCode, e.code, typeof retryAfter === 'string' ? retryAfter : null, 'device');
+      }
+      const status = (e as { response?: { status?: unknown; headers?: Record<string, string> } }).response;
+      if (typeof status?.status === 'number') throw this.statusError(externalId, status.status, undefined, status.headers?.['retry-after'] ?? null, 'device');
+      throw transportError(e, write);
+    }
+  }
+
+  private statusError(externalId: string | null, status: number, type: string | undefined, retryAfter: string | null, what: 'device' | 'access code'): DriverError {
+    const t = safeType(type);
+    if (status === 429) {
+      const seconds = Number(retryAfter);
+      if (externalId) this.limiter.hold(externalId, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000);
+      return new DriverError('driver.busy', `Seam rate limit reached (429)${externalId ? ' for this device' : ''}`);
+    }
+    if (status === 404 || t === 'device_not_found' || t === 'access_code_not_found') {
+      return new DriverError('driver.unknown_device', `Seam does not know this ${t === 'access_code_not_found' ? 'access code' : what} (${t})`);
+    }
+    if (status === 409 || t === 'duplicate_access_code') return new DriverError('driver.duplicate_pin', 'Seam refused a code already on this lock');
+    if (status === 401 || status === 403) return new DriverError('driver.refused', `Seam refused the API key (${status} ${t})`);
+    if (status === 400 || status === 422) return new DriverError('driver.refused', `Seam refused the request (${t})`);
+    if (status === 408 || status === 504) return new DriverError('driver.timeout', `Seam timed out (${status})`, { uncertain: true });
+    return new DriverError('driver.unreachable', `Seam is unavailable (${status} ${t})`);
+  }
+}
+
+/** The SDK client; a key the SDK rejects (wrong kind of token) is `driver.refused`, without the key. */
+function makeClient(apiKey: string, options: Omit<Parameters<typeof SeamHttp.fromApiKey>[1] & object, 'apiKey'>): SeamHttp {
+  try {
+    return SeamHttp.fromApiKey(apiKey, options);
+  } catch {
+    throw new DriverError('driver.refused', 'the Seam API key is not in the format Seam issues (seam_…)');
+  }
+}
+
+/** Seam's error types are identifiers; anything else (free text that might echo input) is dropped. */
+function safeType(type: string | undefined): string {
+  return type && /^[a-z0-9_.]{1,80}$/.test(type) ? type : 'unknown_error';
+}
+
+function transportError(e: unknown, write: boolean): DriverError {
+  const code = (e as { code?: unknown; name?: unknown } | null)?.code;
+  const name = (e as { name?: unknown } | null)?.name;
+  const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || name === 'TimeoutError' || name === 'AbortError';
+  if (timedOut) return new DriverError('driver.timeout', 'Seam did not answer in time', { uncertain: write });
+  return new DriverError('driver.unreachable', `Seam could not be reached (${typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'network error'})`);
+}
+
+function tagOf(code: SeamAccessCode): number | undefined {
+  const m = SLOT_TAG.exec(code.name ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+function toPin(slot: number, c: SeamAccessCode): ObservedPin {
+  const name = (c.name ?? '').replace(SLOT_TAG, '');
+  const schedule: ObservedPin['schedule'] = c.type === 'time_bound' && c.starts_at && c.ends_at ? { kind: 'window', from: new Date(c.starts_at).toISOString(), until: new Date(c.ends_at).toISOString() } : { kind: 'always' };
+  return { slot, code: typeof c.code === 'string' && c.code !== '' ? c.code : null, name, schedule, enabled: (c.errors ?? []).length === 0 };
+}
+
+/** Seam says "Generic" / "Device" when it does not know: that is no name. */
+function knownName(name: string | undefined): string | undefined {
+  return name && name !== 'Generic' && name !== 'Device' ? name : undefined;
+}
+
+function manufacturerFromType(type: string | undefined): string | null {
+  const m = /^([a-z0-9]+)_lock$/.exec(type ?? '');
+  return m ? m[1]! : null;
+}
+
+/** What a Seam device can do, from what Seam says about it. */
+export function capabilitiesOf(d: SeamDevice, defaultSlots: number): DriverCapabilities {
+  const p = d.properties ?? {};
+  const takesPins = d.can_program_online_access_codes === true;
+  const lengths = (p.supported_code_lengths ?? []).filter((n) => Number.isInteger(n) && n > 0);
+  const constraint = (p.code_constraints ?? []).find((c) => c.constraint_type === 'name_length' ? false : c.min_length !== undefined || c.max_length !== undefined);
+  const minLength = lengths.length ? Math.min(...lengths) : (constraint?.min_length ?? 4);
+  const maxLength = lengths.length ? Math.max(...lengths) : (constraint?.max_length ?? 8);
+  return {
+    pin: { slots: takesPins ? (p.max_active_codes_supported ?? defaultSlots) : 0, minLength, maxLength, alphabet: 'digits' },
+    schedules: { window: takesPins, recurring: false },
+    digitalKeys: false,
+    controllers: false,
+    biometrics: false,
+    remoteLockUnlock: d.can_remotely_lock === true && d.can_remotely_unlock === true,
+    remoteFactoryReset: false,
+    cloudBinding: true,
+    events: true,
+  };
+}
+
+function validatePin(caps: DriverCapabilities, pin: PinWrite): void {
+  if (caps.pin.slots === 0) throw new DriverError('driver.not_supported', 'this lock takes no codes through Seam');
+  if (!Number.isInteger(pin.slot) || pin.slot < 1 || pin.slot > caps.pin.slots) throw new DriverError('driver.invalid_pin', `slot must be 1..${caps.pin.slots}`, { slot: pin.slot });
+  if (!/^\d+$/.test(pin.code)) throw new DriverError('driver.invalid_pin', 'the code must be decimal digits', { slot: pin.slot });
+  if (pin.code.length < caps.pin.minLength || pin.code.length > caps.pin.maxLength) {
+    throw new DriverError('driver.invalid_pin', `the code must be ${caps.pin.minLength}..${caps.pin.maxLength} digits`, { slot: pin.slot });
+  }
+  if (pin.schedule.kind === 'recurring') throw new DriverError('driver.not_supported', 'Seam codes take one time window, not a weekly schedule', { slot: pin.slot });
+  if (pin.schedule.kind === 'window' && !(Date.parse(pin.schedule.from) < Date.parse(pin.schedule.until))) {
+    throw new DriverError('driver.invalid_pin', 'the window must start before it ends', { slot: pin.slot });
+  }
+}
