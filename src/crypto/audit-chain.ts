@@ -97,6 +97,20 @@ export class CheckpointSigner {
     return { ...unsigned, signature: sign(null, checkpointMessage(unsigned), this.privateKey).toString('base64url') };
   }
 
+  /** Signs any document's bytes (a reset case's close-out record); base64url. */
+  signBytes(message: Buffer): string {
+    return sign(null, message, this.privateKey).toString('base64url');
+  }
+
+  /** True when `signature` is this key's over `message`. */
+  verifyBytes(message: Buffer, signature: string): boolean {
+    try {
+      return verify(null, message, this.publicKey, Buffer.from(signature, 'base64url'));
+    } catch {
+      return false;
+    }
+  }
+
   /** True when `c` was signed by this key and is unchanged. */
   verify(c: AuditCheckpoint): boolean {
     if (c.keyId !== this.keyId) return false;

@@ -42,7 +42,12 @@ export type Action =
   | 'handbook.reveal'
   | 'keys.rotate'
   | 'integration.manage'
-  | 'audit.read';
+  | 'audit.read'
+  /** Reset cases: see them; open, decide, cancel and close them; do the steps at the door; approve one as the second person. */
+  | 'reset.read'
+  | 'reset.manage'
+  | 'reset.perform'
+  | 'reset.approve';
 
 /**
  * What a resource is to the policy:
@@ -56,23 +61,26 @@ export type Resource = { locationPath: string } | { entryId: string; locationPat
 
 const CREDENTIALS: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
 const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
+const RESET: Action[] = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
 const EVERYTHING: Action[] = [
   'location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS,
-  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read',
+  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read', ...RESET,
 ];
 
 /**
  * The written policy: what each role may do within the subtree it is granted on. Technicians follow
  * procedures and operate locks; revealing a handbook secret is something they request per entry.
- * An auditor reads everything in scope, the audit log included, and changes nothing. An occupant
+ * An auditor reads everything in scope, the audit log included, and changes nothing. A reset case is
+ * opened, decided and closed by a manager or above; technicians do its steps at the door; approving
+ * a compromise reset is a manager's (and never the opener's: the reset-case rules refuse that). An occupant
  * sees their unit, its locks and its credentials (masked).
  */
 export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
   owner: EVERYTHING,
   admin: EVERYTHING,
-  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK],
-  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify'],
-  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read'],
+  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, ...RESET],
+  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify', 'reset.read', 'reset.perform'],
+  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read', 'reset.read'],
   occupant: ['location.read', 'lock.read', 'credential.read', 'token.manage_own'],
 };
 

@@ -59,6 +59,11 @@ export interface ObservedController {
   kind: 'hub' | 'phone' | 'fabric' | 'cloud';
   /** The controller that administers the lock (the seeds' "admin"). */
   admin: boolean;
+  /**
+   * The pairing lockwarden itself talks through (its hub inclusion, fabric or API key), where the
+   * driver can tell. A reset case checks that every *other* prior controller is gone.
+   */
+  self?: boolean;
 }
 
 /** A digital key (phone key, card) issued by the lock or its cloud. */

@@ -34,6 +34,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
 import { integrationRoutes } from './routes/integration-routes.js';
+import { resetCaseRoutes } from './routes/reset-case-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -158,6 +159,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(sessionRoutes(opts.services));
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));
+      await api.register(resetCaseRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

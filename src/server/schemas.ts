@@ -373,3 +373,69 @@ export const AccessRequestOut = z.object({
 });
 
 export const NotificationOut = z.object({ id: z.string(), subject: z.string(), link: z.string().nullable(), createdAt: when, readAt: when.nullable() });
+
+const mark = z.object({ by: z.string(), at: z.string(), note: z.string() });
+const checkMark = mark.extend({ passed: z.boolean(), evidence: z.array(z.string()) });
+
+/** A reset case's own data (the domain's `ResetCase`). */
+export const ResetCaseDataOut = z.object({
+  id: z.string(),
+  lockId: z.string(),
+  reason: z.string(),
+  description: z.string(),
+  openedBy: z.string(),
+  openedAt: z.string(),
+  state: z.string(),
+  profile: z.object({
+    resetBehaviour: z.enum(RESET_BEHAVIOURS),
+    cloudBound: z.boolean(),
+    mechanicalOverride: z.boolean(),
+    remoteReset: z.boolean(),
+    procedureSteps: z.number(),
+    handbookEntryId: z.string().nullable(),
+    handbookRevision: z.number().nullable(),
+    batteryMinPercent: z.number(),
+  }),
+  recommendation: z.object({ remedy: z.string(), why: z.string() }),
+  decision: z.object({ remedy: z.string(), overrideReason: z.string().nullable(), by: z.string(), at: z.string() }).nullable(),
+  preflight: z.record(z.string(), checkMark),
+  approvals: z.array(mark),
+  snapshot: z.object({ items: z.array(z.object({ key: z.string(), label: z.string() })), schedules: z.number(), by: z.string(), at: z.string() }).nullable(),
+  accountUnbind: mark.nullable(),
+  procedureDone: z.array(z.number()),
+  reset: z.object({ method: z.enum(['physical', 'remote']), by: z.string(), at: z.string(), attempt: z.number() }).nullable(),
+  attempts: z.number(),
+  block: mark.extend({ reason: z.string() }).nullable(),
+  replacement: mark.nullable(),
+  verification: z.record(z.string(), checkMark),
+  rebuilt: z.record(z.string(), z.object({ how: z.enum(['restored', 'reissued']), by: z.string(), at: z.string() })),
+  outcome: z.string().nullable(),
+  closedAt: z.string().nullable(),
+  closedBy: z.string().nullable(),
+  version: z.number().optional(),
+});
+
+/** A reset case with what the technician and the manager need to see next. */
+export const ResetCaseOut = z.object({
+  case: ResetCaseDataOut,
+  version: z.number(),
+  lock: z.object({ id: z.string(), name: z.string(), driver: z.string(), externalId: z.string().nullable(), serviceState: z.string() }),
+  next: z.array(z.string()),
+  missing: z.array(z.string()),
+  requiredChecks: z.array(z.string()),
+  lockedOut: z.array(z.object({ key: z.string(), label: z.string() })),
+  procedure: z.array(z.object({ kind: z.string(), text: z.string(), seconds: z.number().optional(), sequence: z.string().optional() })).nullable(),
+  steps: z.array(z.object({ seq: z.number(), phase: z.string(), command: z.string(), stateBefore: z.string(), stateAfter: z.string(), actor: z.string(), at: when, events: z.array(z.record(z.string(), z.unknown())) })),
+  openIntents: z.array(z.object({ command: z.string(), idempotencyKey: z.string(), at: when })),
+  record: z.object({ signature: z.string(), keyId: z.string() }).nullable(),
+});
+
+/** The signed close-out record: the canonical JSON that was signed, the Ed25519 signature and the public key to check it. */
+export const ResetCaseRecordOut = z.object({
+  record: z.record(z.string(), z.unknown()),
+  canonical: z.string(),
+  signature: z.string(),
+  keyId: z.string(),
+  publicKeyPem: z.string(),
+  verified: z.boolean(),
+});

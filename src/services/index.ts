@@ -12,6 +12,7 @@ import { AuditService } from './audit-service.js';
 import { AlertService } from './alert-service.js';
 import { IntegrationService } from './integration-service.js';
 import { LockEventService } from './lock-event-service.js';
+import { ResetCaseService } from './reset-case-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -29,6 +30,7 @@ export interface Services {
   alerts: AlertService;
   integrations: IntegrationService;
   lockEvents: LockEventService;
+  resetCases: ResetCaseService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -49,5 +51,6 @@ export function createServices(ctx: ServiceContext): Services {
     alerts: new AlertService(ctx),
     integrations: new IntegrationService(ctx),
     lockEvents: new LockEventService(ctx),
+    resetCases: new ResetCaseService(ctx),
   };
 }

@@ -60,6 +60,10 @@ export class LockService {
       const current = await this.load(tx, id);
       if (current.serviceState === 'retired') throw new AppError('lock.retired', 'a retired lock cannot be edited');
       if (expectedVersion !== undefined && expectedVersion !== current.version) throw conflict();
+      // A reset case owns the service state from its snapshot to its close-out (the reconciler keys on it).
+      if (current.serviceState === 'reset_in_progress' && data.serviceState !== undefined) {
+        throw new AppError('reset.case_open', 'a reset case is in progress on this lock: its service state changes when the case closes', [{ path: 'serviceState', message: 'set by the reset case' }]);
+      }
       if (data.modelId) await this.requireModel(tx, data.modelId);
       if (data.locationId) authorize(actor, 'lock.write', { locationPath: (await this.requireLocation(tx, data.locationId)).path });
       if (data.driver !== undefined || data.externalId !== undefined) {

@@ -88,6 +88,9 @@ export class Reconciler {
     if (lock.serviceState === 'retired' || !driver || lock.externalId === null) {
       return { ...out, skipped: !driver ? `no driver "${lock.driver}"` : lock.externalId === null ? 'no device id' : 'retired' };
     }
+    // A reset case owns the lock from its snapshot to its close-out: writing desired PINs into a lock
+    // being reset would undo the verification ("prior PINs gone"). Close-out queues a read.
+    if (lock.serviceState === 'reset_in_progress') return { ...out, skipped: 'reset in progress' };
     const externalId = lock.externalId;
     const w: Working = {
       pins: new Map((obs?.pins ?? []).map((p) => [p.slot, p])),

@@ -13,6 +13,7 @@ import type { HandbookContent, SecretKind } from '../domain/handbook.js';
 import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../drivers/contract.js';
 import type { AlertKind } from '../domain/alerts.js';
 import type { IntegrationConfig, IntegrationDriver } from '../domain/integrations.js';
+import type { ResetCase, ResetState } from '../domain/reset-case.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
 export interface StoredObservedPin {
@@ -666,5 +667,77 @@ export const auditCheckpoints = pgTable('audit_checkpoints', {
 export const auditSigningKeys = pgTable('audit_signing_keys', {
   keyId: text('key_id').primaryKey(),
   publicKey: text('public_key').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+/**
+ * Reset cases: the whole case as the domain's JSON (`data`), with the columns lists and the
+ * one-open-case-per-lock rule need. `version` moves by one per step (a step is applied only at the
+ * version it was computed from).
+ */
+export const resetCases = pgTable(
+  'reset_cases',
+  {
+    id: uuid('id').primaryKey(),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'restrict' }),
+    reason: text('reason').notNull(),
+    state: text('state').$type<ResetState>().notNull(),
+    data: jsonb('data').$type<ResetCase>().notNull(),
+    version: integer('version').notNull().default(1),
+    openedBy: text('opened_by').notNull(),
+    openedAt: ts('opened_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    closedAt: ts('closed_at'),
+    /** The close-out record (canonical JSON) and its Ed25519 signature, written once at close-out. */
+    record: text('record'),
+    recordSignature: text('record_signature'),
+    recordKeyId: text('record_key_id'),
+  },
+  (t) => [
+    index('reset_cases_lock_idx').on(t.lockId),
+    index('reset_cases_state_idx').on(t.state),
+    uniqueIndex('reset_cases_one_open_idx').on(t.lockId).where(sql`${t.state} not in ('closed','cancelled')`),
+  ],
+);
+
+/**
+ * The append-only log of a case's steps. A step is written once per idempotency key and phase:
+ * `intent` before a device command goes out (so a restart knows it may have), `done` with the
+ * events it applied. A retried request finds its `done` row and changes nothing.
+ */
+export const resetCaseSteps = pgTable(
+  'reset_case_steps',
+  {
+    caseId: uuid('case_id').notNull().references(() => resetCases.id, { onDelete: 'restrict' }),
+    seq: integer('seq').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    phase: text('phase').$type<'intent' | 'done'>().notNull(),
+    command: text('command').notNull(),
+    /** The request as given (never a code), and the domain events it became. */
+    request: jsonb('request').$type<Record<string, unknown>>().notNull(),
+    events: jsonb('events').$type<Record<string, unknown>[]>().notNull(),
+    stateBefore: text('state_before').notNull(),
+    stateAfter: text('state_after').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    at: ts('at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.caseId, t.seq] }),
+    uniqueIndex('reset_case_steps_key_idx').on(t.caseId, t.idempotencyKey, t.phase),
+    check('reset_case_steps_phase_check', sql`${t.phase} in ('intent','done')`),
+  ],
+);
+
+/**
+ * What must survive a reset, sealed before anything destructive: the case's PINs with their codes and
+ * schedules as JSON, AES-256-GCM under a data key (envelope encryption), the case id bound as
+ * associated data. Written once per case.
+ */
+export const resetSnapshots = pgTable('reset_snapshots', {
+  caseId: uuid('case_id').primaryKey().references(() => resetCases.id, { onDelete: 'restrict' }),
+  dataKeyId: uuid('data_key_id').notNull().references(() => dataKeys.id, { onDelete: 'restrict' }),
+  cipher: text('cipher').notNull(),
+  items: integer('items').notNull(),
   createdAt: ts('created_at').notNull(),
 });

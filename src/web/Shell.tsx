@@ -1,5 +1,5 @@
-import type { ReactNode } from 'react';
-import { Alert, AppShell, Badge, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import { useEffect, useState, type ReactNode } from 'react';
+import { Alert, AppShell, Badge, Burger, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useLocation } from 'react-router-dom';
 import { api } from './api.js';
@@ -10,6 +10,7 @@ const NAV = [
   { to: '/locations', label: 'Locations', action: 'location.read' },
   { to: '/models', label: 'Models', action: 'model.read' },
   { to: '/handbook', label: 'Handbook', action: 'handbook.read' },
+  { to: '/resets', label: 'Reset cases', action: 'reset.read' },
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },
@@ -22,6 +23,9 @@ const NAV = [
 export function Shell({ children }: { children: ReactNode }) {
   const { user, allowedActions } = useSession();
   const location = useLocation();
+  // On a phone the navigation is a drawer behind the burger, closed after each navigation.
+  const [navOpen, setNavOpen] = useState(false);
+  useEffect(() => setNavOpen(false), [location.pathname]);
   const meta = useQuery({ queryKey: ['meta'], queryFn: () => api<{ demo: boolean; version: string; engine: string }>('GET', '/api/meta') });
   const signOut = async () => {
     try {
@@ -32,19 +36,24 @@ export function Shell({ children }: { children: ReactNode }) {
     }
   };
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
+    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !navOpen } }} padding="md">
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
           <Group gap="xs">
+            <Burger opened={navOpen} onClick={() => setNavOpen((o) => !o)} hiddenFrom="sm" size="sm" aria-label="Navigation" />
             <Title order={3}>lockwarden</Title>
-            {meta.data && <Text size="xs" c="dimmed">v{meta.data.version}</Text>}
+            {meta.data && (
+              <Text size="xs" c="dimmed" visibleFrom="sm">
+                v{meta.data.version}
+              </Text>
+            )}
           </Group>
-          <Group gap="sm">
-            <Text size="sm" data-testid="user-email">
+          <Group gap="sm" wrap="nowrap">
+            <Text size="sm" data-testid="user-email" truncate maw={{ base: 130, sm: 'none' }}>
               {user.email}
             </Text>
             {user.roles.slice(0, 2).map((r) => (
-              <Badge key={`${r.role}:${r.locationId ?? ''}`} variant="light" data-testid="user-role">
+              <Badge key={`${r.role}:${r.locationId ?? ''}`} variant="light" data-testid="user-role" visibleFrom="sm">
                 {r.role}
                 {r.locationName ? ` · ${r.locationName}` : ''}
               </Badge>

@@ -28,6 +28,8 @@ import { People } from './pages/People.js';
 import { AccessRequests } from './pages/AccessRequests.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { Integrations } from './pages/Integrations.js';
+import { ResetCases } from './pages/ResetCases.js';
+import { ResetCasePage } from './pages/ResetCasePage.js';
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -81,6 +83,8 @@ function App() {
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />
           <Route path="/integrations" element={<Integrations />} />
+          <Route path="/resets" element={<ResetCases />} />
+          <Route path="/resets/:id" element={<ResetCasePage />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

@@ -26,13 +26,14 @@ type State = (typeof STATES)[number];
 // The policy as written (kept apart from src/domain/identity.ts on purpose).
 const HB = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
 const CRED = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
-const ALL = ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'audit.read'];
+const RST = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
+const ALL = ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'audit.read', ...RST];
 const WRITTEN: Record<Role, string[]> = {
   owner: ALL,
   admin: ALL,
-  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB],
-  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify'],
-  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read'],
+  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, ...RST],
+  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify', 'reset.read', 'reset.perform'],
+  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read', 'reset.read'],
   occupant: ['location.read', 'lock.read', 'credential.read', 'token.manage_own'],
 };
 /** Who may hand out the technician role (the one the access rows ask for). */
@@ -145,6 +146,17 @@ describe('authorization matrix: every route × role × scope relation × grant s
     return attachments.get(c.relation)!;
   }
   const locationAt = (rel: Relation) => place[rel].doorParent;
+  // Reset cases: a fresh one in preflight for allowed cells, one shared per place for the others.
+  const cases = new Map<Relation, string>();
+  async function openCaseOn(lockId: string, description: string): Promise<string> {
+    const v = await svc().resetCases.open(SYSTEM, { lockId, reason: 'pairing_loop', description });
+    await svc().resetCases.step(SYSTEM, v.case.id, { idempotencyKey: `decide-${uniq()}`, command: { type: 'decide', remedy: 'full_reset' } });
+    return v.case.id;
+  }
+  async function caseFor(c: Cell, fresh: boolean): Promise<string> {
+    if (fresh) return openCaseOn(await freshLock(c.relation), 'matrix case');
+    return cases.get(c.relation)!;
+  }
   async function grantAt(rel: Relation): Promise<string> {
     return (await svc().access.grant(SYSTEM, { userId: grantee, role: 'technician', locationId: locationAt(rel) })).id;
   }
@@ -370,6 +382,22 @@ describe('authorization matrix: every route × role × scope relation × grant s
       passed: [409],
       build: async (c) => ({ method: 'POST', url: `/api/integrations/${integrationId}/adopt`, payload: { externalId: 'node-1', locationId: place[c.relation].locationId } }),
     },
+    // Reset cases: opened and closed by managers and above, stepped through by technicians, read by auditors.
+    { op: 'GET /api/reset-cases', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/reset-cases' }) },
+    { op: 'POST /api/reset-cases', kind: 'place', actions: ['reset.manage'], build: async (c, a) => ({ method: 'POST', url: '/api/reset-cases', payload: { lockId: await lockFor(c, a), reason: 'pairing_loop' } }) },
+    { op: 'GET /api/reset-cases/{id}', kind: 'place', actions: ['reset.read'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}` }) },
+    {
+      op: 'POST /api/reset-cases/{id}/steps',
+      kind: 'place',
+      actions: ['reset.perform'],
+      build: async (c, a) => ({
+        method: 'POST',
+        url: `/api/reset-cases/${await caseFor(c, a)}/steps`,
+        payload: { idempotencyKey: `matrix-${uniq()}`, command: { type: 'preflight_check', check: 'ownership_confirmed', passed: true, note: 'deed seen' } },
+      }),
+    },
+    // An open case has no close-out record yet: 409 past authorization.
+    { op: 'GET /api/reset-cases/{id}/record', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
     { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
     // Spreadsheets.
     { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },
@@ -451,6 +479,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     for (const r of RELATIONS) alerts.set(r, (await svc().alerts.raise(SYSTEM, place[r].lockId, 'tamper', { detail: 'matrix', source: 'matrix' })).id);
     await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
     await svc().auth.createUser(SYSTEM, { email: 'requester@example.test', displayName: 'Requester', role: 'technician', locationId: place['other site'].doorParent, password: 'requester password 1' });
+    for (const r of RELATIONS) cases.set(r, await openCaseOn(place[r].lockId, `Reset case at ${r}`));
     grantee = (await svc().auth.listUsers(SYSTEM)).find((u) => u.email === 'grantee@example.test')!.id;
     requester = await signIn(env.app, 'requester@example.test', 'requester password 1');
     for (const role of ROLES) {
@@ -481,7 +510,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
   it('answers every cell as the written policy says, and lists hold nothing from outside the unit', async (t) => {
     const mismatches: string[] = [];
     let cells = 0;
-    const outside = ['Override at sibling unit', 'Override at parent building', 'Override at other site', 'Unit A303', 'Finance records room', 'Northgate Offices', 'grantee@example.test'];
+    const outside = ['Override at sibling unit', 'Override at parent building', 'Override at other site', 'Unit A303', 'Finance records room', 'Northgate Offices', 'grantee@example.test', 'Reset case at sibling unit', 'Reset case at parent building', 'Reset case at other site'];
     for (const row of ROWS) {
       for (const role of ROLES) {
         for (const relation of RELATIONS) {

@@ -14,12 +14,13 @@ const user = (...grants: ActorGrant[]): Actor => ({ kind: 'user', userId: 'u', e
 // The policy written out, independently of ROLE_ACTIONS: each row is what a role may do in its subtree.
 const HB: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'handbook.reveal'];
 const CRED: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
+const RST: Action[] = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
 const WRITTEN: Record<Role, Action[]> = {
-  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read'],
-  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read'],
-  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB],
-  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify'],
-  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read'],
+  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', ...RST],
+  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', ...RST],
+  manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, ...RST],
+  technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify', 'reset.read', 'reset.perform'],
+  auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read', 'reset.read'],
   occupant: ['location.read', 'lock.read', 'credential.read', 'token.manage_own'],
 };
 const ALL: Action[] = [...new Set(Object.values(WRITTEN).flat())];
@@ -82,7 +83,7 @@ describe('authorization policy', () => {
   });
 
   it('denies an unknown action and an unknown role', () => {
-    assert.equal(isAllowed(user(roleGrant('owner', null)), 'reset.approve' as Action), false);
+    assert.equal(isAllowed(user(roleGrant('owner', null)), 'lock.explode' as Action), false);
     assert.equal(isAllowed(user(roleGrant('superuser' as Role, null)), 'lock.read'), false);
     assert.equal(isAllowed(user(), 'lock.read', 'anywhere'), false);
   });

@@ -59,6 +59,7 @@ export const SIM_LOG_OPS = [
   'set_on_door',
   'set_door_aligned',
   'block_reset',
+  'set_setup_mode_fault',
 ] as const;
 export type SimLogOp = (typeof SIM_LOG_OPS)[number];
 

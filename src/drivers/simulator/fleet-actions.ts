@@ -51,6 +51,8 @@ export interface PhysicalActions {
   setDoorAligned(externalId: string, aligned: boolean): void;
   /** Makes resets impossible (damage, a board fault, a sealed battery compartment); null lifts the block. */
   blockReset(externalId: string, reason: ResetBlock | null): void;
+  /** A firmware fault: resets still erase, but the lock does not return to setup mode (false lifts it). */
+  failSetupMode(externalId: string, fails: boolean): void;
   useMechanicalOverride(externalId: string): void;
 }
 
@@ -144,6 +146,11 @@ export function physicalActions(host: ActionHost): PhysicalActions {
       act(externalId, (lock) => {
         lock.blockReset(reason);
         return { op: 'block_reset', detail: reason ?? 'unblocked', value: undefined };
+      }),
+    failSetupMode: (externalId, fails) =>
+      act(externalId, (lock) => {
+        lock.setSetupModeFault(fails);
+        return { op: 'set_setup_mode_fault', detail: fails ? 'on' : 'off', value: undefined };
       }),
     useMechanicalOverride: (externalId) =>
       act(externalId, (lock) => {

@@ -95,6 +95,8 @@ export interface VirtualLockState {
   mechanicalOverride: { present: boolean; timesUsed: number };
   online: boolean;
   resetBlocked: ResetBlock | null;
+  /** A firmware fault: a reset erases but the lock does not return to setup mode. */
+  setupModeFault: boolean;
   resetCount: number;
   /** Next number for ids the lock hands out (controllers, keys, biometrics), so ids are reproducible. */
   nextId: number;
@@ -134,6 +136,7 @@ export function initialState(spec: VirtualLockSpec): VirtualLockState {
     mechanicalOverride: { present: spec.mechanicalOverride, timesUsed: 0 },
     online: true,
     resetBlocked: null,
+    setupModeFault: false,
     resetCount: 0,
     nextId: 1,
   };

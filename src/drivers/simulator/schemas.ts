@@ -57,7 +57,7 @@ export const SpecSchema = z.object({
 
 const ControllerKindSchema = z.enum(['hub', 'phone', 'fabric', 'cloud']);
 /** A paired controller. */
-export const ControllerSchema = z.object({ id: z.string(), label: z.string(), kind: ControllerKindSchema, admin: z.boolean() });
+export const ControllerSchema = z.object({ id: z.string(), label: z.string(), kind: ControllerKindSchema, admin: z.boolean(), self: z.boolean().optional() });
 /** A biometric enrollment reference. */
 export const BiometricSchema = z.object({ id: z.string(), holder: z.string(), kind: z.enum(['fingerprint', 'face']) });
 const PinSchema = z.object({ slot: z.int(), code: z.string(), name: z.string(), schedule: ScheduleSchema, enabled: z.boolean() });
@@ -77,6 +77,7 @@ export const StateSchema = SpecSchema.omit({ mechanicalOverride: true, batteryPe
   online: z.boolean(),
   resetBlocked: z.enum(RESET_BLOCKS).nullable(),
   resetCount: z.int().min(0),
+  setupModeFault: z.boolean().default(false),
   nextId: z.int().min(1),
 });
 

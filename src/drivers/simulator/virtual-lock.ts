@@ -68,7 +68,7 @@ export class VirtualLock {
   credentials(): ObservedCredentials {
     return {
       pins: this.s.pins.map((p) => ({ ...p, schedule: structuredClone(p.schedule) })),
-      controllers: this.s.controllers.map((c) => ({ ...c })),
+      controllers: this.s.controllers.map((c) => (c.id === LOCKWARDEN_CONTROLLER_ID ? { ...c, self: true } : { ...c })),
       digitalKeys: this.s.digitalKeys.map(({ id, holder }) => ({ id, holder })),
       biometrics: this.s.biometrics.map((b) => ({ ...b })),
     };
@@ -266,6 +266,11 @@ export class VirtualLock {
     this.s.resetBlocked = reason;
   }
 
+  /** A firmware fault that keeps the lock out of setup mode after a reset (it still erases). */
+  setSetupModeFault(fails: boolean): void {
+    this.s.setupModeFault = fails;
+  }
+
   /** Sets whether the lock answers on its network. */
   setOnline(online: boolean): void {
     this.s.online = online;
@@ -301,7 +306,7 @@ export class VirtualLock {
   private erase(): void {
     const s = this.s;
     s.pins = [];
-    s.setupMode = true;
+    s.setupMode = !s.setupModeFault;
     s.resetCount++;
     switch (s.resetBehaviour) {
       case 'local_only_keeps_cloud':

@@ -31,6 +31,7 @@ export function LockDetail() {
   const queryClient = useQueryClient();
   const canWrite = useCan('lock.write');
   const canRetire = useCan('lock.retire');
+  const canReset = useCan('reset.read');
   const [retiring, setRetiring] = useState(false);
   const [reason, setReason] = useState('');
   const lock = useQuery({ queryKey: ['lock', id], queryFn: () => api<LockJson>('GET', `/api/locks/${id}`) });
@@ -71,6 +72,11 @@ export function LockDetail() {
           {procedure.data && procedure.data.source !== 'lock' && canWriteHandbook && (
             <Button component={Link} to={`/handbook/new?lockId=${l.id}`} variant="default">
               {procedure.data.entry ? 'Override procedure for this lock' : 'Write a reset procedure'}
+            </Button>
+          )}
+          {canReset && !retired && (
+            <Button component={Link} to={`/resets?lockId=${l.id}`} variant="default" data-testid="reset-case">
+              Reset cases
             </Button>
           )}
           {canWrite && !retired && (

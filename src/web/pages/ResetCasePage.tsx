@@ -1,0 +1,419 @@
+/**
+ * One reset case, one step at a time. The technician's part (the procedure at the door, checks) is
+ * laid out for a phone: full-width buttons, one procedure step on screen, a big timer for timed holds.
+ */
+import { useEffect, useState } from 'react';
+import { Alert, Badge, Button, Card, Checkbox, Group, Loader, Progress, RingProgress, Select, Stack, Text, Textarea, Timeline, Title } from '@mantine/core';
+import { Link, useParams } from 'react-router-dom';
+import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
+import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy } from '../../domain/reset-case.js';
+import { formAlert, formatDate } from '../api.js';
+import { useCan, useSession } from '../session.js';
+import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, useResetCase, useStep, type CaseViewJson } from '../resets.js';
+
+type Send = (command: { type: string } & Record<string, unknown>) => void;
+
+/** The case page: header, what to do now, and the record of what was done. */
+export function ResetCasePage() {
+  const { id } = useParams();
+  const view = useResetCase(id);
+  const step = useStep(id ?? '');
+  if (view.isPending) return <Loader />;
+  if (view.isError) return <Alert color="red">{view.error.message}</Alert>;
+  const v = view.data;
+  const c = v.case;
+  const send: Send = (command) => step.mutate(command);
+  const error = formAlert(step.error, []);
+  return (
+    <Stack maw={720} data-testid="reset-case">
+      <Stack gap={4}>
+        <Group gap="xs">
+          <Badge size="lg" variant="filled" data-testid="case-state">
+            {STATE_LABELS[c.state]}
+          </Badge>
+          <Text size="sm" c="dimmed">
+            {REASON_LABELS[c.reason]}
+          </Text>
+        </Group>
+        <Title order={2}>
+          <Link to={`/locks/${v.lock.id}`}>{v.lock.name}</Link>
+        </Title>
+        {c.description && <Text size="sm">{c.description}</Text>}
+      </Stack>
+      {error && (
+        <Alert color="red" data-testid="step-error">
+          {error}
+        </Alert>
+      )}
+      {v.openIntents.length > 0 && (
+        <Alert color="orange">A device command ({v.openIntents.map((i) => i.command).join(', ')}) was started and not confirmed: repeat that step; the lock is checked before anything is sent again.</Alert>
+      )}
+      <Now v={v} send={send} busy={step.isPending} />
+      {v.missing.length > 0 && !['closed', 'cancelled', 'triage'].includes(c.state) && (
+        <Card withBorder>
+          <Text size="sm" fw={600}>
+            Still to do before moving on
+          </Text>
+          {v.missing.map((m) => (
+            <Text size="sm" key={m}>
+              · {m}
+            </Text>
+          ))}
+        </Card>
+      )}
+      {v.lockedOut.length > 0 && ['verification', 'rebuild', 'physical_reset', 'replace_device', 'account_unbind'].includes(c.state) && (
+        <Alert color="yellow" title="Locked out until the rebuild" data-testid="locked-out">
+          {v.lockedOut.map((i) => i.label).join(', ')}
+        </Alert>
+      )}
+      <History v={v} />
+    </Stack>
+  );
+}
+
+function Big({ children, ...rest }: { children: React.ReactNode; onClick: () => void; disabled?: boolean; color?: string; variant?: string; 'data-testid'?: string }) {
+  return (
+    <Button size="lg" fullWidth {...rest}>
+      {children}
+    </Button>
+  );
+}
+
+/** What the case needs now, for the state it is in. */
+function Now({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const c = v.case;
+  const canManage = useCan('reset.manage');
+  const canPerform = useCan('reset.perform');
+  const canApprove = useCan('reset.approve');
+  const { user } = useSession();
+  const [override, setOverride] = useState<ResetRemedy | null>(null);
+  const [reason, setReason] = useState('');
+  switch (c.state) {
+    case 'triage':
+      return (
+        <Card withBorder>
+          <Stack>
+            <Text fw={600}>Recommended: {REMEDY_LABELS[c.recommendation.remedy]}</Text>
+            <Text size="sm" data-testid="why">
+              {c.recommendation.why}
+            </Text>
+            {canManage && (
+              <>
+                <Big onClick={() => send({ type: 'decide', remedy: c.recommendation.remedy })} disabled={busy} data-testid="follow">
+                  Follow: {REMEDY_LABELS[c.recommendation.remedy]}
+                </Big>
+                <Select label="Or choose instead" data={RESET_REMEDIES.filter((r) => r !== c.recommendation.remedy).map((r) => ({ value: r, label: REMEDY_LABELS[r] }))} value={override} onChange={(x) => setOverride(x)} />
+                {override && (
+                  <>
+                    <Textarea label="Why you override the recommendation" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />
+                    <Button variant="default" onClick={() => send({ type: 'decide', remedy: override, overrideReason: reason })} disabled={busy}>
+                      Override with {REMEDY_LABELS[override]}
+                    </Button>
+                  </>
+                )}
+              </>
+            )}
+          </Stack>
+        </Card>
+      );
+    case 'preflight':
+      return (
+        <Card withBorder>
+          <Stack>
+            {PREFLIGHT_CHECKS.map((check) => {
+              const m = c.preflight[check];
+              return (
+                <Group key={check} justify="space-between" wrap="nowrap">
+                  <Stack gap={0}>
+                    <Text size="sm">{PREFLIGHT_LABELS[check]}</Text>
+                    {m && <Text size="xs" c={m.passed ? 'green' : 'red'}>{m.passed ? 'confirmed' : 'not met'}{m.note ? `: ${m.note}` : ''}</Text>}
+                  </Stack>
+                  {canPerform && (check === 'battery_adequate' ? (
+                    <Button size="sm" variant="light" onClick={() => send({ type: 'read_battery' })} disabled={busy}>
+                      Read from the lock
+                    </Button>
+                  ) : (
+                    <Checkbox size="lg" aria-label={PREFLIGHT_LABELS[check]} checked={m?.passed ?? false} onChange={(e) => send({ type: 'preflight_check', check, passed: e.currentTarget.checked })} disabled={busy} />
+                  ))}
+                </Group>
+              );
+            })}
+            {c.approvals.map((a) => (
+              <Text size="sm" key={a.by}>
+                Approved by {a.by} at {formatDate(a.at)}
+              </Text>
+            ))}
+            {canApprove && v.missing.some((m) => m.startsWith('approval')) && user.id !== c.openedBy && (
+              <Button variant="light" onClick={() => send({ type: 'approve' })} disabled={busy}>
+                Approve as the second person
+              </Button>
+            )}
+            {canManage && (
+              <Big onClick={() => send({ type: 'complete_preflight' })} disabled={busy || v.missing.length > 0}>
+                Preflight complete
+              </Big>
+            )}
+          </Stack>
+        </Card>
+      );
+    case 'snapshot':
+      return (
+        <Card withBorder>
+          <Stack>
+            <Text size="sm">Capture the PINs and schedules that must survive, sealed, before anything is erased.</Text>
+            {canManage && (
+              <Big onClick={() => send({ type: 'take_snapshot' })} disabled={busy}>
+                Take the snapshot
+              </Big>
+            )}
+          </Stack>
+        </Card>
+      );
+    case 'account_unbind':
+      return (
+        <Card withBorder>
+          <Stack>
+            <Text size="sm">This model keeps its cloud account binding through a local reset. Remove the lock from the vendor account now; verification checks it.</Text>
+            {canManage && (
+              <Big onClick={() => send({ type: 'confirm_account_unbound' })} disabled={busy}>
+                Removed from the account
+              </Big>
+            )}
+          </Stack>
+        </Card>
+      );
+    case 'physical_reset':
+      return <AtTheDoor v={v} send={send} busy={busy} />;
+    case 'replace_device':
+      return (
+        <Card withBorder>
+          <Stack>
+            <Text size="sm">The reset is blocked ({c.block ? BLOCK_LABELS[c.block.reason] : ''}). Replace the device, then verify the new one.</Text>
+            {canManage && (
+              <Big onClick={() => send({ type: 'confirm_device_replaced' })} disabled={busy}>
+                New device fitted
+              </Big>
+            )}
+          </Stack>
+        </Card>
+      );
+    case 'verification':
+      return <Verification v={v} send={send} busy={busy} />;
+    case 'rebuild':
+      return <Rebuild v={v} send={send} busy={busy} />;
+    case 'close_out':
+      return canManage ? (
+        <Big onClick={() => send({ type: 'close' })} disabled={busy} data-testid="close">
+          Close and sign the record
+        </Big>
+      ) : (
+        <Text>A manager closes the case.</Text>
+      );
+    case 'closed':
+    case 'cancelled':
+      return (
+        <Card withBorder data-testid="closed">
+          <Text fw={600}>Outcome: {c.outcome?.replace(/_/g, ' ')}</Text>
+          <Text size="sm">
+            {formatDate(c.closedAt)} by {c.closedBy}
+          </Text>
+          {v.record && (
+            <Button component="a" href={`/api/reset-cases/${c.id}/record`} target="_blank" variant="light" mt="sm">
+              Signed record (JSON, key {v.record.keyId})
+            </Button>
+          )}
+        </Card>
+      );
+  }
+}
+
+/** The technician at the lock: one procedure step at a time, a big timer for holds, then the reset. */
+function AtTheDoor({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const c = v.case;
+  const steps: Step[] = v.procedure ?? [];
+  const next = steps.findIndex((_, i) => !c.procedureDone.includes(i + 1));
+  const [block, setBlock] = useState<string | null>(null);
+  const canPerform = useCan('reset.perform');
+  if (!canPerform) return <Text>A technician performs this step.</Text>;
+  return (
+    <Card withBorder data-testid="at-the-door">
+      <Stack>
+        {steps.length > 0 && <Progress value={(c.procedureDone.length / steps.length) * 100} size="lg" aria-label="procedure progress" />}
+        {next >= 0 ? (
+          <ProcedureStep key={next} n={next + 1} total={steps.length} step={steps[next]!} onDone={() => send({ type: 'procedure_step', step: next + 1 })} busy={busy} />
+        ) : (
+          <>
+            <Text fw={600}>{steps.length ? 'Every step done.' : 'No handbook procedure for this model: follow the manufacturer’s.'}</Text>
+            <Big onClick={() => send({ type: 'confirm_reset' })} disabled={busy} data-testid="confirm-reset">
+              Reset done: read the lock
+            </Big>
+          </>
+        )}
+        {c.profile.remoteReset && (
+          <Button variant="light" onClick={() => send({ type: 'remote_reset' })} disabled={busy}>
+            Reset remotely instead
+          </Button>
+        )}
+        <Group align="end" grow>
+          <Select label="The reset cannot be done" placeholder="why" data={RESET_BLOCK_REASONS.map((r) => ({ value: r, label: BLOCK_LABELS[r] }))} value={block} onChange={setBlock} />
+          <Button color="red" variant="light" disabled={!block || busy} onClick={() => send({ type: 'report_blocked', reason: block })}>
+            Record as blocked
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
+  );
+}
+
+/** One procedure step; a hold shows a big countdown that must run out before the tick. */
+function ProcedureStep({ n, total, step, onDone, busy }: { n: number; total: number; step: Step; onDone: () => void; busy: boolean }) {
+  const timed = step.kind === 'hold' || step.kind === 'wait_indicator' ? (step.seconds ?? 0) : 0;
+  const [startedAt, setStartedAt] = useState<number | null>(null);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (startedAt === null) return;
+    const t = setInterval(() => setNow(Date.now()), 200);
+    return () => clearInterval(t);
+  }, [startedAt]);
+  const left = startedAt === null ? timed : Math.max(0, timed - Math.floor((now - startedAt) / 1000));
+  // A hold must last its time; a wait for an indicator may end as soon as the light shows.
+  const held = step.kind !== 'hold' || timed === 0 || (startedAt !== null && left === 0);
+  return (
+    <Stack data-testid="procedure-step">
+      <Text size="sm" c="dimmed">
+        Step {n} of {total} · {STEP_KIND_LABELS[step.kind]}
+      </Text>
+      <Text size="xl" fw={600}>
+        {step.text}
+      </Text>
+      {step.sequence && (
+        <Text size="xl" ff="monospace">
+          {step.sequence}
+        </Text>
+      )}
+      {timed > 0 && (
+        <Group justify="center">
+          <RingProgress
+            size={220}
+            thickness={18}
+            sections={[{ value: ((timed - left) / timed) * 100, color: held ? 'green' : 'blue' }]}
+            label={
+              <Text ta="center" fz={64} fw={700} data-testid="timer">
+                {left}
+              </Text>
+            }
+          />
+        </Group>
+      )}
+      {timed > 0 && startedAt === null && (
+        <Big onClick={() => setStartedAt(Date.now())} variant="light">
+          Start the {timed} s timer
+        </Big>
+      )}
+      <Big onClick={onDone} disabled={busy || !held} data-testid="tick">
+        ✓ Done
+      </Big>
+    </Stack>
+  );
+}
+
+function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const c = v.case;
+  const canPerform = useCan('reset.perform');
+  const [notes, setNotes] = useState<Record<string, string>>({});
+  const manual = new Set<string>(MANUAL_CHECKS);
+  return (
+    <Card withBorder data-testid="verification">
+      <Stack>
+        {v.requiredChecks.map((check) => {
+          const m = c.verification[check];
+          return (
+            <Stack key={check} gap={4}>
+              <Group justify="space-between" wrap="nowrap">
+                <Text size="sm">{CHECK_LABELS[check]}</Text>
+                <Badge color={m ? (m.passed ? 'green' : 'red') : 'gray'} data-testid={`check-${check}`}>
+                  {m ? (m.passed ? 'passed' : 'failed') : 'to do'}
+                </Badge>
+              </Group>
+              {m?.note && <Text size="xs" c="dimmed">{m.note}</Text>}
+              {canPerform && manual.has(check) && !m?.passed && (
+                <Group grow>
+                  <Textarea placeholder="note or photo reference" autosize minRows={1} value={notes[check] ?? ''} onChange={(e) => setNotes({ ...notes, [check]: e.currentTarget.value })} />
+                  <Button color="green" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: true, note: notes[check] ?? '' })} disabled={busy}>
+                    Pass
+                  </Button>
+                  <Button color="red" variant="light" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: false, note: notes[check] ?? '' })} disabled={busy}>
+                    Fail
+                  </Button>
+                </Group>
+              )}
+            </Stack>
+          );
+        })}
+        {canPerform && (
+          <>
+            <Big variant="light" onClick={() => send({ type: 'run_checks', lockId: v.lock.id })} disabled={busy} data-testid="run-checks">
+              Run the lock’s checks
+            </Big>
+            <Big onClick={() => send({ type: 'complete_verification' })} disabled={busy || v.missing.length > 0}>
+              Verification complete
+            </Big>
+            {!c.replacement && (
+              <Button variant="subtle" onClick={() => send({ type: 'retry_reset' })} disabled={busy}>
+                Repeat the reset
+              </Button>
+            )}
+          </>
+        )}
+      </Stack>
+    </Card>
+  );
+}
+
+function Rebuild({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const [reissue, setReissue] = useState<string[]>([]);
+  const canPerform = useCan('reset.perform');
+  return (
+    <Card withBorder>
+      <Stack>
+        {v.lockedOut.length > 0 && (
+          <>
+            <Text size="sm">Restore these PINs on the lock; tick the ones to reissue with a new code (a compromised code).</Text>
+            {v.lockedOut.map((i) => (
+              <Checkbox key={i.key} label={`${i.label}: new code`} checked={reissue.includes(i.key)} onChange={(e) => setReissue(e.currentTarget.checked ? [...reissue, i.key] : reissue.filter((k) => k !== i.key))} />
+            ))}
+            {canPerform && (
+              <Big onClick={() => send({ type: 'rebuild', reissue })} disabled={busy}>
+                Restore on the lock
+              </Big>
+            )}
+          </>
+        )}
+        {canPerform && (
+          <Big onClick={() => send({ type: 'complete_rebuild' })} disabled={busy || v.lockedOut.length > 0}>
+            Rebuild complete
+          </Big>
+        )}
+      </Stack>
+    </Card>
+  );
+}
+
+function History({ v }: { v: CaseViewJson }) {
+  return (
+    <Card withBorder>
+      <Title order={4} mb="sm">
+        Steps
+      </Title>
+      <Timeline bulletSize={14} lineWidth={2}>
+        {v.steps.map((s) => (
+          <Timeline.Item key={s.seq} title={`${s.command.replace(/_/g, ' ')}${s.phase === 'intent' ? ' (sent)' : ''}`}>
+            <Text size="xs" c="dimmed">
+              {s.actor} · {formatDate(s.at)} · {STATE_LABELS[s.stateBefore as keyof typeof STATE_LABELS]} → {STATE_LABELS[s.stateAfter as keyof typeof STATE_LABELS]}
+            </Text>
+          </Timeline.Item>
+        ))}
+      </Timeline>
+    </Card>
+  );
+}
