@@ -163,7 +163,7 @@ export class MatterDriver implements LockDriver {
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
     const { lock } = await this.lockOf(externalId);
-    const s = (stateOf(lock, 'doorLock') ?? {});
+    const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; featureMap?: { pinCredential?: boolean; user?: boolean } }>(lock, 'doorLock') ?? {};
     const pins = s.featureMap?.pinCredential && s.featureMap.user ? Math.min(s.numberOfTotalUsersSupported ?? 0, s.numberOfPinUsersSupported ?? 0) : 0;
     return {
       pin: { slots: pins, minLength: s.minPinCodeLength ?? 4, maxLength: s.maxPinCodeLength ?? 8, alphabet: 'digits' },
