@@ -8,7 +8,7 @@
  * under the driver's own deadline; a deadline missed by a lock that answers as commissionable again
  * with the discriminator it had is a factory reset, reported as `reset_detected`.
  */
-import { ControllerBehavior, Environment, Millis, ServerNode, StorageService, type ClientNode, type Endpoint } from '@matter/main';
+import { ControllerBehavior, Environment, Millis, ServerNode, type ClientNode, type Endpoint } from '@matter/main';
 import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behaviors';
 import { DoorLock } from '@matter/main/clusters';
 import { MdnsService } from '@matter/main/protocol';
@@ -118,7 +118,8 @@ export class MatterDriver implements LockDriver {
     if (this.controller) return Promise.resolve(this.controller);
     this.starting ??= (async () => {
       const environment = this.config.environment ?? Environment.default;
-      if (this.config.storagePath) (environment.get(StorageService) as { location: string | undefined }).location = this.config.storagePath;
+      // matter.js's Node.js filesystem reads its root from the `storage.path` variable when first used.
+      if (this.config.storagePath) environment.vars.set('storage.path', this.config.storagePath);
       const node = await ServerNode.create({
         id: `${this.hubKey}-controller`,
         environment,
