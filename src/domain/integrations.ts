@@ -122,3 +122,13 @@ export const AdoptSchema = z
 
 /** The separator between an integration's id and its own device id in a lock's external id. */
 export const INTEGRATION_ID_SEPARATOR = '/';
+
+/** Commissioning a Matter lock into lockwarden's fabric: the pairing code from its label or QR code. */
+export const CommissionSchema = z
+  .object({
+    pairingCode: z
+      .string({ error: 'pairingCode is required' })
+      .trim()
+      .regex(/^(MT:[-0-9A-Z.]+|[0-9][0-9 -]{9,20}[0-9])$/, 'pairingCode is the 11- or 21-digit manual code or the MT:... QR text'),
+  })
+  .strict();

@@ -6,7 +6,10 @@
  */
 import { INTEGRATION_DRIVERS, type IntegrationConfig, type IntegrationDriver } from '../domain/integrations.js';
 import type { LockDriver } from './contract.js';
+import path from 'node:path';
+import { createMatterDriver } from './matter/index.js';
 import { MultiplexDriver } from './multiplex.js';
+import { createZwaveDriver } from './zwave/index.js';
 import { createSeamDriver } from './seam/index.js';
 import { createZigbee2MqttDriver } from './zigbee2mqtt/index.js';
 
@@ -37,6 +40,22 @@ export const BUILT_IN_FACTORIES: DriverFactories = {
     }
     return driver;
   },
+  // A Z-Wave JS server is "running" once it answered and listed its nodes (schema checked); later
+  // drops reconnect with backoff inside the driver.
+  zwave: async ({ config }) => {
+    const { url } = config as IntegrationConfig<'zwave'>;
+    const driver = createZwaveDriver({ url, hubKey: 'zw' });
+    try {
+      await driver.discover();
+    } catch (e) {
+      await driver.close();
+      throw e;
+    }
+    return driver;
+  },
+  // lockwarden's own Matter controller: its fabric is kept under the data folder, one per integration;
+  // locks join it by commissioning with their pairing code (`IntegrationService.commission`).
+  matter: async ({ integrationId, dataDir }) => createMatterDriver({ storagePath: path.join(dataDir, 'matter', integrationId), hubKey: 'mt', fabricLabel: 'lockwarden' }),
   // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
   zigbee2mqtt: async ({ config, secret }) => {
     const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;

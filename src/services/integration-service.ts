@@ -7,11 +7,13 @@
  */
 import { and, eq, like, sql } from 'drizzle-orm';
 import type { DriverCapabilities } from '../drivers/contract.js';
+import { MatterDriver } from '../drivers/matter/index.js';
 import { SeamDriver, SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/index.js';
 import { AppError, validationError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import {
   AdoptSchema,
+  CommissionSchema,
   INTEGRATION_ID_SEPARATOR,
   INTEGRATION_LABELS,
   INTEGRATION_SECRET,
@@ -121,6 +123,24 @@ export class IntegrationService {
     const driver = this.ctx.integrations?.driverOf(id, 'seam');
     if (!(driver instanceof SeamDriver)) throw this.notRunning(row);
     driver.ingest(event);
+  }
+
+  /**
+   * Commissions a Matter lock into this integration's fabric with its pairing code (audited; the code
+   * itself only as a keyed hash). Returns the device as the integration lists it, ready to adopt.
+   */
+  async commission(actor: Actor, id: string, input: unknown): Promise<IntegrationDevice> {
+    authorize(actor, 'integration.manage');
+    const { pairingCode } = parseInput(CommissionSchema, input);
+    const row = await this.require(id);
+    if (row.driver !== 'matter') throw validationError([{ path: 'pairingCode', message: `only a Matter integration commissions locks; "${row.name}" is ${INTEGRATION_LABELS[row.driver]}` }]);
+    const driver = this.ctx.integrations?.driverOf(id, 'matter');
+    if (!(driver instanceof MatterDriver)) throw this.notRunning(row);
+    const deviceId = await driver.commission(pairingCode);
+    await this.ctx.audit.record(this.ctx.db, { actor, action: 'integration.commission', target: { type: 'integration', id, label: row.name }, details: { deviceId }, secrets: { pairingCode } });
+    const device = (await this.devices(actor, id)).find((d) => d.externalId === deviceId);
+    if (!device) throw new AppError('integration.unknown_device', `the lock was commissioned as ${deviceId} but the controller does not list it`);
+    return device;
   }
 
   /** Starts every integration's driver (at process start; system only). */

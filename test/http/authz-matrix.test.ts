@@ -374,6 +374,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}` }) },
     { op: 'DELETE /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'DELETE', url: `/api/integrations/${integrationId}` }) },
     { op: 'POST /api/integrations/{id}/restart', kind: 'org', build: async () => ({ method: 'POST', url: `/api/integrations/${integrationId}/restart` }) },
+    { op: 'POST /api/integrations/{id}/commission', kind: 'org', build: async () => ({ method: 'POST', url: `/api/integrations/${integrationId}/commission`, payload: { pairingCode: '34970112332' } }) },
     { op: 'GET /api/integrations/{id}/devices', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}/devices` }) },
     {
       op: 'POST /api/integrations/{id}/adopt',

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AdoptSchema, INTEGRATION_DRIVERS, IntegrationCreateSchema } from '../../domain/integrations.js';
+import { AdoptSchema, CommissionSchema, INTEGRATION_DRIVERS, IntegrationCreateSchema } from '../../domain/integrations.js';
 import type { Services } from '../../services/index.js';
 import { actorOf } from '../auth.js';
 import { IdParams, items, LockOut } from '../schemas.js';
@@ -51,6 +51,7 @@ export function integrationRoutes(services: Services): FastifyPluginAsyncZod {
       });
     };
     await app.register(webhookRoute);
+    app.post('/integrations/:id/commission', { schema: { tags, params: IdParams, body: CommissionSchema, response: { 200: DeviceOut } } }, async (req) => svc.commission(actorOf(req), req.params.id, req.body));
     app.post('/integrations/:id/adopt', { schema: { tags, params: IdParams, body: AdoptSchema, response: { 201: LockOut } } }, async (req, reply) =>
       reply.code(201).send(await svc.adopt(actorOf(req), req.params.id, req.body)),
     );

@@ -77,6 +77,35 @@ function AddIntegration({ onDone }: { onDone: () => void }) {
   );
 }
 
+/** Matter: a lock joins lockwarden's fabric with the pairing code from its label or QR code. */
+function Commission({ integration }: { integration: IntegrationJson }) {
+  const queryClient = useQueryClient();
+  const [code, setCode] = useState('');
+  const commission = useMutation({
+    mutationFn: () => api<Wire<IntegrationDevice>>('POST', `/api/integrations/${integration.id}/commission`, { pairingCode: code }),
+    onSuccess: async (d) => {
+      notifications.show({ message: `${d.label} joined lockwarden's fabric; adopt it below` });
+      setCode('');
+      await queryClient.invalidateQueries({ queryKey: ['integrations', integration.id, 'devices'] });
+    },
+  });
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        commission.mutate();
+      }}
+    >
+      <Group align="flex-end">
+        <TextInput label="Pairing code" description="11-digit code or MT:... from the lock's label" value={code} error={fieldErrors(commission.error).pairingCode ?? formAlert(commission.error, ['pairingCode'])} onChange={(e) => setCode(e.currentTarget.value)} />
+        <Button type="submit" loading={commission.isPending}>
+          Commission
+        </Button>
+      </Group>
+    </form>
+  );
+}
+
 function Devices({ integration }: { integration: IntegrationJson }) {
   const queryClient = useQueryClient();
   const locations = useLocations();
@@ -197,6 +226,7 @@ export function Integrations() {
                 Webhook address for Seam: <Code>{`${window.location.origin}/api/integrations/${i.id}/webhook`}</Code>
               </Text>
             )}
+            {i.driver === 'matter' && i.running && <Commission integration={i} />}
             <Devices integration={i} />
           </Stack>
         </Card>

@@ -1,0 +1,445 @@
+/**
+ * The `matter` driver: Matter door locks commissioned into lockwarden's own fabric, through a
+ * matter.js controller node whose fabric and peers live under a data folder. Slot N is DoorLock
+ * user N holding PIN credential N (DoorLock cluster, User + PinCredential features, Matter 1.3
+ * §5.2); the fabrics a lock lists are its paired controllers (Operational Credentials, §11.18).
+ *
+ * matter.js retries a peer that lost our fabric forever (`NoSharedTrustRoots`), so every call runs
+ * under the driver's own deadline; a deadline missed by a lock that answers as commissionable again
+ * with the discriminator it had is a factory reset, reported as `reset_detected`.
+ */
+import { ControllerBehavior, Environment, Millis, ServerNode, type ClientNode, type Endpoint } from '@matter/main';
+import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behaviors';
+import { DoorLock } from '@matter/main/clusters';
+import { MdnsService } from '@matter/main/protocol';
+import { ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+
+/** Plain configuration of lockwarden's Matter controller. */
+export interface MatterDriverConfig {
+  /** Folder holding the controller's fabric and peers (one process owns it). */
+  storagePath?: string;
+  /** Names the controller in `externalId`s and as the hub. */
+  hubKey?: string;
+  /** Deadline of one call to a lock. */
+  timeoutMs?: number;
+  /** Deadline of commissioning (discovery plus PASE and CASE). */
+  commissionTimeoutMs?: number;
+  /** UDP port of the controller (5540 is Matter's default, usually taken by a device on the same host). */
+  port?: number;
+  /** The matter.js environment (tests pass one on a simulated network); defaults to the process's. */
+  environment?: Environment;
+  /** The fabric label locks show for lockwarden. */
+  fabricLabel?: string;
+  now?: () => Date;
+}
+
+/** What the driver remembers of a commissioned lock (also stored by matter.js under `storagePath`). */
+interface PeerInfo {
+  discriminator: number | undefined;
+}
+
+const PIN = DoorLock.CredentialType.Pin;
+
+/** A cluster's state on a client endpoint (typed by the caller: client views are not typed per device). */
+function stateOf<T>(endpoint: { state: unknown }, cluster: string): T | undefined {
+  return (endpoint.state as Record<string, T | undefined>)[cluster];
+}
+const encoder = new TextEncoder();
+
+/** Runs `p` under a deadline; matter.js calls to a lost peer never settle on their own. */
+async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DriverError('driver.timeout', `${what}: no answer from the lock within ${ms} ms`, { uncertain: true })), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    // The abandoned call may still fail later; that failure is already reported as the timeout.
+    p.catch(() => {});
+  }
+}
+
+/** Maps a matter.js failure (a status response) to a `DriverError`. */
+function matterError(e: unknown, what: string): DriverError {
+  if (e instanceof DriverError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const name = (e as { name?: unknown } | null)?.name;
+  const msg = `${what}: ${typeof name === 'string' ? name : 'error'}${typeof code === 'number' ? ` (status ${code})` : ''}`;
+  if (code === 0x8a || name === 'InvalidCommandError') return new DriverError('driver.invalid_pin', msg);
+  if (code === 0x81 || code === 0x7e) return new DriverError('driver.not_supported', msg);
+  if (code === 0x89) return new DriverError('driver.slot_full', msg);
+  return new DriverError('driver.refused', msg);
+}
+
+/** Decodes a manual (11/21 digits) or QR (`MT:...`) pairing code; never echoes it. */
+export function parsePairingCode(code: string): { passcode: number; discriminator?: number; shortDiscriminator?: number } {
+  const trimmed = code.trim().replace(/[\s-]/g, '');
+  try {
+    if (trimmed.startsWith('MT:')) {
+      const [qr] = QrPairingCodeCodec.decode(trimmed);
+      if (!qr) throw new Error('empty');
+      return { passcode: qr.passcode, discriminator: qr.discriminator };
+    }
+    if (!/^\d{11}(\d{10})?$/.test(trimmed)) throw new Error('shape');
+    const m = ManualPairingCodeCodec.decode(trimmed);
+    return { passcode: m.passcode, ...(m.shortDiscriminator !== undefined ? { shortDiscriminator: m.shortDiscriminator } : {}) };
+  } catch {
+    throw new DriverError('driver.refused', 'the pairing code is not a valid Matter pairing code (11 or 21 digits with a correct check digit, or an MT: QR payload)');
+  }
+}
+
+/** lockwarden's Matter controller and the locks in its fabric. */
+export class MatterDriver implements LockDriver {
+  readonly name = 'matter';
+  readonly hubConcurrency = 4;
+  readonly hubKey: string;
+  private controller: ServerNode | null = null;
+  private starting: Promise<ServerNode> | null = null;
+  private readonly peers = new Map<string, PeerInfo>();
+  private readonly listeners = new Set<(e: DriverEvent) => void>();
+  private readonly subscribed = new Set<string>();
+  private readonly resetReported = new Set<string>();
+  private readonly timeoutMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly config: MatterDriverConfig) {
+    this.hubKey = config.hubKey ?? 'matter';
+    this.timeoutMs = config.timeoutMs ?? 10_000;
+    this.now = config.now ?? (() => new Date());
+  }
+
+  /** Starts the controller node (its fabric is created on first start and kept under `storagePath`). */
+  start(): Promise<ServerNode> {
+    if (this.controller) return Promise.resolve(this.controller);
+    this.starting ??= (async () => {
+      const environment = this.config.environment ?? Environment.default;
+      // matter.js's Node.js filesystem reads its root from the `storage.path` variable when first used.
+      if (this.config.storagePath) environment.vars.set('storage.path', this.config.storagePath);
+      const node = await ServerNode.create({
+        id: `${this.hubKey}-controller`,
+        environment,
+        network: { port: this.config.port ?? 5541 },
+        commissioning: { enabled: false },
+        controller: { adminFabricLabel: this.config.fabricLabel ?? 'lockwarden' },
+      } as Parameters<typeof ServerNode.create>[0]);
+      node.behaviors.require(ControllerBehavior);
+      await node.start();
+      for (const peer of node.peers) this.track(peer, undefined);
+      this.controller = node;
+      return node;
+    })().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  /** Commissions a lock into lockwarden's fabric by its pairing code; resolves with its `externalId`. */
+  async commission(pairingCode: string): Promise<string> {
+    const identifiers = parsePairingCode(pairingCode);
+    const controller = await this.start();
+    const ms = this.config.commissionTimeoutMs ?? 30_000;
+    let peer: ClientNode;
+    try {
+      peer = await deadline(Promise.resolve(controller.peers.commission({ ...identifiers, timeout: Millis(ms) }) as Promise<ClientNode>), ms + 1_000, 'commissioning');
+    } catch (e) {
+      if (e instanceof DriverError && e.code === 'driver.timeout') throw new DriverError('driver.timeout', `commissioning: no lock answered the pairing code within ${ms} ms`);
+      const why = e instanceof Error ? e.name : 'error';
+      throw new DriverError('driver.refused', `commissioning failed (${why}): no lock in pairing mode accepted this pairing code`);
+    }
+    const discriminator = (peer.state as { commissioning?: { discriminator?: number } }).commissioning?.discriminator;
+    this.track(peer, discriminator);
+    return this.externalIdOf(peer.id);
+  }
+
+  externalIdOf(peerId: string): string {
+    return `${this.hubKey}:${peerId}`;
+  }
+
+  hubOf(): string {
+    return this.hubKey;
+  }
+
+  async capabilities(externalId: string): Promise<DriverCapabilities> {
+    const { lock } = await this.lockOf(externalId);
+    const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; featureMap?: { pinCredential?: boolean; user?: boolean } }>(lock, 'doorLock') ?? {};
+    const pins = s.featureMap?.pinCredential && s.featureMap.user ? Math.min(s.numberOfTotalUsersSupported ?? 0, s.numberOfPinUsersSupported ?? 0) : 0;
+    return {
+      pin: { slots: pins, minLength: s.minPinCodeLength ?? 4, maxLength: s.maxPinCodeLength ?? 8, alphabet: 'digits' },
+      schedules: { window: false, recurring: false },
+      digitalKeys: false,
+      controllers: true,
+      biometrics: false,
+      remoteLockUnlock: true,
+      remoteFactoryReset: false,
+      cloudBinding: false,
+      events: true,
+    };
+  }
+
+  async status(externalId: string): Promise<DeviceStatus> {
+    const { peer, lock } = await this.lockOf(externalId);
+    // A read through the session proves the fabric is still there; a missed deadline is checked for a reset.
+    await this.call(externalId, this.reach(lock), 'reach the lock');
+    const lockState = stateOf<{ lockState?: number | null }>(lock, 'doorLock')?.lockState;
+    const bolt: DeviceStatus['bolt'] = lockState === DoorLock.LockState.Locked ? 'locked' : lockState === DoorLock.LockState.Unlocked ? 'unlocked' : lockState === DoorLock.LockState.NotFullyLocked ? 'jammed' : 'unknown';
+    const info = stateOf<{ softwareVersionString?: string }>(peer, 'basicInformation');
+    return { online: true, batteryPercent: null, bolt, firmware: info?.softwareVersionString ?? null, setupMode: false, cloudBound: null };
+  }
+
+  async readCredentials(externalId: string): Promise<ObservedCredentials> {
+    const { peer, lock } = await this.lockOf(externalId);
+    const cmds = lock.commandsOf(DoorLockClient);
+    const pins: ObservedPin[] = [];
+    const caps = await this.capabilities(externalId);
+    // GetUser answers with the next occupied index, so a read costs one round trip per user plus one.
+    let index: number | null = 1;
+    while (index !== null && index <= caps.pin.slots) {
+      const u: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: index }), `read user ${index}`);
+      if (u.userStatus !== null && u.userStatus !== DoorLock.UserStatus.Available) {
+        const hasPin = (u.credentials ?? []).some((c) => c.credentialType === PIN && c.credentialIndex === index);
+        if (hasPin) pins.push({ slot: index, code: null, name: u.userName ?? '', schedule: { kind: 'always' }, enabled: u.userStatus === DoorLock.UserStatus.OccupiedEnabled });
+      }
+      index = u.nextUserIndex !== null && u.nextUserIndex !== undefined && u.nextUserIndex > index ? u.nextUserIndex : null;
+    }
+    const controllers = this.fabricsOf(peer);
+    return { pins, controllers, digitalKeys: [], biometrics: [] };
+  }
+
+  async setPin(externalId: string, pin: PinWrite): Promise<void> {
+    const { lock } = await this.lockOf(externalId);
+    const caps = await this.capabilities(externalId);
+    this.checkPin(pin.slot, pin.code, caps);
+    if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Matter lock driver writes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
+    const cmds = lock.commandsOf(DoorLockClient);
+    const name = pin.name.slice(0, 10);
+    const user = await this.call(externalId, cmds.getUser({ userIndex: pin.slot }), `read user ${pin.slot}`);
+    const existed = user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available;
+    const hadPin = existed && (user.credentials ?? []).some((c) => c.credentialType === PIN && c.credentialIndex === pin.slot);
+    if (!existed) {
+      await this.call(
+        externalId,
+        cmds.setUser({ operationType: DoorLock.DataOperationType.Add, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: DoorLock.UserStatus.OccupiedEnabled, userType: DoorLock.UserType.UnrestrictedUser, credentialRule: DoorLock.CredentialRule.Single }),
+        `add user ${pin.slot}`,
+      );
+    }
+    const r = await this.call(
+      externalId,
+      cmds.setCredential({ operationType: hadPin ? DoorLock.DataOperationType.Modify : DoorLock.DataOperationType.Add, credential: { credentialType: PIN, credentialIndex: pin.slot }, credentialData: encoder.encode(pin.code), userIndex: pin.slot, userStatus: null, userType: null }),
+      `set the PIN of slot ${pin.slot}`,
+    );
+    const status = r.status as number;
+    if (status !== 0) {
+      // Leave the lock as it was: a user added only for this PIN goes again.
+      if (!existed) await this.call(externalId, cmds.clearUser({ userIndex: pin.slot }), `remove user ${pin.slot}`);
+      // Matter says Duplicate (2); locks (matter.js among them) also answer Failure (1) for a PIN another slot holds.
+      if (status === 2 || status === 1) throw new DriverError('driver.duplicate_pin', `the lock refused the PIN for slot ${pin.slot}: another slot holds it`, { slot: pin.slot });
+      if (status === 0x89) throw new DriverError('driver.slot_full', `the lock has no room for a PIN in slot ${pin.slot}`, { slot: pin.slot });
+      throw new DriverError('driver.refused', `the lock refused the PIN for slot ${pin.slot} (status ${status})`, { slot: pin.slot });
+    }
+    if (existed && user.userName !== name) {
+      await this.call(externalId, cmds.setUser({ operationType: DoorLock.DataOperationType.Modify, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: null, userType: null, credentialRule: null }), `rename user ${pin.slot}`).catch(() => {});
+    }
+  }
+
+  async clearPin(externalId: string, slot: number): Promise<void> {
+    const { lock } = await this.lockOf(externalId);
+    const caps = await this.capabilities(externalId);
+    this.checkPin(slot, null, caps);
+    const cmds = lock.commandsOf(DoorLockClient);
+    const status = await this.call(externalId, cmds.getCredentialStatus({ credential: { credentialType: PIN, credentialIndex: slot } }), `read the PIN of slot ${slot}`);
+    if (status.credentialExists) await this.call(externalId, cmds.clearCredential({ credential: { credentialType: PIN, credentialIndex: slot } }), `clear the PIN of slot ${slot}`);
+    const user = await this.call(externalId, cmds.getUser({ userIndex: slot }), `read user ${slot}`);
+    if (user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available) await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
+  }
+
+  async removeController(externalId: string, controllerId: string): Promise<void> {
+    const { peer } = await this.lockOf(externalId);
+    const fabrics = this.fabricsOf(peer);
+    const target = fabrics.find((f) => f.id === controllerId);
+    if (!target) throw new DriverError('driver.unknown_device', `the lock has no fabric ${controllerId}`);
+    if (target.admin) throw new DriverError('driver.refused', "removing lockwarden's own fabric would lose the lock; decommission it instead");
+    await this.call(externalId, peer.commandsOf(OperationalCredentialsClient).removeFabric({ fabricIndex: Number(controllerId.replace(/^fabric-/, '')) as never }), `remove fabric ${controllerId}`);
+  }
+
+  lock(externalId: string): Promise<void> {
+    return this.setBolt(externalId, true);
+  }
+
+  unlock(externalId: string): Promise<void> {
+    return this.setBolt(externalId, false);
+  }
+
+  async factoryReset(): Promise<void> {
+    throw new DriverError('driver.not_supported', 'Matter has no remote factory reset; a reset at the lock is detected when its fabric is gone');
+  }
+
+  async discover(): Promise<DiscoveredDevice[]> {
+    const controller = await this.start();
+    const out: DiscoveredDevice[] = [];
+    for (const peer of controller.peers) {
+      const info = stateOf<{ vendorName?: string; productName?: string; nodeLabel?: string }>(peer, 'basicInformation');
+      if (!this.doorLockOf(peer)) continue;
+      out.push({ externalId: this.externalIdOf(peer.id), manufacturer: info?.vendorName ?? null, model: info?.productName ?? null, label: info?.nodeLabel || [info?.vendorName, info?.productName].filter(Boolean).join(' ') || peer.id });
+    }
+    return out;
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Checks that the lock still holds lockwarden's fabric; when it does not answer and advertises itself
+   * as commissionable with its old discriminator, reports `reset_detected` and resolves true.
+   */
+  async checkReset(externalId: string): Promise<boolean> {
+    const { lock } = await this.lockOf(externalId);
+    try {
+      await deadline(this.reach(lock), this.timeoutMs, 'reach the lock');
+      return false;
+    } catch (e) {
+      if (!(e instanceof DriverError) || e.code !== 'driver.timeout') throw e;
+      return this.probeReset(externalId);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    const node = this.controller ?? (this.starting ? await this.starting.catch(() => null) : null);
+    this.controller = null;
+    if (node) await closeNode(node, this.config.environment ?? Environment.default);
+  }
+
+  private emit(e: DriverEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // One listener's failure is its own.
+      }
+    }
+  }
+
+  private checkPin(slot: number, code: string | null, caps: DriverCapabilities): void {
+    if (!Number.isInteger(slot) || slot < 1 || slot > caps.pin.slots) throw new DriverError('driver.invalid_pin', `slot ${slot} is outside this lock's PIN slots 1-${caps.pin.slots}`, { slot });
+    if (code === null) return;
+    if (!/^[0-9]+$/.test(code)) throw new DriverError('driver.invalid_pin', 'the PIN may contain only the digits 0-9', { slot });
+    if (code.length < caps.pin.minLength || code.length > caps.pin.maxLength) throw new DriverError('driver.invalid_pin', `the PIN must be ${caps.pin.minLength}-${caps.pin.maxLength} digits long (got ${code.length})`, { slot });
+  }
+
+  /** One call to a lock under the deadline; a missed deadline triggers the reset check. */
+  private async call<T>(externalId: string, p: Promise<T>, what: string): Promise<T> {
+    try {
+      return await deadline(p, this.timeoutMs, what);
+    } catch (e) {
+      if (e instanceof DriverError && e.code === 'driver.timeout') {
+        if (await this.probeReset(externalId).catch(() => false)) throw new DriverError('driver.refused', `${what}: the lock no longer holds lockwarden's fabric (it was factory reset)`);
+        throw e;
+      }
+      throw matterError(e, what);
+    }
+  }
+
+  private async probeReset(externalId: string): Promise<boolean> {
+    const peerId = externalId.slice(this.hubKey.length + 1);
+    const discriminator = this.peers.get(peerId)?.discriminator;
+    const controller = this.controller;
+    if (discriminator === undefined || !controller) return false;
+    const found = await deadline(Promise.resolve(controller.peers.discover({ longDiscriminator: discriminator, timeout: Millis(1_500) }) as Promise<unknown[]>), 3_000, 'discovery').catch(() => []);
+    if (found.length === 0) return false;
+    if (!this.resetReported.has(externalId)) {
+      this.resetReported.add(externalId);
+      // Our fabric is gone: stop matter.js from retrying the old session forever.
+      await deadline(Promise.resolve(controller.peers.get(peerId)?.delete()), 3_000, 'forget the peer').catch(() => {});
+      this.emit({ type: 'reset_detected', externalId, at: this.now() });
+    }
+    return true;
+  }
+
+  /**
+   * The lock's fabrics as the subscription reports them. Fabric-scoped lists are fabric-filtered in
+   * a subscription, so this shows lockwarden's own fabric; others need an unfiltered read.
+   */
+  private fabricsOf(peer: ClientNode): ObservedController[] {
+    const ocs = stateOf<{ fabrics?: { fabricIndex: number; label: string; vendorId: number }[]; currentFabricIndex?: number }>(peer, 'operationalCredentials');
+    return (ocs?.fabrics ?? []).map((f) => ({ id: `fabric-${f.fabricIndex}`, label: f.label || `vendor 0x${f.vendorId.toString(16)}`, kind: 'fabric' as const, admin: f.fabricIndex === ocs?.currentFabricIndex }));
+  }
+
+  /** One round trip through the CASE session: answers only while the lock holds lockwarden's fabric. */
+  private reach(lock: Endpoint): Promise<unknown> {
+    return lock.commandsOf(DoorLockClient).getUser({ userIndex: 1 });
+  }
+
+  private doorLockOf(peer: ClientNode) {
+    for (const part of peer.parts) if ('doorLock' in (part.state as object)) return part;
+    return undefined;
+  }
+
+  private async lockOf(externalId: string) {
+    const controller = await this.start();
+    const prefix = `${this.hubKey}:`;
+    const peer = externalId.startsWith(prefix) ? controller.peers.get(externalId.slice(prefix.length)) : undefined;
+    const lock = peer ? this.doorLockOf(peer) : undefined;
+    if (!peer || !lock) throw new DriverError('driver.unknown_device', `lockwarden's Matter fabric has no lock ${externalId}`);
+    return { peer, lock };
+  }
+
+  private track(peer: ClientNode, discriminator: number | undefined): void {
+    const known = (peer.state as { commissioning?: { discriminator?: number } }).commissioning?.discriminator;
+    this.peers.set(peer.id, { discriminator: discriminator ?? known });
+    if (this.subscribed.has(peer.id)) return;
+    const lock = this.doorLockOf(peer);
+    if (!lock) return;
+    this.subscribed.add(peer.id);
+    const externalId = this.externalIdOf(peer.id);
+    const events = lock.eventsOf(DoorLockClient);
+    const ownFabric = () => stateOf<{ currentFabricIndex?: number }>(peer, 'operationalCredentials')?.currentFabricIndex;
+    events.lockUserChange?.on((e: { fabricIndex?: number | null }) => {
+      const bySelf = e.fabricIndex !== null && e.fabricIndex !== undefined && e.fabricIndex === ownFabric();
+      this.emit({ type: 'credentials_changed', externalId, at: this.now(), ...(bySelf ? { bySelf: true } : {}) });
+    });
+    events.lockOperation?.on((e: { lockOperationType?: number; userIndex?: number | null; operationSource?: number }) => {
+      const bolt = e.lockOperationType === DoorLock.LockOperationType.Lock ? 'locked' : 'unlocked';
+      if (e.operationSource === DoorLock.OperationSource.Keypad && typeof e.userIndex === 'number') this.emit({ type: 'pin_used', externalId, slot: e.userIndex, at: this.now() });
+      this.emit({ type: 'bolt', externalId, bolt, at: this.now() });
+    });
+    events.doorLockAlarm?.on(() => this.emit({ type: 'tamper', externalId, at: this.now() }));
+  }
+
+  private async setBolt(externalId: string, locked: boolean): Promise<void> {
+    const { lock } = await this.lockOf(externalId);
+    const cmds = lock.commandsOf(DoorLockClient);
+    const want = locked ? DoorLock.LockState.Locked : DoorLock.LockState.Unlocked;
+    const reported = new Promise<void>((resolve) => {
+      const observer = (v: unknown) => {
+        if (v !== want) return;
+        lock.eventsOf(DoorLockClient).lockState$Changed.off(observer);
+        resolve();
+      };
+      lock.eventsOf(DoorLockClient).lockState$Changed.on(observer);
+      if (stateOf<{ lockState?: unknown }>(lock, 'doorLock')?.lockState === want) resolve();
+    });
+    await this.call(externalId, locked ? cmds.lockDoor({}) : cmds.unlockDoor({}), locked ? 'lock' : 'unlock');
+    // The command is acknowledged before the subscription reports the new state; wait for it briefly.
+    await deadline(reported, 2_000, locked ? 'lock state report' : 'unlock state report').catch(() => {});
+  }
+}
+
+/**
+ * Closes a node and the mDNS service its environment shared with it: matter.js leaves the service
+ * (and its record-expiry timers, ~2 minutes) running after the node closes otherwise.
+ */
+export async function closeNode(node: ServerNode, environment: Environment): Promise<void> {
+  const services = [node.env, environment].map((env) => ({ env, mdns: env.maybeGet(MdnsService) }));
+  await node.close();
+  for (const { env, mdns } of services) if (mdns) await Promise.resolve(env.close(MdnsService)).catch(() => mdns.close());
+}
+
+/** Creates lockwarden's Matter controller driver from plain configuration (`storagePath`). */
+export function createMatterDriver(config: MatterDriverConfig): MatterDriver {
+  return new MatterDriver(config);
+}

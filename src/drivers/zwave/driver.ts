@@ -1,0 +1,414 @@
+/**
+ * The `zwave` driver: locks on a Z-Wave network reached through a Z-Wave JS server (Z-Wave JS UI or
+ * the Home Assistant add-on), over its WebSocket API. A lock is a node: `externalId` is
+ * `<hubKey>:<nodeId>` and the hub is the server. User codes go through the User Code CC, the bolt
+ * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
+ * classes, never assumed from its make.
+ */
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
+import { CC, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
+import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
+
+/** Plain configuration of one Z-Wave JS server connection. */
+export interface ZwaveDriverConfig extends ZwaveClientOptions {
+  /** Names this server in `externalId`s and as the hub; defaults to the URL's host:port. */
+  hubKey?: string;
+  /** Commands the server takes at a time (zwave-js queues per node anyway). */
+  hubConcurrency?: number;
+  /** Injectable clock for event times. */
+  now?: () => Date;
+}
+
+/** Access Control notification events (Notification CC type 0x06) the driver maps. */
+const ACCESS = { manualLock: 0x01, manualUnlock: 0x02, rfLock: 0x03, rfUnlock: 0x04, keypadLock: 0x05, keypadUnlock: 0x06, jammed: 0x0b, allCodesDeleted: 0x0c, codeDeleted: 0x0d, codeAdded: 0x0e, duplicateCode: 0x0f, keypadDisabled: 0x10 } as const;
+const NOTIFICATION_ACCESS_CONTROL = 0x06;
+const NOTIFICATION_HOME_SECURITY = 0x07;
+/** Home Security events that mean someone is tampering (cover removed, invalid code, moved). */
+const TAMPER_EVENTS = new Set([0x03, 0x04, 0x09]);
+/** Door Lock modes (CC:0062.01.02.11.002): 0xFF secured, 0xFE unknown, anything else some unsecured mode. */
+const DOOR_SECURED = 0xff;
+const DOOR_UNKNOWN = 0xfe;
+
+/** What the driver keeps about one node. */
+interface NodeInfo {
+  dump: NodeDump;
+  ccs: Map<number, number>;
+  battery: number | null;
+  dead: boolean;
+  userCodes?: Promise<UserCodeInfo>;
+  /** The codes last read or written, with their checksum; trusted while the lock's checksum matches. */
+  codes?: { checksum: number | null; slots: Map<number, SlotCode> };
+}
+
+interface UserCodeInfo {
+  slots: number;
+  chars: string;
+  checksum: boolean;
+}
+
+function ccsOf(dump: NodeDump): Map<number, number> {
+  const ccs = new Map<number, number>();
+  for (const ep of dump.endpoints ?? []) if (ep.index === 0) for (const cc of ep.commandClasses ?? []) ccs.set(cc.id, cc.version);
+  return ccs;
+}
+
+function valueOf(dump: NodeDump, cc: number, property: string): unknown {
+  return dump.values?.find((v) => v.commandClass === cc && (v.endpoint ?? 0) === 0 && v.property === property && v.propertyKey === undefined)?.value;
+}
+
+function isLock(info: NodeInfo): boolean {
+  return info.dump.isControllerNode !== true && (info.ccs.has(CC.userCode) || info.ccs.has(CC.doorLock));
+}
+
+/** Reaches the locks of one Z-Wave JS server. */
+export class ZwaveDriver implements LockDriver {
+  readonly name = 'zwave';
+  readonly hubConcurrency: number;
+  readonly hubKey: string;
+  readonly client: ZwaveJsClient;
+  private readonly nodes = new Map<number, NodeInfo>();
+  private readonly listeners = new Set<(e: DriverEvent) => void>();
+  private readonly now: () => Date;
+
+  constructor(config: ZwaveDriverConfig) {
+    this.client = new ZwaveJsClient(config);
+    this.hubKey = config.hubKey ?? new URL(config.url).host;
+    this.hubConcurrency = config.hubConcurrency ?? 1;
+    this.now = config.now ?? (() => new Date());
+    this.client.on((s) => {
+      if (s.kind === 'connected') this.onConnected(s.nodes);
+      else if (s.kind === 'disconnected') for (const id of this.lockIds()) this.emit({ type: 'online', externalId: id, online: false, at: this.now() });
+      else this.onServerEvent(s.event);
+    });
+  }
+
+  /** Connects now rather than at the first command. */
+  connect(): Promise<void> {
+    return this.client.ready();
+  }
+
+  /** The `externalId` of node `nodeId` on this server. */
+  externalIdOf(nodeId: number): string {
+    return `${this.hubKey}:${nodeId}`;
+  }
+
+  hubOf(externalId: string): string {
+    const i = externalId.lastIndexOf(':');
+    return i > 0 ? externalId.slice(0, i) : this.hubKey;
+  }
+
+  async capabilities(externalId: string): Promise<DriverCapabilities> {
+    const { info } = await this.node(externalId);
+    const uc = info.ccs.has(CC.userCode) ? await this.userCodeInfo(info) : null;
+    return {
+      pin: { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
+      // Schedule Entry Lock CC is not driven yet: codes are always valid.
+      schedules: { window: false, recurring: false },
+      digitalKeys: false,
+      // A Z-Wave node belongs to one network; leaving it is an exclusion, not a credential change.
+      controllers: false,
+      biometrics: false,
+      remoteLockUnlock: info.ccs.has(CC.doorLock),
+      remoteFactoryReset: false,
+      cloudBinding: false,
+      events: true,
+    };
+  }
+
+  async status(externalId: string): Promise<DeviceStatus> {
+    const { nodeId, info } = await this.node(externalId);
+    let bolt: DeviceStatus['bolt'] = 'unknown';
+    if (info.ccs.has(CC.doorLock)) {
+      const r = doorLockGetResponse.safeParse(await this.invoke(nodeId, CC.doorLock, 'get', [], 'read the bolt'));
+      if (r.success) bolt = boltOf(r.data.currentMode);
+    }
+    if (info.battery === null && info.ccs.has(CC.battery)) {
+      const b = batteryGetResponse.safeParse(await this.invoke(nodeId, CC.battery, 'get', [], 'read the battery'));
+      if (b.success) info.battery = b.data.level;
+    }
+    return { online: !info.dead, batteryPercent: info.battery, bolt, firmware: info.dump.firmwareVersion ?? null, setupMode: false, cloudBound: null };
+  }
+
+  async readCredentials(externalId: string): Promise<ObservedCredentials> {
+    const { nodeId, info } = await this.node(externalId);
+    const pins: ObservedPin[] = [];
+    if (info.ccs.has(CC.userCode)) {
+      const codes = await this.readCodes(nodeId, info);
+      for (const [slot, c] of [...codes].sort(([a], [b]) => a - b)) {
+        if (c.status === USER_ID_STATUS.available) continue;
+        // Some locks mask codes in reports ("****"): then the code is unreadable, not "****".
+        pins.push({ slot, code: /^[0-9]+$/.test(c.code) ? c.code : null, name: '', schedule: { kind: 'always' }, enabled: c.status !== USER_ID_STATUS.disabled });
+      }
+    }
+    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+  }
+
+  async setPin(externalId: string, pin: PinWrite): Promise<void> {
+    const { nodeId, info } = await this.node(externalId);
+    if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
+    const uc = await this.userCodeInfo(info);
+    checkPin(pin.slot, pin.code, uc.slots, uc.chars);
+    if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Z-Wave lock takes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
+    const codes = await this.readCodes(nodeId, info);
+    const holder = [...codes].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
+    if (holder) throw new DriverError('driver.duplicate_pin', `slot ${holder[0]} already holds this PIN`, { slot: pin.slot });
+    await this.invoke(nodeId, CC.userCode, 'set', [pin.slot, USER_ID_STATUS.enabled, pin.code], 'set a user code', true);
+    const got = await this.confirmSlot(nodeId, info, pin.slot);
+    if (got.status === USER_ID_STATUS.available || (/^[0-9]+$/.test(got.code) && got.code !== pin.code)) {
+      info.codes = undefined;
+      throw new DriverError('driver.refused', `the lock did not store the code in slot ${pin.slot}`, { slot: pin.slot });
+    }
+  }
+
+  async clearPin(externalId: string, slot: number): Promise<void> {
+    const { nodeId, info } = await this.node(externalId);
+    if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
+    const uc = await this.userCodeInfo(info);
+    checkPin(slot, null, uc.slots, uc.chars);
+    await this.invoke(nodeId, CC.userCode, 'clear', [slot], 'clear a user code', true);
+    const got = await this.confirmSlot(nodeId, info, slot);
+    if (got.status !== USER_ID_STATUS.available) {
+      info.codes = undefined;
+      throw new DriverError('driver.refused', `the lock kept the code in slot ${slot}`, { slot });
+    }
+  }
+
+  async removeController(): Promise<void> {
+    throw new DriverError('driver.not_supported', 'a Z-Wave lock has one controller (its network); remove it by excluding the node');
+  }
+
+  lock(externalId: string): Promise<void> {
+    return this.setDoor(externalId, DOOR_SECURED);
+  }
+
+  unlock(externalId: string): Promise<void> {
+    return this.setDoor(externalId, 0x00);
+  }
+
+  async factoryReset(): Promise<void> {
+    throw new DriverError('driver.not_supported', 'Z-Wave has no remote factory reset; a reset at the lock is reported as Device Reset Locally');
+  }
+
+  async discover(): Promise<DiscoveredDevice[]> {
+    await this.client.ready();
+    const out: DiscoveredDevice[] = [];
+    for (const [nodeId, info] of [...this.nodes].sort(([a], [b]) => a - b)) {
+      if (!isLock(info)) continue;
+      const manufacturer = info.dump.deviceConfig?.manufacturer ?? info.dump.manufacturer ?? null;
+      const model = info.dump.deviceConfig?.label ?? info.dump.label ?? null;
+      const label = info.dump.name || [manufacturer, model].filter(Boolean).join(' ') || `Z-Wave node ${nodeId}`;
+      out.push({ externalId: this.externalIdOf(nodeId), manufacturer, model, label });
+    }
+    return out;
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.listeners.add(listener);
+    // Events flow only while connected: subscribing connects.
+    this.client.ready().catch(() => {});
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.client.close();
+  }
+
+  private emit(e: DriverEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure is its own; the others still hear the event.
+      }
+    }
+  }
+
+  private lockIds(): string[] {
+    return [...this.nodes].filter(([, i]) => isLock(i)).map(([id]) => this.externalIdOf(id));
+  }
+
+  private async node(externalId: string): Promise<{ nodeId: number; info: NodeInfo }> {
+    const m = /^(.+):(\d{1,4})$/.exec(externalId);
+    if (!m || m[1] !== this.hubKey) throw new DriverError('driver.unknown_device', `${externalId} is not a node of the Z-Wave JS server ${this.hubKey}`);
+    await this.client.ready();
+    const nodeId = Number(m[2]);
+    const info = this.nodes.get(nodeId);
+    if (!info || !isLock(info)) throw new DriverError('driver.unknown_device', `the Z-Wave JS server ${this.hubKey} has no lock node ${nodeId}`);
+    return { nodeId, info };
+  }
+
+  private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false): Promise<unknown> {
+    return this.client
+      .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what })
+      .then((r) => (r as { response?: unknown } | undefined)?.response);
+  }
+
+  private userCodeInfo(info: NodeInfo): Promise<UserCodeInfo> {
+    info.userCodes ??= (async () => {
+      const nodeId = info.dump.nodeId;
+      // The interview leaves one userIdStatus value per supported slot.
+      let slots = 0;
+      for (const v of info.dump.values ?? []) if (v.commandClass === CC.userCode && v.property === 'userIdStatus' && typeof v.propertyKey === 'number') slots = Math.max(slots, v.propertyKey);
+      if (slots === 0) {
+        const n = await this.invoke(nodeId, CC.userCode, 'getUsersCount', [], 'count user code slots');
+        slots = typeof n === 'number' ? n : 0;
+      }
+      let chars = '0123456789';
+      let checksum = false;
+      if ((info.ccs.get(CC.userCode) ?? 1) >= 2) {
+        const caps = userCodeCapabilities.safeParse(await this.invoke(nodeId, CC.userCode, 'getCapabilities', [], 'read user code capabilities'));
+        if (caps.success) {
+          chars = caps.data.supportedASCIIChars ?? chars;
+          checksum = caps.data.supportsUserCodeChecksum ?? false;
+        }
+      }
+      return { slots: Math.min(slots, 0xffff), chars, checksum };
+    })();
+    info.userCodes.catch(() => (info.userCodes = undefined));
+    return info.userCodes;
+  }
+
+  /** The lock's codes: the cached ones while the lock's checksum matches them, else every slot read again. */
+  private async readCodes(nodeId: number, info: NodeInfo): Promise<Map<number, SlotCode>> {
+    const uc = await this.userCodeInfo(info);
+    let checksum: number | null = null;
+    if (uc.checksum) {
+      const c = await this.invoke(nodeId, CC.userCode, 'getUserCodeChecksum', [], 'read the user code checksum');
+      checksum = typeof c === 'number' ? c : null;
+      if (checksum !== null && info.codes && info.codes.checksum === checksum) return info.codes.slots;
+    }
+    const slots = new Map<number, SlotCode>();
+    const reads = Array.from({ length: uc.slots }, (_, i) => i + 1).map(async (slot) => slots.set(slot, await this.getSlot(nodeId, slot)));
+    await Promise.all(reads);
+    info.codes = { checksum, slots };
+    return slots;
+  }
+
+  private async getSlot(nodeId: number, slot: number): Promise<SlotCode> {
+    const r = userCodeGetResponse.safeParse(await this.invoke(nodeId, CC.userCode, 'get', [slot], `read user code slot ${slot}`));
+    if (!r.success) throw new DriverError('driver.timeout', `the lock did not report user code slot ${slot}`);
+    return { status: r.data.userIdStatus, code: typeof r.data.userCode === 'string' ? r.data.userCode : '' };
+  }
+
+  /** Reads a slot back after a write. The write was acknowledged, so a failure here leaves it uncertain. */
+  private async confirmSlot(nodeId: number, info: NodeInfo, slot: number): Promise<SlotCode> {
+    let got: SlotCode;
+    try {
+      got = await this.getSlot(nodeId, slot);
+    } catch (e) {
+      info.codes = undefined;
+      const why = e instanceof DriverError ? e.message : 'no answer';
+      throw new DriverError('driver.timeout', `the lock acknowledged the change to slot ${slot} but did not confirm it (${why})`, { uncertain: true, slot });
+    }
+    if (info.codes) {
+      info.codes.slots.set(slot, got);
+      info.codes.checksum = info.codes.checksum === null ? null : userCodeChecksum(info.codes.slots);
+    }
+    return got;
+  }
+
+  private async setDoor(externalId: string, mode: number): Promise<void> {
+    const { nodeId, info } = await this.node(externalId);
+    if (!info.ccs.has(CC.doorLock)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no Door Lock command class');
+    await this.invoke(nodeId, CC.doorLock, 'set', [mode], mode === DOOR_SECURED ? 'lock' : 'unlock', true);
+  }
+
+  private onConnected(dumps: NodeDump[]): void {
+    const wasKnown = this.nodes.size > 0;
+    this.nodes.clear();
+    for (const d of dumps) this.addNode(d);
+    if (wasKnown) for (const id of this.lockIds()) this.emit({ type: 'online', externalId: id, online: true, at: this.now() });
+  }
+
+  private addNode(d: NodeDump): void {
+    const battery = valueOf(d, CC.battery, 'level');
+    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD });
+  }
+
+  private onServerEvent(e: ZwaveServerEvent): void {
+    const at = this.now();
+    if (e.source === 'controller') {
+      const node = nodeDump.safeParse(e.node);
+      if (!node.success) return;
+      if (e.event === 'node added') this.addNode(node.data);
+      if (e.event === 'node removed') {
+        const info = this.nodes.get(node.data.nodeId);
+        this.nodes.delete(node.data.nodeId);
+        if (!info || !isLock(info)) return;
+        const externalId = this.externalIdOf(node.data.nodeId);
+        // Reset: the node sent Device Reset Locally (someone reset it at the lock) and was dropped.
+        if (e.reason === REMOVE_REASON_RESET) this.emit({ type: 'reset_detected', externalId, at });
+        else this.emit({ type: 'online', externalId, online: false, at });
+      }
+      return;
+    }
+    if (e.source !== 'node' || typeof e.nodeId !== 'number') return;
+    const info = this.nodes.get(e.nodeId);
+    if (!info) return;
+    const externalId = this.externalIdOf(e.nodeId);
+    switch (e.event) {
+      case 'dead':
+      case 'alive':
+        info.dead = e.event === 'dead';
+        if (isLock(info)) this.emit({ type: 'online', externalId, online: !info.dead, at });
+        return;
+      case 'ready': {
+        const node = nodeDump.safeParse(e.nodeState);
+        if (node.success) this.addNode(node.data);
+        return;
+      }
+      case 'value updated':
+      case 'value added': {
+        const args = e.args as { commandClass?: unknown; property?: unknown; newValue?: unknown } | undefined;
+        if (args?.commandClass === CC.battery && args.property === 'level' && typeof args.newValue === 'number') info.battery = args.newValue;
+        // zwave-js keeps Home Security as a state value ("Cover status" etc.), not a notification event.
+        if (args?.commandClass === CC.notification && args.property === 'Home Security' && TAMPER_EVENTS.has(args.newValue as number) && isLock(info)) this.emit({ type: 'tamper', externalId, at });
+        return;
+      }
+      case 'notification':
+        if (e.ccId === CC.notification && isLock(info)) this.onNotification(externalId, info, e.args as { type?: unknown; event?: unknown; parameters?: unknown }, at);
+        return;
+    }
+  }
+
+  private onNotification(externalId: string, info: NodeInfo, args: { type?: unknown; event?: unknown; parameters?: unknown }, at: Date): void {
+    if (args.type === NOTIFICATION_HOME_SECURITY && TAMPER_EVENTS.has(args.event as number)) return this.emit({ type: 'tamper', externalId, at });
+    if (args.type !== NOTIFICATION_ACCESS_CONTROL) return;
+    const params = args.parameters as { userId?: unknown } | undefined;
+    switch (args.event) {
+      case ACCESS.keypadUnlock:
+        if (typeof params?.userId === 'number') this.emit({ type: 'pin_used', externalId, slot: params.userId, at });
+        return this.emit({ type: 'bolt', externalId, bolt: 'unlocked', at });
+      case ACCESS.manualUnlock:
+      case ACCESS.rfUnlock:
+        return this.emit({ type: 'bolt', externalId, bolt: 'unlocked', at });
+      case ACCESS.manualLock:
+      case ACCESS.rfLock:
+      case ACCESS.keypadLock:
+        return this.emit({ type: 'bolt', externalId, bolt: 'locked', at });
+      case ACCESS.jammed:
+        return this.emit({ type: 'bolt', externalId, bolt: 'jammed', at });
+      case ACCESS.allCodesDeleted:
+      case ACCESS.codeDeleted:
+      case ACCESS.codeAdded:
+        // Changed at the keypad (or by another controller): the cache no longer speaks for the lock.
+        info.codes = undefined;
+        return this.emit({ type: 'credentials_changed', externalId, at });
+      case ACCESS.keypadDisabled:
+        return this.emit({ type: 'tamper', externalId, at });
+    }
+  }
+}
+
+function boltOf(mode: number): DeviceStatus['bolt'] {
+  if (mode === DOOR_SECURED) return 'locked';
+  if (mode === DOOR_UNKNOWN) return 'unknown';
+  return 'unlocked';
+}
+
+/** Creates the driver for one Z-Wave JS server from plain configuration (`url`, optional `hubKey`). */
+export function createZwaveDriver(config: ZwaveDriverConfig): ZwaveDriver {
+  return new ZwaveDriver(config);
+}
