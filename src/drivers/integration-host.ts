@@ -26,32 +26,29 @@ export interface DriverStart {
 export type DriverFactory = (start: DriverStart) => Promise<LockDriver>;
 export type DriverFactories = Partial<Record<IntegrationDriver, DriverFactory>>;
 
+/** `driver` once its peer answered one device listing; closed and the failure thrown otherwise. */
+async function answering(driver: LockDriver): Promise<LockDriver> {
+  try {
+    await driver.discover();
+  } catch (e) {
+    await driver.close();
+    throw e;
+  }
+  return driver;
+}
+
 /** The factories this build ships (drivers add themselves here as they land). */
 export const BUILT_IN_FACTORIES: DriverFactories = {
   // A workspace is only "running" once Seam accepted its key: one device listing proves it.
   seam: async ({ config, secret }) => {
     const { endpoint } = config as IntegrationConfig<'seam'>;
-    const driver = createSeamDriver({ apiKey: secret ?? '', endpoint });
-    try {
-      await driver.discover();
-    } catch (e) {
-      await driver.close();
-      throw e;
-    }
-    return driver;
+    return answering(createSeamDriver({ apiKey: secret ?? '', endpoint }));
   },
   // A Z-Wave JS server is "running" once it answered and listed its nodes (schema checked); later
   // drops reconnect with backoff inside the driver.
   zwave: async ({ config }) => {
     const { url } = config as IntegrationConfig<'zwave'>;
-    const driver = createZwaveDriver({ url, hubKey: 'zw' });
-    try {
-      await driver.discover();
-    } catch (e) {
-      await driver.close();
-      throw e;
-    }
-    return driver;
+    return answering(createZwaveDriver({ url, hubKey: 'zw' }));
   },
   // lockwarden's own Matter controller: its fabric is kept under the data folder, one per integration;
   // locks join it by commissioning with their pairing code (`IntegrationService.commission`).

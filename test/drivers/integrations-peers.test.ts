@@ -10,21 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Actor } from '../../src/domain/identity.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
+import { until } from '../helpers/wait.js';
 import { testServices, type TestEnv } from '../helpers/db.js';
 import { startFakeSeam, type FakeSeam } from './seam-peer.js';
 import { startZigbee2MqttPeer, type Zigbee2MqttPeer } from './z2m-peer.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('integrations with their real peers', () => {
   let env: TestEnv;

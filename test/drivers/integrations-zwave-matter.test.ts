@@ -14,6 +14,7 @@ import type { Actor } from '../../src/domain/identity.js';
 import { BUILT_IN_FACTORIES } from '../../src/drivers/integration-host.js';
 import { createMatterDriver } from '../../src/drivers/matter/index.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
+import { until } from '../helpers/wait.js';
 import { testServices, type TestEnv } from '../helpers/db.js';
 import { startMatterPeer, type MatterPeer } from './matter-peer.js';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
@@ -21,15 +22,6 @@ import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 Logger.level = LogLevel.ERROR;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('Z-Wave and Matter locks through integrations', () => {
   let env: TestEnv;

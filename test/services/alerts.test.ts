@@ -9,18 +9,11 @@ import type { Actor } from '../../src/domain/identity.js';
 import { isAppError } from '../../src/domain/errors.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { roleActor } from '../helpers/actors.js';
+import { until } from '../helpers/wait.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 for (const engine of ENGINES) {
   describe(`alerts on locks (${engine})`, () => {
