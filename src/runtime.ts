@@ -169,7 +169,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
   };
   await provisionSimulated().catch(onError);
-  await services.integrations.startAll().catch(onError);
+  // Integrations start in the background: a slow cloud or a controller that is down must not hold up
+  // the server's start (each one's status says whether it runs).
+  const integrationsStarted = services.integrations.startAll().catch(onError);
 
   // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
   // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
@@ -217,6 +219,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     reconciler,
     provisionSimulated,
     stop: async () => {
+      await integrationsStarted;
       if (driftTimer) clearInterval(driftTimer);
       if (checkpointTimer) clearInterval(checkpointTimer);
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
