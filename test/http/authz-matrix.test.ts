@@ -367,8 +367,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
         return { method: 'DELETE', url: `/api/handbook/entries/${x.entryId}/attachments/${x.aid}` };
       },
     },
-    // Integrations: organisation-level, except adopting a device, which is placing a lock. No driver
-    // runs in this environment, so an allowed adoption gets past authorization to 409 not_running.
+    // Integrations: organisation-level, except adopting a device, which is placing a lock. The one
+    // integration here is not running, so an allowed adoption gets past authorization to 409 not_running.
     { op: 'GET /api/integrations', kind: 'org', build: async () => ({ method: 'GET', url: '/api/integrations' }) },
     { op: 'POST /api/integrations', kind: 'org', build: async () => ({ method: 'POST', url: '/api/integrations', payload: { driver: 'matter', name: `Matter ${uniq()}` } }) },
     { op: 'GET /api/integrations/{id}', kind: 'org', build: async () => ({ method: 'GET', url: `/api/integrations/${integrationId}` }) },
@@ -475,7 +475,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
       entries.set(place[r].lockId, id);
       await svc().handbook.save(SYSTEM, id, { content: { ...(await svc().handbook.get(SYSTEM, id)).content, title: `Override at ${r}` }, reason: 'matrix', expectedRevision: 1 });
     }
-    integrationId = (await svc().integrations.create(SYSTEM, { driver: 'matter', name: 'Matrix Matter' })).id;
+    // A Z-Wave JS server nobody runs (connection refused at once): the integration exists, not running.
+    integrationId = (await svc().integrations.create(SYSTEM, { driver: 'zwave', name: 'Matrix Z-Wave', config: { url: 'ws://127.0.0.1:1' } })).id;
     // An open alert on every place's lock, so the alert list has something to leak.
     for (const r of RELATIONS) alerts.set(r, (await svc().alerts.raise(SYSTEM, place[r].lockId, 'tamper', { detail: 'matrix', source: 'matrix' })).id);
     await svc().auth.createUser(SYSTEM, { email: 'grantee@example.test', displayName: 'Grantee', role: 'technician', locationId: place['other site'].doorParent, password: 'grantee password 1' });
