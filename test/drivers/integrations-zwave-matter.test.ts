@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger, LogLevel, Time } from '@matter/main';
 import type { Actor } from '../../src/domain/identity.js';
-import { BUILT_IN_FACTORIES } from '../../src/drivers/integration-host.js';
 import { createMatterDriver } from '../../src/drivers/matter/index.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { until } from '../helpers/wait.js';
-import { testServices, type TestEnv } from '../helpers/db.js';
+import { TEST_DRIVER_FACTORIES, testServices, type TestEnv } from '../helpers/db.js';
 import { startMatterPeer, type MatterPeer } from './matter-peer.js';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 
@@ -34,7 +33,7 @@ describe('Z-Wave and Matter locks through integrations', () => {
     env = await testServices('pglite', {
       runtime: {
         driverFactories: {
-          ...BUILT_IN_FACTORIES,
+          ...TEST_DRIVER_FACTORIES,
           matter: async () => createMatterDriver({ environment: matter.controllerEnvironment, hubKey: 'mt', timeoutMs: 2_000, commissionTimeoutMs: 15_000 }),
         },
       },

@@ -3,6 +3,7 @@
  * a copy. PGlite: a dumped data directory cached in the temp folder, loaded per test. PostgreSQL
  * (TEST_DATABASE_URL): CREATE DATABASE ... TEMPLATE, dropped again when the test closes it.
  */
+import { BUILT_IN_FACTORIES, type DriverFactories } from '../../src/drivers/integration-host.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -138,6 +139,9 @@ export interface TestServicesOptions {
   runtime?: Partial<RuntimeOptions>;
 }
 
+/** The drivers tests start integrations with: all this build ships except Matter's real-network one. */
+export const TEST_DRIVER_FACTORIES: DriverFactories = Object.fromEntries(Object.entries(BUILT_IN_FACTORIES).filter(([name]) => name !== 'matter'));
+
 /** Services over a fresh database with a clock the test controls and an in-process simulator. */
 export async function testServices(engine: Engine = 'pglite', opts: TestServicesOptions = {}): Promise<TestEnv> {
   const database = await testDatabase(engine);
@@ -159,6 +163,9 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       queue: opts.queue ?? false,
       worker: opts.queue ?? false,
       driftCheckSeconds: 0,
+      // No real Matter controller in tests: it would advertise and listen on the machine's own network.
+      // A test that wants one passes a factory on matter.js's simulated network.
+      driverFactories: TEST_DRIVER_FACTORIES,
       audit: { ...audit, checkpointSeconds: 0, checkpointOnStop: false },
       ...(opts.queue ? {} : { jobs: { enqueue: async (r: ReconcileRequest[]) => void queued.push(...r) } }),
       ...opts.runtime,
