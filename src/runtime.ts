@@ -172,6 +172,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // Integrations start in the background: a slow cloud or a controller that is down must not hold up
   // the server's start (each one's status says whether it runs).
   const integrationsStarted = services.integrations.startAll().catch(onError);
+  // One that could not start is tried again by itself (backoff per integration; see IntegrationHost).
+  const integrationRetryTimer = setInterval(() => void services.integrations.retryFailed().catch(onError), 10_000);
+  integrationRetryTimer.unref();
 
   // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
   // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
@@ -219,6 +222,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     reconciler,
     provisionSimulated,
     stop: async () => {
+      clearInterval(integrationRetryTimer);
       await integrationsStarted;
       if (driftTimer) clearInterval(driftTimer);
       if (checkpointTimer) clearInterval(checkpointTimer);

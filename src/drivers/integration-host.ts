@@ -65,9 +65,15 @@ export interface IntegrationStatus {
   error: string | null;
 }
 
+/** A driver that failed to start is tried again after this long, doubling up to RETRY_MAX_MS. */
+export const RETRY_FIRST_MS = 30_000;
+export const RETRY_MAX_MS = 10 * 60_000;
+
 export class IntegrationHost {
   readonly multiplexers = new Map<IntegrationDriver, MultiplexDriver>();
   private readonly errors = new Map<string, string>();
+  /** Integrations whose driver failed to start: when to try again, and the wait that led there. */
+  private readonly retries = new Map<string, { at: number; delayMs: number }>();
 
   constructor(
     private readonly factories: DriverFactories,
@@ -81,7 +87,7 @@ export class IntegrationHost {
   }
 
   /** Starts (or restarts) one integration; failures are kept as its status, not thrown. */
-  async start(integrationId: string, driver: IntegrationDriver, config: IntegrationConfig, secret: string | null): Promise<IntegrationStatus> {
+  async start(integrationId: string, driver: IntegrationDriver, config: IntegrationConfig, secret: string | null, now = Date.now()): Promise<IntegrationStatus> {
     const mux = this.multiplexers.get(driver)!;
     await mux.remove(integrationId);
     this.errors.delete(integrationId);
@@ -95,12 +101,23 @@ export class IntegrationHost {
     } catch (e) {
       // The message only: a driver's error must not carry its secret, and a stack helps no one here.
       this.errors.set(integrationId, e instanceof Error ? e.message : String(e));
+      const prev = this.retries.get(integrationId);
+      const delayMs = prev ? Math.min(prev.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+      this.retries.set(integrationId, { at: now + delayMs, delayMs });
+      return this.status(integrationId, driver);
     }
+    this.retries.delete(integrationId);
     return this.status(integrationId, driver);
+  }
+
+  /** Integrations whose driver failed to start and whose wait before the next try is over. */
+  dueForRetry(now = Date.now()): string[] {
+    return [...this.retries].filter(([, r]) => r.at <= now).map(([id]) => id);
   }
 
   async stop(integrationId: string, driver: IntegrationDriver): Promise<void> {
     this.errors.delete(integrationId);
+    this.retries.delete(integrationId);
     await this.multiplexers.get(driver)!.remove(integrationId);
   }
 

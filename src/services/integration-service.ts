@@ -148,6 +148,19 @@ export class IntegrationService {
     for (const row of await this.ctx.db.select().from(integrations)) await this.startRow(row);
   }
 
+  /**
+   * Starts again each integration whose driver failed to start and whose wait is over (30 s, doubling
+   * to 10 minutes), so a peer that was down when the process started is picked up without a person
+   * pressing Restart. Returns how many were tried.
+   */
+  async retryFailed(now = Date.now()): Promise<number> {
+    const due = new Set(this.ctx.integrations?.dueForRetry(now) ?? []);
+    if (due.size === 0) return 0;
+    const rows = (await this.ctx.db.select().from(integrations)).filter((r) => due.has(r.id));
+    for (const row of rows) await this.startRow(row, now);
+    return rows.length;
+  }
+
   /** What the integration sees, each device with the lock it was adopted as and the catalogue model it maps to. */
   async devices(actor: Actor, id: string): Promise<IntegrationDevice[]> {
     authorize(actor, 'integration.manage');
@@ -209,9 +222,9 @@ export class IntegrationService {
     });
   }
 
-  private async startRow(row: Row): Promise<void> {
+  private async startRow(row: Row, now?: number): Promise<void> {
     const secret = row.secretSealed ? this.ctx.secrets.decrypt(row.secretSealed, secretContext(row.id)) : null;
-    await this.ctx.integrations?.start(row.id, row.driver, row.config, secret);
+    await this.ctx.integrations?.start(row.id, row.driver, row.config, secret, now);
   }
 
   private notRunning(row: Row): AppError {
