@@ -34,7 +34,7 @@ describe('authorization policy', () => {
     const org = organisationActions(orgAuditor);
     assert.ok(org.includes('audit.read') && org.includes('lock.read'));
     assert.ok(!org.includes('lock.write'), 'the manager grant is only at the site');
-    assert.deepEqual(organisationActions({ kind: 'system', name: 'x' }).sort(), allowedActions({ kind: 'system', name: 'x' }).sort());
+    assert.deepEqual(organisationActions({ kind: 'system', name: 'local-cli' }).sort(), allowedActions({ kind: 'system', name: 'local-cli' }).sort());
   });
 
   it('the role table in code is the written one', () => {
