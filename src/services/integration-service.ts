@@ -7,8 +7,7 @@
  */
 import { and, eq, like, sql } from 'drizzle-orm';
 import type { DriverCapabilities } from '../drivers/contract.js';
-import { MatterDriver } from '../drivers/matter/index.js';
-import { SeamDriver, SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/index.js';
+import { SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/webhook.js';
 import { AppError, validationError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import {
@@ -121,6 +120,9 @@ export class IntegrationService {
       throw e;
     }
     const driver = this.ctx.integrations?.driverOf(id, 'seam');
+    if (!driver) throw this.notRunning(row);
+    // The driver modules load with their first integration (see BUILT_IN_FACTORIES); by now this one has.
+    const { SeamDriver } = await import('../drivers/seam/driver.js');
     if (!(driver instanceof SeamDriver)) throw this.notRunning(row);
     driver.ingest(event);
   }
@@ -135,6 +137,8 @@ export class IntegrationService {
     const row = await this.require(id);
     if (row.driver !== 'matter') throw validationError([{ path: 'pairingCode', message: `only a Matter integration commissions locks; "${row.name}" is ${INTEGRATION_LABELS[row.driver]}` }]);
     const driver = this.ctx.integrations?.driverOf(id, 'matter');
+    if (!driver) throw this.notRunning(row);
+    const { MatterDriver } = await import('../drivers/matter/driver.js');
     if (!(driver instanceof MatterDriver)) throw this.notRunning(row);
     const deviceId = await driver.commission(pairingCode);
     await this.ctx.audit.record(this.ctx.db, { actor, action: 'integration.commission', target: { type: 'integration', id, label: row.name }, details: { deviceId }, secrets: { pairingCode } });
