@@ -3,7 +3,7 @@
  * PinCredential features) and an environment for lockwarden's controller, both on matter.js's
  * NetworkSimulator with in-memory storage: one process, no sockets, no mDNS on any real interface.
  */
-import { Crypto, Entropy, Environment, MockStorageService, Network, NetworkSimulator, ServerNode } from '@matter/main';
+import { ControllerBehavior, Crypto, Entropy, Environment, MockStorageService, Network, NetworkSimulator, ServerNode } from '@matter/main';
 import { DoorLockServer } from '@matter/main/behaviors';
 import { DoorLock } from '@matter/main/clusters';
 import { DoorLockDevice } from '@matter/main/devices';
@@ -32,8 +32,16 @@ export interface MatterPeer {
   pairingCode: string;
   /** Someone programs a PIN at the keypad: the lock stores user and credential and reports the change. */
   setPinAtKeypad(slot: number, code: string): Promise<void>;
+  /** How many fabrics the lock itself holds. */
+  fabricCount(): number;
   /** The lock's own view of its users (slot numbers). */
   userSlots(): number[];
+  /**
+   * Someone pairs another Matter app with the lock (its "share with another controller" button):
+   * the lock opens a commissioning window and a second matter.js controller, on its own host of the
+   * simulated network with its own fabric, commissions it. Resolves with that controller's fabric label.
+   */
+  pairAnotherController(label: string): Promise<void>;
   /** A factory reset at the lock: everything erased, back in commissioning mode. */
   factoryReset(): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +78,7 @@ export async function startMatterPeer(): Promise<MatterPeer> {
   } as never);
   await device.start();
   const door = () => device.parts.get('door')!;
+  const others: { node: ServerNode; env: Environment }[] = [];
   return {
     device,
     controllerEnvironment: simulatedEnvironment(sim, 'lockwarden-controller', 1),
@@ -88,6 +97,24 @@ export async function startMatterPeer(): Promise<MatterPeer> {
         lock.events.lockUserChange.emit({ lockDataType: DoorLock.LockDataType.Pin, dataOperationType: DoorLock.DataOperationType.Add, operationSource: DoorLock.OperationSource.Keypad, userIndex: slot, fabricIndex: null, sourceNode: null, dataIndex: slot }, agent.context);
       });
     },
+    async pairAnotherController(label) {
+      await device.act((agent) => (agent as unknown as { commissioning: { enterCommissionableMode(): Promise<void> } }).commissioning.enterCommissionableMode());
+      const env = simulatedEnvironment(sim, `other-controller-${others.length}`, 3 + others.length);
+      const node = await ServerNode.create({
+        id: `other-controller-${others.length}`,
+        environment: env,
+        network: { port: 5542 + others.length },
+        commissioning: { enabled: false },
+        controller: { adminFabricLabel: label },
+      } as Parameters<typeof ServerNode.create>[0]);
+      node.behaviors.require(ControllerBehavior);
+      await node.start();
+      others.push({ node, env });
+      await node.peers.commission({ passcode: LOCK_PASSCODE, discriminator: LOCK_DISCRIMINATOR } as never);
+    },
+    fabricCount() {
+      return Object.keys((device.state as unknown as { commissioning: { fabrics: object } }).commissioning.fabrics).length;
+    },
     userSlots() {
       const users = (door().state as unknown as { doorLock: { users?: { userIndex: number }[] } }).doorLock.users ?? [];
       return users.map((u) => u.userIndex).sort((a, b) => a - b);
@@ -97,6 +124,7 @@ export async function startMatterPeer(): Promise<MatterPeer> {
       await device.start();
     },
     async close() {
+      for (const o of others) await closeNode(o.node, o.env);
       await closeNode(device, deviceEnvironment);
     },
   };

@@ -54,7 +54,7 @@ describeDriverConformance('matter (matter.js controller, virtual DoorLock over N
     driver: s.driver,
     externalId: s.externalId,
     uniquePins: true,
-    peer: { setPinOutOfBand: (slot, code) => s.peer.setPinAtKeypad(slot, code) },
+    peer: { setPinOutOfBand: (slot, code) => s.peer.setPinAtKeypad(slot, code), pairControllerOutOfBand: (label) => s.peer.pairAnotherController(label) },
     close: async () => {},
   };
 });
@@ -72,9 +72,30 @@ describe('matter driver', () => {
     assert.equal(found.length, 1);
     assert.equal(found[0]!.externalId, s.externalId);
     const controllers = (await s.driver.readCredentials(s.externalId)).controllers;
-    assert.deepEqual(controllers.filter((c) => c.admin).map((c) => [c.kind, c.label]), [['fabric', 'lockwarden']]);
-    await rejectsWith(s.driver.removeController(s.externalId, controllers.find((c) => c.admin)!.id), 'driver.refused', /own fabric/);
-    await rejectsWith(s.driver.removeController(s.externalId, 'fabric-99'), 'driver.unknown_device');
+    assert.deepEqual(controllers.filter((c) => c.self).map((c) => [c.kind, c.label]), [['fabric', 'lockwarden']]);
+    await rejectsWith(s.driver.removeController(s.externalId, controllers.find((c) => c.self)!.id), 'driver.refused', /own fabric/);
+    await rejectsWith(s.driver.removeController(s.externalId, 'fabric-99'), 'driver.unknown_device', /no fabric fabric-99/);
+  });
+
+  it("lists every fabric (an unfiltered read), not only its own, and removes another controller's", async () => {
+    await s.peer.pairAnotherController('Neighbour app');
+    const both = await s.driver.listControllers(s.externalId);
+    const own = both.find((c) => c.self)!;
+    const other = both.find((c) => c.label === 'Neighbour app')!;
+    assert.equal(both.length, 2, JSON.stringify(both));
+    assert.ok(own && other);
+    assert.deepEqual([own.kind, own.label, own.vendor, other.kind, other.vendor, other.self], ['fabric', 'lockwarden', '0xFFF1', 'fabric', '0xFFF1', undefined]);
+    assert.match(own.fingerprint ?? '', /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+    assert.match(other.fingerprint ?? '', /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+    assert.notEqual(own.fingerprint, other.fingerprint, 'each fabric has its own root');
+    assert.match(other.id, /^fabric-\d+$/);
+    assert.notEqual(other.id, own.id);
+    // The lock's own view agrees: two fabrics.
+    assert.equal(s.peer.fabricCount(), 2);
+    await s.driver.removeController(s.externalId, other.id);
+    assert.deepEqual((await s.driver.listControllers(s.externalId)).map((c) => c.id), [own.id]);
+    assert.equal(s.peer.fabricCount(), 1);
+    await rejectsWith(s.driver.removeController(s.externalId, other.id), 'driver.unknown_device');
   });
 
   it('refuses a malformed pairing code without touching the network, never echoing it', async () => {

@@ -8,6 +8,7 @@
  * under the driver's own deadline; a deadline missed by a lock that answers as commissionable again
  * with the discriminator it had is a factory reset, reported as `reset_detected`.
  */
+import { createHash } from 'node:crypto';
 import { ControllerBehavior, Environment, Millis, ServerNode, type ClientNode, type Endpoint } from '@matter/main';
 import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behaviors';
 import { DoorLock } from '@matter/main/clusters';
@@ -74,6 +75,11 @@ function matterError(e: unknown, what: string): DriverError {
   if (code === 0x81 || code === 0x7e) return new DriverError('driver.not_supported', msg);
   if (code === 0x89) return new DriverError('driver.slot_full', msg);
   return new DriverError('driver.refused', msg);
+}
+
+/** SHA-256 of a fabric's root public key, first 16 bytes as colon-separated hex: enough to tell two fabrics' roots apart. */
+export function rootKeyFingerprint(key: Uint8Array): string {
+  return (createHash('sha256').update(key).digest('hex').slice(0, 32).match(/../g) ?? []).join(':');
 }
 
 /** Decodes a manual (11/21 digits) or QR (`MT:...`) pairing code; never echoes it. */
@@ -204,7 +210,7 @@ export class MatterDriver implements LockDriver {
       }
       index = u.nextUserIndex !== null && u.nextUserIndex !== undefined && u.nextUserIndex > index ? u.nextUserIndex : null;
     }
-    const controllers = this.fabricsOf(peer);
+    const controllers = await this.fabricsOf(externalId, peer);
     return { pins, controllers, digitalKeys: [], biometrics: [] };
   }
 
@@ -255,13 +261,21 @@ export class MatterDriver implements LockDriver {
     if (user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available) await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
   }
 
+  async listControllers(externalId: string): Promise<ObservedController[]> {
+    const { peer } = await this.lockOf(externalId);
+    return this.fabricsOf(externalId, peer);
+  }
+
   async removeController(externalId: string, controllerId: string): Promise<void> {
     const { peer } = await this.lockOf(externalId);
-    const fabrics = this.fabricsOf(peer);
+    const fabrics = await this.fabricsOf(externalId, peer);
     const target = fabrics.find((f) => f.id === controllerId);
-    if (!target) throw new DriverError('driver.unknown_device', `the lock has no fabric ${controllerId}`);
-    if (target.admin) throw new DriverError('driver.refused', "removing lockwarden's own fabric would lose the lock; decommission it instead");
-    await this.call(externalId, peer.commandsOf(OperationalCredentialsClient).removeFabric({ fabricIndex: Number(controllerId.replace(/^fabric-/, '')) as never }), `remove fabric ${controllerId}`);
+    if (!target) throw new DriverError('driver.unknown_device', `the lock has no fabric ${controllerId} (it lists ${fabrics.map((f) => f.id).join(', ') || 'none'})`);
+    if (target.self) throw new DriverError('driver.refused', "removing lockwarden's own fabric would lose the lock; decommission it instead");
+    const fabricIndex = Number(controllerId.replace(/^fabric-/, ''));
+    const r: { statusCode?: number } = await this.call(externalId, peer.commandsOf(OperationalCredentialsClient).removeFabric({ fabricIndex: fabricIndex as never }), `remove fabric ${controllerId}`);
+    // NOCResponse: Ok (0), else InvalidFabricIndex (11) and the like; the fabric is still there then.
+    if (typeof r?.statusCode === 'number' && r.statusCode !== 0) throw new DriverError('driver.refused', `the lock refused to remove fabric ${controllerId} (status ${r.statusCode})`);
   }
 
   lock(externalId: string): Promise<void> {
@@ -361,12 +375,32 @@ export class MatterDriver implements LockDriver {
   }
 
   /**
-   * The lock's fabrics as the subscription reports them. Fabric-scoped lists are fabric-filtered in
-   * a subscription, so this shows lockwarden's own fabric; others need an unfiltered read.
+   * The lock's fabrics, all of them: the `fabrics` attribute is fabric-scoped, so a subscription (and
+   * any filtered read) shows only lockwarden's own; an unfiltered read (isFabricFiltered = false,
+   * Matter 1.3 §8.4.3.1) lists every fabric's index, vendor, label and root key, without the
+   * fabric-sensitive fields. Every commissioner holds Administer on its fabric, so all are admins.
    */
-  private fabricsOf(peer: ClientNode): ObservedController[] {
-    const ocs = stateOf<{ fabrics?: { fabricIndex: number; label: string; vendorId: number }[]; currentFabricIndex?: number }>(peer, 'operationalCredentials');
-    return (ocs?.fabrics ?? []).map((f) => ({ id: `fabric-${f.fabricIndex}`, label: f.label || `vendor 0x${f.vendorId.toString(16)}`, kind: 'fabric' as const, admin: f.fabricIndex === ocs?.currentFabricIndex }));
+  private async fabricsOf(externalId: string, peer: ClientNode): Promise<ObservedController[]> {
+    type Fabric = { fabricIndex: number; label: string; vendorId: number; rootPublicKey?: Uint8Array };
+    const read = (await this.call(
+      externalId,
+      (peer as unknown as { get(s: object, o: object): Promise<unknown> }).get({ operationalCredentials: ['fabrics', 'currentFabricIndex'] }, { fabricFilter: false }),
+      'read the fabrics',
+    )) as { operationalCredentials?: { fabrics?: readonly Fabric[]; currentFabricIndex?: number } };
+    const ocs = read.operationalCredentials;
+    return (ocs?.fabrics ?? []).map((f) => {
+      const vendor = `0x${f.vendorId.toString(16).toUpperCase().padStart(4, '0')}`;
+      const own = f.fabricIndex === ocs?.currentFabricIndex;
+      return {
+        id: `fabric-${f.fabricIndex}`,
+        label: f.label || `fabric ${f.fabricIndex} (vendor ${vendor})`,
+        kind: 'fabric' as const,
+        admin: true,
+        ...(own ? { self: true } : {}),
+        vendor,
+        ...(f.rootPublicKey ? { fingerprint: rootKeyFingerprint(f.rootPublicKey) } : {}),
+      };
+    });
   }
 
   /** One round trip through the CASE session: answers only while the lock holds lockwarden's fabric. */

@@ -174,6 +174,10 @@ export class ZwaveDriver implements LockDriver {
     }
   }
 
+  async listControllers(): Promise<never> {
+    throw new DriverError('driver.not_supported', 'a Z-Wave lock has one controller (its network); lockwarden does not list it');
+  }
+
   async removeController(): Promise<void> {
     throw new DriverError('driver.not_supported', 'a Z-Wave lock has one controller (its network); remove it by excluding the node');
   }
