@@ -110,7 +110,7 @@ export async function startMatterPeer(): Promise<MatterPeer> {
       node.behaviors.require(ControllerBehavior);
       await node.start();
       others.push({ node, env });
-      await node.peers.commission({ passcode: LOCK_PASSCODE, discriminator: LOCK_DISCRIMINATOR } as never);
+      await node.peers.commission({ passcode: LOCK_PASSCODE, discriminator: LOCK_DISCRIMINATOR });
     },
     fabricCount() {
       return Object.keys((device.state as unknown as { commissioning: { fabrics: object } }).commissioning.fabrics).length;
