@@ -15,7 +15,7 @@ import { createMatterDriver } from '../../src/drivers/matter/index.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { until } from '../helpers/wait.js';
 import { TEST_DRIVER_FACTORIES, testServices, type TestEnv } from '../helpers/db.js';
-import { startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { LOCK_BATTERY_PERCENT, startMatterPeer, type MatterPeer } from './matter-peer.js';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
@@ -89,6 +89,8 @@ describe('Z-Wave and Matter locks through integrations', () => {
     const lock = await svc().adopt(SYSTEM, m.id, { externalId: device.externalId, locationId: unitId, name: 'Unit door (Matter)' });
     assert.equal(lock.driver, 'matter');
     await pinReachesTheLock(lock.id);
+    // The read that confirmed the PIN brought the battery from the lock's PowerSource cluster into the inventory.
+    assert.equal((await env.services.locks.get(SYSTEM, lock.id)).batteryPercent, LOCK_BATTERY_PERCENT);
 
     // Another app pairs with the lock: lockwarden lists both fabrics and removes the other.
     const creds = env.services.credentials;

@@ -4,8 +4,8 @@
  * NetworkSimulator with in-memory storage: one process, no sockets, no mDNS on any real interface.
  */
 import { ControllerBehavior, Crypto, Entropy, Environment, MockStorageService, Network, NetworkSimulator, ServerNode } from '@matter/main';
-import { DoorLockServer } from '@matter/main/behaviors';
-import { DoorLock } from '@matter/main/clusters';
+import { DoorLockServer, PowerSourceServer } from '@matter/main/behaviors';
+import { DoorLock, PowerSource } from '@matter/main/clusters';
 import { DoorLockDevice } from '@matter/main/devices';
 import { ManualPairingCodeCodec } from '@matter/main/types';
 import { closeNode } from '../../src/drivers/matter/driver.js';
@@ -13,6 +13,10 @@ import { closeNode } from '../../src/drivers/matter/driver.js';
 export const LOCK_PASSCODE = 20202021;
 export const LOCK_DISCRIMINATOR = 3840;
 const LockServer = DoorLockServer.with(DoorLock.Feature.User, DoorLock.Feature.PinCredential);
+/** The lock's batteries (PowerSource with the Battery feature, Matter 1.3 §11.7), on the lock's endpoint. */
+const BatteryServer = PowerSourceServer.with(PowerSource.Feature.Battery);
+/** The virtual lock's battery at start, in percent. */
+export const LOCK_BATTERY_PERCENT = 87;
 
 /** An environment on the simulated network with its own memory storage (nothing from the real host but crypto). */
 export function simulatedEnvironment(sim: NetworkSimulator, id: string, host: number): Environment {
@@ -32,6 +36,8 @@ export interface MatterPeer {
   pairingCode: string;
   /** Someone programs a PIN at the keypad: the lock stores user and credential and reports the change. */
   setPinAtKeypad(slot: number, code: string): Promise<void>;
+  /** The batteries run down (or are replaced): the lock reports BatPercentRemaining in half percents. */
+  setBattery(percent: number): Promise<void>;
   /** How many fabrics the lock itself holds. */
   fabricCount(): number;
   /** The lock's own view of its users (slot numbers). */
@@ -58,8 +64,19 @@ export async function startMatterPeer(): Promise<MatterPeer> {
     commissioning: { passcode: LOCK_PASSCODE, discriminator: LOCK_DISCRIMINATOR },
     productDescription: { name: 'Virtual lock', deviceType: DoorLockDevice.deviceType },
   } as Parameters<typeof ServerNode.create>[0]);
-  await device.add(DoorLockDevice.with(LockServer), {
+  await device.add(DoorLockDevice.with(LockServer, BatteryServer), {
     id: 'door',
+    powerSource: {
+      status: PowerSource.PowerSourceStatus.Active,
+      order: 0,
+      description: '4 x AA',
+      batChargeLevel: PowerSource.BatChargeLevel.Ok,
+      batReplacementNeeded: false,
+      batReplaceability: PowerSource.BatReplaceability.UserReplaceable,
+      batPresent: true,
+      // Half-percent units: 174 is 87 %.
+      batPercentRemaining: LOCK_BATTERY_PERCENT * 2,
+    },
     doorLock: {
       lockState: DoorLock.LockState.Locked,
       lockType: DoorLock.LockType.DeadBolt,
@@ -111,6 +128,9 @@ export async function startMatterPeer(): Promise<MatterPeer> {
       await node.start();
       others.push({ node, env });
       await node.peers.commission({ passcode: LOCK_PASSCODE, discriminator: LOCK_DISCRIMINATOR });
+    },
+    async setBattery(percent) {
+      await door().setStateOf(BatteryServer, { batPercentRemaining: Math.round(percent * 2), batChargeLevel: percent < 15 ? PowerSource.BatChargeLevel.Critical : percent < 30 ? PowerSource.BatChargeLevel.Warning : PowerSource.BatChargeLevel.Ok } as never);
     },
     fabricCount() {
       return Object.keys((device.state as unknown as { commissioning: { fabrics: object } }).commissioning.fabrics).length;

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger, LogLevel, Time } from '@matter/main';
-import { startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { LOCK_BATTERY_PERCENT, startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { until } from '../helpers/wait.js';
 import { describeDriverConformance } from './conformance.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
 import { createMatterDriver, type MatterDriver } from '../../src/drivers/matter/index.js';
@@ -96,6 +97,14 @@ describe('matter driver', () => {
     assert.deepEqual((await s.driver.listControllers(s.externalId)).map((c) => c.id), [own.id]);
     assert.equal(s.peer.fabricCount(), 1);
     await rejectsWith(s.driver.removeController(s.externalId, other.id), 'driver.unknown_device');
+  });
+
+  it("reads the battery from the lock's PowerSource cluster (half-percent units) and follows its changes", async () => {
+    assert.equal((await s.driver.status(s.externalId)).batteryPercent, LOCK_BATTERY_PERCENT);
+    await s.peer.setBattery(12.5);
+    // 25 half-percents: 12.5 % rounds to 13; the subscription brings the new value.
+    await until('the new battery level', async () => (await s.driver.status(s.externalId)).batteryPercent === 13, 5_000);
+    await s.peer.setBattery(LOCK_BATTERY_PERCENT);
   });
 
   it('refuses a malformed pairing code without touching the network, never echoing it', async () => {

@@ -192,7 +192,7 @@ export class MatterDriver implements LockDriver {
     const lockState = stateOf<{ lockState?: number | null }>(lock, 'doorLock')?.lockState;
     const bolt: DeviceStatus['bolt'] = lockState === DoorLock.LockState.Locked ? 'locked' : lockState === DoorLock.LockState.Unlocked ? 'unlocked' : lockState === DoorLock.LockState.NotFullyLocked ? 'jammed' : 'unknown';
     const info = stateOf<{ softwareVersionString?: string }>(peer, 'basicInformation');
-    return { online: true, batteryPercent: null, bolt, firmware: info?.softwareVersionString ?? null, setupMode: false, cloudBound: null };
+    return { online: true, batteryPercent: this.batteryOf(peer, lock), bolt, firmware: info?.softwareVersionString ?? null, setupMode: false, cloudBound: null };
   }
 
   async readCredentials(externalId: string): Promise<ObservedCredentials> {
@@ -401,6 +401,19 @@ export class MatterDriver implements LockDriver {
         ...(f.rootPublicKey ? { fingerprint: rootKeyFingerprint(f.rootPublicKey) } : {}),
       };
     });
+  }
+
+  /**
+   * The battery's charge from a PowerSource cluster with the Battery feature (Matter 1.3 §11.7.6.10:
+   * BatPercentRemaining in half-percent units, 0-200), on the lock's endpoint or any other of the
+   * device; null when the lock has no such cluster or leaves the attribute out.
+   */
+  private batteryOf(peer: ClientNode, lock: Endpoint): number | null {
+    for (const part of [lock, ...peer.parts, peer]) {
+      const half = stateOf<{ batPercentRemaining?: number | null }>(part, 'powerSource')?.batPercentRemaining;
+      if (typeof half === 'number' && half >= 0 && half <= 200) return Math.round(half / 2);
+    }
+    return null;
   }
 
   /** One round trip through the CASE session: answers only while the lock holds lockwarden's fabric. */
