@@ -12,7 +12,7 @@ import { closeNode } from '../../src/drivers/matter/driver.js';
 
 export const LOCK_PASSCODE = 20202021;
 export const LOCK_DISCRIMINATOR = 3840;
-const LockServer = DoorLockServer.with(DoorLock.Feature.User, DoorLock.Feature.PinCredential);
+const LockServer = DoorLockServer.with(DoorLock.Feature.User, DoorLock.Feature.PinCredential, DoorLock.Feature.WeekDayAccessSchedules, DoorLock.Feature.YearDayAccessSchedules);
 /** The lock's batteries (PowerSource with the Battery feature, Matter 1.3 §11.7), on the lock's endpoint. */
 const BatteryServer = PowerSourceServer.with(PowerSource.Feature.Battery);
 /** The virtual lock's battery at start, in percent. */
@@ -53,7 +53,7 @@ export interface MatterPeer {
   close(): Promise<void>;
 }
 
-/** Starts the virtual lock (10 PIN users, PINs 4-8 digits). */
+/** Starts the virtual lock (10 PIN users, PINs 4-8 digits, one week-day and one year-day schedule per user). */
 export async function startMatterPeer(): Promise<MatterPeer> {
   const sim = new NetworkSimulator();
   const deviceEnvironment = simulatedEnvironment(sim, 'virtual-lock', 2);
@@ -91,6 +91,8 @@ export async function startMatterPeer(): Promise<MatterPeer> {
       maxPinCodeLength: 8,
       credentialRulesSupport: { single: true },
       numberOfCredentialsSupportedPerUser: 1,
+      numberOfWeekDaySchedulesSupportedPerUser: 1,
+      numberOfYearDaySchedulesSupportedPerUser: 1,
     },
   } as never);
   await device.start();

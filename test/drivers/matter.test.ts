@@ -107,6 +107,21 @@ describe('matter driver', () => {
     await s.peer.setBattery(LOCK_BATTERY_PERCENT);
   });
 
+  it('keeps one schedule per scheduled PIN on the lock (week day or year day) and drops it when the PIN becomes always-valid', async () => {
+    const lockState = () => (s.peer.device.parts.get('door')!.state as unknown as { doorLock: { weekDaySchedules?: { userIndex: number; startHour: number }[]; yearDaySchedules?: { userIndex: number; localStartTime: number }[]; users?: { userIndex: number; userType: number }[] } }).doorLock;
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'recurring', days: ['tue', 'sat'], start: '09:15', end: '12:00' } });
+    assert.deepEqual(lockState().weekDaySchedules?.filter((w) => w.userIndex === 8).map((w) => w.startHour), [9]);
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'window', from: '2031-03-01T00:00:00.000Z', until: '2031-03-08T00:00:00.000Z' } });
+    assert.deepEqual(lockState().weekDaySchedules?.filter((w) => w.userIndex === 8), [], 'the week schedule went');
+    // Matter epoch seconds (from 2000-01-01).
+    assert.deepEqual(lockState().yearDaySchedules?.filter((y) => y.userIndex === 8).map((y) => y.localStartTime), [Date.parse('2031-03-01T00:00:00Z') / 1000 - 946_684_800]);
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'always' } });
+    assert.deepEqual(lockState().yearDaySchedules?.filter((y) => y.userIndex === 8), []);
+    assert.equal(lockState().users?.find((u) => u.userIndex === 8)?.userType, 0, 'unrestricted again');
+    assert.deepEqual((await s.driver.readCredentials(s.externalId)).pins.find((p) => p.slot === 8)?.schedule, { kind: 'always' });
+    await s.driver.clearPin(s.externalId, 8);
+  });
+
   it('refuses a malformed pairing code without touching the network, never echoing it', async () => {
     const code = s.peer.pairingCode;
     const bad = code.slice(0, -1) + String((Number(code.at(-1)) + 1) % 10);
