@@ -2,8 +2,12 @@
  * `node --import tsx bench/drivers-zwave-matter.ts [--rounds N]` (not yet in `npm run bench`): round trips of the Z-Wave and Matter drivers
  * against their real stacks (the same peers as the tests: a ZwavejsServer on zwave-js's mock
  * controller; a virtual matter.js door lock over NetworkSimulator). Per round: set a PIN in slot 1,
- * read the credentials, clear slot 1. Prints medians and p95 and writes bench-results/drivers-zwave-matter.json.
+ * read the credentials, clear slot 1. Z-Wave twice: a User Code node and a User Credential node (through
+ * Z-Wave JS's access-control API). Matter's read includes the unfiltered fabric list. Prints medians and
+ * p95 with the load average before and after (the machine is shared) and writes
+ * bench-results/drivers-zwave-matter.json.
  */
+import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Logger, LogLevel, Time } from '@matter/main';
@@ -50,9 +54,9 @@ async function roundTrips(driver: LockDriver, id: string, setupMs: number): Prom
   return { setup_ms: Math.round(setupMs), set_ms: stats(set), read_ms: stats(read), clear_ms: stats(clear) };
 }
 
-async function zwave(): Promise<Figures> {
+async function zwave(userCredential = false): Promise<Figures> {
   const t = performance.now();
-  const peer = await startZwavePeer({ slots: 10 });
+  const peer = await startZwavePeer({ slots: 10, userCredential });
   const driver = createZwaveDriver({ url: peer.url, hubKey: 'bench' });
   await driver.connect();
   try {
@@ -77,9 +81,13 @@ async function matter(): Promise<Figures> {
   }
 }
 
-const results = { rounds, node: process.version, zwave: await zwave(), matter: await matter() };
+const load = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
+const loadBefore = load();
+const results = { rounds, node: process.version, cpus: cpus().length, loadavg_before: loadBefore, zwave: await zwave(), zwave_user_credential: await zwave(true), matter: await matter(), loadavg_after: load() };
+console.log(`load average (1, 5, 15 min) before ${results.loadavg_before.join(' ')}, after ${results.loadavg_after.join(' ')} on ${results.cpus} cores`);
 console.table({
   'zwave (10 slots)': { setup_ms: results.zwave.setup_ms, set: results.zwave.set_ms.median, read: results.zwave.read_ms.median, clear: results.zwave.clear_ms.median, 'set p95': results.zwave.set_ms.p95, 'read p95': results.zwave.read_ms.p95, 'clear p95': results.zwave.clear_ms.p95 },
+  'zwave User Credential (10)': { setup_ms: results.zwave_user_credential.setup_ms, set: results.zwave_user_credential.set_ms.median, read: results.zwave_user_credential.read_ms.median, clear: results.zwave_user_credential.clear_ms.median, 'set p95': results.zwave_user_credential.set_ms.p95, 'read p95': results.zwave_user_credential.read_ms.p95, 'clear p95': results.zwave_user_credential.clear_ms.p95 },
   'matter (10 users)': { setup_ms: results.matter.setup_ms, set: results.matter.set_ms.median, read: results.matter.read_ms.median, clear: results.matter.clear_ms.median, 'set p95': results.matter.set_ms.p95, 'read p95': results.matter.read_ms.p95, 'clear p95': results.matter.clear_ms.p95 },
 });
 mkdirSync('bench-results', { recursive: true });

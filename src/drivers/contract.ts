@@ -64,6 +64,10 @@ export interface ObservedController {
    * driver can tell. A reset case checks that every *other* prior controller is gone.
    */
   self?: boolean;
+  /** Who made the controller, where the protocol says (a Matter fabric's vendor id, "0xFFF1"). */
+  vendor?: string;
+  /** A fingerprint of the controller's trust anchor (a Matter fabric's root public key), where it has one. */
+  fingerprint?: string;
 }
 
 /** A digital key (phone key, card) issued by the lock or its cloud. */
@@ -147,6 +151,15 @@ export interface LockDriver {
   setPin(externalId: string, pin: PinWrite): Promise<void>;
   /** Empties a slot. Clearing an empty slot succeeds. */
   clearPin(externalId: string, slot: number): Promise<void>;
+  /**
+   * The controllers paired with the lock, read from it now (the same list `readCredentials` reports,
+   * without the PIN reads). `driver.not_supported` unless `capabilities().controllers`.
+   */
+  listControllers(externalId: string): Promise<ObservedController[]>;
+  /**
+   * Unpairs one controller. Its own pairing (`self`) is refused (`driver.refused`), an id the lock
+   * does not list is `driver.unknown_device`; both change nothing.
+   */
   removeController(externalId: string, controllerId: string): Promise<void>;
   lock(externalId: string): Promise<void>;
   unlock(externalId: string): Promise<void>;

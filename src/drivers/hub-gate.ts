@@ -54,6 +54,7 @@ export function gateByHub(driver: LockDriver, semaphore = new KeyedSemaphore()):
     readCredentials: (id) => gate(id, () => driver.readCredentials(id)),
     setPin: (id, pin) => gate(id, () => driver.setPin(id, pin)),
     clearPin: (id, slot) => gate(id, () => driver.clearPin(id, slot)),
+    listControllers: (id) => gate(id, () => driver.listControllers(id)),
     removeController: (id, controllerId) => gate(id, () => driver.removeController(id, controllerId)),
     lock: (id) => gate(id, () => driver.lock(id)),
     unlock: (id) => gate(id, () => driver.unlock(id)),

@@ -85,6 +85,10 @@ export class MultiplexDriver implements LockDriver {
     const r = this.route(externalId);
     return r.driver.clearPin(r.deviceId, slot);
   }
+  listControllers(externalId: string) {
+    const r = this.route(externalId);
+    return r.driver.listControllers(r.deviceId);
+  }
   removeController(externalId: string, controllerId: string) {
     const r = this.route(externalId);
     return r.driver.removeController(r.deviceId, controllerId);

@@ -165,6 +165,21 @@ const CapabilitiesOut = z.object({
   events: z.boolean(),
 });
 
+/** A controller paired with a lock (a hub, phone or Matter fabric) and lockwarden's removal of it, if any. */
+export const ControllerOut = z.object({
+  id: z.string(),
+  label: z.string(),
+  kind: z.string(),
+  admin: z.boolean(),
+  /** lockwarden's own pairing. */
+  self: z.boolean().optional(),
+  vendor: z.string().optional(),
+  fingerprint: z.string().optional(),
+  removal: CredentialOut.nullable(),
+});
+
+export const LockControllersOut = z.object({ lockId: z.string(), readAt: when, controllers: z.array(ControllerOut) });
+
 export const LockCredentialsOut = z.object({
   lockId: z.string(),
   driver: z.string(),
@@ -188,7 +203,7 @@ export const LockCredentialsOut = z.object({
     }),
   ),
   credentials: z.array(CredentialOut),
-  controllers: z.array(z.object({ id: z.string(), label: z.string(), kind: z.string(), admin: z.boolean(), removal: CredentialOut.nullable() })),
+  controllers: z.array(ControllerOut),
   digitalKeys: z.array(z.object({ id: z.string(), holder: z.string() })),
   biometrics: z.array(z.object({ id: z.string(), holder: z.string(), kind: z.string() })),
   drift: z.number(),

@@ -22,7 +22,7 @@ import {
   type Credential,
   type SlotState,
 } from '../domain/credentials.js';
-import { isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedCredentials } from '../drivers/contract.js';
+import { isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
 import { interleaveByHub } from '../jobs/queue.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
@@ -60,6 +60,13 @@ export interface LockCredentialsView {
   digitalKeys: ObservedCredentials['digitalKeys'];
   biometrics: ObservedCredentials['biometrics'];
   drift: number;
+}
+
+/** A lock's paired controllers as the lock reports them now, with lockwarden's removals in progress. */
+export interface LockControllersView {
+  lockId: string;
+  readAt: Date;
+  controllers: (ObservedController & { removal: Credential | null })[];
 }
 
 export interface BulkView {
@@ -266,17 +273,57 @@ export class CredentialService {
     return present(await this.requireCredential(this.ctx.db, created));
   }
 
-  /** Unpairs a controller (hub, phone, fabric) from the lock. lockwarden's own pairing stays. */
+  /**
+   * Reads the lock's paired controllers from the lock now (every Matter fabric, the simulator's hubs
+   * and phones), for whoever may manage the lock's credentials. The read is audited: it asks the lock.
+   */
+  async listControllers(actor: Actor, lockId: string): Promise<LockControllersView> {
+    authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
+    const lock = await this.requireLock(this.ctx.db, lockId);
+    const caps = await this.capabilities(lock);
+    if (!caps.controllers) throw new AppError('credential.not_supported', 'this lock does not let lockwarden manage its controllers');
+    const driver = this.driverFor(lock);
+    const event = { actor, action: 'credential.controller.list', target: { type: 'lock', id: lock.id, label: lock.name }, locationId: lock.locationId } as const;
+    let listed: ObservedController[];
+    try {
+      listed = await driver.listControllers(lock.externalId!);
+    } catch (e) {
+      const err = deviceError(e);
+      await this.ctx.audit.record(this.ctx.db, { ...event, outcome: 'failure', details: { error: err.code } });
+      throw err;
+    }
+    await this.ctx.audit.record(this.ctx.db, { ...event, details: { controllers: listed.length } });
+    const removals = new Map((await new CredentialRepository(this.ctx.db).forLock(lockId)).filter((r) => r.kind === 'controller').map((r) => [r.controllerId, r]));
+    return {
+      lockId,
+      readAt: this.ctx.clock.now(),
+      controllers: listed.map((c) => {
+        const r = removals.get(c.id);
+        return { ...c, removal: r ? present(r) : null };
+      }),
+    };
+  }
+
+  /**
+   * Unpairs a controller (hub, phone, fabric) from the lock, through a reconcile job. lockwarden's own
+   * pairing is refused; the controller must be one the lock reported (its last read, else a read now).
+   */
   async removeController(actor: Actor, lockId: string, controllerId: string): Promise<Credential> {
     authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
     const caps = await this.capabilities(lock);
     if (!caps.controllers) throw new AppError('credential.not_supported', 'this lock does not let lockwarden manage its controllers');
-    if (controllerId === 'lockwarden') throw new AppError('credential.wrong_state', 'removing lockwarden itself would leave the lock unmanaged; use a factory reset case instead');
+    const refuseSelf = () => new AppError('credential.wrong_state', 'removing lockwarden itself would leave the lock unmanaged; use a factory reset case instead');
+    if (controllerId === 'lockwarden') throw refuseSelf();
     const repo = new CredentialRepository(this.ctx.db);
     const obs = await repo.observation(lockId);
-    const controller = obs?.controllers.find((c) => c.id === controllerId);
+    let controller = obs?.controllers.find((c) => c.id === controllerId);
+    // Paired since the last read (listed live on the lock page): ask the lock.
+    controller ??= (await this.driverFor(lock).listControllers(lock.externalId!).catch((e: unknown) => {
+      throw deviceError(e);
+    })).find((c) => c.id === controllerId);
     if (!controller) throw new AppError('credential.not_found', `the lock did not report a controller "${controllerId}"`);
+    if (controller.self) throw refuseSelf();
     const existing = (await repo.forLock(lockId)).find((r) => r.kind === 'controller' && r.controllerId === controllerId);
     if (existing) return present(existing);
     const now = this.ctx.clock.now();

@@ -2,11 +2,12 @@
 import { useQuery } from '@tanstack/react-query';
 import type { Credential, CredentialStatus } from '../domain/credentials.js';
 import type { CredentialSchedule, DriverCapabilities, Weekday } from '../drivers/contract.js';
-import type { BulkView, LockCredentialsView } from '../services/credential-service.js';
+import type { BulkView, LockControllersView, LockCredentialsView } from '../services/credential-service.js';
 import { api, type Wire } from './api.js';
 
 export type CredentialJson = Wire<Credential>;
 export type LockCredentialsJson = Wire<LockCredentialsView>;
+export type LockControllersJson = Wire<LockControllersView>;
 export type SlotJson = LockCredentialsJson['slots'][number];
 export type ControllerJson = LockCredentialsJson['controllers'][number];
 export type BulkJson = Wire<BulkView>;

@@ -191,18 +191,26 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
 
     it('lists controllers and removes one, or refuses when not declared', async (t) => {
       if (!caps.controllers) {
+        await expectCode(driver().listControllers(id()), ['driver.not_supported']);
         await expectCode(driver().removeController(id(), 'some-controller'), ['driver.not_supported']);
         return;
       }
-      const before = (await driver().readCredentials(id())).controllers;
+      const before = await driver().listControllers(id());
       assert.ok(before.length >= 1, 'lockwarden itself is paired');
       for (const c of before) assert.ok(typeof c.id === 'string' && typeof c.label === 'string' && typeof c.admin === 'boolean' && ['hub', 'phone', 'fabric', 'cloud'].includes(c.kind));
+      assert.deepEqual((await driver().readCredentials(id())).controllers, before, 'a read reports the same controllers');
+      await expectCode(driver().removeController(id(), 'no-such-controller'), ['driver.unknown_device']);
+      const self = before.find((c) => c.self);
+      if (self) await expectCode(driver().removeController(id(), self.id), ['driver.refused']);
+      assert.deepEqual(await driver().listControllers(id()), before, 'refused removals changed nothing');
       if (!h.peer.pairControllerOutOfBand) return t.skip('peer cannot pair a controller out of band');
       await h.peer.pairControllerOutOfBand('conformance phone');
-      const added = (await driver().readCredentials(id())).controllers.filter((c) => !before.some((b) => b.id === c.id));
+      const added = (await driver().listControllers(id())).filter((c) => !before.some((b) => b.id === c.id));
       assert.equal(added.length, 1, 'the new controller is listed');
+      assert.equal(added[0]!.label, 'conformance phone');
+      assert.notEqual(added[0]!.self, true);
       await driver().removeController(id(), added[0]!.id);
-      assert.deepEqual((await driver().readCredentials(id())).controllers.map((c) => c.id), before.map((c) => c.id));
+      assert.deepEqual((await driver().listControllers(id())).map((c) => c.id), before.map((c) => c.id));
     });
 
     it('locks and unlocks where declared, refuses where not', async () => {

@@ -15,7 +15,7 @@ import { createMatterDriver } from '../../src/drivers/matter/index.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import { until } from '../helpers/wait.js';
 import { TEST_DRIVER_FACTORIES, testServices, type TestEnv } from '../helpers/db.js';
-import { startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { LOCK_BATTERY_PERCENT, startMatterPeer, type MatterPeer } from './matter-peer.js';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
@@ -89,6 +89,28 @@ describe('Z-Wave and Matter locks through integrations', () => {
     const lock = await svc().adopt(SYSTEM, m.id, { externalId: device.externalId, locationId: unitId, name: 'Unit door (Matter)' });
     assert.equal(lock.driver, 'matter');
     await pinReachesTheLock(lock.id);
+    // The read that confirmed the PIN brought the battery from the lock's PowerSource cluster into the inventory.
+    assert.equal((await env.services.locks.get(SYSTEM, lock.id)).batteryPercent, LOCK_BATTERY_PERCENT);
+
+    // Another app pairs with the lock: lockwarden lists both fabrics and removes the other.
+    const creds = env.services.credentials;
+    await matter.pairAnotherController('Neighbour app');
+    const both = (await creds.listControllers(SYSTEM, lock.id)).controllers;
+    assert.deepEqual(both.map((c) => [c.label, c.self === true, c.removal]), [['lockwarden', true, null], ['Neighbour app', false, null]]);
+    const [own, other] = both as [(typeof both)[number], (typeof both)[number]];
+    await assert.rejects(creds.removeController(SYSTEM, lock.id, own.id), (e: Error & { code?: string }) => e.code === 'credential.wrong_state' && /lockwarden itself/.test(e.message));
+    await assert.rejects(creds.removeController(SYSTEM, lock.id, 'fabric-99'), (e: Error & { code?: string }) => e.code === 'credential.not_found' && /fabric-99/.test(e.message));
+    assert.equal(matter.fabricCount(), 2, 'refusals changed nothing');
+    const removal = await creds.removeController(SYSTEM, lock.id, other.id);
+    assert.equal(removal.status, 'removing');
+    await env.runtime.reconciler.reconcile(lock.id, { read: true });
+    assert.equal(matter.fabricCount(), 1);
+    const after = (await creds.listControllers(SYSTEM, lock.id)).controllers;
+    assert.deepEqual(after.map((c) => c.id), [own.id]);
+    assert.deepEqual((await creds.forLock(SYSTEM, lock.id)).controllers.map((c) => c.id), [own.id], 'the stored observation agrees');
+    const audit = (await env.services.audit.list(SYSTEM, { limit: 20 })).items.map((e) => e.action);
+    assert.ok(audit.includes('credential.controller.remove') && audit.includes('credential.controller.list'), audit.join(', '));
+
     await matter.factoryReset();
     // The next command finds lockwarden's fabric gone: the reset is detected and alerted.
     await env.runtime.reconciler.reconcile(lock.id, { read: true }).catch(() => undefined);

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger, LogLevel, Time } from '@matter/main';
-import { startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { LOCK_BATTERY_PERCENT, startMatterPeer, type MatterPeer } from './matter-peer.js';
+import { until } from '../helpers/wait.js';
 import { describeDriverConformance } from './conformance.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
 import { createMatterDriver, type MatterDriver } from '../../src/drivers/matter/index.js';
@@ -54,7 +55,7 @@ describeDriverConformance('matter (matter.js controller, virtual DoorLock over N
     driver: s.driver,
     externalId: s.externalId,
     uniquePins: true,
-    peer: { setPinOutOfBand: (slot, code) => s.peer.setPinAtKeypad(slot, code) },
+    peer: { setPinOutOfBand: (slot, code) => s.peer.setPinAtKeypad(slot, code), pairControllerOutOfBand: (label) => s.peer.pairAnotherController(label) },
     close: async () => {},
   };
 });
@@ -72,9 +73,53 @@ describe('matter driver', () => {
     assert.equal(found.length, 1);
     assert.equal(found[0]!.externalId, s.externalId);
     const controllers = (await s.driver.readCredentials(s.externalId)).controllers;
-    assert.deepEqual(controllers.filter((c) => c.admin).map((c) => [c.kind, c.label]), [['fabric', 'lockwarden']]);
-    await rejectsWith(s.driver.removeController(s.externalId, controllers.find((c) => c.admin)!.id), 'driver.refused', /own fabric/);
-    await rejectsWith(s.driver.removeController(s.externalId, 'fabric-99'), 'driver.unknown_device');
+    assert.deepEqual(controllers.filter((c) => c.self).map((c) => [c.kind, c.label]), [['fabric', 'lockwarden']]);
+    await rejectsWith(s.driver.removeController(s.externalId, controllers.find((c) => c.self)!.id), 'driver.refused', /own fabric/);
+    await rejectsWith(s.driver.removeController(s.externalId, 'fabric-99'), 'driver.unknown_device', /no fabric fabric-99/);
+  });
+
+  it("lists every fabric (an unfiltered read), not only its own, and removes another controller's", async () => {
+    await s.peer.pairAnotherController('Neighbour app');
+    const both = await s.driver.listControllers(s.externalId);
+    const own = both.find((c) => c.self)!;
+    const other = both.find((c) => c.label === 'Neighbour app')!;
+    assert.equal(both.length, 2, JSON.stringify(both));
+    assert.ok(own && other);
+    assert.deepEqual([own.kind, own.label, own.vendor, other.kind, other.vendor, other.self], ['fabric', 'lockwarden', '0xFFF1', 'fabric', '0xFFF1', undefined]);
+    assert.match(own.fingerprint ?? '', /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+    assert.match(other.fingerprint ?? '', /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+    assert.notEqual(own.fingerprint, other.fingerprint, 'each fabric has its own root');
+    assert.match(other.id, /^fabric-\d+$/);
+    assert.notEqual(other.id, own.id);
+    // The lock's own view agrees: two fabrics.
+    assert.equal(s.peer.fabricCount(), 2);
+    await s.driver.removeController(s.externalId, other.id);
+    assert.deepEqual((await s.driver.listControllers(s.externalId)).map((c) => c.id), [own.id]);
+    assert.equal(s.peer.fabricCount(), 1);
+    await rejectsWith(s.driver.removeController(s.externalId, other.id), 'driver.unknown_device');
+  });
+
+  it("reads the battery from the lock's PowerSource cluster (half-percent units) and follows its changes", async () => {
+    assert.equal((await s.driver.status(s.externalId)).batteryPercent, LOCK_BATTERY_PERCENT);
+    await s.peer.setBattery(12.5);
+    // 25 half-percents: 12.5 % rounds to 13; the subscription brings the new value.
+    await until('the new battery level', async () => (await s.driver.status(s.externalId)).batteryPercent === 13, 5_000);
+    await s.peer.setBattery(LOCK_BATTERY_PERCENT);
+  });
+
+  it('keeps one schedule per scheduled PIN on the lock (week day or year day) and drops it when the PIN becomes always-valid', async () => {
+    const lockState = () => (s.peer.device.parts.get('door')!.state as unknown as { doorLock: { weekDaySchedules?: { userIndex: number; startHour: number }[]; yearDaySchedules?: { userIndex: number; localStartTime: number }[]; users?: { userIndex: number; userType: number }[] } }).doorLock;
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'recurring', days: ['tue', 'sat'], start: '09:15', end: '12:00' } });
+    assert.deepEqual(lockState().weekDaySchedules?.filter((w) => w.userIndex === 8).map((w) => w.startHour), [9]);
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'window', from: '2031-03-01T00:00:00.000Z', until: '2031-03-08T00:00:00.000Z' } });
+    assert.deepEqual(lockState().weekDaySchedules?.filter((w) => w.userIndex === 8), [], 'the week schedule went');
+    // Matter epoch seconds (from 2000-01-01).
+    assert.deepEqual(lockState().yearDaySchedules?.filter((y) => y.userIndex === 8).map((y) => y.localStartTime), [Date.parse('2031-03-01T00:00:00Z') / 1000 - 946_684_800]);
+    await s.driver.setPin(s.externalId, { slot: 8, code: '60417', name: 'Cleaner', schedule: { kind: 'always' } });
+    assert.deepEqual(lockState().yearDaySchedules?.filter((y) => y.userIndex === 8), []);
+    assert.equal(lockState().users?.find((u) => u.userIndex === 8)?.userType, 0, 'unrestricted again');
+    assert.deepEqual((await s.driver.readCredentials(s.externalId)).pins.find((p) => p.slot === 8)?.schedule, { kind: 'always' });
+    await s.driver.clearPin(s.externalId, 8);
   });
 
   it('refuses a malformed pairing code without touching the network, never echoing it', async () => {

@@ -128,7 +128,7 @@ export interface ZwavePeer {
 }
 
 /** Boots the driver on a mock controller with one mock door lock and a ZwavejsServer in front of it. */
-export async function startZwavePeer(opts: { slots?: number; battery?: number } = {}): Promise<ZwavePeer> {
+export async function startZwavePeer(opts: { slots?: number; battery?: number; userCredential?: boolean } = {}): Promise<ZwavePeer> {
   const slots = opts.slots ?? 10;
   let battery = opts.battery ?? 87;
   const cacheDir = await mkdtemp(path.join(tmpdir(), 'lockwarden-zwave-'));
@@ -158,7 +158,9 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number } 
       commandClasses: [
         CommandClasses['Manufacturer Specific'],
         CommandClasses.Version,
-        { ccId: CommandClasses['User Code'], version: 2, numUsers: slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
+        opts.userCredential
+          ? { ccId: CommandClasses['User Credential'], version: 1 }
+          : { ccId: CommandClasses['User Code'], version: 2, numUsers: slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
         { ccId: CommandClasses['Door Lock'], version: 4 },
         { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
         { ccId: CommandClasses.Battery, version: 1 },
@@ -197,6 +199,13 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number } 
     slots,
     setBattery: (level) => void (battery = level),
     async setPinAtKeypad(slot: number, code: string) {
+      if (opts.userCredential) {
+        // The mock's User Credential state (zwave-js mockCCBehaviors/UserCredential.ts): user N with PIN slot N, made locally.
+        lock.state.set(`UserCredential_user_${slot}`, { userType: 0, active: true, credentialRule: 1, expiringTimeoutMinutes: 0, nameEncoding: 0, userName: `User-${slot}`, modifierType: 3, modifierNodeId: 0 });
+        lock.state.set(`UserCredential_cred_1_${slot}`, { userId: slot, credentialData: Bytes.from(code, 'ascii'), modifierType: 3, modifierNodeId: 0 });
+        await notify(ACCESS_CONTROL.type, ACCESS_CONTROL.codeAdded, [slot]);
+        return;
+      }
       lock.state.set(`UserCode_userIdStatus_${slot}`, UserIDStatus.Enabled);
       lock.state.set(`UserCode_userCode_${slot}`, code);
       await notify(ACCESS_CONTROL.type, ACCESS_CONTROL.codeAdded, [slot]);

@@ -28,9 +28,10 @@ const WAIT = 20_000;
 
 /** What this test reads of the in-process simulator (kept structural: the simulator is the driver's business). */
 interface SimFleetView {
-  get(externalId: string): { pins: { slot: number; code: string | null }[]; gating: ResetGating } | undefined;
   log: { externalId: string; op: string; slot?: number; source?: string }[];
   physical: Pick<PhysicalActions, 'reset' | 'setOnDoor'>;
+  outOfBand: { pairController(externalId: string, label: string, kind: 'phone'): { id: string } };
+  get(externalId: string): { pins: { slot: number; code: string | null }[]; gating: ResetGating; controllers: { id: string; label: string }[] } | undefined;
 }
 
 /** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
@@ -307,6 +308,27 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     }
     await eventually(`slot ${slot} empty on the simulated lock`, () => !fleet()?.get(externalId)?.pins.some((p) => p.slot === slot));
     await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '17-after-adopt-remove-revoke.png') });
+  });
+
+  it('asks the lock for its controllers and removes a phone paired at the lock, never lockwarden itself', async () => {
+    // Someone pairs a phone at the lock since lockwarden last read it: only the lock knows.
+    const phone = fleet()!.outOfBand.pairController(externalId, 'Old tenant phone', 'phone');
+    const card = page.getByTestId('controllers');
+    await card.getByRole('button', { name: 'Ask the lock' }).click();
+    await expectText(card, /as it answered at/, 'the live list of controllers');
+    const row = page.getByTestId(`controller-${phone.id}`);
+    await expectText(row, /Old tenant phone/, 'the phone paired at the lock');
+    await expectText(page.getByTestId('controller-lockwarden'), /this lockwarden/, "lockwarden's own pairing, not removable");
+    assert.equal(await page.getByTestId('controller-lockwarden').getByRole('button', { name: 'Remove' }).count(), 0);
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog', { name: 'Unpair Old tenant phone?' }).getByRole('button', { name: 'Remove controller' }).click();
+    await eventually('the phone unpaired on the simulated lock', () => !fleet()?.get(externalId)?.controllers.some((c) => c.id === phone.id));
+    try {
+      await row.waitFor({ state: 'detached', timeout: WAIT });
+    } catch {
+      assert.fail(`the phone still listed ${WAIT / 1000} s after removing it: ${await row.innerText()}`);
+    }
+    await card.screenshot({ path: path.join(shots, '18-controllers.png') });
   });
 
   it('runs a bulk change on one unit and follows its progress', async () => {

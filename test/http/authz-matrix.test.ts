@@ -238,6 +238,14 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     { op: 'POST /api/locks/{id}/unmanaged/remove', kind: 'place', actions: ['credential.write'], passed: [404], build: async (c, a) => ({ method: 'POST', url: `/api/locks/${await lockFor(c, a)}/unmanaged/remove`, payload: { slot: 200 } }) },
     {
+      op: 'GET /api/locks/{id}/controllers',
+      kind: 'place',
+      actions: ['credential.write'],
+      // A live read of the lock: one without a device cannot list controllers (400) past authorization.
+      passed: [400],
+      build: async (c, a) => ({ method: 'GET', url: `/api/locks/${await lockFor(c, a)}/controllers` }),
+    },
+    {
       op: 'DELETE /api/locks/{id}/controllers/{controllerId}',
       kind: 'place',
       actions: ['credential.write'],

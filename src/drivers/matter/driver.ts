@@ -8,12 +8,13 @@
  * under the driver's own deadline; a deadline missed by a lock that answers as commissionable again
  * with the discriminator it had is a factory reset, reported as `reset_detected`.
  */
+import { createHash } from 'node:crypto';
 import { ControllerBehavior, Environment, Millis, ServerNode, type ClientNode, type Endpoint } from '@matter/main';
 import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behaviors';
 import { DoorLock } from '@matter/main/clusters';
 import { MdnsService } from '@matter/main/protocol';
 import { ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { DriverError, WEEKDAYS, type CredentialSchedule, type Weekday, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
 
 /** Plain configuration of lockwarden's Matter controller. */
 export interface MatterDriverConfig {
@@ -47,6 +48,22 @@ function stateOf<T>(endpoint: { state: unknown }, cluster: string): T | undefine
 }
 const encoder = new TextEncoder();
 
+/** Seconds from the Unix epoch to Matter's (2000-01-01T00:00:00Z); year-day times are Matter epoch seconds. */
+const MATTER_EPOCH_S = 946_684_800;
+/** The contract's weekdays as DoorLock DaysMask bits. */
+const MATTER_DAYS: Record<Weekday, string> = { mon: 'monday', tue: 'tuesday', wed: 'wednesday', thu: 'thursday', fri: 'friday', sat: 'saturday', sun: 'sunday' };
+/** The DoorLock commands of a lock endpoint, as `commandsOf(DoorLockClient)` types them. */
+type DoorLockCommands = ReturnType<typeof _doorLockCommands>;
+function _doorLockCommands(e: Endpoint) {
+  return e.commandsOf(DoorLockClient);
+}
+const hhmm = (h: number, m: number) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
+
+/** The DoorLock user type for a PIN's schedule: schedule users are restricted by their schedules (§5.2.9.40). */
+function userTypeFor(s: CredentialSchedule): DoorLock.UserType {
+  return s.kind === 'recurring' ? DoorLock.UserType.WeekDayScheduleUser : s.kind === 'window' ? DoorLock.UserType.YearDayScheduleUser : DoorLock.UserType.UnrestrictedUser;
+}
+
 /** Runs `p` under a deadline; matter.js calls to a lost peer never settle on their own. */
 async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -74,6 +91,11 @@ function matterError(e: unknown, what: string): DriverError {
   if (code === 0x81 || code === 0x7e) return new DriverError('driver.not_supported', msg);
   if (code === 0x89) return new DriverError('driver.slot_full', msg);
   return new DriverError('driver.refused', msg);
+}
+
+/** SHA-256 of a fabric's root public key, first 16 bytes as colon-separated hex: enough to tell two fabrics' roots apart. */
+export function rootKeyFingerprint(key: Uint8Array): string {
+  return (createHash('sha256').update(key).digest('hex').slice(0, 32).match(/../g) ?? []).join(':');
 }
 
 /** Decodes a manual (11/21 digits) or QR (`MT:...`) pairing code; never echoes it. */
@@ -164,11 +186,12 @@ export class MatterDriver implements LockDriver {
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
     const { lock } = await this.lockOf(externalId);
-    const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; featureMap?: { pinCredential?: boolean; user?: boolean } }>(lock, 'doorLock') ?? {};
+    const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; numberOfWeekDaySchedulesSupportedPerUser?: number; numberOfYearDaySchedulesSupportedPerUser?: number; featureMap?: { pinCredential?: boolean; user?: boolean; weekDayAccessSchedules?: boolean; yearDayAccessSchedules?: boolean } }>(lock, 'doorLock') ?? {};
     const pins = s.featureMap?.pinCredential && s.featureMap.user ? Math.min(s.numberOfTotalUsersSupported ?? 0, s.numberOfPinUsersSupported ?? 0) : 0;
     return {
       pin: { slots: pins, minLength: s.minPinCodeLength ?? 4, maxLength: s.maxPinCodeLength ?? 8, alphabet: 'digits' },
-      schedules: { window: false, recurring: false },
+      // Week Day and Year Day schedules (§5.2.10.14-19), one of each per user is all lockwarden writes.
+      schedules: { window: Boolean(s.featureMap?.yearDayAccessSchedules && (s.numberOfYearDaySchedulesSupportedPerUser ?? 0) > 0), recurring: Boolean(s.featureMap?.weekDayAccessSchedules && (s.numberOfWeekDaySchedulesSupportedPerUser ?? 0) > 0) },
       digitalKeys: false,
       controllers: true,
       biometrics: false,
@@ -186,7 +209,7 @@ export class MatterDriver implements LockDriver {
     const lockState = stateOf<{ lockState?: number | null }>(lock, 'doorLock')?.lockState;
     const bolt: DeviceStatus['bolt'] = lockState === DoorLock.LockState.Locked ? 'locked' : lockState === DoorLock.LockState.Unlocked ? 'unlocked' : lockState === DoorLock.LockState.NotFullyLocked ? 'jammed' : 'unknown';
     const info = stateOf<{ softwareVersionString?: string }>(peer, 'basicInformation');
-    return { online: true, batteryPercent: null, bolt, firmware: info?.softwareVersionString ?? null, setupMode: false, cloudBound: null };
+    return { online: true, batteryPercent: this.batteryOf(peer, lock), bolt, firmware: info?.softwareVersionString ?? null, setupMode: false, cloudBound: null };
   }
 
   async readCredentials(externalId: string): Promise<ObservedCredentials> {
@@ -200,11 +223,11 @@ export class MatterDriver implements LockDriver {
       const u: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: index }), `read user ${index}`);
       if (u.userStatus !== null && u.userStatus !== DoorLock.UserStatus.Available) {
         const hasPin = (u.credentials ?? []).some((c) => c.credentialType === PIN && c.credentialIndex === index);
-        if (hasPin) pins.push({ slot: index, code: null, name: u.userName ?? '', schedule: { kind: 'always' }, enabled: u.userStatus === DoorLock.UserStatus.OccupiedEnabled });
+        if (hasPin) pins.push({ slot: index, code: null, name: u.userName ?? '', schedule: await this.scheduleOf(externalId, cmds, index, u.userType ?? null, caps), enabled: u.userStatus === DoorLock.UserStatus.OccupiedEnabled });
       }
       index = u.nextUserIndex !== null && u.nextUserIndex !== undefined && u.nextUserIndex > index ? u.nextUserIndex : null;
     }
-    const controllers = this.fabricsOf(peer);
+    const controllers = await this.fabricsOf(externalId, peer);
     return { pins, controllers, digitalKeys: [], biometrics: [] };
   }
 
@@ -212,7 +235,8 @@ export class MatterDriver implements LockDriver {
     const { lock } = await this.lockOf(externalId);
     const caps = await this.capabilities(externalId);
     this.checkPin(pin.slot, pin.code, caps);
-    if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Matter lock driver writes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
+    if ((pin.schedule.kind === 'window' && !caps.schedules.window) || (pin.schedule.kind === 'recurring' && !caps.schedules.recurring)) throw new DriverError('driver.not_supported', `this Matter lock takes no ${pin.schedule.kind} schedules`, { slot: pin.slot });
+    const userType = userTypeFor(pin.schedule);
     const cmds = lock.commandsOf(DoorLockClient);
     const name = pin.name.slice(0, 10);
     const user = await this.call(externalId, cmds.getUser({ userIndex: pin.slot }), `read user ${pin.slot}`);
@@ -221,7 +245,7 @@ export class MatterDriver implements LockDriver {
     if (!existed) {
       await this.call(
         externalId,
-        cmds.setUser({ operationType: DoorLock.DataOperationType.Add, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: DoorLock.UserStatus.OccupiedEnabled, userType: DoorLock.UserType.UnrestrictedUser, credentialRule: DoorLock.CredentialRule.Single }),
+        cmds.setUser({ operationType: DoorLock.DataOperationType.Add, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: DoorLock.UserStatus.OccupiedEnabled, userType, credentialRule: DoorLock.CredentialRule.Single }),
         `add user ${pin.slot}`,
       );
     }
@@ -239,9 +263,10 @@ export class MatterDriver implements LockDriver {
       if (status === 0x89) throw new DriverError('driver.slot_full', `the lock has no room for a PIN in slot ${pin.slot}`, { slot: pin.slot });
       throw new DriverError('driver.refused', `the lock refused the PIN for slot ${pin.slot} (status ${status})`, { slot: pin.slot });
     }
-    if (existed && user.userName !== name) {
-      await this.call(externalId, cmds.setUser({ operationType: DoorLock.DataOperationType.Modify, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: null, userType: null, credentialRule: null }), `rename user ${pin.slot}`).catch(() => {});
+    if (existed && (user.userName !== name || user.userType !== userType)) {
+      await this.call(externalId, cmds.setUser({ operationType: DoorLock.DataOperationType.Modify, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: null, userType, credentialRule: null }), `update user ${pin.slot}`).catch(() => {});
     }
+    await this.writeSchedule(externalId, cmds, pin, caps, existed);
   }
 
   async clearPin(externalId: string, slot: number): Promise<void> {
@@ -255,13 +280,21 @@ export class MatterDriver implements LockDriver {
     if (user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available) await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
   }
 
+  async listControllers(externalId: string): Promise<ObservedController[]> {
+    const { peer } = await this.lockOf(externalId);
+    return this.fabricsOf(externalId, peer);
+  }
+
   async removeController(externalId: string, controllerId: string): Promise<void> {
     const { peer } = await this.lockOf(externalId);
-    const fabrics = this.fabricsOf(peer);
+    const fabrics = await this.fabricsOf(externalId, peer);
     const target = fabrics.find((f) => f.id === controllerId);
-    if (!target) throw new DriverError('driver.unknown_device', `the lock has no fabric ${controllerId}`);
-    if (target.admin) throw new DriverError('driver.refused', "removing lockwarden's own fabric would lose the lock; decommission it instead");
-    await this.call(externalId, peer.commandsOf(OperationalCredentialsClient).removeFabric({ fabricIndex: Number(controllerId.replace(/^fabric-/, '')) as never }), `remove fabric ${controllerId}`);
+    if (!target) throw new DriverError('driver.unknown_device', `the lock has no fabric ${controllerId} (it lists ${fabrics.map((f) => f.id).join(', ') || 'none'})`);
+    if (target.self) throw new DriverError('driver.refused', "removing lockwarden's own fabric would lose the lock; decommission it instead");
+    const fabricIndex = Number(controllerId.replace(/^fabric-/, ''));
+    const r: { statusCode?: number } = await this.call(externalId, peer.commandsOf(OperationalCredentialsClient).removeFabric({ fabricIndex: fabricIndex as never }), `remove fabric ${controllerId}`);
+    // NOCResponse: Ok (0), else InvalidFabricIndex (11) and the like; the fabric is still there then.
+    if (typeof r?.statusCode === 'number' && r.statusCode !== 0) throw new DriverError('driver.refused', `the lock refused to remove fabric ${controllerId} (status ${r.statusCode})`);
   }
 
   lock(externalId: string): Promise<void> {
@@ -361,12 +394,89 @@ export class MatterDriver implements LockDriver {
   }
 
   /**
-   * The lock's fabrics as the subscription reports them. Fabric-scoped lists are fabric-filtered in
-   * a subscription, so this shows lockwarden's own fabric; others need an unfiltered read.
+   * The lock's fabrics, all of them: the `fabrics` attribute is fabric-scoped, so a subscription (and
+   * any filtered read) shows only lockwarden's own; an unfiltered read (isFabricFiltered = false,
+   * Matter 1.3 §8.4.3.1) lists every fabric's index, vendor, label and root key, without the
+   * fabric-sensitive fields. Every commissioner holds Administer on its fabric, so all are admins.
    */
-  private fabricsOf(peer: ClientNode): ObservedController[] {
-    const ocs = stateOf<{ fabrics?: { fabricIndex: number; label: string; vendorId: number }[]; currentFabricIndex?: number }>(peer, 'operationalCredentials');
-    return (ocs?.fabrics ?? []).map((f) => ({ id: `fabric-${f.fabricIndex}`, label: f.label || `vendor 0x${f.vendorId.toString(16)}`, kind: 'fabric' as const, admin: f.fabricIndex === ocs?.currentFabricIndex }));
+  private async fabricsOf(externalId: string, peer: ClientNode): Promise<ObservedController[]> {
+    type Fabric = { fabricIndex: number; label: string; vendorId: number; rootPublicKey?: Uint8Array };
+    const read = (await this.call(
+      externalId,
+      (peer as unknown as { get(s: object, o: object): Promise<unknown> }).get({ operationalCredentials: ['fabrics', 'currentFabricIndex'] }, { fabricFilter: false }),
+      'read the fabrics',
+    )) as { operationalCredentials?: { fabrics?: readonly Fabric[]; currentFabricIndex?: number } };
+    const ocs = read.operationalCredentials;
+    return (ocs?.fabrics ?? []).map((f) => {
+      const vendor = `0x${f.vendorId.toString(16).toUpperCase().padStart(4, '0')}`;
+      const own = f.fabricIndex === ocs?.currentFabricIndex;
+      return {
+        id: `fabric-${f.fabricIndex}`,
+        label: f.label || `fabric ${f.fabricIndex} (vendor ${vendor})`,
+        kind: 'fabric' as const,
+        admin: true,
+        ...(own ? { self: true } : {}),
+        vendor,
+        ...(f.rootPublicKey ? { fingerprint: rootKeyFingerprint(f.rootPublicKey) } : {}),
+      };
+    });
+  }
+
+  /**
+   * The battery's charge from a PowerSource cluster with the Battery feature (Matter 1.3 §11.7.6.10:
+   * BatPercentRemaining in half-percent units, 0-200), on the lock's endpoint or any other of the
+   * device; null when the lock has no such cluster or leaves the attribute out.
+   */
+  private batteryOf(peer: ClientNode, lock: Endpoint): number | null {
+    for (const part of [lock, ...peer.parts, peer]) {
+      const half = stateOf<{ batPercentRemaining?: number | null }>(part, 'powerSource')?.batPercentRemaining;
+      if (typeof half === 'number' && half >= 0 && half <= 200) return Math.round(half / 2);
+    }
+    return null;
+  }
+
+  /** The schedule of user `index`, read only where its user type says it has one. */
+  private async scheduleOf(externalId: string, cmds: DoorLockCommands, index: number, userType: number | null, caps: DriverCapabilities): Promise<CredentialSchedule> {
+    const T = DoorLock.UserType;
+    if (caps.schedules.recurring && (userType === T.WeekDayScheduleUser || userType === T.ScheduleRestrictedUser)) {
+      const w: DoorLock.GetWeekDayScheduleResponse = await this.call(externalId, cmds.getWeekDaySchedule({ weekDayIndex: 1, userIndex: index }), `read the week schedule of user ${index}`);
+      if ((w.status as number) === 0 && w.daysMask) {
+        const days = WEEKDAYS.filter((d) => (w.daysMask as Record<string, boolean | undefined>)[MATTER_DAYS[d]]);
+        return { kind: 'recurring', days, start: hhmm(w.startHour ?? 0, w.startMinute ?? 0), end: hhmm(w.endHour ?? 0, w.endMinute ?? 0) };
+      }
+    }
+    if (caps.schedules.window && (userType === T.YearDayScheduleUser || userType === T.ScheduleRestrictedUser)) {
+      const y: DoorLock.GetYearDayScheduleResponse = await this.call(externalId, cmds.getYearDaySchedule({ yearDayIndex: 1, userIndex: index }), `read the year schedule of user ${index}`);
+      if ((y.status as number) === 0 && typeof y.localStartTime === 'number' && typeof y.localEndTime === 'number') {
+        return { kind: 'window', from: new Date((y.localStartTime + MATTER_EPOCH_S) * 1000).toISOString(), until: new Date((y.localEndTime + MATTER_EPOCH_S) * 1000).toISOString() };
+      }
+    }
+    return { kind: 'always' };
+  }
+
+  /** Writes slot N's schedule as schedule 1 of user N, clearing the other kind (0xFE: all of a user's). */
+  private async writeSchedule(externalId: string, cmds: DoorLockCommands, pin: PinWrite, caps: DriverCapabilities, existed: boolean): Promise<void> {
+    const userIndex = pin.slot;
+    const clear = async (kind: 'week' | 'year') => {
+      if (!existed || !(kind === 'week' ? caps.schedules.recurring : caps.schedules.window)) return;
+      const p = kind === 'week' ? cmds.clearWeekDaySchedule({ weekDayIndex: 0xfe, userIndex }) : cmds.clearYearDaySchedule({ yearDayIndex: 0xfe, userIndex });
+      await this.call(externalId, p, `clear the ${kind} schedules of user ${userIndex}`);
+    };
+    const s = pin.schedule;
+    if (s.kind === 'recurring') {
+      await clear('year');
+      const [sh, sm] = s.start.split(':').map(Number) as [number, number];
+      const [eh, em] = s.end.split(':').map(Number) as [number, number];
+      const daysMask = Object.fromEntries(s.days.map((d) => [MATTER_DAYS[d], true]));
+      await this.call(externalId, cmds.setWeekDaySchedule({ weekDayIndex: 1, userIndex, daysMask, startHour: sh, startMinute: sm, endHour: eh, endMinute: em }), `set the week schedule of slot ${userIndex}`);
+    } else if (s.kind === 'window') {
+      await clear('week');
+      const at = (iso: string) => Math.floor(Date.parse(iso) / 1000) - MATTER_EPOCH_S;
+      await this.call(externalId, cmds.setYearDaySchedule({ yearDayIndex: 1, userIndex, localStartTime: at(s.from), localEndTime: at(s.until) }), `set the year schedule of slot ${userIndex}`);
+    } else {
+      await clear('week');
+      await clear('year');
+    }
   }
 
   /** One round trip through the CASE session: answers only while the lock holds lockwarden's fabric. */

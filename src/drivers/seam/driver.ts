@@ -219,6 +219,10 @@ export class SeamDriver implements LockDriver {
     if (inSlot) await this.deleteCode(externalId, inSlot);
   }
 
+  listControllers(): Promise<never> {
+    return Promise.reject(new DriverError('driver.not_supported', 'Seam does not list or remove paired controllers'));
+  }
+
   removeController(): Promise<void> {
     return Promise.reject(new DriverError('driver.not_supported', 'Seam does not list or remove paired controllers'));
   }

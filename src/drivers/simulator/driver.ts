@@ -3,7 +3,7 @@
  * a `lockwarden sim` process. It adds nothing to what the transport answers, on purpose: the
  * simulator's behaviour lives in the fleet, so both transports behave the same.
  */
-import type { DeviceStatus, DiscoveredDevice, DriverCapabilities, DriverEvent, LockDriver, ObservedCredentials, PinWrite } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type PinWrite } from '../contract.js';
 import { conventionalSimHub } from './lock-spec.js';
 import type { SimTransport } from './transport.js';
 
@@ -48,6 +48,12 @@ export class SimulatorDriver implements LockDriver {
 
   clearPin(externalId: string, slot: number): Promise<void> {
     return this.transport.clearPin(externalId, slot);
+  }
+
+  /** The simulated lock's controllers, as a read reports them (the simulator has no cheaper read). */
+  async listControllers(externalId: string): Promise<ObservedController[]> {
+    if (!(await this.transport.capabilities(externalId)).controllers) throw new DriverError('driver.not_supported', `${externalId} does not list controllers`);
+    return (await this.transport.readCredentials(externalId)).controllers;
   }
 
   removeController(externalId: string, controllerId: string): Promise<void> {

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { DriverError, type DeviceStatus, type DriverCapabilities, type DriverEvent, type ObservedCredentials, type PinWrite } from '../contract.js';
 import { outOfBandActions, physicalActions, type AppliedChange, type OutOfBandActions, type PhysicalActions } from './fleet-actions.js';
 import { CREDENTIAL_OPS, faultApplies, type ChangeSource, type FaultKind, type SimCommand, type SimFleetConfig, type SimLogEntry, type SimLogOp } from './faults.js';
-import type { VirtualLockSpec, VirtualLockState } from './lock-spec.js';
+import { LOCKWARDEN_CONTROLLER_ID, type VirtualLockSpec, type VirtualLockState } from './lock-spec.js';
 import { ScriptedFaults, SimNetwork } from './network.js';
 import { FleetSnapshotSchema } from './schemas.js';
 import { VirtualLock } from './virtual-lock.js';
@@ -216,11 +216,12 @@ export class SimFleet {
     );
   }
 
-  /** Unpairs a controller. */
+  /** Unpairs a controller; lockwarden does not unpair itself (that would lose the lock). */
   async removeController(externalId: string, controllerId: string): Promise<void> {
     await this.command(externalId, 'remove_controller', () =>
       this.apply(externalId, 'driver', (lock) => {
         lock.requireLockwarden();
+        if (controllerId === LOCKWARDEN_CONTROLLER_ID) throw new DriverError('driver.refused', "removing lockwarden's own pairing would lose the lock; use a factory reset case instead");
         lock.removeController(controllerId);
         return { op: 'remove_controller', controllerId, value: undefined };
       }),

@@ -162,9 +162,10 @@ export class VirtualLock {
     return controller;
   }
 
-  /** Unpairs a controller; one that is not paired is already gone. The cloud can only be unbound on the account. */
+  /** Unpairs a controller (lockwarden's own too: someone at the lock may). The cloud can only be unbound on the account. */
   removeController(controllerId: string): void {
     if (!this.s.capabilities.controllers) throw new DriverError('driver.not_supported', `${this.s.externalId} does not list controllers`);
+    if (!this.s.controllers.some((c) => c.id === controllerId)) throw new DriverError('driver.unknown_device', `${this.s.externalId} has no controller ${controllerId}`);
     if (controllerId === CLOUD_CONTROLLER_ID && this.s.cloudBound) {
       throw new DriverError('driver.refused', 'the cloud binding is removed on the vendor account, not at the lock');
     }

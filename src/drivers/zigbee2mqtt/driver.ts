@@ -282,6 +282,10 @@ export class Zigbee2MqttDriver implements LockDriver {
     await this.wait(d, () => s.publishes > start && empty(), failStart, 'set', true);
   }
 
+  listControllers(): Promise<never> {
+    return Promise.reject(new DriverError('driver.not_supported', 'Zigbee2MQTT does not list the lock’s other controllers'));
+  }
+
   removeController(): Promise<void> {
     return Promise.reject(new DriverError('driver.not_supported', 'Zigbee2MQTT does not list the lock’s other controllers'));
   }

@@ -1,7 +1,8 @@
 /**
  * The `zwave` driver: locks on a Z-Wave network reached through a Z-Wave JS server (Z-Wave JS UI or
  * the Home Assistant add-on), over its WebSocket API. A lock is a node: `externalId` is
- * `<hubKey>:<nodeId>` and the hub is the server. User codes go through the User Code CC, the bolt
+ * `<hubKey>:<nodeId>` and the hub is the server. PINs go through the User Credential CC where a node
+ * has it (Z-Wave JS's access-control API, `user-credentials.ts`), else the User Code CC; the bolt
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
@@ -9,6 +10,7 @@ import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapab
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
 import { CC, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
+import { UserCredentialPins, type UserCredentialInfo } from './user-credentials.js';
 
 /** Plain configuration of one Z-Wave JS server connection. */
 export interface ZwaveDriverConfig extends ZwaveClientOptions {
@@ -37,6 +39,8 @@ interface NodeInfo {
   battery: number | null;
   dead: boolean;
   userCodes?: Promise<UserCodeInfo>;
+  /** PIN capabilities of a node with the User Credential CC. */
+  userCredentials?: Promise<UserCredentialInfo>;
   /** The codes last read or written, with their checksum; trusted while the lock's checksum matches. */
   codes?: { checksum: number | null; slots: Map<number, SlotCode> };
 }
@@ -58,7 +62,7 @@ function valueOf(dump: NodeDump, cc: number, property: string): unknown {
 }
 
 function isLock(info: NodeInfo): boolean {
-  return info.dump.isControllerNode !== true && (info.ccs.has(CC.userCode) || info.ccs.has(CC.doorLock));
+  return info.dump.isControllerNode !== true && (info.ccs.has(CC.userCode) || info.ccs.has(CC.userCredential) || info.ccs.has(CC.doorLock));
 }
 
 /** Reaches the locks of one Z-Wave JS server. */
@@ -100,9 +104,10 @@ export class ZwaveDriver implements LockDriver {
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
     const { info } = await this.node(externalId);
-    const uc = info.ccs.has(CC.userCode) ? await this.userCodeInfo(info) : null;
+    const ucr = info.ccs.has(CC.userCredential) ? await this.userCredentialInfo(info) : null;
+    const uc = !ucr && info.ccs.has(CC.userCode) ? await this.userCodeInfo(info) : null;
     return {
-      pin: { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
+      pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
       // Schedule Entry Lock CC is not driven yet: codes are always valid.
       schedules: { window: false, recurring: false },
       digitalKeys: false,
@@ -133,7 +138,9 @@ export class ZwaveDriver implements LockDriver {
   async readCredentials(externalId: string): Promise<ObservedCredentials> {
     const { nodeId, info } = await this.node(externalId);
     const pins: ObservedPin[] = [];
-    if (info.ccs.has(CC.userCode)) {
+    if (info.ccs.has(CC.userCredential)) {
+      pins.push(...(await this.pinsOf(nodeId).read()));
+    } else if (info.ccs.has(CC.userCode)) {
       const codes = await this.readCodes(nodeId, info);
       for (const [slot, c] of [...codes].sort(([a], [b]) => a - b)) {
         if (c.status === USER_ID_STATUS.available) continue;
@@ -146,6 +153,12 @@ export class ZwaveDriver implements LockDriver {
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
     const { nodeId, info } = await this.node(externalId);
+    if (info.ccs.has(CC.userCredential)) {
+      const ucr = await this.userCredentialInfo(info);
+      checkCredentialPin(pin.slot, pin.code, ucr);
+      if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Z-Wave lock takes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
+      return this.pinsOf(nodeId).set(pin, ucr);
+    }
     if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
     const uc = await this.userCodeInfo(info);
     checkPin(pin.slot, pin.code, uc.slots, uc.chars);
@@ -163,6 +176,10 @@ export class ZwaveDriver implements LockDriver {
 
   async clearPin(externalId: string, slot: number): Promise<void> {
     const { nodeId, info } = await this.node(externalId);
+    if (info.ccs.has(CC.userCredential)) {
+      checkCredentialPin(slot, null, await this.userCredentialInfo(info));
+      return this.pinsOf(nodeId).clear(slot);
+    }
     if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
     const uc = await this.userCodeInfo(info);
     checkPin(slot, null, uc.slots, uc.chars);
@@ -172,6 +189,10 @@ export class ZwaveDriver implements LockDriver {
       info.codes = undefined;
       throw new DriverError('driver.refused', `the lock kept the code in slot ${slot}`, { slot });
     }
+  }
+
+  async listControllers(): Promise<never> {
+    throw new DriverError('driver.not_supported', 'a Z-Wave lock has one controller (its network); lockwarden does not list it');
   }
 
   async removeController(): Promise<void> {
@@ -243,6 +264,17 @@ export class ZwaveDriver implements LockDriver {
     return this.client
       .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what })
       .then((r) => (r as { response?: unknown } | undefined)?.response);
+  }
+
+  /** The access-control API of one node (User Credential CC). */
+  private pinsOf(nodeId: number): UserCredentialPins {
+    return new UserCredentialPins((command, args, what, write = false) => this.client.command(command, { nodeId, endpoint: 0, ...args }, { write, what }));
+  }
+
+  private userCredentialInfo(info: NodeInfo): Promise<UserCredentialInfo> {
+    info.userCredentials ??= this.pinsOf(info.dump.nodeId).info();
+    info.userCredentials.catch(() => (info.userCredentials = undefined));
+    return info.userCredentials;
   }
 
   private userCodeInfo(info: NodeInfo): Promise<UserCodeInfo> {
@@ -411,4 +443,12 @@ function boltOf(mode: number): DeviceStatus['bolt'] {
 /** Creates the driver for one Z-Wave JS server from plain configuration (`url`, optional `hubKey`). */
 export function createZwaveDriver(config: ZwaveDriverConfig): ZwaveDriver {
   return new ZwaveDriver(config);
+}
+
+/** Slot and PIN rules of a User Credential node: its PIN slots and lengths; never echoes the code. */
+function checkCredentialPin(slot: number, code: string | null, info: UserCredentialInfo): void {
+  if (!Number.isInteger(slot) || slot < 1 || slot > info.slots) throw new DriverError('driver.invalid_pin', `slot ${slot} is outside this lock's PIN slots 1-${info.slots}`, { slot });
+  if (code === null) return;
+  if (!/^[0-9]+$/.test(code)) throw new DriverError('driver.invalid_pin', 'the PIN may contain only the digits 0-9', { slot });
+  if (code.length < info.minLength || code.length > info.maxLength) throw new DriverError('driver.invalid_pin', `the PIN must be ${info.minLength}-${info.maxLength} digits long (got ${code.length})`, { slot });
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BulkChangeSchema, PinCreateSchema, PinUpdateSchema, RevealSchema } from '../../domain/credentials.js';
 import type { Services } from '../../services/index.js';
 import { actorOf } from '../auth.js';
-import { BulkOut, CredentialOut, IdParams, items, LockCredentialsOut } from '../schemas.js';
+import { BulkOut, CredentialOut, IdParams, items, LockControllersOut, LockCredentialsOut } from '../schemas.js';
 
 /** Credentials on locks, bulk changes and remote lock/unlock: validate, call the service, return. */
 export function credentialRoutes(services: Services): FastifyPluginAsyncZod {
@@ -28,6 +28,9 @@ export function credentialRoutes(services: Services): FastifyPluginAsyncZod {
     );
     app.post('/locks/:id/unmanaged/remove', { schema: { tags, params: IdParams, body: z.object({ slot: z.number() }), response: { 202: CredentialOut } } }, async (req, reply) =>
       reply.code(202).send(await credentials.removeUnmanaged(actorOf(req), req.params.id, req.body)),
+    );
+    app.get('/locks/:id/controllers', { schema: { tags, params: IdParams, response: { 200: LockControllersOut } } }, async (req) =>
+      credentials.listControllers(actorOf(req), req.params.id),
     );
     app.delete(
       '/locks/:id/controllers/:controllerId',

@@ -11,6 +11,7 @@ import {
   useLockCredentials,
   type ControllerJson,
   type CredentialJson,
+  type LockControllersJson,
   type LockCredentialsJson,
   type SlotJson,
 } from '../credentials.js';
@@ -213,7 +214,7 @@ export function LockCredentials({ lock }: { lock: LockJson }) {
         <Text c="dimmed">This lock takes no PIN codes.</Text>
       )}
 
-      {caps.controllers && <ControllersCard read={Boolean(v.observation?.readAt)} controllers={v.controllers} canWrite={canWrite} onRemove={(c) => open({ kind: 'remove-controller', controller: c })} onRetry={(c) => action.mutate({ method: 'POST', url: `/api/credentials/${c.id}/retry`, done: 'Trying again' })} />}
+      {caps.controllers && <ControllersCard lockId={lock.id} read={Boolean(v.observation?.readAt)} controllers={v.controllers} canWrite={canWrite} onRemove={(c) => open({ kind: 'remove-controller', controller: c })} onRetry={(c) => action.mutate({ method: 'POST', url: `/api/credentials/${c.id}/retry`, done: 'Trying again' })} />}
 
       {(caps.digitalKeys || caps.biometrics || v.digitalKeys.length > 0 || v.biometrics.length > 0) && (
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
@@ -469,26 +470,76 @@ function SlotRow({ slot: s, canWrite, canReveal, onDialog, onRetry }: { slot: Sl
   );
 }
 
-function ControllersCard({ read, controllers, canWrite, onRemove, onRetry }: { read: boolean; controllers: ControllerJson[]; canWrite: boolean; onRemove: (c: ControllerJson) => void; onRetry: (c: CredentialJson) => void }) {
+/**
+ * The lock's paired controllers (hubs, phones, Matter fabrics): as it last reported them, or as it
+ * answers now ("Ask the lock", for whoever manages its credentials). lockwarden's own pairing is
+ * marked and cannot be removed here.
+ */
+function ControllersCard({ lockId, read, controllers: reported, canWrite, onRemove, onRetry }: { lockId: string; read: boolean; controllers: ControllerJson[]; canWrite: boolean; onRemove: (c: ControllerJson) => void; onRetry: (c: CredentialJson) => void }) {
+  const live = useMutation({ mutationFn: () => api<LockControllersJson>('GET', `/api/locks/${lockId}/controllers`) });
+  // A live answer shows until the reported list changes (a removal went through, a new read).
+  const [shownLive, setShownLive] = useState<LockControllersJson | null>(null);
+  useEffect(() => setShownLive(null), [reported]);
+  useEffect(() => {
+    if (live.data) setShownLive(live.data);
+  }, [live.data]);
+  // Removal states come from the reported list, which polls.
+  const controllers: ControllerJson[] = shownLive ? shownLive.controllers.map((c) => ({ ...c, removal: reported.find((r) => r.id === c.id)?.removal ?? c.removal })) : reported;
+  // Vendor and root key are Matter's; other protocols leave the columns out.
+  const details = controllers.some((c) => c.vendor !== undefined || c.fingerprint !== undefined);
   return (
     <Card withBorder data-testid="controllers">
-      <Title order={4}>Paired controllers</Title>
-      <Text size="xs" c="dimmed" mb="xs">
-        Hubs, phones and fabrics that can operate or administer this lock, as it last reported them.
-      </Text>
+      <Group justify="space-between" align="flex-start">
+        <div>
+          <Title order={4}>Paired controllers</Title>
+          <Text size="xs" c="dimmed" mb="xs">
+            Hubs, phones and fabrics that can operate or administer this lock, {shownLive ? `as it answered at ${formatDate(shownLive.readAt)}` : 'as it last reported them'}.
+          </Text>
+        </div>
+        {canWrite && (
+          <Button size="compact-sm" variant="light" loading={live.isPending} onClick={() => live.mutate()} data-testid="controllers-ask">
+            Ask the lock
+          </Button>
+        )}
+      </Group>
+      {live.isError && (
+        <Alert color="red" mb="xs">
+          {live.error.message}
+        </Alert>
+      )}
       {controllers.length === 0 ? (
         <Text size="sm">{read ? 'None reported.' : 'Not read from the lock yet.'}</Text>
       ) : (
         <Table>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Kind</Table.Th>
+              {details && <Table.Th>Vendor</Table.Th>}
+              {details && <Table.Th>Root key</Table.Th>}
+              <Table.Th />
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
           <Table.Tbody>
             {controllers.map((c) => (
               <Table.Tr key={c.id} data-testid={`controller-${c.id}`}>
                 <Table.Td>{c.label}</Table.Td>
-                <Table.Td>{c.kind}</Table.Td>
+                <Table.Td>{c.kind === 'fabric' ? `fabric ${c.id.replace(/^fabric-/, '')}` : c.kind}</Table.Td>
+                {details && <Table.Td>{c.vendor ?? ''}</Table.Td>}
+                {details && (
+                  <Table.Td>
+                    {c.fingerprint && (
+                      <Tooltip label="SHA-256 of the fabric's root public key (first 16 bytes)">
+                        <Code>{c.fingerprint.slice(0, 23)}…</Code>
+                      </Tooltip>
+                    )}
+                  </Table.Td>
+                )}
                 <Table.Td>{c.admin && <Badge variant="light">admin</Badge>}</Table.Td>
                 <Table.Td>
                   <Group gap={4} justify="flex-end" wrap="nowrap">
-                    {c.id === 'lockwarden' ? (
+                    {c.self || c.id === 'lockwarden' ? (
                       <Badge variant="outline" color="gray">
                         this lockwarden
                       </Badge>
