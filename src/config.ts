@@ -27,6 +27,12 @@ const ServeConfigSchema = z.object({
   secureCookies: z.boolean(),
   /** A `lockwarden sim` process to reach simulated locks through; unset runs the simulator in-process. */
   simulatorUrl: z.url('LOCKWARDEN_SIM_URL must be a URL such as http://127.0.0.1:7070').optional(),
+  /** Where notification email goes out (`smtp://user:pass@host:587`, `smtps://...`); unset: email waits in the outbox. */
+  smtpUrl: z
+    .string()
+    .regex(/^smtps?:\/\//, 'LOCKWARDEN_SMTP_URL must start with smtp:// or smtps://')
+    .optional(),
+  mailFrom: z.email('LOCKWARDEN_MAIL_FROM must be an email address'),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -42,6 +48,8 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
     secureCookies: env.LOCKWARDEN_SECURE_COOKIES === '1',
     simulatorUrl: env.LOCKWARDEN_SIM_URL || undefined,
+    smtpUrl: env.LOCKWARDEN_SMTP_URL || undefined,
+    mailFrom: env.LOCKWARDEN_MAIL_FROM || 'lockwarden@localhost.localdomain',
   });
 }
 
