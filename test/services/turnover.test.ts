@@ -13,6 +13,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Actor } from '../../src/domain/identity.js';
 import { isAppError } from '../../src/domain/errors.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
+import { queryRows } from '../../src/store/database.js';
 import { signBody } from '../../src/services/outbox-service.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 import { roleActor } from '../helpers/actors.js';
@@ -130,7 +131,7 @@ for (const engine of ENGINES) {
       const added = await svc().outbox.addEndpoint(SYSTEM, { channel: 'webhook', name: 'Monitoring', target: `${http.base}/hook`, purpose: 'monitoring' });
       hookSecret = added.secret!;
       assert.ok(hookSecret.length >= 32);
-      const [row] = (await env.database.db.execute(sql`select secret_sealed from notification_endpoints`)).rows as { secret_sealed: string }[];
+      const [row] = await queryRows<{ secret_sealed: string }>(env.database.db, sql`select secret_sealed from notification_endpoints`);
       assert.ok(!row!.secret_sealed.includes(hookSecret), 'the signing secret is sealed at rest');
     });
 
@@ -171,7 +172,7 @@ for (const engine of ENGINES) {
       const code = /door code for Unit A101 is: (\d+)/.exec(smtp.mails[0]!.text)?.[1];
       assert.ok(code, 'the email carries the code');
       for (const l of unit.locks) assert.ok(codesOn(l.externalId).includes(code), 'the same code is on every lock of the unit');
-      const raw = JSON.stringify((await env.database.db.execute(sql`select * from notification_outbox`)).rows);
+      const raw = JSON.stringify(await queryRows(env.database.db, sql`select * from notification_outbox`));
       assert.ok(!raw.includes(code), 'the stored message does not hold the code in clear');
       const msgs = await svc().outbox.messages(SYSTEM);
       assert.equal(msgs[0]!.status, 'delivered');
@@ -193,7 +194,7 @@ for (const engine of ENGINES) {
       assert.deepEqual(today?.locks.map((l) => [l.outgoing, l.incoming]), [['removed', 'confirmed'], ['removed', 'confirmed']]);
 
       // No code in the audit log's readable text.
-      const audit = JSON.stringify((await env.database.db.execute(sql`select action, details, target_label from audit_log`)).rows);
+      const audit = JSON.stringify(await queryRows(env.database.db, sql`select action, details, target_label from audit_log`));
       assert.ok(!audit.includes(code) && !audit.includes(oliviaCode.code), 'no code in the audit text');
       assert.match(audit, /turnover\.issue/);
       assert.match(audit, /turnover\.revoke/);
