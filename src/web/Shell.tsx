@@ -15,6 +15,7 @@ const NAV = [
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },
   { to: '/integrations', label: 'Integrations', action: 'integration.manage' },
+  { to: '/settings/notifications', label: 'Notifications', action: 'integration.manage' },
   { to: '/audit', label: 'Audit log', action: 'audit.read' },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];
