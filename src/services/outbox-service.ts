@@ -15,7 +15,7 @@ import type { Actor } from '../domain/identity.js';
 import { EndpointCreateSchema } from '../domain/occupancy.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { locations, notificationEndpoints, notificationOutbox } from '../store/schema.js';
+import { locations, notificationEndpoints, notificationOutbox, stays } from '../store/schema.js';
 import { actorLabel, authorize, type ServiceContext } from './context.js';
 
 /** Attempts before a message is marked failed (the last one about 2 h after the first). */
@@ -108,6 +108,42 @@ export async function endpointMessages(
     .from(notificationEndpoints)
     .where(and(eq(notificationEndpoints.purpose, purpose), ancestors.length ? or(isNull(notificationEndpoints.locationId), inArray(notificationEndpoints.locationId, ancestors)) : isNull(notificationEndpoints.locationId)));
   return rows.map((e) => ({ channel: e.channel, target: e.target, endpointId: e.id, ...content }));
+}
+
+/**
+ * A reset case's notice that work on a lock is coming (the preflight's occupants_notified /
+ * monitoring_notified with `notify`): to the endpoints of that purpose over the lock's place, and for
+ * occupants also to the guests staying now in a unit above the lock. Returns how many were queued.
+ */
+export async function queueResetNotice(
+  ctx: ServiceContext,
+  tx: Db,
+  about: { lockId: string; lockName: string; locationId: string; caseId: string; reason: string },
+  to: 'monitoring' | 'occupants',
+): Promise<number> {
+  const [place] = await tx.select({ path: locations.path }).from(locations).where(eq(locations.id, about.locationId));
+  const path = place?.path ?? null;
+  const content = {
+    topic: 'reset.notice',
+    subject: `Lock maintenance: ${about.lockName}`,
+    body:
+      to === 'monitoring'
+        ? `A controlled factory reset of ${about.lockName} is about to start (case ${about.caseId}, reason: ${about.reason.replaceAll('_', ' ')}). Expect the lock to be disabled, and possibly an alarm, for a while.`
+        : `Maintenance on ${about.lockName}: the lock will be reset and may not work for a while. Your access is restored afterwards.`,
+    locationId: about.locationId,
+  };
+  const messages = await endpointMessages(tx, path, to, content);
+  if (to === 'occupants' && path) {
+    const now = ctx.clock.now();
+    const ancestors = path.split('/').filter(Boolean);
+    const guests = await tx
+      .select({ email: stays.guestEmail })
+      .from(stays)
+      .where(and(inArray(stays.locationId, ancestors), eq(stays.status, 'active'), lte(stays.checkIn, now), sql`${stays.checkOut} > ${now}`, sql`${stays.guestEmail} is not null`));
+    for (const g of guests) messages.push({ channel: 'email', target: g.email!, ...content });
+  }
+  await queueMessages(ctx, tx, messages);
+  return messages.length;
 }
 
 function bodyContext(id: string): string {

@@ -269,5 +269,18 @@ for (const engine of ENGINES) {
       const after = (await svc().credentials.forLock(SYSTEM, plainUnit.lock.id)).credentials.find((c) => c.id === cred.id)!;
       assert.equal(after.status, 'removing', "the cancelled booking's pending code is revoked");
     });
+    it("a reset case's preflight can send the monitoring notice through the outbox, once per step", async () => {
+      const v = await svc().resetCases.open(SYSTEM, { lockId: unit.locks[0]!.id, reason: 'pairing_loop' });
+      await svc().resetCases.step(SYSTEM, v.case.id, { idempotencyKey: 'decide-1', command: { type: 'decide', remedy: 'full_reset' } });
+      const before = (await svc().outbox.messages(SYSTEM)).length;
+      const step = { idempotencyKey: 'notify-1', command: { type: 'preflight_check', check: 'monitoring_notified', passed: true, note: 'sent', notify: true } };
+      await svc().resetCases.step(SYSTEM, v.case.id, step);
+      await svc().resetCases.step(SYSTEM, v.case.id, step);
+      const msgs = await svc().outbox.messages(SYSTEM);
+      assert.equal(msgs.length, before + 1, 'one notice, to the one monitoring endpoint, even when the step is repeated');
+      assert.equal(msgs[0]!.topic, 'reset.notice');
+      assert.equal(msgs[0]!.target, `${http.base}/hook`);
+      assert.match(msgs[0]!.subject, /Lock maintenance: Unit A101/);
+    });
   });
 }
