@@ -14,7 +14,7 @@ describe('turnover and outbox over HTTP', () => {
   let owner: Session;
   let unitId = '';
   let buildingId = '';
-  const call = (method: string, url: string, payload?: unknown) => injectAs(env.app, asSession(owner), { method: method as 'GET', url, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const call = (method: string, url: string, payload?: unknown) => injectAs(env.app, asSession(owner), { method: method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
 
   before(async () => {
     env = await testApp({ demo: true });
