@@ -395,17 +395,20 @@ export class TurnoverService {
 
   // ---- helpers --------------------------------------------------------------------------------
 
+  /** Reads the feed and applies it; any failure (unreachable, malformed, overlapping) is recorded on the unit, shown on its page, and thrown. */
   private async syncFeed(actor: Actor, locationId: string): Promise<{ added: number; updated: number; cancelled: number }> {
     const settings = await this.settings(this.ctx.db, locationId);
     if (!settings.icalUrl) throw new AppError('feed.invalid', 'this unit has no calendar feed URL', [{ path: 'icalUrl', message: 'set it first' }]);
-    let bookings: FeedBooking[];
     try {
-      bookings = parseFeed(await fetchFeed(settings.icalUrl), settings);
+      return await this.applyFeed(actor, locationId, parseFeed(await fetchFeed(settings.icalUrl), settings));
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = e instanceof AppError ? e.message : 'the calendar feed could not be applied';
       await this.ctx.db.update(unitOccupancy).set({ feedCheckedAt: this.ctx.clock.now(), feedError: message }).where(eq(unitOccupancy.locationId, locationId));
       throw e;
     }
+  }
+
+  private async applyFeed(actor: Actor, locationId: string, bookings: FeedBooking[]): Promise<{ added: number; updated: number; cancelled: number }> {
     const now = this.ctx.clock.now();
     const result = { added: 0, updated: 0, cancelled: 0 };
     const touched = await inTransaction(this.ctx.db, async (tx) => {

@@ -253,6 +253,7 @@ for (const engine of ENGINES) {
       await rejects(svc().turnovers.pollFeed(SYSTEM, plainUnit.id), 'feed.invalid', /no readable DTEND/);
       http.feed.body = ics([{ uid: 'b1@test', start: '20260310', end: '20260313' }, { uid: 'b2@test', start: '20260312', end: '20260315' }]);
       await rejects(svc().turnovers.pollFeed(SYSTEM, plainUnit.id), 'stay.overlap', /nothing was changed/);
+      assert.match((await svc().turnovers.unit(SYSTEM, plainUnit.id)).settings.feedError ?? '', /overlaps/, 'the unit page says why the feed was not applied');
       http.feed.body = 'this is not a calendar';
       await rejects(svc().turnovers.pollFeed(SYSTEM, plainUnit.id), 'feed.invalid');
       assert.equal(JSON.stringify((await svc().turnovers.unit(SYSTEM, plainUnit.id)).stays), before, 'nothing changed');
