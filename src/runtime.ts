@@ -228,7 +228,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       t.unref();
       timers.push(t);
     };
-    every(opts.turnoverSeconds ?? 60, () => services.turnovers.tick());
+    // A stay that could not be handled (its unit's feed unreachable, no free slot) is reported, and retried next round.
+    every(opts.turnoverSeconds ?? 60, async () => {
+      for (const e of (await services.turnovers.tick()).errors) onError(new Error(`turnover: ${e}`));
+    });
     every(opts.outboxSeconds ?? 5, () => services.outbox.deliverDue());
   }
 
