@@ -11,7 +11,7 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from 'drizzle-orm';
 import { capabilitiesFromModel, generatePin, checkPinForLock } from '../domain/credentials.js';
 import { AppError } from '../domain/errors.js';
-import type { Actor } from '../domain/identity.js';
+import { isAllowed, type Actor } from '../domain/identity.js';
 import {
   PRELOAD_MS,
   StayCreateSchema,
@@ -86,11 +86,14 @@ export class TurnoverService {
 
   /** A unit's settings, its stays (current and coming, plus the last week's) and today's turnover. */
   async unit(actor: Actor, locationId: string): Promise<UnitOccupancyView> {
-    authorize(actor, 'credential.read', await this.unitResource(locationId));
+    const place = await this.unitResource(locationId);
+    authorize(actor, 'credential.read', place);
     const settings = await this.settings(this.ctx.db, locationId);
+    // The feed URL is a bearer secret of the booking platform: only those who may change it see it.
+    const shown = isAllowed(actor, 'credential.write', place) ? settings : { ...settings, icalUrl: settings.icalUrl ? maskUrl(settings.icalUrl) : null };
     const since = new Date(this.ctx.clock.now().getTime() - 7 * 86400_000);
     const rows = await this.ctx.db.select().from(stays).where(and(eq(stays.locationId, locationId), gt(stays.checkOut, since))).orderBy(asc(stays.checkIn));
-    return { settings, stays: rows.map(presentStay), turnoversToday: await this.today(locationId, settings) };
+    return { settings: shown, stays: rows.map(presentStay), turnoversToday: await this.today(locationId, settings) };
   }
 
   /** Changes a unit's feed URL, time zone, usual times or lead time. */
@@ -101,9 +104,22 @@ export class TurnoverService {
       await this.ensureSettings(tx, locationId);
       await tx
         .update(unitOccupancy)
-        .set({ ...data, ...(data.icalUrl !== undefined ? { feedCheckedAt: null, feedError: null } : {}), updatedAt: this.ctx.clock.now() })
+        .set({
+          ...data,
+          // A platform's export URL carries its own access token: sealed at rest, an HMAC in the audit log.
+          ...(data.icalUrl !== undefined ? { icalUrl: data.icalUrl === null ? null : this.ctx.secrets.encrypt(data.icalUrl, feedContext(locationId)), feedCheckedAt: null, feedError: null } : {}),
+          updatedAt: this.ctx.clock.now(),
+        })
         .where(eq(unitOccupancy.locationId, locationId));
-      await this.ctx.audit.append(tx, { actor, action: 'occupancy.settings', target: { type: 'location', id: locationId, label: 'occupancy settings' }, locationId, details: { changed: Object.keys(data), ...data } });
+      const { icalUrl, ...plain } = data;
+      await this.ctx.audit.append(tx, {
+        actor,
+        action: 'occupancy.settings',
+        target: { type: 'location', id: locationId, label: 'occupancy settings' },
+        locationId,
+        details: { changed: Object.keys(data), ...plain, ...(icalUrl !== undefined ? { icalUrl: icalUrl === null ? 'removed' : 'set' } : {}) },
+        ...(icalUrl ? { secrets: { icalUrl } } : {}),
+      });
     });
     return this.settings(this.ctx.db, locationId);
   }
@@ -508,7 +524,7 @@ export class TurnoverService {
     const [row] = await db.select().from(unitOccupancy).where(eq(unitOccupancy.locationId, locationId));
     return {
       locationId,
-      icalUrl: row?.icalUrl ?? null,
+      icalUrl: row?.icalUrl ? this.ctx.secrets.decrypt(row.icalUrl, feedContext(locationId)) : null,
       timeZone: row?.timeZone ?? 'UTC',
       checkInTime: row?.checkInTime ?? '15:00',
       checkOutTime: row?.checkOutTime ?? '11:00',
@@ -555,6 +571,19 @@ async function fetchFeed(url: string): Promise<string> {
   const text = await res.text();
   if (text.length > FEED_MAX_BYTES) throw new AppError('feed.invalid', 'the calendar feed is larger than 2 MB', [{ path: 'icalUrl', message: 'too large' }]);
   return text;
+}
+
+function feedContext(locationId: string): string {
+  return `unit-feed:${locationId}`;
+}
+
+/** A feed URL as shown to readers: its origin only. */
+function maskUrl(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return '…';
+  }
 }
 
 function guestMessage(stay: StayRow, unitName: string, code: string, timeZone: string): string {

@@ -802,6 +802,7 @@ export const notificationOutbox = pgTable(
 /** A unit's occupancy settings: its booking calendar feed, time zone and usual check-in/out times. */
 export const unitOccupancy = pgTable('unit_occupancy', {
   locationId: uuid('location_id').primaryKey().references(() => locations.id, { onDelete: 'cascade' }),
+  /** The feed URL, sealed (SecretBox, bound to the unit): a platform's export URL is its own access token. */
   icalUrl: text('ical_url'),
   timeZone: text('time_zone').notNull().default('UTC'),
   checkInTime: text('check_in_time').notNull().default('15:00'),

@@ -240,6 +240,10 @@ for (const engine of ENGINES) {
     it('an iCal feed: bookings become stays in the unit time zone; a malformed or overlapping feed changes nothing; a booking gone cancels its codes', async () => {
       const settings = await svc().turnovers.updateSettings(SYSTEM, plainUnit.id, { icalUrl: `${http.base}/feed.ics`, timeZone: 'Europe/Paris', checkInTime: '16:00', checkOutTime: '10:00' });
       assert.equal(settings.timeZone, 'Europe/Paris');
+      assert.equal(settings.icalUrl, `${http.base}/feed.ics`);
+      const stored = JSON.stringify(await queryRows(env.database.db, sql`select u.ical_url, a.details from unit_occupancy u, audit_log a where a.action = 'occupancy.settings'`));
+      assert.ok(!stored.includes('/feed.ics'), 'the feed URL is sealed at rest and not in the audit text');
+      assert.equal((await svc().turnovers.unit(roleActor('technician', { locationPath: (await svc().locations.list(SYSTEM)).find((l) => l.id === plainUnit.id)!.path }), plainUnit.id)).settings.icalUrl, `${http.base}/…`, 'a reader sees only its origin');
       await rejects(svc().turnovers.updateSettings(SYSTEM, plainUnit.id, { icalUrl: 'file:///etc/passwd' }), 'validation.failed', /http/);
       await rejects(svc().turnovers.updateSettings(SYSTEM, plainUnit.id, { timeZone: 'Mars/Olympus' }), 'validation.failed', /time zone/);
       http.feed.body = ics([{ uid: 'b1@test', start: '20260310', end: '20260313', summary: 'Reserved' }]);
