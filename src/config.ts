@@ -32,6 +32,12 @@ const ServeConfigSchema = z.object({
     .number({ error: 'LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)' })
     .int('LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)')
     .min(0, 'LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)'),
+  /** Where notification email goes out (`smtp://user:pass@host:587`, `smtps://...`); unset: email waits in the outbox. */
+  smtpUrl: z
+    .string()
+    .regex(/^smtps?:\/\//, 'LOCKWARDEN_SMTP_URL must start with smtp:// or smtps://')
+    .optional(),
+  mailFrom: z.email('LOCKWARDEN_MAIL_FROM must be an email address'),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -51,6 +57,8 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     secureCookies: env.LOCKWARDEN_SECURE_COOKIES === '1',
     simulatorUrl: env.LOCKWARDEN_SIM_URL || undefined,
     historyDays: env.LOCKWARDEN_HISTORY_DAYS || DEFAULT_HISTORY_DAYS,
+    smtpUrl: env.LOCKWARDEN_SMTP_URL || undefined,
+    mailFrom: env.LOCKWARDEN_MAIL_FROM || 'lockwarden@localhost.localdomain',
   });
 }
 

@@ -49,6 +49,11 @@ export interface RuntimeOptions {
   onError?: (e: unknown) => void;
   /** The drivers integrations are started with (default: those this build ships). */
   driverFactories?: DriverFactories;
+  /** SMTP for notification email (absent: email waits in the outbox, shown as not sent). */
+  mail?: { smtpUrl: string; from: string };
+  /** Seconds between rounds of the turnover job and of outbox delivery (default 60 and 5, with a worker); 0 turns them off. */
+  turnoverSeconds?: number;
+  outboxSeconds?: number;
   /** Where jobs go instead of the queue (tests that drive the reconciler by hand). */
   jobs?: JobSink;
   audit?: {
@@ -142,6 +147,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }),
     randomInt: (max) => randomInt(max),
     integrations: host,
+    ...(opts.mail ? { mail: opts.mail } : {}),
   };
   const services = createServices(ctx);
   const reconciler = new Reconciler(ctx);
@@ -218,6 +224,30 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
   }
 
+  // The turnover job (feeds, issue, revoke, confirmations) and outbox delivery, in rounds. The outbox
+  // rows are the durable queue: a round claims due rows with SKIP LOCKED, so several processes share it.
+  const timers: NodeJS.Timeout[] = [];
+  if (opts.worker !== false) {
+    const every = (seconds: number, run: () => Promise<unknown>) => {
+      if (seconds <= 0) return;
+      let busy = false;
+      const t = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void run()
+          .catch(onError)
+          .finally(() => (busy = false));
+      }, seconds * 1000);
+      t.unref();
+      timers.push(t);
+    };
+    // A stay that could not be handled (its unit's feed unreachable, no free slot) is reported, and retried next round.
+    every(opts.turnoverSeconds ?? 60, async () => {
+      for (const e of (await services.turnovers.tick()).errors) onError(new Error(`turnover: ${e}`));
+    });
+    every(opts.outboxSeconds ?? 5, () => services.outbox.deliverDue());
+  }
+
   // A signed checkpoint every minute while there is something new, and one at stop (see AuditLog.checkpoint).
   const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
   const checkpointTimer = checkpointEvery > 0 ? setInterval(() => void (ctx.audit.hasUncheckpointed ? ctx.audit.checkpoint().catch(onError) : undefined), checkpointEvery * 1000) : null;
@@ -236,6 +266,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await integrationsStarted;
       if (driftTimer) clearInterval(driftTimer);
       if (historyTimer) clearInterval(historyTimer);
+      for (const t of timers) clearInterval(t);
+      services.outbox.close();
       if (checkpointTimer) clearInterval(checkpointTimer);
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
       for (const u of unsubscribers) u();

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const ALERT_KINDS = ['factory_reset', 'reset_suspected', 'tamper', 'device_error'] as const;
+export const ALERT_KINDS = ['factory_reset', 'reset_suspected', 'tamper', 'device_error', 'turnover_unconfirmed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** What each kind tells a person, as a title. */
@@ -14,6 +14,7 @@ export const ALERT_TITLES: Record<AlertKind, string> = {
   reset_suspected: 'The lock may have been factory reset',
   tamper: 'Tamper reported',
   device_error: 'The device sent something lockwarden could not use',
+  turnover_unconfirmed: 'The incoming guest\'s code is not confirmed on this lock',
 };
 
 export interface LockAlert {

@@ -33,6 +33,7 @@ import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
+import { turnoverRoutes } from './routes/turnover-routes.js';
 import { integrationRoutes } from './routes/integration-routes.js';
 import { resetCaseRoutes } from './routes/reset-case-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
@@ -160,6 +161,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));
+      await api.register(turnoverRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

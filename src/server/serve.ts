@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config.js';
 import { VERSION } from '../config.js';
 import { demoLoaded, loadDemoFleet, loadStarterHandbook } from '../services/demo-fleet.js';
-import { startRuntime, type Runtime } from '../runtime.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../runtime.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { createApp, LOG_REDACT } from './app.js';
 
@@ -21,7 +21,12 @@ export interface RunningServer {
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startServer(cfg: ServeConfig, out: (line: string) => void = (l) => console.log(l)): Promise<RunningServer> {
+export async function startServer(
+  cfg: ServeConfig,
+  out: (line: string) => void = (l) => console.log(l),
+  /** For tests: a clock they move, and the turnover/outbox rounds (seconds; 0 = only when called). */
+  extra: Pick<RuntimeOptions, 'clock' | 'turnoverSeconds' | 'outboxSeconds'> = {},
+): Promise<RunningServer> {
   const t0 = performance.now();
   const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, purpose: 'server' });
   let runtime: Runtime | null = null;
@@ -32,6 +37,8 @@ export async function startServer(cfg: ServeConfig, out: (line: string) => void 
       simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl } : { kind: 'in-process' },
       worker: true,
       historyDays: cfg.historyDays,
+      ...(cfg.smtpUrl ? { mail: { smtpUrl: cfg.smtpUrl, from: cfg.mailFrom } } : {}),
+      ...extra,
     });
     const { ctx, services } = runtime;
     const owner = await services.auth.bootstrapOwner();

@@ -33,6 +33,8 @@ export interface ServiceContext {
   randomInt: (max: number) => number;
   /** Called after a lock is created or edited (the in-process simulator provisions new devices). */
   hooks?: { locksSaved?(lockIds: string[]): Promise<void> };
+  /** How notifications leave (SMTP for email; webhooks need nothing). Absent: email waits in the outbox. */
+  mail?: { smtpUrl: string; from: string };
   /** The integrations' drivers running in this process (absent where no runtime runs them). */
   integrations?: IntegrationHost;
 }

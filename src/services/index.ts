@@ -13,6 +13,8 @@ import { AlertService } from './alert-service.js';
 import { IntegrationService } from './integration-service.js';
 import { LockEventService } from './lock-event-service.js';
 import { ResetCaseService } from './reset-case-service.js';
+import { OutboxService } from './outbox-service.js';
+import { TurnoverService } from './turnover-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -31,6 +33,8 @@ export interface Services {
   integrations: IntegrationService;
   lockEvents: LockEventService;
   resetCases: ResetCaseService;
+  outbox: OutboxService;
+  turnovers: TurnoverService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -52,5 +56,7 @@ export function createServices(ctx: ServiceContext): Services {
     integrations: new IntegrationService(ctx),
     lockEvents: new LockEventService(ctx),
     resetCases: new ResetCaseService(ctx),
+    outbox: new OutboxService(ctx),
+    turnovers: new TurnoverService(ctx),
   };
 }

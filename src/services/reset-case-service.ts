@@ -43,6 +43,7 @@ import { credentials, locks, resetCases } from '../store/schema.js';
 import { SecretRepository } from '../store/secret-repository.js';
 import { actorId, actorLabel, authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
 import { lockResource } from './scope.js';
+import { queueResetNotice } from './outbox-service.js';
 
 const note = z.string().trim().max(2000).default('');
 const evidence = z.array(z.string().trim().min(1).max(300)).max(20).default([]);
@@ -50,7 +51,8 @@ const evidence = z.array(z.string().trim().min(1).max(300)).max(20).default([]);
 /** What a person (or the technician's phone) asks of a case; the service turns it into domain events. */
 export const ResetCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('decide'), remedy: z.enum(RESET_REMEDIES), overrideReason: z.string().trim().max(2000).optional() }).strict(),
-  z.object({ type: z.literal('preflight_check'), check: z.enum(PREFLIGHT_CHECKS), passed: z.boolean(), note, evidence }).strict(),
+  /** `notify` (occupants_notified / monitoring_notified only): the notice goes out through the outbox with the step. */
+  z.object({ type: z.literal('preflight_check'), check: z.enum(PREFLIGHT_CHECKS), passed: z.boolean(), note, evidence, notify: z.boolean().optional() }).strict(),
   /** Reads the battery through the driver and records the battery check against the model's minimum. */
   z.object({ type: z.literal('read_battery') }).strict(),
   z.object({ type: z.literal('approve'), note }).strict(),
@@ -248,8 +250,12 @@ export class ResetCaseService {
     switch (command.type) {
       case 'decide':
         return { events: [{ type: 'decide', remedy: command.remedy, ...(command.overrideReason ? { overrideReason: command.overrideReason } : {}) }] };
-      case 'preflight_check':
-        return { events: [{ type: 'preflight_check', check: command.check, passed: command.passed, note: command.note, evidence: command.evidence }] };
+      case 'preflight_check': {
+        const events: ResetEvent[] = [{ type: 'preflight_check', check: command.check, passed: command.passed, note: command.note, evidence: command.evidence }];
+        const to = command.check === 'occupants_notified' ? 'occupants' : command.check === 'monitoring_notified' ? 'monitoring' : null;
+        if (!command.notify || !to) return { events };
+        return { events, effects: (tx) => queueResetNotice(this.ctx, tx, { lockId: lock.id, lockName: lock.name, locationId: lock.locationId, caseId: row.id, reason: c.reason }, to).then(() => undefined) };
+      }
       case 'read_battery': {
         dry({ type: 'preflight_check', check: 'battery_adequate', passed: false, note: '', evidence: [] });
         const status = await this.device(lock, (d, x) => d.status(x));

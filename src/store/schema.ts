@@ -741,3 +741,119 @@ export const resetSnapshots = pgTable('reset_snapshots', {
   items: integer('items').notNull(),
   createdAt: ts('created_at').notNull(),
 });
+
+/**
+ * Where notifications go, for the whole organisation (`location_id` null) or for one place and
+ * everything below it: a webhook (its signing secret sealed, bound to the endpoint id) or an email
+ * address. `purpose` says which notices it takes: the monitoring service (alarms, turnovers not
+ * confirmed, resets) or the occupants of a place.
+ */
+export const notificationEndpoints = pgTable(
+  'notification_endpoints',
+  {
+    id: uuid('id').primaryKey(),
+    locationId: uuid('location_id').references(() => locations.id, { onDelete: 'cascade' }),
+    channel: text('channel').$type<'webhook' | 'email'>().notNull(),
+    purpose: text('purpose').$type<'monitoring' | 'occupants'>().notNull(),
+    name: text('name').notNull(),
+    /** The webhook URL or the email address (not a secret). */
+    target: text('target').notNull(),
+    secretSealed: text('secret_sealed'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('notification_endpoints_location_idx').on(t.locationId),
+    check('notification_endpoints_channel_check', sql`${t.channel} in ('webhook','email')`),
+    check('notification_endpoints_purpose_check', sql`${t.purpose} in ('monitoring','occupants')`),
+  ],
+);
+
+/**
+ * The notification outbox: one row per message to one recipient, written in the transaction of the
+ * change that causes it and delivered afterwards with retries. The body may carry a guest's code, so
+ * it is stored sealed (bound to the message id); subject and target are not secret.
+ */
+export const notificationOutbox = pgTable(
+  'notification_outbox',
+  {
+    id: uuid('id').primaryKey(),
+    endpointId: uuid('endpoint_id').references(() => notificationEndpoints.id, { onDelete: 'set null' }),
+    channel: text('channel').$type<'webhook' | 'email'>().notNull(),
+    target: text('target').notNull(),
+    topic: text('topic').notNull(),
+    subject: text('subject').notNull(),
+    bodySealed: text('body_sealed').notNull(),
+    locationId: uuid('location_id').references(() => locations.id, { onDelete: 'set null' }),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    index('notification_outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('notification_outbox_created_idx').on(t.createdAt),
+    check('notification_outbox_status_check', sql`${t.status} in ('pending','delivered','failed')`),
+  ],
+);
+
+/** A unit's occupancy settings: its booking calendar feed, time zone and usual check-in/out times. */
+export const unitOccupancy = pgTable('unit_occupancy', {
+  locationId: uuid('location_id').primaryKey().references(() => locations.id, { onDelete: 'cascade' }),
+  /** The feed URL, sealed (SecretBox, bound to the unit): a platform's export URL is its own access token. */
+  icalUrl: text('ical_url'),
+  timeZone: text('time_zone').notNull().default('UTC'),
+  checkInTime: text('check_in_time').notNull().default('15:00'),
+  checkOutTime: text('check_out_time').notNull().default('11:00'),
+  /** Minutes before arrival by which every lock must have confirmed the incoming code. */
+  confirmLeadMinutes: integer('confirm_lead_minutes').notNull().default(120),
+  feedCheckedAt: ts('feed_checked_at'),
+  feedError: text('feed_error'),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** A stay in a unit: a guest between check-in and check-out, typed by hand or read from the feed. */
+export const stays = pgTable(
+  'stays',
+  {
+    id: uuid('id').primaryKey(),
+    locationId: uuid('location_id').notNull().references(() => locations.id, { onDelete: 'cascade' }),
+    source: text('source').$type<'manual' | 'ical'>().notNull(),
+    /** The feed's UID for the booking (ical stays only). */
+    externalUid: text('external_uid'),
+    guestName: text('guest_name').notNull(),
+    guestEmail: text('guest_email'),
+    guestPhone: text('guest_phone'),
+    checkIn: ts('check_in').notNull(),
+    checkOut: ts('check_out').notNull(),
+    status: text('status').$type<'active' | 'cancelled'>().notNull(),
+    /** When the incoming code was sent to the guest (once per stay). */
+    codeSentAt: ts('code_sent_at'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('stays_location_idx').on(t.locationId, t.checkIn),
+    uniqueIndex('stays_feed_uid_idx').on(t.locationId, t.externalUid).where(sql`${t.externalUid} is not null`),
+    check('stays_times_check', sql`${t.checkOut} > ${t.checkIn}`),
+    check('stays_status_check', sql`${t.status} in ('active','cancelled')`),
+  ],
+);
+
+/** A stay's code on one lock of its unit: the credential that carries it, or why none could be made. */
+export const stayCodes = pgTable(
+  'stay_codes',
+  {
+    stayId: uuid('stay_id').notNull().references(() => stays.id, { onDelete: 'cascade' }),
+    lockId: uuid('lock_id').notNull().references(() => locks.id, { onDelete: 'cascade' }),
+    credentialId: uuid('credential_id').references(() => credentials.id, { onDelete: 'set null' }),
+    error: text('error'),
+    issuedAt: ts('issued_at').notNull(),
+    revokedAt: ts('revoked_at'),
+    alertedAt: ts('alerted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.stayId, t.lockId] })],
+);

@@ -16,6 +16,7 @@ const NAV: { to: string; label: string; action: string; organisation?: boolean }
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },
   { to: '/integrations', label: 'Integrations', action: 'integration.manage', organisation: true },
+  { to: '/settings/notifications', label: 'Notifications', action: 'integration.manage', organisation: true },
   { to: '/audit', label: 'Audit log', action: 'audit.read', organisation: true },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];

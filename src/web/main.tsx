@@ -1,3 +1,5 @@
+import { UnitOccupancy } from './pages/UnitOccupancy.js';
+import { NotificationSettings } from './pages/NotificationSettings.js';
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
 import { StrictMode } from 'react';
@@ -85,6 +87,8 @@ function App() {
           <Route path="/integrations" element={<Integrations />} />
           <Route path="/resets" element={<ResetCases />} />
           <Route path="/resets/:id" element={<ResetCasePage />} />
+          <Route path="/units/:id/occupancy" element={<UnitOccupancy />} />
+          <Route path="/settings/notifications" element={<NotificationSettings />} />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

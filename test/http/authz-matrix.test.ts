@@ -146,6 +146,14 @@ describe('authorization matrix: every route × role × scope relation × grant s
     return attachments.get(c.relation)!;
   }
   const locationAt = (rel: Relation) => place[rel].doorParent;
+  /** The unit at (or, for the building, a unit below) the relation's place. */
+  const unitAt = (rel: Relation) => (rel === 'parent building' ? place['sibling unit'].doorParent : place[rel].doorParent);
+  /** A fresh week-long stay far in the future (each one after the last, so they never overlap). */
+  let stayWeek = 0;
+  const stayTimes = () => {
+    const start = Date.UTC(2030, 0, 1) + stayWeek++ * 7 * 86400_000;
+    return { checkIn: new Date(start).toISOString(), checkOut: new Date(start + 3 * 86400_000).toISOString() };
+  };
   // Reset cases: a fresh one in preflight for allowed cells, one shared per place for the others.
   const cases = new Map<Relation, string>();
   async function openCaseOn(lockId: string, description: string): Promise<string> {
@@ -407,6 +415,28 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     // An open case has no close-out record yet: 409 past authorization.
     { op: 'GET /api/reset-cases/{id}/record', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
+    // Occupancy of units (stays, the calendar feed) is credential work at the unit; the outbox is the organisation's.
+    { op: 'GET /api/units/{id}/occupancy', kind: 'place', actions: ['credential.read'], build: async (c) => ({ method: 'GET', url: `/api/units/${unitAt(c.relation)}/occupancy` }) },
+    { op: 'PATCH /api/units/{id}/occupancy', kind: 'place', actions: ['credential.write'], build: async (c) => ({ method: 'PATCH', url: `/api/units/${unitAt(c.relation)}/occupancy`, payload: { confirmLeadMinutes: 120 } }) },
+    {
+      op: 'POST /api/units/{id}/stays',
+      kind: 'place',
+      actions: ['credential.write'],
+      build: async (c) => ({ method: 'POST', url: `/api/units/${unitAt(c.relation)}/stays`, payload: { guestName: `Guest ${uniq()}`, ...stayTimes() } }),
+    },
+    // No feed URL is set: past authorization the answer is "this unit has no calendar feed URL" (400).
+    { op: 'POST /api/units/{id}/feed/poll', kind: 'place', actions: ['credential.write'], passed: [400], build: async (c) => ({ method: 'POST', url: `/api/units/${unitAt(c.relation)}/feed/poll` }) },
+    {
+      op: 'POST /api/stays/{id}/cancel',
+      kind: 'place',
+      actions: ['credential.write'],
+      build: async (c) => ({ method: 'POST', url: `/api/stays/${(await svc().turnovers.addStay(SYSTEM, unitAt(c.relation), { guestName: `Guest ${uniq()}`, ...stayTimes() })).id}/cancel` }),
+    },
+    { op: 'GET /api/notification-endpoints', kind: 'org', build: async () => ({ method: 'GET', url: '/api/notification-endpoints' }) },
+    { op: 'POST /api/notification-endpoints', kind: 'org', build: async () => ({ method: 'POST', url: '/api/notification-endpoints', payload: { channel: 'email', name: 'Matrix', target: 'ops@example.test' } }) },
+    { op: 'DELETE /api/notification-endpoints/{id}', kind: 'org', passed: [404], build: async () => ({ method: 'DELETE', url: '/api/notification-endpoints/00000000-0000-4000-8000-000000000000' }) },
+    { op: 'GET /api/outbox', kind: 'org', build: async () => ({ method: 'GET', url: '/api/outbox' }) },
+    { op: 'POST /api/outbox/{id}/retry', kind: 'org', passed: [404], build: async () => ({ method: 'POST', url: '/api/outbox/00000000-0000-4000-8000-000000000000/retry' }) },
     { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
     // Spreadsheets.
     { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },

@@ -46,6 +46,11 @@ export function LocationLocks({ node }: { node: NodeJson }) {
       <Anchor component={Link} to={`/locks?locationId=${node.id}`} mt="sm" size="sm">
         All {node.lockCount} lock(s) here and below in the lock list
       </Anchor>
+      {node.kind === 'unit' && (
+        <Anchor component={Link} to={`/units/${node.id}/occupancy`} mt="xs" size="sm">
+          Occupancy and turnovers
+        </Anchor>
+      )}
     </Card>
   );
 }
