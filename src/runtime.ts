@@ -141,7 +141,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     randomInt: (max) => randomInt(max),
     integrations: host,
   };
-  const services = createServices(ctx);
+  const services = createServices(ctx, { dataDir: opts.dataDir });
   const reconciler = new Reconciler(ctx);
 
   const provisionSimulated = async (lockIds?: string[]): Promise<number> => {

@@ -13,6 +13,7 @@ import { AlertService } from './alert-service.js';
 import { IntegrationService } from './integration-service.js';
 import { LockEventService } from './lock-event-service.js';
 import { ResetCaseService } from './reset-case-service.js';
+import { BackupService, type BackupFiles } from './backup-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -31,10 +32,11 @@ export interface Services {
   integrations: IntegrationService;
   lockEvents: LockEventService;
   resetCases: ResetCaseService;
+  backup: BackupService;
 }
 
 /** Builds the services over a database, clock and id source. */
-export function createServices(ctx: ServiceContext): Services {
+export function createServices(ctx: ServiceContext, files: BackupFiles = { dataDir: null }): Services {
   const auth = new AuthService(ctx);
   return {
     ctx,
@@ -52,5 +54,6 @@ export function createServices(ctx: ServiceContext): Services {
     integrations: new IntegrationService(ctx),
     lockEvents: new LockEventService(ctx),
     resetCases: new ResetCaseService(ctx),
+    backup: new BackupService(ctx, files),
   };
 }
