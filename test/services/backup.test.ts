@@ -146,7 +146,7 @@ describe('backup and restore', () => {
       assert.equal(report.engine, 'postgres');
       // A second restore into the now full database is refused.
       await refuses(restoreBackup({ archive: Readable.from([archive]), passphrase: PASS, dataDir: keysDir, databaseUrl: url }), 'backup.target_not_empty');
-      let again = Buffer.alloc(0);
+      let again: Buffer = Buffer.alloc(0);
       let pgPrint: Record<string, { rows: number; md5: string }> = {};
       await onRestored(keysDir, url, async (rt, db) => {
         assert.deepEqual(await tableFingerprint(db.db), before_);
