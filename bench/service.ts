@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -23,6 +23,8 @@ export interface LatencyFigure {
   maxMs: number;
   errors: number;
   non2xx: number;
+  /** Server CPU time (user + system, from /proc) per request answered: the figure a busy machine does not distort. */
+  serverCpuMsPerRequest: number;
 }
 
 export interface ServiceResult {
@@ -30,6 +32,9 @@ export interface ServiceResult {
   engine: 'pglite' | 'postgres';
   coldStartMs: number[];
   coldStartMedianMs: number;
+  /** CPU time the server process used from spawn to its first 200 (median). */
+  coldStartCpuMedianMs: number;
+  loadAverageBefore: number[];
   latency: LatencyFigure[];
   rssAfterLoadMb: number;
   rssPeakMb: number;
@@ -44,7 +49,7 @@ function env(dataDir: string, databaseUrl?: string): NodeJS.ProcessEnv {
 }
 
 /** Starts `serve` and resolves with its URL and the milliseconds from spawn to the first 200 on /healthz. */
-async function startServer(dataDir: string, databaseUrl?: string): Promise<{ child: ChildProcess; url: string; coldMs: number }> {
+async function startServer(dataDir: string, databaseUrl?: string): Promise<{ child: ChildProcess; url: string; coldMs: number; coldCpuMs: number }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [entry, 'serve', '--port', '0', '--host', '127.0.0.1'], { cwd: root, env: env(dataDir, databaseUrl), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -70,7 +75,7 @@ async function startServer(dataDir: string, databaseUrl?: string): Promise<{ chi
     if (ok) break;
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { child, url, coldMs: performance.now() - t0 };
+  return { child, url, coldMs: performance.now() - t0, coldCpuMs: cpuMsOf(child.pid!) };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -82,6 +87,13 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(killer);
 }
 
+/** CPU time (user + system) a process has used so far, in ms (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based) of the whole line.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssOf(pid: number): { nowMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -90,7 +102,7 @@ function rssOf(pid: number): { nowMb: number; peakMb: number } {
 
 interface AutocannonJson {
   latency: { p50: number; p99: number; max: number };
-  requests: { average: number };
+  requests: { average: number; total: number };
   errors: number;
   non2xx: number;
 }
@@ -116,14 +128,18 @@ export async function runService(opts: { rate: number; seconds: number; connecti
     if (tokenRun.status !== 0) throw new Error(`tokens create failed: ${tokenRun.stderr}`);
     const token = (JSON.parse(tokenRun.stdout) as { secret: string }).secret;
 
+    const loadAverageBefore = loadavg().map((l) => Number(l.toFixed(2)));
     const cold: number[] = [];
+    const coldCpu: number[] = [];
     for (let i = 0; i < opts.coldStarts - 1; i++) {
       const s = await startServer(dataDir, opts.databaseUrl);
       cold.push(s.coldMs);
+      coldCpu.push(s.coldCpuMs);
       await stop(s.child);
     }
     const server = await startServer(dataDir, opts.databaseUrl);
     cold.push(server.coldMs);
+    coldCpu.push(server.coldCpuMs);
     try {
       const get = async <T>(p: string) => (await (await fetch(`${server.url}${p}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
       const lock = (await get<{ items: { id: string }[] }>('/api/locks?limit=1')).items[0]!;
@@ -136,16 +152,21 @@ export async function runService(opts: { rate: number; seconds: number; connecti
       const latency: LatencyFigure[] = [];
       for (const e of endpoints) {
         autocannon(`${server.url}${e.path}`, token, opts.rate, 2, opts.connections); // warm-up
+        const cpu0 = cpuMsOf(server.child.pid!);
         const r = autocannon(`${server.url}${e.path}`, token, opts.rate, opts.seconds, opts.connections);
-        latency.push({ ...e, rate: opts.rate, achievedRate: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, errors: r.errors, non2xx: r.non2xx });
+        const cpuMs = cpuMsOf(server.child.pid!) - cpu0;
+        latency.push({ ...e, rate: opts.rate, achievedRate: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, errors: r.errors, non2xx: r.non2xx, serverCpuMsPerRequest: Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)) });
       }
       const rss = rssOf(server.child.pid!);
       const sorted = [...cold].sort((a, b) => a - b);
+      const sortedCpu = [...coldCpu].sort((a, b) => a - b);
       return {
         benchmark: 'service',
         engine: opts.databaseUrl ? 'postgres' : 'pglite',
         coldStartMs: cold.map(Math.round),
         coldStartMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+        coldStartCpuMedianMs: sortedCpu[Math.floor(sortedCpu.length / 2)]!,
+        loadAverageBefore,
         latency,
         rssAfterLoadMb: rss.nowMb,
         rssPeakMb: rss.peakMb,
