@@ -149,7 +149,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     integrations: host,
     ...(opts.mail ? { mail: opts.mail } : {}),
   };
-  const services = createServices(ctx);
+  const services = createServices(ctx, { dataDir: opts.dataDir });
   const reconciler = new Reconciler(ctx);
 
   const provisionSimulated = async (lockIds?: string[]): Promise<number> => {

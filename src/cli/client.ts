@@ -95,6 +95,8 @@ export interface LockwardenClient {
   auditVerify(): Promise<AuditVerifyReport>;
   /** Signs the audit log's head now. */
   auditCheckpoint(): Promise<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>;
+  /** Writes an encrypted backup archive of the whole deployment to `file` (mode 0600), streamed. */
+  backup(passphrase: string, file: string): Promise<{ bytes: number }>;
   close(): Promise<void>;
 }
 
@@ -265,6 +267,15 @@ export class HttpClient implements LockwardenClient {
   auditCheckpoint() {
     return this.call<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>('POST', '/api/audit/checkpoint');
   }
+  async backup(passphrase: string, file: string) {
+    const res = await this.fetchOk('POST', '/api/admin/backup', { passphrase });
+    if (!res.body) throw new AppError('store.unavailable', 'the server sent no archive');
+    const body = res.body;
+    const bytes = await writeFileAtomically(file, async (sink) => {
+      await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), sink, { end: false });
+    });
+    return { bytes };
+  }
   async close() {}
 }
 
@@ -409,6 +420,13 @@ export class LocalClient implements LockwardenClient {
   }
   auditCheckpoint() {
     return this.services.audit.checkpoint(this.actor);
+  }
+  async backup(passphrase: string, file: string) {
+    const archive = await this.services.backup.create(this.actor, { passphrase });
+    const bytes = await writeFileAtomically(file, async (sink) => {
+      await pipeline(archive, sink, { end: false });
+    });
+    return { bytes };
   }
   async close() {
     await this.runtime.stop();

@@ -15,6 +15,7 @@ import { addSimCommand } from './sim-command.js';
 import { addHandbookCommands } from './handbook-commands.js';
 import { addSheetCommands } from './sheet-commands.js';
 import { addAuditCommands } from './audit-commands.js';
+import { addBackupCommands } from './backup-commands.js';
 import { print, resolveLocation, withClient, type GlobalOpts } from './shared.js';
 
 /** Exit codes by HTTP class of the error: usage 2, auth 4, not found 3, conflict 5, unavailable 6. */
@@ -173,6 +174,7 @@ export function buildProgram(): Command {
   addHandbookCommands(program);
   addSheetCommands(program);
   addAuditCommands(program);
+  addBackupCommands(program);
 
   program
     .command('models')

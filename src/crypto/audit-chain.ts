@@ -35,10 +35,21 @@ export type HashedFields = Omit<AuditEntry, 'hash'>;
 
 /** SHA-256 (hex) of an entry's canonical encoding; `prevHash` links it to the entry before. */
 export function entryHash(e: HashedFields): string {
+  return chainHash({ ...e, at: e.at.toISOString(), details: canonicalJson(e.details), secretMacs: canonicalJson(e.secretMacs) });
+}
+
+/**
+ * An entry as verification reads it: the time as its ISO string (milliseconds, UTC) and the two
+ * JSON fields already in canonical form, so a verifier hashes rows without building Dates.
+ */
+export type ChainFields = Omit<HashedFields, 'at' | 'details' | 'secretMacs'> & { at: string; details: string; secretMacs: string };
+
+/** The entry hash over fields already encoded; `entryHash` and verification both go through here. */
+export function chainHash(e: ChainFields): string {
   const encoded = JSON.stringify([
     'lockwarden-audit-v1',
     e.seq,
-    e.at.toISOString(),
+    e.at,
     e.actorId,
     e.actorLabel,
     e.action,
@@ -49,8 +60,8 @@ export function entryHash(e: HashedFields): string {
     e.locationId,
     e.clientIp,
     e.userAgent,
-    canonicalJson(e.details),
-    canonicalJson(e.secretMacs),
+    e.details,
+    e.secretMacs,
     e.prevHash,
   ]);
   return createHash('sha256').update(encoded).digest('hex');

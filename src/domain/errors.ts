@@ -81,6 +81,10 @@ export type ErrorCode =
   | 'store.data_folder_locked'
   | 'store.unavailable'
   | 'cli.server_required'
+  | 'backup.wrong_passphrase'
+  | 'backup.corrupted'
+  | 'backup.incompatible'
+  | 'backup.target_not_empty'
   | 'internal';
 
 /** A problem with one input field, named by its path (e.g. `gating.holdSeconds`). */

@@ -43,6 +43,8 @@ export type Action =
   | 'keys.rotate'
   | 'integration.manage'
   | 'audit.read'
+  /** Write a backup archive: the whole database and the deployment's keys, encrypted. */
+  | 'backup.create'
   /** Reset cases: see them; open, decide, cancel and close them; do the steps at the door; approve one as the second person. */
   | 'reset.read'
   | 'reset.manage'
@@ -64,7 +66,7 @@ const HANDBOOK: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify'
 const RESET: Action[] = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
 const EVERYTHING: Action[] = [
   'location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CREDENTIALS,
-  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read', ...RESET,
+  'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HANDBOOK, 'keys.rotate', 'integration.manage', 'audit.read', 'backup.create', ...RESET,
 ];
 
 /**

@@ -31,6 +31,7 @@ import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { backupRoutes } from './routes/backup-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
 import { turnoverRoutes } from './routes/turnover-routes.js';
@@ -157,6 +158,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(attachmentRoutes(opts.services));
       await api.register(accessRoutes(opts.services));
       await api.register(auditRoutes(opts.services));
+      await api.register(backupRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));

@@ -80,5 +80,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'store.data_folder_locked': 503,
   'store.unavailable': 503,
   'cli.server_required': 400,
+  'backup.wrong_passphrase': 400,
+  'backup.corrupted': 400,
+  'backup.incompatible': 400,
+  'backup.target_not_empty': 409,
   internal: 500,
 };

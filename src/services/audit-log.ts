@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Clock } from '../domain/clock.js';
 import type { AuditCheckpoint, AuditEntry, AuditOutcome, AuditProblem, AuditProblemKind, AuditVerifyReport } from '../domain/audit.js';
 import type { Actor } from '../domain/identity.js';
-import { entryHash, jsonValue, type AuditMac, type CheckpointSigner } from '../crypto/audit-chain.js';
+import { canonicalJson, chainHash, entryHash, jsonValue, type AuditMac, type ChainFields, type CheckpointSigner } from '../crypto/audit-chain.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { AuditRepository } from '../store/audit-repository.js';
 
@@ -50,7 +50,7 @@ export interface AuditEvent {
 export const auditClientScope = new AsyncLocalStorage<AuditClient>();
 
 /** Rows verification reads per query. */
-const VERIFY_BATCH = 5000;
+const VERIFY_BATCH = 10_000;
 /** How far from its place a row is looked for when it no longer matches its hash (reordering). */
 const REORDER_WINDOW = 16;
 /** Problems listed in a report (the count covers all). */
@@ -218,14 +218,20 @@ export class AuditLog {
     let entries = 0;
     let lastSeq = 0;
     const chainHashAt = new Map<number, string>();
+    // Raw rows, hashed in a tight loop; the next batch is asked for before this one is hashed (on
+    // PostgreSQL the server reads it meanwhile).
+    let pending = repo.chainAfter(0, VERIFY_BATCH);
     for (;;) {
-      const rows = await repo.after(lastSeq, VERIFY_BATCH);
+      const rows = await pending;
       if (rows.length === 0) break;
+      pending = repo.chainAfter(rows[rows.length - 1]!.seq, VERIFY_BATCH);
       for (const r of rows) {
         entries++;
         if (r.seq > next) add(next, 'removed', r.seq - 1 === next ? `entry ${next} is missing` : `entries ${next} to ${r.seq - 1} are missing`);
-        if (entryHash(r) !== r.hash) {
-          const belongs = placeOf(r);
+        // jsonb text carries the stored values; their canonical form is what was hashed at append.
+        const fields: ChainFields & { hash: string } = { ...r, details: canonicalJson(r.details), secretMacs: canonicalJson(r.secretMacs) };
+        if (chainHash(fields) !== r.hash) {
+          const belongs = placeOf(fields);
           if (belongs !== null) add(r.seq, 'reordered', `entry ${r.seq} was written as entry ${belongs}`);
           else add(r.seq, 'edited', `entry ${r.seq} does not match its hash: its content was changed`);
         } else if (r.seq === next && r.prevHash !== prevHash && !reported.has(r.seq - 1)) {
@@ -267,9 +273,9 @@ export class AuditLog {
 }
 
 /** The seq a row was hashed with, when it sits elsewhere (looked for within a small window). */
-function placeOf(r: AuditEntry): number | null {
+function placeOf(r: ChainFields & { hash: string }): number | null {
   for (let d = 1; d <= REORDER_WINDOW; d++) {
-    for (const seq of [r.seq - d, r.seq + d]) if (seq >= 1 && entryHash({ ...r, seq }) === r.hash) return seq;
+    for (const seq of [r.seq - d, r.seq + d]) if (seq >= 1 && chainHash({ ...r, seq }) === r.hash) return seq;
   }
   return null;
 }

@@ -15,6 +15,7 @@ import { LockEventService } from './lock-event-service.js';
 import { ResetCaseService } from './reset-case-service.js';
 import { OutboxService } from './outbox-service.js';
 import { TurnoverService } from './turnover-service.js';
+import { BackupService, type BackupFiles } from './backup-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -35,10 +36,11 @@ export interface Services {
   resetCases: ResetCaseService;
   outbox: OutboxService;
   turnovers: TurnoverService;
+  backup: BackupService;
 }
 
 /** Builds the services over a database, clock and id source. */
-export function createServices(ctx: ServiceContext): Services {
+export function createServices(ctx: ServiceContext, files: BackupFiles = { dataDir: null }): Services {
   const auth = new AuthService(ctx);
   return {
     ctx,
@@ -58,5 +60,6 @@ export function createServices(ctx: ServiceContext): Services {
     resetCases: new ResetCaseService(ctx),
     outbox: new OutboxService(ctx),
     turnovers: new TurnoverService(ctx),
+    backup: new BackupService(ctx, files),
   };
 }

@@ -109,7 +109,7 @@ export const SHARED_BUFFERS_MB = { server: 128, cli: 16 } as const;
  * Opens the embedded database in `dataDir/pglite`, after taking the data folder's lock: exactly one
  * process may own it, a second fails at once naming the owner's PID.
  */
-export async function openEmbedded(dataDir: string, info: { purpose: string; sharedBuffersMb?: number }): Promise<Database & { lock: DataFolderLock }> {
+export async function openEmbedded(dataDir: string, info: { purpose: string; sharedBuffersMb?: number; migrate?: boolean }): Promise<Database & { lock: DataFolderLock }> {
   mkdirSync(dataDir, { recursive: true });
   const lock = acquireDataFolderLock(dataDir, info.purpose);
   try {
@@ -117,7 +117,7 @@ export async function openEmbedded(dataDir: string, info: { purpose: string; sha
     // opener's setting never carries over to the next.
     const postgresqlconf = `shared_buffers=${info.sharedBuffersMb ?? SHARED_BUFFERS_MB.server}MB\n`;
     const client = await PGlite.create(path.join(dataDir, 'pglite'), { extensions: PGLITE_EXTENSIONS, postgresqlconf });
-    const database = await wrapPglite(client, { onClose: () => lock.release() });
+    const database = await wrapPglite(client, { onClose: () => lock.release(), migrate: info.migrate !== false });
     return { ...database, lock };
   } catch (e) {
     lock.release();

@@ -477,6 +477,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/audit/export', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/export?format=jsonl' }) },
     { op: 'GET /api/audit/verify', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/verify' }) },
     { op: 'POST /api/audit/checkpoint', kind: 'org', build: async () => ({ method: 'POST', url: '/api/audit/checkpoint' }) },
+    // A backup carries every table and the deployment's keys: the organisation's owners and admins only.
+    { op: 'POST /api/admin/backup', kind: 'org', build: async () => ({ method: 'POST', url: '/api/admin/backup', payload: { passphrase: 'a matrix passphrase' } }) },
   ];
   /** Operations not in the matrix, and why. */
   const EXEMPT: Record<string, string> = {

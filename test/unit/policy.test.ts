@@ -16,8 +16,8 @@ const HB: Action[] = ['handbook.read', 'handbook.write', 'handbook.verify', 'han
 const CRED: Action[] = ['credential.read', 'credential.write', 'credential.reveal', 'lock.operate'];
 const RST: Action[] = ['reset.read', 'reset.manage', 'reset.perform', 'reset.approve'];
 const WRITTEN: Record<Role, Action[]> = {
-  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', ...RST],
-  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', ...RST],
+  owner: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', 'backup.create', ...RST],
+  admin: ['location.read', 'location.write', 'model.read', 'model.write', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, 'keys.rotate', 'integration.manage', 'audit.read', 'backup.create', ...RST],
   manager: ['location.read', 'location.write', 'model.read', 'lock.read', 'lock.write', 'lock.retire', ...CRED, 'user.read', 'user.write', 'access.grant', 'token.manage_own', ...HB, ...RST],
   technician: ['location.read', 'model.read', 'lock.read', 'credential.read', 'lock.operate', 'token.manage_own', 'handbook.read', 'handbook.verify', 'reset.read', 'reset.perform'],
   auditor: ['location.read', 'model.read', 'lock.read', 'credential.read', 'user.read', 'token.manage_own', 'handbook.read', 'audit.read', 'reset.read'],
