@@ -13,6 +13,8 @@ import { AlertService } from './alert-service.js';
 import { IntegrationService } from './integration-service.js';
 import { LockEventService } from './lock-event-service.js';
 import { ResetCaseService } from './reset-case-service.js';
+import { ResetPhotoService } from './reset-photo-service.js';
+import { DashboardService } from './dashboard-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -31,6 +33,8 @@ export interface Services {
   integrations: IntegrationService;
   lockEvents: LockEventService;
   resetCases: ResetCaseService;
+  resetPhotos: ResetPhotoService;
+  dashboard: DashboardService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -52,5 +56,7 @@ export function createServices(ctx: ServiceContext): Services {
     integrations: new IntegrationService(ctx),
     lockEvents: new LockEventService(ctx),
     resetCases: new ResetCaseService(ctx),
+    resetPhotos: new ResetPhotoService(ctx),
+    dashboard: new DashboardService(ctx),
   };
 }

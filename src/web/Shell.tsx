@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { useSession } from './session.js';
 
 const NAV = [
+  { to: '/dashboard', label: 'Dashboard', action: 'reset.read' },
   { to: '/locks', label: 'Locks', action: 'lock.read' },
   { to: '/locations', label: 'Locations', action: 'location.read' },
   { to: '/models', label: 'Models', action: 'model.read' },

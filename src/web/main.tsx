@@ -1,6 +1,6 @@
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
-import { StrictMode } from 'react';
+import { lazy, StrictMode, Suspense } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider, Center, Loader } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
@@ -30,6 +30,9 @@ import { AuditLog } from './pages/AuditLog.js';
 import { Integrations } from './pages/Integrations.js';
 import { ResetCases } from './pages/ResetCases.js';
 import { ResetCasePage } from './pages/ResetCasePage.js';
+
+// The dashboard carries the chart library: its own chunk, fetched when the page is opened.
+const Dashboard = lazy(() => import('./pages/Dashboard.js').then((m) => ({ default: m.Dashboard })));
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -85,6 +88,14 @@ function App() {
           <Route path="/integrations" element={<Integrations />} />
           <Route path="/resets" element={<ResetCases />} />
           <Route path="/resets/:id" element={<ResetCasePage />} />
+          <Route
+            path="/dashboard"
+            element={
+              <Suspense fallback={<Loader />}>
+                <Dashboard />
+              </Suspense>
+            }
+          />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>
