@@ -35,7 +35,7 @@ import {
   type VerificationCheck,
 } from '../domain/reset-case.js';
 import { parseInput } from '../domain/validation.js';
-import { renderResetRecordPdf, type ResetRecordPdfData } from '../export/reset-record-pdf.js';
+import type { ResetRecordPdfData } from '../export/reset-record-pdf.js';
 import { isDriverError, type CredentialSchedule, type DeviceStatus, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
@@ -244,6 +244,8 @@ export class ResetCaseService {
       .where(eq(locks.id, row.lockId));
     const photos = await new ResetPhotoRepository(this.ctx.db).list(id);
     const der = createPublicKey(rec.publicKeyPem).export({ type: 'spki', format: 'der' });
+    // The PDF library (and its fonts) load on first use, as for the handbook's PDF.
+    const { renderResetRecordPdf } = await import('../export/reset-record-pdf.js');
     const bytes = await renderResetRecordPdf({
       record: rec.record as unknown as ResetRecordPdfData['record'],
       lockName: place?.lockName ?? row.lockId,

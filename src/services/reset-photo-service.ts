@@ -12,7 +12,6 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import { isFinished } from '../domain/reset-case.js';
 import { parseInput } from '../domain/validation.js';
-import { prepareImage } from '../media/images.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { ResetCaseRepository } from '../store/reset-case-repository.js';
 import { ResetPhotoRepository, type ResetPhotoMetaRow } from '../store/reset-photo-repository.js';
@@ -78,7 +77,8 @@ export class ResetPhotoService {
     const filename = cleanFilename(upload.filename, type);
     let image;
     try {
-      image = await prepareImage(upload.bytes, type, filename);
+      // sharp loads on first use (the CLI starts without it).
+      image = await (await import('../media/images.js')).prepareImage(upload.bytes, type, filename);
     } catch (e) {
       if (isAppError(e, 'handbook.attachment_type')) throw new AppError('reset.photo_type', e.message, [{ path: 'file', message: 'unreadable image' }]);
       throw e;
