@@ -26,9 +26,20 @@ if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.includes(`${p
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
+// A file whose handles keep it alive after its last test must not hang the run (CI would wait
+// forever): --test-force-exit ends it, and no single test may take more than ten minutes.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-force-exit',
+    '--test-timeout=600000',
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_ENV: 'test' } },
 );
 process.exit(result.status ?? 1);

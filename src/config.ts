@@ -27,8 +27,16 @@ const ServeConfigSchema = z.object({
   secureCookies: z.boolean(),
   /** A `lockwarden sim` process to reach simulated locks through; unset runs the simulator in-process. */
   simulatorUrl: z.url('LOCKWARDEN_SIM_URL must be a URL such as http://127.0.0.1:7070').optional(),
+  /** Days of device history kept per lock (0 keeps it all). */
+  historyDays: z.coerce
+    .number({ error: 'LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)' })
+    .int('LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)')
+    .min(0, 'LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)'),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
+
+/** Device history is kept this long by default: a year and a month, so last year's same season is there. */
+export const DEFAULT_HISTORY_DAYS = 400;
 
 /** Resolves the server configuration from CLI flags and the environment. */
 export function serveConfig(flags: { port?: string | number; host?: string; demo?: boolean; data?: string }, env = process.env): ServeConfig {
@@ -42,6 +50,7 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
     secureCookies: env.LOCKWARDEN_SECURE_COOKIES === '1',
     simulatorUrl: env.LOCKWARDEN_SIM_URL || undefined,
+    historyDays: env.LOCKWARDEN_HISTORY_DAYS || DEFAULT_HISTORY_DAYS,
   });
 }
 

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   masterKeys?: MasterKeyring;
   clock?: Clock;
   ids?: Ids;
+  /** Days of device history kept (lock_events), pruned hourly by the worker; 0 or unset keeps it all. */
+  historyDays?: number;
   /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
   driftCheckSeconds?: number;
   onError?: (e: unknown) => void;
@@ -172,6 +174,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // Integrations start in the background: a slow cloud or a controller that is down must not hold up
   // the server's start (each one's status says whether it runs).
   const integrationsStarted = services.integrations.startAll().catch(onError);
+  // One that could not start is tried again by itself (backoff per integration; see IntegrationHost).
+  const integrationRetryTimer = setInterval(() => void services.integrations.retryFailed().catch(onError), 10_000);
+  integrationRetryTimer.unref();
 
   // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
   // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
@@ -186,6 +191,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   );
 
   let driftTimer: NodeJS.Timeout | null = null;
+  let historyTimer: NodeJS.Timeout | null = null;
   if (queue && opts.worker !== false) {
     const perHub = Object.fromEntries([...drivers.entries()].map(([name, d]) => [name, d.hubConcurrency * 2]));
     worker = new Worker(queue, (job) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0 }), {
@@ -196,6 +202,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     worker.start();
     await resumeOpen(ctx);
+    const historyDays = opts.historyDays ?? 0;
+    if (historyDays > 0) {
+      const prune = () => services.lockEvents.prune(new Date(ctx.clock.now().getTime() - historyDays * 86_400_000)).catch(onError);
+      historyTimer = setInterval(() => void prune(), 3_600_000);
+      historyTimer.unref();
+      void prune();
+    }
     const every = opts.driftCheckSeconds ?? 900;
     if (every > 0) {
       driftTimer = setInterval(() => void checkDrift(ctx, every).catch(onError), Math.min(every, 60) * 1000);
@@ -219,8 +232,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     reconciler,
     provisionSimulated,
     stop: async () => {
+      clearInterval(integrationRetryTimer);
       await integrationsStarted;
       if (driftTimer) clearInterval(driftTimer);
+      if (historyTimer) clearInterval(historyTimer);
       if (checkpointTimer) clearInterval(checkpointTimer);
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
       for (const u of unsubscribers) u();

@@ -14,7 +14,7 @@ import type { Lock } from '../domain/locks.js';
 import { readDataFolderLock } from '../store/data-folder-lock.js';
 import { openDatabase, SHARED_BUFFERS_MB, type Database } from '../store/database.js';
 import type { Services } from '../services/index.js';
-import { startRuntime, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 import type { LockPage } from '../services/lock-service.js';
 import type { BulkView, LockCredentialsView } from '../services/credential-service.js';
 import type { BulkChange, Credential, PinCreate, PinUpdate } from '../domain/credentials.js';
@@ -283,6 +283,8 @@ export class LocalClient implements LockwardenClient {
     const database = await openDatabase({ databaseUrl, dataDir, purpose: 'cli', sharedBuffersMb: SHARED_BUFFERS_MB.cli });
     try {
       // Changes are recorded and queued; the server's worker applies them when it next runs.
+      // The runtime (services, drivers, queue) loads only for commands that open the data folder.
+      const { startRuntime } = await import('../runtime.js');
       const runtime = await startRuntime({ database, dataDir, simulator: { kind: 'off' }, worker: false });
       return new LocalClient(runtime.services, database, databaseUrl ? 'PostgreSQL' : dataDir, runtime);
     } catch (e) {

@@ -8,7 +8,6 @@ import { AppError, isAppError } from '../domain/errors.js';
 import { LOCK_FAMILIES } from '../domain/lock-models.js';
 import { SERVICE_STATES } from '../domain/locks.js';
 import { HTTP_STATUS } from '../server/errors.js';
-import { startServer } from '../server/serve.js';
 import { LocalClient, type LockwardenClient } from './client.js';
 import { addBulkCommands, addCredentialCommands, addLockOperations } from './credential-commands.js';
 import { lockDetail, lockTable, modelTable, tree } from './format.js';
@@ -78,6 +77,7 @@ export function buildProgram(): Command {
     .option('--no-demo', 'do not load the demo fleet on a first start')
     .action(async (flags: { port?: string; host?: string; demo: boolean }, cmd: Command) => {
       const cfg = serveConfig({ ...flags, data: cmd.optsWithGlobals<GlobalOpts>().data });
+      const { startServer } = await import('../server/serve.js');
       const server = await startServer(cfg);
       const shutdown = () => {
         void server.stop().then(() => process.exit(0));

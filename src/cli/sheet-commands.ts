@@ -7,7 +7,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { AppError } from '../domain/errors.js';
 import { MAX_IMPORT_BYTES, SHEET_FORMATS, SHEET_KINDS, type ImportReport, type SheetFormat, type SheetKind } from '../domain/sheets.js';
-import { formatOfName } from '../sheets/files.js';
+import { formatOfName } from '../domain/sheets.js';
 import { print, withClient } from './shared.js';
 
 function kindArg(raw: string): SheetKind {

@@ -158,6 +158,14 @@ export function allowedActions(actor: Actor): Action[] {
   return [...out];
 }
 
+/**
+ * The actions the actor holds organisation-wide (what needs no place: integrations, the audit log, the
+ * catalogue, people): the UI shows those pages only to such holders (a site-scoped admin would get 403).
+ */
+export function organisationActions(actor: Actor): Action[] {
+  return allowedActions(actor).filter((a) => isAllowed(actor, a));
+}
+
 /** The roles an actor may hand out at `path` (null = organisation-wide). */
 export function grantableRoles(actor: Actor, path: string | null, now?: Date): Role[] {
   if (actor.kind === 'system') return [...ROLES];

@@ -326,3 +326,9 @@ export function parseContacts(cell: string): { items: Record<string, string>[]; 
   }
   return { items, errors };
 }
+
+/** The format a file name's extension says (".csv", ".xlsx"), if any. */
+export function formatOfName(name: string): SheetFormat | undefined {
+  const m = /\.(csv|xlsx)$/i.exec(name);
+  return m ? (m[1]!.toLowerCase() as SheetFormat) : undefined;
+}

@@ -7,11 +7,7 @@
 import { INTEGRATION_DRIVERS, type IntegrationConfig, type IntegrationDriver } from '../domain/integrations.js';
 import type { LockDriver } from './contract.js';
 import path from 'node:path';
-import { createMatterDriver } from './matter/index.js';
 import { MultiplexDriver } from './multiplex.js';
-import { createZwaveDriver } from './zwave/index.js';
-import { createSeamDriver } from './seam/index.js';
-import { createZigbee2MqttDriver } from './zigbee2mqtt/index.js';
 
 export interface DriverStart {
   integrationId: string;
@@ -37,25 +33,35 @@ async function answering(driver: LockDriver): Promise<LockDriver> {
   return driver;
 }
 
-/** The factories this build ships (drivers add themselves here as they land). */
+/**
+ * The factories this build ships. Each protocol's stack is loaded when its first integration starts
+ * (matter.js alone takes seconds to load), so a process with no such integration, and every CLI
+ * command, never pays for it.
+ */
 export const BUILT_IN_FACTORIES: DriverFactories = {
   // A workspace is only "running" once Seam accepted its key: one device listing proves it.
   seam: async ({ config, secret }) => {
     const { endpoint } = config as IntegrationConfig<'seam'>;
+    const { createSeamDriver } = await import('./seam/index.js');
     return answering(createSeamDriver({ apiKey: secret ?? '', endpoint }));
   },
   // A Z-Wave JS server is "running" once it answered and listed its nodes (schema checked); later
   // drops reconnect with backoff inside the driver.
   zwave: async ({ config }) => {
     const { url } = config as IntegrationConfig<'zwave'>;
+    const { createZwaveDriver } = await import('./zwave/index.js');
     return answering(createZwaveDriver({ url, hubKey: 'zw' }));
   },
   // lockwarden's own Matter controller: its fabric is kept under the data folder, one per integration;
   // locks join it by commissioning with their pairing code (`IntegrationService.commission`).
-  matter: async ({ integrationId, dataDir }) => createMatterDriver({ storagePath: path.join(dataDir, 'matter', integrationId), hubKey: 'mt', fabricLabel: 'lockwarden' }),
+  matter: async ({ integrationId, dataDir }) => {
+    const { createMatterDriver } = await import('./matter/index.js');
+    return createMatterDriver({ storagePath: path.join(dataDir, 'matter', integrationId), hubKey: 'mt', fabricLabel: 'lockwarden' });
+  },
   // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
   zigbee2mqtt: async ({ config, secret }) => {
     const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;
+    const { createZigbee2MqttDriver } = await import('./zigbee2mqtt/index.js');
     return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}) });
   },
 };
@@ -65,9 +71,15 @@ export interface IntegrationStatus {
   error: string | null;
 }
 
+/** A driver that failed to start is tried again after this long, doubling up to RETRY_MAX_MS. */
+export const RETRY_FIRST_MS = 30_000;
+export const RETRY_MAX_MS = 10 * 60_000;
+
 export class IntegrationHost {
   readonly multiplexers = new Map<IntegrationDriver, MultiplexDriver>();
   private readonly errors = new Map<string, string>();
+  /** Integrations whose driver failed to start: when to try again, and the wait that led there. */
+  private readonly retries = new Map<string, { at: number; delayMs: number }>();
 
   constructor(
     private readonly factories: DriverFactories,
@@ -81,7 +93,7 @@ export class IntegrationHost {
   }
 
   /** Starts (or restarts) one integration; failures are kept as its status, not thrown. */
-  async start(integrationId: string, driver: IntegrationDriver, config: IntegrationConfig, secret: string | null): Promise<IntegrationStatus> {
+  async start(integrationId: string, driver: IntegrationDriver, config: IntegrationConfig, secret: string | null, now = Date.now()): Promise<IntegrationStatus> {
     const mux = this.multiplexers.get(driver)!;
     await mux.remove(integrationId);
     this.errors.delete(integrationId);
@@ -95,12 +107,23 @@ export class IntegrationHost {
     } catch (e) {
       // The message only: a driver's error must not carry its secret, and a stack helps no one here.
       this.errors.set(integrationId, e instanceof Error ? e.message : String(e));
+      const prev = this.retries.get(integrationId);
+      const delayMs = prev ? Math.min(prev.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+      this.retries.set(integrationId, { at: now + delayMs, delayMs });
+      return this.status(integrationId, driver);
     }
+    this.retries.delete(integrationId);
     return this.status(integrationId, driver);
+  }
+
+  /** Integrations whose driver failed to start and whose wait before the next try is over. */
+  dueForRetry(now = Date.now()): string[] {
+    return [...this.retries].filter(([, r]) => r.at <= now).map(([id]) => id);
   }
 
   async stop(integrationId: string, driver: IntegrationDriver): Promise<void> {
     this.errors.delete(integrationId);
+    this.retries.delete(integrationId);
     await this.multiplexers.get(driver)!.remove(integrationId);
   }
 

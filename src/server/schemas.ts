@@ -29,6 +29,8 @@ export const SessionOut = z.object({
   user: UserOut,
   csrfToken: z.string(),
   allowedActions: z.array(z.string()),
+  /** Actions held organisation-wide (pages with no place, such as integrations and the audit log). */
+  organisationActions: z.array(z.string()),
   mustSetPassword: z.boolean().optional(),
 });
 

@@ -31,6 +31,7 @@ export async function startServer(cfg: ServeConfig, out: (line: string) => void 
       dataDir: cfg.dataDir,
       simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl } : { kind: 'in-process' },
       worker: true,
+      historyDays: cfg.historyDays,
     });
     const { ctx, services } = runtime;
     const owner = await services.auth.bootstrapOwner();

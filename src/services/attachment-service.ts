@@ -18,7 +18,6 @@ import {
 import { AppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import { parseInput } from '../domain/validation.js';
-import { prepareImage } from '../media/images.js';
 import { inTransaction } from '../store/database.js';
 import { AttachmentRepository, type AttachmentMetaRow } from '../store/attachment-repository.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
@@ -51,7 +50,7 @@ export class AttachmentService {
     const filename = cleanFilename(upload.filename, type);
     await this.requireEntry(entryId, m.step);
     // Image work happens before the transaction: it is the slow part and needs no rows.
-    const image = isImageType(type) ? await prepareImage(upload.bytes, type, filename) : null;
+    const image = isImageType(type) ? await (await import('../media/images.js')).prepareImage(upload.bytes, type, filename) : null;
     const bytes = image?.bytes ?? upload.bytes;
     const id = this.ctx.ids.uuid();
     await inTransaction(this.ctx.db, async (tx) => {

@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.js';
 import {
   allowedActions,
+  organisationActions,
   ApiTokenCreateSchema,
   scopeOf,
   OneTimeSignInSchema,
@@ -37,6 +38,7 @@ export interface SignedIn {
   sessionToken: string;
   csrfToken: string;
   allowedActions: Action[];
+  organisationActions: Action[];
   /** A fresh device cookie for this browser (src/services/sign-in-throttle.ts). */
   deviceCookie: string;
 }
@@ -215,7 +217,7 @@ export class AuthService {
       await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
       await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email } });
     });
-    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor), deviceCookie: this.signInThrottle.deviceCookie(user.email) };
+    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor), organisationActions: organisationActions(actor), deviceCookie: this.signInThrottle.deviceCookie(user.email) };
   }
 
   /** Resolves a session cookie to its actor and CSRF token, sliding its expiry; null when invalid. */

@@ -8,7 +8,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
 import { AppError, validationError } from '../domain/errors.js';
 import type { Writable } from 'node:stream';
-import { renderHandbookPdf, writeHandbookPdf, type PdfWritten } from '../export/handbook-pdf.js';
+import type { PdfWritten } from '../export/handbook-pdf.js';
 import {
   ApplyTemplateSchema,
   diffContents,
@@ -414,7 +414,8 @@ export class HandbookService {
       filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`,
       entries: snapshot.entries.length,
       secretsIncluded: snapshot.secretsIncluded,
-      write: (sink) => writeHandbookPdf(snapshot, sink),
+      // The PDF library (and its fonts) load on first use.
+      write: async (sink) => (await import('../export/handbook-pdf.js')).writeHandbookPdf(snapshot, sink),
     };
   }
 
@@ -422,7 +423,7 @@ export class HandbookService {
   async exportPdf(actor: Actor, input: unknown): Promise<{ filename: string; pdf: Buffer; entries: number; secretsIncluded: boolean }> {
     const snapshot = await this.exportSnapshot(actor, input);
     const stamp = snapshot.exportedAt.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
-    return { filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`, pdf: await renderHandbookPdf(snapshot), entries: snapshot.entries.length, secretsIncluded: snapshot.secretsIncluded };
+    return { filename: `lockwarden-handbook-${snapshot.scope}-${stamp}.pdf`, pdf: await (await import('../export/handbook-pdf.js')).renderHandbookPdf(snapshot), entries: snapshot.entries.length, secretsIncluded: snapshot.secretsIncluded };
   }
 
   /** The generic procedures by family (the starter catalogue). */

@@ -7,8 +7,7 @@
  */
 import { and, eq, like, sql } from 'drizzle-orm';
 import type { DriverCapabilities } from '../drivers/contract.js';
-import { MatterDriver } from '../drivers/matter/index.js';
-import { SeamDriver, SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/index.js';
+import { SeamWebhookError, verifySeamWebhook, type SeamEvent } from '../drivers/seam/webhook.js';
 import { AppError, validationError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import {
@@ -121,6 +120,9 @@ export class IntegrationService {
       throw e;
     }
     const driver = this.ctx.integrations?.driverOf(id, 'seam');
+    if (!driver) throw this.notRunning(row);
+    // The driver modules load with their first integration (see BUILT_IN_FACTORIES); by now this one has.
+    const { SeamDriver } = await import('../drivers/seam/driver.js');
     if (!(driver instanceof SeamDriver)) throw this.notRunning(row);
     driver.ingest(event);
   }
@@ -135,6 +137,8 @@ export class IntegrationService {
     const row = await this.require(id);
     if (row.driver !== 'matter') throw validationError([{ path: 'pairingCode', message: `only a Matter integration commissions locks; "${row.name}" is ${INTEGRATION_LABELS[row.driver]}` }]);
     const driver = this.ctx.integrations?.driverOf(id, 'matter');
+    if (!driver) throw this.notRunning(row);
+    const { MatterDriver } = await import('../drivers/matter/driver.js');
     if (!(driver instanceof MatterDriver)) throw this.notRunning(row);
     const deviceId = await driver.commission(pairingCode);
     await this.ctx.audit.record(this.ctx.db, { actor, action: 'integration.commission', target: { type: 'integration', id, label: row.name }, details: { deviceId }, secrets: { pairingCode } });
@@ -146,6 +150,19 @@ export class IntegrationService {
   /** Starts every integration's driver (at process start; system only). */
   async startAll(): Promise<void> {
     for (const row of await this.ctx.db.select().from(integrations)) await this.startRow(row);
+  }
+
+  /**
+   * Starts again each integration whose driver failed to start and whose wait is over (30 s, doubling
+   * to 10 minutes), so a peer that was down when the process started is picked up without a person
+   * pressing Restart. Returns how many were tried.
+   */
+  async retryFailed(now = Date.now()): Promise<number> {
+    const due = new Set(this.ctx.integrations?.dueForRetry(now) ?? []);
+    if (due.size === 0) return 0;
+    const rows = (await this.ctx.db.select().from(integrations)).filter((r) => due.has(r.id));
+    for (const row of rows) await this.startRow(row, now);
+    return rows.length;
   }
 
   /** What the integration sees, each device with the lock it was adopted as and the catalogue model it maps to. */
@@ -209,9 +226,9 @@ export class IntegrationService {
     });
   }
 
-  private async startRow(row: Row): Promise<void> {
+  private async startRow(row: Row, now?: number): Promise<void> {
     const secret = row.secretSealed ? this.ctx.secrets.decrypt(row.secretSealed, secretContext(row.id)) : null;
-    await this.ctx.integrations?.start(row.id, row.driver, row.config, secret);
+    await this.ctx.integrations?.start(row.id, row.driver, row.config, secret, now);
   }
 
   private notRunning(row: Row): AppError {

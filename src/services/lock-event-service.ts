@@ -8,6 +8,7 @@ import type { DriverEvent } from '../drivers/contract.js';
 import type { AlertKind } from '../domain/alerts.js';
 import type { Actor } from '../domain/identity.js';
 import { describeEvent, type LockEvent } from '../domain/lock-events.js';
+import { queryRows } from '../store/database.js';
 import { lockEvents, locks } from '../store/schema.js';
 import { AlertService, DEVICE_EVENTS } from './alert-service.js';
 import { authorize, type ServiceContext } from './context.js';
@@ -34,6 +35,24 @@ export class LockEventService {
       for (const r of rows) await alerts.raise(DEVICE_EVENTS, r.id, kind, { detail: `${summary} (${driver} driver, ${event.at.toISOString()})`, source: driver });
     }
     return rows.length;
+  }
+
+  /**
+   * Removes device history older than `before`, a batch at a time so no statement holds the table
+   * long (system only: the worker runs it hourly). Returns how many events went.
+   */
+  async prune(before: Date, batch = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = (
+        await queryRows(
+          this.ctx.db,
+          sql`delete from ${lockEvents} where ${lockEvents.id} in (select ${lockEvents.id} from ${lockEvents} where ${lockEvents.at} < ${before} limit ${batch}) returning 1 as gone`,
+        )
+      ).length;
+      total += n;
+      if (n < batch) return total;
+    }
   }
 
   /** The lock's device history, newest first. */

@@ -47,7 +47,6 @@ import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { LockRepository, type LockRow } from '../store/lock-repository.js';
 import type { locks as locksTable } from '../store/schema.js';
-import { readTable, writeTable } from '../sheets/files.js';
 import { actorLabel, authorize, readScope, type ServiceContext } from './context.js';
 import { visibleRows } from './scope.js';
 import { HandbookService } from './handbook-service.js';
@@ -165,6 +164,8 @@ export class SheetService {
   /** An export as a file. */
   async exportFile(actor: Actor, kind: SheetKind, format: SheetFormat): Promise<Buffer> {
     const table = kind === 'inventory' ? await this.exportInventory(actor) : await this.exportHandbook(actor);
+    // The spreadsheet library loads on first use: most processes never write a sheet.
+    const { writeTable } = await import('../sheets/files.js');
     return writeTable(table, format, kind === 'inventory' ? 'Inventory' : 'Handbook');
   }
 
@@ -172,6 +173,7 @@ export class SheetService {
   async importFile(actor: Actor, kind: SheetKind, file: Buffer, opts: { format?: SheetFormat | undefined; dryRun?: boolean | undefined } = {}): Promise<ImportReport> {
     // Refuse before reading the file: someone who may not import learns nothing from its errors.
     authorize(actor, kind === 'inventory' ? 'lock.write' : 'handbook.write');
+    const { readTable } = await import('../sheets/files.js');
     const table = await readTable(file, opts.format);
     return kind === 'inventory' ? this.importInventory(actor, table, opts) : this.importHandbook(actor, table, opts);
   }

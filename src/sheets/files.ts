@@ -113,8 +113,4 @@ export async function writeTable(t: Table, format: SheetFormat, sheetName: strin
   return format === 'xlsx' ? writeXlsx(t, sheetName) : writeCsv(t);
 }
 
-/** The format a file name's extension says (".csv", ".xlsx"), if any. */
-export function formatOfName(name: string): SheetFormat | undefined {
-  const m = /\.(csv|xlsx)$/i.exec(name);
-  return m ? (m[1]!.toLowerCase() as SheetFormat) : undefined;
-}
+export { formatOfName } from '../domain/sheets.js';

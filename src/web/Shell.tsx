@@ -5,7 +5,8 @@ import { Link, useLocation } from 'react-router-dom';
 import { api } from './api.js';
 import { useSession } from './session.js';
 
-const NAV = [
+/** The navigation; `organisation` pages have no place, so they need the action organisation-wide. */
+const NAV: { to: string; label: string; action: string; organisation?: boolean }[] = [
   { to: '/dashboard', label: 'Dashboard', action: 'reset.read' },
   { to: '/locks', label: 'Locks', action: 'lock.read' },
   { to: '/locations', label: 'Locations', action: 'location.read' },
@@ -15,14 +16,14 @@ const NAV = [
   { to: '/bulk', label: 'Bulk change', action: 'credential.write' },
   { to: '/people', label: 'People and access', action: 'user.read' },
   { to: '/access', label: 'Access requests', action: 'token.manage_own' },
-  { to: '/integrations', label: 'Integrations', action: 'integration.manage' },
-  { to: '/audit', label: 'Audit log', action: 'audit.read' },
+  { to: '/integrations', label: 'Integrations', action: 'integration.manage', organisation: true },
+  { to: '/audit', label: 'Audit log', action: 'audit.read', organisation: true },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
 ];
 
 /** The signed-in frame: header with the user, navigation, and a demo banner when the demo is loaded. */
 export function Shell({ children }: { children: ReactNode }) {
-  const { user, allowedActions } = useSession();
+  const { user, allowedActions, organisationActions } = useSession();
   const location = useLocation();
   // On a phone the navigation is a drawer behind the burger, closed after each navigation.
   const [navOpen, setNavOpen] = useState(false);
@@ -67,7 +68,7 @@ export function Shell({ children }: { children: ReactNode }) {
       </AppShell.Header>
       <AppShell.Navbar p="xs">
         <Stack gap={2}>
-          {NAV.filter((n) => allowedActions.includes(n.action)).map((n) => (
+          {NAV.filter((n) => (n.organisation ? organisationActions : allowedActions).includes(n.action)).map((n) => (
             <NavLink key={n.to} component={Link} to={n.to} label={n.label} active={location.pathname.startsWith(n.to)} />
           ))}
         </Stack>

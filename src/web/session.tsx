@@ -7,6 +7,8 @@ export interface Me {
   user: Wire<User>;
   csrfToken: string;
   allowedActions: string[];
+  /** Actions held organisation-wide: pages with no place are shown only for these. */
+  organisationActions: string[];
   mustSetPassword?: boolean;
 }
 

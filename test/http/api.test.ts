@@ -675,6 +675,7 @@ describe('HTTP API', () => {
       const me = await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/auth/me' });
       assert.equal(me.statusCode, 200);
       assert.deepEqual(me.json<SignInBody>().allowedActions.sort(), ['credential.read', 'location.read', 'lock.read', 'token.manage_own']);
+      assert.deepEqual(me.json<{ organisationActions: string[] }>().organisationActions, [], 'a unit grant holds nothing organisation-wide');
     });
 
     it('an occupant role is granted on a unit only', async () => {

@@ -93,6 +93,20 @@ for (const engine of ENGINES) {
       await assert.rejects(env.services.alerts.acknowledge(tech, '6b0d6a3e-0000-4000-8000-000000000000', { note: 'nothing' }), (e) => isAppError(e, 'alert.not_found'));
     });
 
+    it('device history older than the kept days is pruned, newer history stays', async () => {
+      const fromDevice = (at: string) => env.services.lockEvents.record('simulator', { type: 'tamper', externalId: lock.externalId, at: new Date(at) });
+      await fromDevice('2024-01-10T10:00:00Z');
+      await fromDevice('2024-02-10T10:00:00Z');
+      const before = await env.services.lockEvents.list(SYSTEM, lock.id, 500);
+      assert.ok(before.some((e) => e.at.toISOString() === '2024-01-10T10:00:00.000Z'));
+      assert.equal(await env.services.lockEvents.prune(new Date('2024-02-01T00:00:00Z'), 1), 1, 'older than the cut, one batch of one and an empty one');
+      const afterPrune = await env.services.lockEvents.list(SYSTEM, lock.id, 500);
+      assert.equal(afterPrune.length, before.length - 1);
+      assert.ok(!afterPrune.some((e) => e.at.toISOString() === '2024-01-10T10:00:00.000Z'));
+      assert.ok(afterPrune.some((e) => e.at.toISOString() === '2024-02-10T10:00:00.000Z'));
+      assert.equal(await env.services.lockEvents.prune(new Date('2024-02-01T00:00:00Z')), 0);
+    });
+
     it('people cannot raise alerts', async () => {
       await assert.rejects(env.services.alerts.raise(roleActor('owner'), lock.id, 'tamper', { detail: 'x', source: 'me' }), (e) => isAppError(e, 'auth.forbidden'));
     });

@@ -84,6 +84,27 @@ describe('integrations', () => {
     assert.match(m.error ?? '', /no matter driver/);
   });
 
+  it('a driver that could not start is tried again by itself, waiting longer after each failure', async () => {
+    failNext = true;
+    const t0 = Date.now();
+    const z = await svc().create(SYSTEM, { driver: 'zwave', name: 'Annex controller', config: { url: 'ws://127.0.0.1:1' } });
+    assert.equal(z.running, false);
+    const tries = () => started.filter((s) => s.integrationId === z.id).length;
+    assert.equal(tries(), 1);
+    assert.equal(await svc().retryFailed(t0 + 20_000), 0, 'not before the first wait (30 s) is over');
+    assert.equal(await svc().retryFailed(t0 + 31_000), 1);
+    assert.equal(tries(), 2);
+    assert.equal((await svc().get(SYSTEM, z.id)).running, false);
+    assert.equal(await svc().retryFailed(t0 + 31_000 + 59_000), 0, 'the second wait is twice the first');
+    failNext = false;
+    assert.equal(await svc().retryFailed(t0 + 31_000 + 61_000), 1);
+    const up = await svc().get(SYSTEM, z.id);
+    assert.equal(up.running, true);
+    assert.equal(up.error, null);
+    assert.equal(await svc().retryFailed(t0 + 3_600_000), 0, 'a running integration is not restarted');
+    await svc().remove(SYSTEM, z.id);
+  });
+
   describe('devices and adoption', () => {
     let integrationId = '';
     let fleet: SimFleet;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { grantableRoles, isAllowed, ROLE_ACTIONS, ROLES, scopeOf, type Action, type Actor, type ActorGrant, type Role } from '../../src/domain/identity.js';
+import { allowedActions, grantableRoles, isAllowed, organisationActions, ROLE_ACTIONS, ROLES, scopeOf, type Action, type Actor, type ActorGrant, type Role } from '../../src/domain/identity.js';
 
 const SITE = '/org/site-a/';
 const BUILDING = `${SITE}b1/`;
@@ -26,6 +26,17 @@ const WRITTEN: Record<Role, Action[]> = {
 const ALL: Action[] = [...new Set(Object.values(WRITTEN).flat())];
 
 describe('authorization policy', () => {
+  it('organisation-wide actions are those of organisation-wide grants only (the UI hides pages with no place from site-scoped holders)', () => {
+    const siteAdmin = user(roleGrant('admin', SITE));
+    assert.ok(allowedActions(siteAdmin).includes('integration.manage'), 'held at the site');
+    assert.deepEqual(organisationActions(siteAdmin), [], 'but nowhere organisation-wide');
+    const orgAuditor = user(roleGrant('auditor', null), roleGrant('manager', SITE));
+    const org = organisationActions(orgAuditor);
+    assert.ok(org.includes('audit.read') && org.includes('lock.read'));
+    assert.ok(!org.includes('lock.write'), 'the manager grant is only at the site');
+    assert.deepEqual(organisationActions({ kind: 'system', name: 'local-cli' }).sort(), allowedActions({ kind: 'system', name: 'local-cli' }).sort());
+  });
+
   it('the role table in code is the written one', () => {
     for (const role of ROLES) assert.deepEqual([...ROLE_ACTIONS[role]].sort(), [...WRITTEN[role]].sort(), role);
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { allowedActions, ApiTokenCreateSchema, OneTimeSignInSchema, SetPasswordSchema, SignInSchema } from '../../domain/identity.js';
+import { allowedActions, organisationActions, ApiTokenCreateSchema, OneTimeSignInSchema, SetPasswordSchema, SignInSchema } from '../../domain/identity.js';
 import type { Services } from '../../services/index.js';
 import { actorOf, DEVICE_COOKIE, SESSION_COOKIE, setDeviceCookie, setSessionCookie } from '../auth.js';
 import { ApiTokenOut, IdParams, items, SessionOut } from '../schemas.js';
@@ -14,19 +14,19 @@ export function authRoutes(services: Services, opts: { secureCookies: boolean })
       const s = await services.auth.signIn(req.body, req.ip, req.cookies[DEVICE_COOKIE]);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
       setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
-      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions };
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions };
     });
 
     app.post('/auth/one-time', { config: { public: true }, schema: { tags, body: OneTimeSignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
       const s = await services.auth.oneTimeSignIn(req.body);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
       setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
-      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, mustSetPassword: !s.user.hasPassword };
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions, mustSetPassword: !s.user.hasPassword };
     });
 
     app.get('/auth/me', { schema: { tags, response: { 200: SessionOut } } }, async (req) => {
       const actor = actorOf(req);
-      return { user: req.user!, csrfToken: req.csrfToken ?? '', allowedActions: allowedActions(actor), mustSetPassword: !req.user!.hasPassword };
+      return { user: req.user!, csrfToken: req.csrfToken ?? '', allowedActions: allowedActions(actor), organisationActions: organisationActions(actor), mustSetPassword: !req.user!.hasPassword };
     });
 
     app.post('/auth/password', { schema: { tags, body: SetPasswordSchema } }, async (req, reply) => {

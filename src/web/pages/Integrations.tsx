@@ -220,7 +220,14 @@ export function Integrations() {
                 </Button>
               </Group>
             </Group>
-            {i.error && <Alert color="orange">{i.error}</Alert>}
+            {i.error && (
+              <Alert color="orange">
+                {i.error}
+                <Text size="xs" c="dimmed">
+                  lockwarden tries again by itself (after 30 seconds, then waiting longer each time, up to 10 minutes); Restart tries now.
+                </Text>
+              </Alert>
+            )}
             {i.hasWebhookSecret && (
               <Text size="sm">
                 Webhook address for Seam: <Code>{`${window.location.origin}/api/integrations/${i.id}/webhook`}</Code>
