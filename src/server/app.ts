@@ -37,6 +37,8 @@ import { alertRoutes } from './routes/alert-routes.js';
 import { turnoverRoutes } from './routes/turnover-routes.js';
 import { integrationRoutes } from './routes/integration-routes.js';
 import { resetCaseRoutes } from './routes/reset-case-routes.js';
+import { resetPhotoRoutes } from './routes/reset-photo-routes.js';
+import { dashboardRoutes } from './routes/dashboard-routes.js';
 import type { SimFleet } from '../drivers/simulator/index.js';
 
 export interface AppOptions {
@@ -164,6 +166,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));
       await api.register(turnoverRoutes(opts.services));
+      await api.register(resetPhotoRoutes(opts.services));
+      await api.register(dashboardRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

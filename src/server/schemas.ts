@@ -456,3 +456,31 @@ export const ResetCaseRecordOut = z.object({
   publicKeyPem: z.string(),
   verified: z.boolean(),
 });
+
+/** A photo kept as evidence on a reset case (metadata; the bytes are a separate download). */
+export const ResetPhotoOut = z.object({
+  id: z.string(),
+  caseId: z.string(),
+  caption: z.string(),
+  filename: z.string(),
+  mediaType: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  width: z.number(),
+  height: z.number(),
+  createdBy: z.string(),
+  createdAt: when,
+});
+
+/** The dashboard: open cases by state, cases per week by reason, failed checks, today's turnovers. */
+export const DashboardOut = z.object({
+  casesByState: z.array(z.object({ state: z.string(), count: z.number() })),
+  resetsByWeek: z.array(z.object({ week: z.string(), total: z.number(), byReason: z.record(z.string(), z.number()) })),
+  verificationFailures: z.object({
+    count: z.number(),
+    latest: z.array(z.object({ caseId: z.string(), lockId: z.string(), lockName: z.string(), check: z.string(), note: z.string(), actor: z.string(), at: z.string() })),
+  }),
+  /** Filled by the turnover work; an empty list until then. */
+  turnoversToday: z.array(z.record(z.string(), z.unknown())),
+  since: z.string(),
+});

@@ -16,6 +16,8 @@ import { ResetCaseService } from './reset-case-service.js';
 import { OutboxService } from './outbox-service.js';
 import { TurnoverService } from './turnover-service.js';
 import { BackupService, type BackupFiles } from './backup-service.js';
+import { ResetPhotoService } from './reset-photo-service.js';
+import { DashboardService } from './dashboard-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -37,6 +39,8 @@ export interface Services {
   outbox: OutboxService;
   turnovers: TurnoverService;
   backup: BackupService;
+  resetPhotos: ResetPhotoService;
+  dashboard: DashboardService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -61,5 +65,7 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     outbox: new OutboxService(ctx),
     turnovers: new TurnoverService(ctx),
     backup: new BackupService(ctx, files),
+    resetPhotos: new ResetPhotoService(ctx),
+    dashboard: new DashboardService(ctx),
   };
 }

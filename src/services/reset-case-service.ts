@@ -6,6 +6,7 @@
  * one transaction. A step whose device command must not run twice records an `intent` row first; a
  * retry (same key) after a crash looks at the lock before sending anything again.
  */
+import { createHash, createPublicKey } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalJson } from '../crypto/audit-chain.js';
@@ -34,12 +35,14 @@ import {
   type VerificationCheck,
 } from '../domain/reset-case.js';
 import { parseInput } from '../domain/validation.js';
+import type { ResetRecordPdfData } from '../export/reset-record-pdf.js';
 import { isDriverError, type CredentialSchedule, type DeviceStatus, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { ResetCaseRepository, type ResetCaseRow, type ResetStepRow } from '../store/reset-case-repository.js';
-import { credentials, locks, resetCases } from '../store/schema.js';
+import { ResetPhotoRepository } from '../store/reset-photo-repository.js';
+import { credentials, locations, locks, resetCases } from '../store/schema.js';
 import { SecretRepository } from '../store/secret-repository.js';
 import { actorId, actorLabel, authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
 import { lockResource } from './scope.js';
@@ -195,6 +198,7 @@ export class ResetCaseService {
     if ((command.type === 'run_checks' || command.type === 'manual_check') && command.lockId !== row.lockId) {
       throw new AppError('reset.wrong_lock', `this result is for lock ${command.lockId}, which is not the lock of this case`, [{ path: 'command.lockId', message: 'not the lock in this case' }]);
     }
+    if (command.type === 'manual_check' || command.type === 'preflight_check') await this.checkEvidence(id, command.evidence);
     const lock = await this.lockRow(this.ctx.db, row.lockId);
     const at = this.ctx.clock.now();
     const who = { actorId: actorId(actor), at };
@@ -229,6 +233,42 @@ export class ResetCaseService {
     const signer = this.ctx.audit.signer;
     const verified = row.recordKeyId === signer.keyId && signer.verifyBytes(Buffer.from(row.record, 'utf8'), row.recordSignature);
     return { record: JSON.parse(row.record) as Record<string, unknown>, canonical: row.record, signature: row.recordSignature, keyId: row.recordKeyId, publicKeyPem: signer.publicKeyPem, verified };
+  }
+
+  /** The signed close-out record as a PDF: every step, actor, time and result, the checks with their evidence, the signature. */
+  async recordPdf(actor: Actor, id: string): Promise<{ filename: string; bytes: Buffer }> {
+    const rec = await this.record(actor, id);
+    const row = await this.caseRow(this.ctx.db, id);
+    const [place] = await this.ctx.db
+      .select({ lockName: locks.name, location: locations.name })
+      .from(locks)
+      .innerJoin(locations, eq(locations.id, locks.locationId))
+      .where(eq(locks.id, row.lockId));
+    const photos = await new ResetPhotoRepository(this.ctx.db).list(id);
+    const der = createPublicKey(rec.publicKeyPem).export({ type: 'spki', format: 'der' });
+    // The PDF library (and its fonts) load on first use, as for the handbook's PDF.
+    const { renderResetRecordPdf } = await import('../export/reset-record-pdf.js');
+    const bytes = await renderResetRecordPdf({
+      record: rec.record as unknown as ResetRecordPdfData['record'],
+      lockName: place?.lockName ?? row.lockId,
+      location: place?.location ?? '',
+      signature: rec.signature,
+      keyId: rec.keyId,
+      fingerprint: createHash('sha256').update(der).digest('hex').match(/.{4}/g)!.join(' '),
+      verified: rec.verified,
+      photos,
+      printedFor: actorLabel(actor),
+      printedAt: this.ctx.clock.now(),
+    });
+    return { filename: `reset-case-${id.slice(0, 8)}.pdf`, bytes };
+  }
+
+  /** Evidence naming a photo (an id) must be a photo of this case; other evidence is a free reference. */
+  private async checkEvidence(caseId: string, evidence: string[]): Promise<void> {
+    const ids = evidence.filter((e) => z.string().uuid().safeParse(e).success);
+    const known = await new ResetPhotoRepository(this.ctx.db).existing(caseId, ids);
+    const unknown = ids.filter((e) => !known.has(e));
+    if (unknown.length) throw new AppError('reset.invalid', `evidence ${unknown.join(', ')} is not a photo of this case: upload the photo to the case first`, [{ path: 'command.evidence', message: 'not a photo of this case' }]);
   }
 
   // ---- steps ---------------------------------------------------------------------------------
@@ -488,6 +528,7 @@ export class ResetCaseService {
       version: 1,
       case: closed,
       steps: steps.map((s) => ({ seq: s.seq, phase: s.phase, command: s.command, actor: s.actorLabel, actorId: s.actorId, at: s.at.toISOString(), from: s.stateBefore, to: s.stateAfter, events: s.events })),
+      photos: (await new ResetPhotoRepository(tx).list(closed.id)).map((p) => ({ id: p.id, filename: p.filename, caption: p.caption, sha256: p.sha256, by: p.createdBy, at: p.createdAt.toISOString() })),
       signedAt: this.ctx.clock.now().toISOString(),
     });
     const signer = this.ctx.audit.signer;

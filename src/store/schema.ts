@@ -730,6 +730,39 @@ export const resetCaseSteps = pgTable(
 );
 
 /**
+ * Photos a case's checks carry as evidence (the latch working, the override key turning): stored with
+ * the case, metadata (GPS) stripped and upright like handbook attachments, with a WebP thumbnail. A
+ * check names them by id in its `evidence`. Kept while the case is kept (the close-out record lists
+ * them by hash).
+ */
+export const resetCasePhotos = pgTable(
+  'reset_case_photos',
+  {
+    id: uuid('id').primaryKey(),
+    caseId: uuid('case_id')
+      .notNull()
+      .references(() => resetCases.id, { onDelete: 'restrict' }),
+    caption: text('caption').notNull().default(''),
+    filename: text('filename').notNull(),
+    mediaType: text('media_type').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    width: integer('width').notNull(),
+    height: integer('height').notNull(),
+    bytes: bytea('bytes').notNull(),
+    thumbnail: bytea('thumbnail').notNull(),
+    createdById: text('created_by_id').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('reset_case_photos_case_idx').on(t.caseId),
+    check('reset_case_photos_type_check', sql`${t.mediaType} in ('image/png','image/jpeg','image/webp')`),
+    check('reset_case_photos_size_check', sql`${t.size} between 1 and 5242880`),
+  ],
+);
+
+/**
  * What must survive a reset, sealed before anything destructive: the case's PINs with their codes and
  * schedules as JSON, AES-256-GCM under a data key (envelope encryption), the case id bound as
  * associated data. Written once per case.

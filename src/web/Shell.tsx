@@ -7,6 +7,7 @@ import { useSession } from './session.js';
 
 /** The navigation; `organisation` pages have no place, so they need the action organisation-wide. */
 const NAV: { to: string; label: string; action: string; organisation?: boolean }[] = [
+  { to: '/dashboard', label: 'Dashboard', action: 'reset.read' },
   { to: '/locks', label: 'Locks', action: 'lock.read' },
   { to: '/locations', label: 'Locations', action: 'location.read' },
   { to: '/models', label: 'Models', action: 'model.read' },

@@ -2,7 +2,7 @@ import { UnitOccupancy } from './pages/UnitOccupancy.js';
 import { NotificationSettings } from './pages/NotificationSettings.js';
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
-import { StrictMode } from 'react';
+import { lazy, StrictMode, Suspense } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider, Center, Loader } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
@@ -32,6 +32,9 @@ import { AuditLog } from './pages/AuditLog.js';
 import { Integrations } from './pages/Integrations.js';
 import { ResetCases } from './pages/ResetCases.js';
 import { ResetCasePage } from './pages/ResetCasePage.js';
+
+// The dashboard carries the chart library: its own chunk, fetched when the page is opened.
+const Dashboard = lazy(() => import('./pages/Dashboard.js').then((m) => ({ default: m.Dashboard })));
 
 /** A 401 anywhere means the session ended: forget the user, and the app shows the sign-in page. */
 const onError = (e: unknown) => {
@@ -89,6 +92,14 @@ function App() {
           <Route path="/resets/:id" element={<ResetCasePage />} />
           <Route path="/units/:id/occupancy" element={<UnitOccupancy />} />
           <Route path="/settings/notifications" element={<NotificationSettings />} />
+          <Route
+            path="/dashboard"
+            element={
+              <Suspense fallback={<Loader />}>
+                <Dashboard />
+              </Suspense>
+            }
+          />
           <Route path="*" element={<Navigate to="/locks" replace />} />
         </Routes>
       </Shell>

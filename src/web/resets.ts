@@ -3,7 +3,8 @@ import { useRef } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ResetCase, ResetReason, ResetRemedy, ResetState, VerificationCheck, PreflightCheck, ResetBlockReason } from '../domain/reset-case.js';
 import type { ResetCaseView } from '../services/reset-case-service.js';
-import { api, ApiError, type Wire } from './api.js';
+import type { ResetPhotoInfo } from '../services/reset-photo-service.js';
+import { api, ApiError, uploadFile, type Wire } from './api.js';
 
 export type CaseViewJson = Wire<ResetCaseView>;
 export type CaseJson = Wire<ResetCase>;
@@ -75,8 +76,8 @@ export const BLOCK_LABELS: Record<ResetBlockReason, string> = {
 export const useResetCase = (id: string | undefined) =>
   useQuery({ queryKey: ['reset-case', id], enabled: id !== undefined, queryFn: () => api<CaseViewJson>('GET', `/api/reset-cases/${id}`) });
 
-export const useResetCases = (query = '') =>
-  useQuery({ queryKey: ['reset-cases', query], queryFn: async () => (await api<{ items: (CaseJson & { version: number })[] }>('GET', `/api/reset-cases${query}`)).items });
+export const useResetCases = (query = '', enabled = true) =>
+  useQuery({ queryKey: ['reset-cases', query], enabled, queryFn: async () => (await api<{ items: (CaseJson & { version: number })[] }>('GET', `/api/reset-cases${query}`)).items });
 
 /** A random key; `crypto.randomUUID` is missing on plain http (a phone on the LAN), `getRandomValues` is not. */
 function newKey(): string {
@@ -114,5 +115,21 @@ export function useStep(caseId: string) {
       queryClient.setQueryData(['reset-case', caseId], v);
       await queryClient.invalidateQueries({ queryKey: ['reset-cases'] });
     },
+  });
+}
+
+export type PhotoJson = Wire<ResetPhotoInfo>;
+
+export const photoUrl = (caseId: string, photoId: string) => `/api/reset-cases/${caseId}/photos/${photoId}`;
+
+export const useCasePhotos = (caseId: string) =>
+  useQuery({ queryKey: ['reset-case-photos', caseId], queryFn: async () => (await api<{ items: PhotoJson[] }>('GET', `/api/reset-cases/${caseId}/photos`)).items });
+
+/** Uploads one photo to a case (the server checks the type from its content and strips its metadata). */
+export function useUploadPhoto(caseId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ file, caption }: { file: File; caption: string }) => uploadFile<PhotoJson>(`/api/reset-cases/${caseId}/photos${caption ? `?caption=${encodeURIComponent(caption)}` : ''}`, file),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['reset-case-photos', caseId] }),
   });
 }

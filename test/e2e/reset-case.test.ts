@@ -3,10 +3,12 @@
  * owner opens the case and follows the recommendation, a second admin approves (the opener cannot),
  * the technician works at the door on a phone-sized screen (one step at a time, the hold timer must
  * run out before the tick; the browser's clock is driven, nothing sleeps), the simulated lock is
- * reset by hand, checked through the driver and by hand, rebuilt, and the owner closes and signs.
+ * reset by hand, checked through the driver and by hand (a photo of the latch as evidence), rebuilt,
+ * and the owner closes and signs; the signed record downloads as a PDF, linked from the lock and the
+ * audit log. A second case is cancelled with a reason, and the dashboard counts both.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +17,8 @@ import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { jpegWithGps } from '../helpers/images.js';
+import { readPdf } from '../helpers/pdf.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -181,6 +185,14 @@ describe('a compromise reset in a browser', { skip: haveBrowser ? false : `no br
     fleet().outOfBand.pairLockwarden(lock.externalId!);
     await tech.getByTestId('run-checks').click();
     for (const check of ['prior_pins_gone', 'prior_controllers_refused', 'admin_enrollment_accepted']) await expectText(tech.getByTestId(`check-${check}`), /passed/, check);
+    // Who is still locked out until the rebuild: the snapshot's holders by label, never a code.
+    await expectText(tech.getByTestId('locked-out'), /Guest Ada/, 'who is locked out during verification');
+    assert.equal((await tech.getByTestId('locked-out').innerText()).includes(code), false);
+    // A photo of the latch as the evidence of its check: taken on the phone, uploaded, shown as a thumbnail.
+    const chooser = tech.waitForEvent('filechooser', { timeout: WAIT });
+    await tech.getByTestId('photo-latch_and_door').click();
+    await (await chooser).setFiles({ name: 'latch.jpg', mimeType: 'image/jpeg', buffer: await jpegWithGps() });
+    await tech.getByTestId('evidence-latch_and_door').waitFor({ timeout: WAIT });
     for (let i = 0; i < 6; i++) {
       const pass = tech.getByRole('button', { name: 'Pass', exact: true });
       if ((await pass.count()) === 0) break;
@@ -188,6 +200,9 @@ describe('a compromise reset in a browser', { skip: haveBrowser ? false : `no br
       await pass.first().click();
       await assertEventually(async () => (await pass.count()) < before, 'the check recorded');
     }
+    await expectText(tech.getByTestId('check-latch_and_door'), /passed/, 'the latch check');
+    await tech.getByTestId('photo-thumbnail').first().waitFor({ timeout: WAIT });
+    assert.equal(await tech.getByTestId('photo-thumbnail').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the thumbnail loads');
     await tech.screenshot({ path: path.join(shots, 'reset-verification.png'), fullPage: true });
     await tech.getByRole('button', { name: 'Verification complete' }).click();
     await state(tech, /Rebuild/);
@@ -207,5 +222,54 @@ describe('a compromise reset in a browser', { skip: haveBrowser ? false : `no br
     assert.equal(rec.verified, true);
     assert.equal(JSON.stringify(rec).includes(code), false);
     await owner.screenshot({ path: path.join(shots, 'reset-closed.png'), fullPage: true });
+  });
+
+  it('the close-out PDF downloads from the case page, names every step and actor, and is linked from the lock and the audit log', async () => {
+    const id = caseUrl.split('/').pop()!;
+    const rec = await owner.evaluate(async (u) => (await fetch(u)).json() as Promise<{ record: { steps: { command: string; actor: string }[]; case: { verification: { latch_and_door: { evidence: string[] } } } } }>, `/api/reset-cases/${id}/record`);
+    assert.equal(rec.record.case.verification.latch_and_door.evidence.length, 1, 'the photo is the latch check\'s evidence');
+    const download = owner.waitForEvent('download', { timeout: WAIT });
+    await owner.getByTestId('record-pdf').click();
+    const file = await (await download).path();
+    const text = (await readPdf(readFileSync(file))).pages.join(' ');
+    for (const s of rec.record.steps) assert.ok(text.includes(s.command.replace(/_/g, ' ')), `the PDF names the step ${s.command}`);
+    for (const who of new Set(rec.record.steps.map((s) => s.actor))) assert.ok(text.includes(who), `the PDF names ${who}`);
+    assert.ok(text.includes('latch.jpg'), 'the PDF lists the photo');
+    await owner.goto(`${server.url}/locks/${lock.id}`);
+    await owner.getByTestId('lock-reset-cases').waitFor({ timeout: WAIT });
+    assert.equal(await owner.getByTestId('case-record-pdf').first().getAttribute('href'), `/api/reset-cases/${id}/record.pdf`);
+    assert.equal(await owner.getByTestId('case-link').first().getAttribute('href'), `/resets/${id}`);
+    await owner.goto(`${server.url}/audit`);
+    const closeRow = owner.locator('tr[data-action="reset.close"]');
+    await closeRow.first().waitFor({ timeout: WAIT });
+    assert.equal(await closeRow.first().getByTestId('audit-record-pdf').getAttribute('href'), `/api/reset-cases/${id}/record.pdf`);
+  });
+
+  it('a second case is cancelled with a reason while nothing destructive has happened', async () => {
+    const other = (await server.runtime.services.locks.list(SYSTEM, { limit: 200 })).items.find((l) => l.id !== lock.id && l.serviceState === 'in_service' && l.driver === 'simulator')!;
+    await owner.goto(`${server.url}/locks/${other.id}`);
+    await owner.getByTestId('reset-case').click();
+    await owner.getByTestId('reason').click();
+    await owner.getByRole('option', { name: 'Stuck in a pairing loop' }).click();
+    await owner.getByRole('button', { name: 'Open the case' }).click();
+    await owner.getByTestId('follow').click();
+    await state(owner, /Preflight/);
+    await owner.getByTestId('cancel-case').click();
+    assert.equal(await owner.getByTestId('confirm-cancel').isDisabled(), true, 'no cancel without a reason');
+    await owner.getByLabel('Why the case is cancelled').fill('the app re-paired after a restart');
+    await owner.getByTestId('confirm-cancel').click();
+    await state(owner, /Cancelled/);
+    await expectText(owner.getByTestId('closed'), /cancelled/, 'the outcome');
+    assert.equal(await owner.getByTestId('cancel-case').count(), 0, 'a finished case offers no cancel');
+  });
+
+  it('the dashboard counts the closed and the cancelled case, with its charts', async () => {
+    await owner.goto(`${server.url}/dashboard`);
+    await expectText(owner.getByTestId('dash-reasons'), /Credential compromise 1/, 'the compromise reset in the weekly figures');
+    await expectText(owner.getByTestId('dash-reasons'), /Stuck in a pairing loop 1/, 'the cancelled case in the weekly figures');
+    await expectText(owner.getByTestId('dash-open-total'), /^0 open$/, 'no case left open');
+    await expectText(owner.getByTestId('dash-turnovers'), /No turnovers due today/, 'the turnovers panel');
+    assert.ok((await owner.locator('[data-testid="dashboard"] .recharts-surface').count()) >= 2, 'both charts drawn');
+    await owner.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });
   });
 });

@@ -165,6 +165,17 @@ describe('authorization matrix: every route × role × scope relation × grant s
     if (fresh) return openCaseOn(await freshLock(c.relation), 'matrix case');
     return cases.get(c.relation)!;
   }
+  // A photo on a case: on a fresh case for allowed cells, one shared per place for the others.
+  const photos = new Map<Relation, { caseId: string; pid: string }>();
+  async function photoFor(c: Cell, fresh: boolean): Promise<{ caseId: string; pid: string }> {
+    const make = async () => {
+      const caseId = await caseFor(c, fresh);
+      return { caseId, pid: (await svc().resetPhotos.add(SYSTEM, caseId, { bytes: await jpeg(40, 30), filename: 'latch.jpg' })).id };
+    };
+    if (fresh) return make();
+    if (!photos.has(c.relation)) photos.set(c.relation, await make());
+    return photos.get(c.relation)!;
+  }
   async function grantAt(rel: Relation): Promise<string> {
     return (await svc().access.grant(SYSTEM, { userId: grantee, role: 'technician', locationId: locationAt(rel) })).id;
   }
@@ -437,6 +448,35 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'DELETE /api/notification-endpoints/{id}', kind: 'org', passed: [404], build: async () => ({ method: 'DELETE', url: '/api/notification-endpoints/00000000-0000-4000-8000-000000000000' }) },
     { op: 'GET /api/outbox', kind: 'org', build: async () => ({ method: 'GET', url: '/api/outbox' }) },
     { op: 'POST /api/outbox/{id}/retry', kind: 'org', passed: [404], build: async () => ({ method: 'POST', url: '/api/outbox/00000000-0000-4000-8000-000000000000/retry' }) },
+    // The close-out PDF of an open case: 409 past authorization, like the JSON record.
+    { op: 'GET /api/reset-cases/{id}/record.pdf', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record.pdf` }) },
+    {
+      op: 'POST /api/reset-cases/{id}/photos',
+      kind: 'place',
+      actions: ['reset.perform'],
+      build: async (c, a) => ({ method: 'POST', url: `/api/reset-cases/${await caseFor(c, a)}/photos`, payload: await jpeg(40, 30), headers: { 'content-type': 'image/jpeg', 'x-filename': 'latch.jpg' } }),
+    },
+    { op: 'GET /api/reset-cases/{id}/photos', kind: 'place', actions: ['reset.read'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/photos` }) },
+    {
+      op: 'GET /api/reset-cases/{id}/photos/{pid}',
+      kind: 'place',
+      actions: ['reset.read'],
+      build: async (c, a) => {
+        const x = await photoFor(c, a);
+        return { method: 'GET', url: `/api/reset-cases/${x.caseId}/photos/${x.pid}` };
+      },
+    },
+    {
+      op: 'GET /api/reset-cases/{id}/photos/{pid}/thumbnail',
+      kind: 'place',
+      actions: ['reset.read'],
+      build: async (c, a) => {
+        const x = await photoFor(c, a);
+        return { method: 'GET', url: `/api/reset-cases/${x.caseId}/photos/${x.pid}/thumbnail` };
+      },
+    },
+    // The dashboard counts what the reader may see.
+    { op: 'GET /api/dashboard', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/dashboard' }) },
     { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
     // Spreadsheets.
     { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },

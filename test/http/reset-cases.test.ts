@@ -10,6 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Actor } from '../../src/domain/identity.js';
 import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
 import type { ResetCaseView } from '../../src/services/reset-case-service.js';
+import sharp from 'sharp';
+import { hasGps, jpeg, jpegWithGps } from '../helpers/images.js';
+import { readPdf } from '../helpers/pdf.js';
 import { asSession, expectError, fieldPaths, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, testApp, type HttpEnv, type Session } from '../helpers/http.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
@@ -70,9 +73,32 @@ describe('reset cases over HTTP', () => {
     env.fleet.outOfBand.enrollAdmin(ext, 'owner phone');
     env.fleet.outOfBand.pairLockwarden(ext);
     v = await step(tech, id, { type: 'run_checks', lockId: lock.id });
+    // A photo as evidence: uploaded to the case (GPS stripped), then named by id in the check.
+    const upload = (body: Buffer, name: string) =>
+      injectAs(env.app, asSession(tech), { method: 'POST', url: `/api/reset-cases/${id}/photos?caption=latch`, payload: body, headers: { 'content-type': 'image/jpeg', 'x-filename': name } });
+    res = await upload(await jpegWithGps(), 'latch.jpg');
+    assert.equal(res.statusCode, 201, res.body);
+    const photo = res.json<{ id: string; sha256: string }>();
+    const stored = await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/photos/${photo.id}` });
+    assert.equal(stored.statusCode, 200);
+    assert.equal(hasGps((await sharp(stored.rawPayload).metadata()).exif), false, 'no GPS in the stored photo');
+    const thumb = await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/photos/${photo.id}/thumbnail` });
+    assert.equal(thumb.headers['content-type'], 'image/webp');
+    // Bad input: a clear error and nothing stored or recorded.
+    const version = v.version;
+    assert.match(expectError(await upload(Buffer.from('MZ this is a program'), 'latch.jpg'), 415, 'reset.photo_type').message, /latch\.jpg.*PNG, JPEG or WebP/);
+    expectError(await upload(Buffer.from('%PDF-1.4 manual'), 'manual.pdf'), 415, 'reset.photo_type');
+    expectError(await upload(Buffer.alloc(5 * 1024 * 1024 + 1, 0xff), 'huge.jpg'), 413, 'reset.photo_too_large');
+    const bogus = randomUUID();
+    const bad = expectError(await post(tech, `/api/reset-cases/${id}/steps`, { idempotencyKey: randomUUID(), command: { type: 'manual_check', lockId: lock.id, check: 'latch_and_door', passed: true, evidence: [bogus] } }), 400, 'reset.invalid');
+    assert.deepEqual(fieldPaths(bad), ['command.evidence']);
+    const listed = (await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/photos` })).json<{ items: { id: string }[] }>().items;
+    assert.deepEqual(listed.map((p) => p.id), [photo.id]);
+    assert.equal((await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}` })).json<ResetCaseView>().version, version, 'refused input changed nothing');
     for (const check of v.requiredChecks.filter((c) => !v.case.verification[c]?.passed)) {
-      v = await step(tech, id, { type: 'manual_check', lockId: lock.id, check, passed: true, note: 'ok', evidence: ['photo-1.jpg'] });
+      v = await step(tech, id, { type: 'manual_check', lockId: lock.id, check, passed: true, note: 'ok', evidence: check === 'latch_and_door' ? [photo.id] : ['photo-1.jpg'] });
     }
+    assert.deepEqual(v.case.verification.latch_and_door?.evidence, [photo.id]);
     v = await step(tech, id, { type: 'complete_verification' });
     v = await step(tech, id, { type: 'rebuild' });
     v = await step(tech, id, { type: 'complete_rebuild' });
@@ -82,13 +108,37 @@ describe('reset cases over HTTP', () => {
 
     res = await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/record` });
     assert.equal(res.statusCode, 200, res.body);
-    const rec = res.json<{ canonical: string; signature: string; publicKeyPem: string; verified: boolean; record: { steps: { command: string; actor: string }[] } }>();
+    const rec = res.json<{ canonical: string; signature: string; keyId: string; publicKeyPem: string; verified: boolean; record: { steps: { command: string; actor: string }[] } }>();
     assert.equal(rec.verified, true);
     assert.equal(verify(null, Buffer.from(rec.canonical), createPublicKey(rec.publicKeyPem), Buffer.from(rec.signature, 'base64url')), true, 'anyone with the public key can check the record');
     assert.deepEqual(
       rec.record.steps.filter((s) => s.command === 'approve').map((s) => s.actor),
       ['second@example.test'],
     );
+    assert.deepEqual((rec.record as unknown as { photos: { id: string }[] }).photos.map((p) => p.id), [photo.id], 'the signed record lists the photo');
+    expectError(await upload(await jpeg(40, 30), 'late.jpg'), 409, 'reset.wrong_state');
+
+    // The same record as a PDF: every step by name with its actor, the photo, the signature.
+    const pdfRes = await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/record.pdf` });
+    assert.equal(pdfRes.statusCode, 200, pdfRes.body);
+    assert.equal(pdfRes.headers['content-type'], 'application/pdf');
+    assert.match(String(pdfRes.headers['content-disposition']), /^attachment; filename="reset-case-/);
+    const text = (await readPdf(pdfRes.rawPayload)).pages.join(' ');
+    for (const s of rec.record.steps) assert.ok(text.includes(`${s.command.replace(/_/g, ' ')}`), `the PDF names step ${s.command}`);
+    for (const who of ['owner@', 'second@example.test', 'tech@example.test']) assert.ok(text.includes(who), `the PDF names ${who}`);
+    assert.ok(text.includes('latch.jpg') && text.includes(photo.sha256), 'the PDF lists the photo with its hash');
+    assert.ok(text.includes(rec.keyId) && /Public key fingerprint/.test(text), 'the PDF carries the key id and fingerprint');
+    assert.ok(text.includes('latch and door — passed'), 'the PDF lists the verification checks');
+    assert.equal(text.includes(code), false, 'no PIN code in the PDF');
+
+    // The dashboard counts the closed case in this week's compromise resets.
+    const dash = await injectAs(env.app, asSession(tech), { method: 'GET', url: '/api/dashboard' });
+    assert.equal(dash.statusCode, 200, dash.body);
+    const d = dash.json<{ resetsByWeek: { total: number; byReason: Record<string, number> }[]; casesByState: { state: string; count: number }[]; turnoversToday: unknown[] }>();
+    assert.equal(d.resetsByWeek.at(-1)!.byReason.credential_compromise, 1);
+    assert.deepEqual(d.turnoversToday, []);
+    assert.equal((await env.app.inject({ method: 'GET', url: '/api/dashboard' })).statusCode, 401);
+
     const list = await injectAs(env.app, asSession(owner), { method: 'GET', url: `/api/reset-cases?state=closed&lockId=${lock.id}` });
     assert.equal(list.statusCode, 200, list.body);
     assert.equal(list.json<{ items: unknown[] }>().items.length, 1);

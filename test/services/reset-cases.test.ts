@@ -14,7 +14,7 @@ import type { Lock } from '../../src/domain/locks.js';
 import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
 import type { ResetCommand, ResetCaseView } from '../../src/services/reset-case-service.js';
-import { auditLog, credentials, resetCaseSteps, resetSnapshots } from '../../src/store/schema.js';
+import { auditLog, credentials, resetCaseSteps, resetCases, resetSnapshots } from '../../src/store/schema.js';
 import { roleActor } from '../helpers/actors.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 
@@ -379,5 +379,43 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const list = await svc().list(MANAGER, { lockId: locks['FP-300/b']!.id });
     assert.equal(list.items.length, 1);
     assert.equal((await svc().list(MANAGER, { state: 'closed,cancelled' })).items.every((c) => c.state === 'closed' || c.state === 'cancelled'), true);
+  });
+
+  it('dashboard: open cases by state, cases per week by reason and failed checks, counted in SQL within the reader\'s scope', async () => {
+    // Two cases at another site: one left in triage, one cancelled. A manager scoped there sees only those.
+    const here = locks['FP-300/a']!;
+    const sites = (await env.services.locations.list(SYSTEM)).filter((l) => l.kind === 'site');
+    const elsewhere = sites.find((l) => l.id !== here.siteId)!;
+    const there = (await env.services.locks.list(SYSTEM, { limit: 500 })).items.filter((l) => l.siteId === elsewhere.id && l.serviceState === 'in_service' && l.driver === 'simulator');
+    assert.ok(there.length >= 2, 'two demo locks at another site');
+    await svc().open(MANAGER, { lockId: there[0]!.id, reason: 'pairing_loop' });
+    const cancelled = await svc().open(MANAGER, { lockId: there[1]!.id, reason: 'ownership_transfer' });
+    await step(cancelled.case.id, { type: 'cancel', note: 'the sale fell through' });
+    const away = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000aab1', locationPath: elsewhere.path, locationId: elsewhere.id });
+    const mine = await env.services.dashboard.get(away);
+    assert.deepEqual(mine.casesByState.filter((s) => s.count > 0), [{ state: 'triage', count: 1 }]);
+    assert.equal(mine.resetsByWeek.length, 12);
+    assert.equal(mine.resetsByWeek.at(-1)!.week, '2026-02-23', 'the last row is this week (Monday, UTC)');
+    assert.equal(mine.since, '2025-12-08');
+    assert.deepEqual(mine.resetsByWeek.at(-1)!.byReason, { pairing_loop: 1, ownership_transfer: 1 });
+    assert.equal(mine.resetsByWeek.reduce((n, w) => n + w.total, 0), 2);
+    assert.deepEqual(mine.verificationFailures, { count: 0, latest: [] }, 'no failure from outside the scope');
+    assert.deepEqual(mine.turnoversToday, []);
+
+    // Everywhere: the same figures as counting the rows by hand.
+    const all = await env.services.dashboard.get(SYSTEM);
+    const cases = await env.database.db.select().from(resetCases);
+    const open = new Map<string, number>();
+    for (const c of cases) if (c.state !== 'closed' && c.state !== 'cancelled') open.set(c.state, (open.get(c.state) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(all.casesByState.filter((s) => s.count > 0).map((s) => [s.state, s.count])), Object.fromEntries(open));
+    assert.equal(all.resetsByWeek.at(-1)!.total, cases.length);
+    const failed = (await env.database.db.select().from(resetCaseSteps))
+      .filter((s) => s.phase === 'done')
+      .flatMap((s) => s.events.filter((e) => e.type === 'check_result' && e.passed === false).map((e) => ({ caseId: s.caseId, check: e.check })));
+    assert.ok(failed.length > 0, 'earlier cases recorded failed checks (a lock that stayed out of setup mode)');
+    assert.equal(all.verificationFailures.count, failed.length);
+    assert.equal(all.verificationFailures.latest.length, Math.min(10, failed.length));
+    for (const f of all.verificationFailures.latest) assert.ok(failed.some((x) => x.caseId === f.caseId && x.check === f.check), `${f.check} on ${f.lockName}`);
+    await refuses(env.services.dashboard.get(roleActor('occupant')), 'auth.forbidden');
   });
 });

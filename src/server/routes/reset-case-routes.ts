@@ -33,6 +33,22 @@ export function resetCaseRoutes(services: Services): FastifyPluginAsyncZod {
       async (req) => services.resetCases.step(actorOf(req), req.params.id, req.body),
     );
 
+    app.get(
+      '/reset-cases/:id/record.pdf',
+      {
+        schema: {
+          tags,
+          summary: 'The signed close-out record as a PDF',
+          description: 'application/pdf, as an attachment: every step with actor, time and result, the checks with their evidence, the photos by hash, the Ed25519 signature and the public key fingerprint. 409 until the case is closed.',
+          params: IdParams,
+        },
+      },
+      async (req, reply) => {
+        const pdf = await services.resetCases.recordPdf(actorOf(req), req.params.id);
+        return reply.header('cache-control', 'no-store').header('content-disposition', `attachment; filename="${pdf.filename}"`).type('application/pdf').send(pdf.bytes);
+      },
+    );
+
     app.get('/reset-cases/:id/record', { schema: { tags, params: IdParams, response: { 200: ResetCaseRecordOut } } }, async (req) => services.resetCases.record(actorOf(req), req.params.id));
   };
 }

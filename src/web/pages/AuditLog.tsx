@@ -1,6 +1,7 @@
 import { useState } from 'react';
-import { Alert, Badge, Button, Code, Group, Loader, Select, Stack, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Code, Group, Loader, Select, Stack, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link } from 'react-router-dom';
 import type { AuditEntry, AuditVerifyReport } from '../../domain/audit.js';
 import { api, formAlert, formatDate, type Wire } from '../api.js';
 
@@ -154,7 +155,22 @@ export function AuditLog() {
                   {e.outcome}
                 </Text>
               </Table.Td>
-              <Table.Td>{e.targetLabel ?? e.targetId ?? ''}</Table.Td>
+              <Table.Td>
+                {e.targetType === 'reset_case' && e.targetId ? (
+                  <Stack gap={0}>
+                    <Anchor component={Link} to={`/resets/${e.targetId}`} size="sm" data-testid="audit-case-link">
+                      {e.targetLabel ?? e.targetId}
+                    </Anchor>
+                    {e.action === 'reset.close' && (
+                      <Anchor href={`/api/reset-cases/${e.targetId}/record.pdf`} size="xs" download data-testid="audit-record-pdf">
+                        signed record (PDF)
+                      </Anchor>
+                    )}
+                  </Stack>
+                ) : (
+                  (e.targetLabel ?? e.targetId ?? '')
+                )}
+              </Table.Td>
               <Table.Td>
                 <Text size="xs">{e.clientIp ?? ''}</Text>
               </Table.Td>

@@ -12,6 +12,7 @@ import { useCan } from '../session.js';
 import { LockAlerts } from './LockAlerts.js';
 import { LockCredentials } from './LockCredentials.js';
 import { LockHistory } from './LockHistory.js';
+import { LockResetCases } from './LockResetCases.js';
 import { StateBadge } from './StateBadge.js';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
@@ -125,6 +126,7 @@ export function LockDetail() {
         </Text>
       </Card>
       <LockCredentials lock={l} />
+      <LockResetCases lockId={l.id} />
       <LockHistory lockId={l.id} />
       <Modal opened={retiring} onClose={() => setRetiring(false)} title={`Retire ${l.name}`}>
         <Stack>

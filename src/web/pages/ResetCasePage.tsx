@@ -3,13 +3,13 @@
  * laid out for a phone: full-width buttons, one procedure step on screen, a big timer for timed holds.
  */
 import { useEffect, useState } from 'react';
-import { Alert, Badge, Button, Card, Checkbox, Group, Loader, Progress, RingProgress, Select, Stack, Text, Textarea, Timeline, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, Image, Loader, Progress, RingProgress, Select, SimpleGrid, Stack, Text, Textarea, Timeline, Title } from '@mantine/core';
 import { Link, useParams } from 'react-router-dom';
 import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
 import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy } from '../../domain/reset-case.js';
 import { formAlert, formatDate } from '../api.js';
 import { useCan, useSession } from '../session.js';
-import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, useResetCase, useStep, type CaseViewJson } from '../resets.js';
+import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, photoUrl, useCasePhotos, useResetCase, useStep, useUploadPhoto, type CaseViewJson } from '../resets.js';
 
 type Send = (command: { type: string } & Record<string, unknown>) => void;
 
@@ -49,6 +49,7 @@ export function ResetCasePage() {
         <Alert color="orange">A device command ({v.openIntents.map((i) => i.command).join(', ')}) was started and not confirmed: repeat that step; the lock is checked before anything is sent again.</Alert>
       )}
       <Now v={v} send={send} busy={step.isPending} />
+      {v.next.includes('cancel') && <CancelCase send={send} busy={step.isPending} />}
       {v.missing.length > 0 && !['closed', 'cancelled', 'triage'].includes(c.state) && (
         <Card withBorder>
           <Text size="sm" fw={600}>
@@ -66,7 +67,84 @@ export function ResetCasePage() {
           {v.lockedOut.map((i) => i.label).join(', ')}
         </Alert>
       )}
+      <Photos caseId={c.id} />
       <History v={v} />
+    </Stack>
+  );
+}
+
+/** Cancelling a case that has not yet done anything destructive, with the reason on the record. */
+function CancelCase({ send, busy }: { send: Send; busy: boolean }) {
+  const canManage = useCan('reset.manage');
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState('');
+  if (!canManage) return null;
+  return open ? (
+    <Card withBorder data-testid="cancel-form">
+      <Stack>
+        <Textarea label="Why the case is cancelled" value={reason} onChange={(e) => setReason(e.currentTarget.value)} autosize minRows={2} />
+        <Group>
+          <Button color="red" onClick={() => send({ type: 'cancel', note: reason })} disabled={busy || !reason.trim()} data-testid="confirm-cancel">
+            Cancel the case
+          </Button>
+          <Button variant="default" onClick={() => setOpen(false)}>
+            Keep it open
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
+  ) : (
+    <Button variant="subtle" color="red" onClick={() => setOpen(true)} data-testid="cancel-case">
+      Cancel this case…
+    </Button>
+  );
+}
+
+/** The case's photos, as thumbnails that open the full (metadata-stripped) image. */
+function Photos({ caseId }: { caseId: string }) {
+  const photos = useCasePhotos(caseId);
+  if (!photos.data?.length) return null;
+  return (
+    <Card withBorder data-testid="case-photos">
+      <Title order={4} mb="sm">
+        Photos
+      </Title>
+      <SimpleGrid cols={{ base: 2, sm: 4 }}>
+        {photos.data.map((p) => (
+          <Anchor key={p.id} href={photoUrl(caseId, p.id)} target="_blank">
+            <Image src={`${photoUrl(caseId, p.id)}/thumbnail`} alt={p.caption || p.filename} h={100} fit="contain" data-testid="photo-thumbnail" />
+            <Text size="xs" c="dimmed" truncate>
+              {p.caption || p.filename}
+            </Text>
+          </Anchor>
+        ))}
+      </SimpleGrid>
+    </Card>
+  );
+}
+
+/** Adds photos for one check; their ids go with the check's result as evidence. */
+function CheckPhotos({ caseId, check, ids, onChange }: { caseId: string; check: string; ids: string[]; onChange: (ids: string[]) => void }) {
+  const upload = useUploadPhoto(caseId);
+  return (
+    <Stack gap={4}>
+      <Group gap="xs">
+        <FileButton accept="image/png,image/jpeg,image/webp" onChange={(file) => file && upload.mutate({ file, caption: CHECK_LABELS[check as keyof typeof CHECK_LABELS] }, { onSuccess: (p) => onChange([...ids, p.id]) })}>
+          {(props) => (
+            <Button {...props} size="xs" variant="default" loading={upload.isPending} data-testid={`photo-${check}`}>
+              Add a photo
+            </Button>
+          )}
+        </FileButton>
+        {ids.map((id) => (
+          <Image key={id} src={`${photoUrl(caseId, id)}/thumbnail`} alt="evidence photo" h={40} w={56} fit="cover" radius="sm" data-testid={`evidence-${check}`} />
+        ))}
+      </Group>
+      {upload.error && (
+        <Text size="xs" c="red" data-testid="photo-error">
+          {upload.error.message}
+        </Text>
+      )}
     </Stack>
   );
 }
@@ -218,9 +296,14 @@ function Now({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) 
             {formatDate(c.closedAt)} by {c.closedBy}
           </Text>
           {v.record && (
-            <Button component="a" href={`/api/reset-cases/${c.id}/record`} target="_blank" variant="light" mt="sm">
-              Signed record (JSON, key {v.record.keyId})
-            </Button>
+            <Group mt="sm">
+              <Button component="a" href={`/api/reset-cases/${c.id}/record.pdf`} download data-testid="record-pdf">
+                Signed record (PDF)
+              </Button>
+              <Button component="a" href={`/api/reset-cases/${c.id}/record`} target="_blank" variant="light">
+                Signed record (JSON, key {v.record.keyId})
+              </Button>
+            </Group>
           )}
         </Card>
       );
@@ -321,6 +404,7 @@ function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: bo
   const c = v.case;
   const canPerform = useCan('reset.perform');
   const [notes, setNotes] = useState<Record<string, string>>({});
+  const [photos, setPhotos] = useState<Record<string, string[]>>({});
   const manual = new Set<string>(MANUAL_CHECKS);
   return (
     <Card withBorder data-testid="verification">
@@ -336,16 +420,26 @@ function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: bo
                 </Badge>
               </Group>
               {m?.note && <Text size="xs" c="dimmed">{m.note}</Text>}
-              {canPerform && manual.has(check) && !m?.passed && (
-                <Group grow>
-                  <Textarea placeholder="note or photo reference" autosize minRows={1} value={notes[check] ?? ''} onChange={(e) => setNotes({ ...notes, [check]: e.currentTarget.value })} />
-                  <Button color="green" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: true, note: notes[check] ?? '' })} disabled={busy}>
-                    Pass
-                  </Button>
-                  <Button color="red" variant="light" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: false, note: notes[check] ?? '' })} disabled={busy}>
-                    Fail
-                  </Button>
+              {m && m.evidence.length > 0 && (
+                <Group gap={4}>
+                  {m.evidence.map((e) =>
+                    /^[0-9a-f-]{36}$/.test(e) ? <Image key={e} src={`${photoUrl(c.id, e)}/thumbnail`} alt="evidence photo" h={40} w={56} fit="cover" radius="sm" /> : <Text key={e} size="xs">{e}</Text>,
+                  )}
                 </Group>
+              )}
+              {canPerform && manual.has(check) && !m?.passed && (
+                <>
+                  <Group grow>
+                    <Textarea placeholder="note" autosize minRows={1} value={notes[check] ?? ''} onChange={(e) => setNotes({ ...notes, [check]: e.currentTarget.value })} />
+                    <Button color="green" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: true, note: notes[check] ?? '', evidence: photos[check] ?? [] })} disabled={busy}>
+                      Pass
+                    </Button>
+                    <Button color="red" variant="light" onClick={() => send({ type: 'manual_check', lockId: v.lock.id, check, passed: false, note: notes[check] ?? '', evidence: photos[check] ?? [] })} disabled={busy}>
+                      Fail
+                    </Button>
+                  </Group>
+                  <CheckPhotos caseId={c.id} check={check} ids={photos[check] ?? []} onChange={(ids) => setPhotos((p) => ({ ...p, [check]: ids }))} />
+                </>
               )}
             </Stack>
           );

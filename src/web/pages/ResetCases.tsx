@@ -11,7 +11,12 @@ import { REASON_LABELS, STATE_LABELS, useResetCases, type CaseViewJson } from '.
 export function ResetCases() {
   const [params] = useSearchParams();
   const lockId = params.get('lockId');
-  const cases = useResetCases(lockId ? `?lockId=${lockId}` : '');
+  const state = params.get('state');
+  const q = new URLSearchParams();
+  if (lockId) q.set('lockId', lockId);
+  if (state) q.set('state', state);
+  const qs = q.toString();
+  const cases = useResetCases(qs ? `?${qs}` : '');
   const canManage = useCan('reset.manage');
   return (
     <Stack>
