@@ -473,6 +473,15 @@ export const ResetPhotoOut = z.object({
 });
 
 /** The dashboard: open cases by state, cases per week by reason, failed checks, today's turnovers. */
+/** A unit's turnover today: who leaves, who arrives, and each lock's state for both. */
+export const TurnoverOut = z.object({
+  locationId: z.string(),
+  unitName: z.string(),
+  outgoing: z.object({ id: z.string(), guestName: z.string(), checkOut: z.date() }).nullable(),
+  incoming: z.object({ id: z.string(), guestName: z.string(), checkIn: z.date() }).nullable(),
+  locks: z.array(z.object({ lockId: z.string(), lockName: z.string(), outgoing: z.string(), incoming: z.string(), error: z.string().nullable() })),
+});
+
 export const DashboardOut = z.object({
   casesByState: z.array(z.object({ state: z.string(), count: z.number() })),
   resetsByWeek: z.array(z.object({ week: z.string(), total: z.number(), byReason: z.record(z.string(), z.number()) })),
@@ -480,7 +489,7 @@ export const DashboardOut = z.object({
     count: z.number(),
     latest: z.array(z.object({ caseId: z.string(), lockId: z.string(), lockName: z.string(), check: z.string(), note: z.string(), actor: z.string(), at: z.string() })),
   }),
-  /** Filled by the turnover work; an empty list until then. */
-  turnoversToday: z.array(z.record(z.string(), z.unknown())),
+  /** Units where a guest leaves or arrives today (in the unit's time zone), within the reader's credential.read scope. */
+  turnoversToday: z.array(TurnoverOut),
   since: z.string(),
 });

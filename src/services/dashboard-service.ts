@@ -7,6 +7,7 @@ import type { Actor } from '../domain/identity.js';
 import { RESET_REASONS, RESET_STATES, type ResetReason, type ResetState } from '../domain/reset-case.js';
 import { ResetDashboardRepository, type VerificationFailureRow } from '../store/reset-dashboard-repository.js';
 import { readScope, type ServiceContext } from './context.js';
+import type { TurnoverService, TurnoverView } from './turnover-service.js';
 
 /** Weeks the "resets over time" chart covers, this one included. */
 export const DASHBOARD_WEEKS = 12;
@@ -17,11 +18,6 @@ const WEEK_MS = 7 * 24 * 3600_000;
  * A turnover due today, as the turnover work will report it. The slot is here so the dashboard and
  * its API have their final shape; until the turnover service provides them the list is empty.
  */
-export type TurnoverDueToday = Record<string, unknown>;
-
-/** Where the dashboard gets today's turnovers (set by the turnover service once it exists). */
-export type TurnoversDueToday = (actor: Actor, scope: string[] | null, today: Date) => Promise<TurnoverDueToday[]>;
-
 export interface Dashboard {
   /** Every state a case can be open in, in workflow order, with how many cases are in it. */
   casesByState: { state: ResetState; count: number }[];
@@ -29,7 +25,8 @@ export interface Dashboard {
   resetsByWeek: { week: string; total: number; byReason: Partial<Record<ResetReason, number>> }[];
   /** Failed verification checks recorded in the same weeks: how many, and the latest. */
   verificationFailures: { count: number; latest: VerificationFailureRow[] };
-  turnoversToday: TurnoverDueToday[];
+  /** Units where a guest leaves or arrives today, with each lock's state (the turnover service's view). */
+  turnoversToday: TurnoverView[];
   /** The first day the weekly figures count from (YYYY-MM-DD). */
   since: string;
 }
@@ -42,10 +39,10 @@ export function weekStart(d: Date): Date {
 }
 
 export class DashboardService {
-  /** Replaced by the turnover service when it provides today's turnovers. */
-  turnoversDueToday: TurnoversDueToday = () => Promise.resolve([]);
-
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly turnovers: TurnoverService,
+  ) {}
 
   /** The dashboard for `actor`, scoped like the reset case list. */
   async get(actor: Actor): Promise<Dashboard> {
@@ -57,7 +54,7 @@ export class DashboardService {
       repo.openByState(scope),
       repo.openedByWeek(scope, first),
       repo.verificationFailures(scope, first, LATEST_FAILURES),
-      this.turnoversDueToday(actor, scope, now),
+      this.turnovers.dueTodayEverywhere(actor),
     ]);
     const openCount = new Map(open.map((r) => [r.state, Number(r.count)]));
     const weeks = Array.from({ length: DASHBOARD_WEEKS }, (_, i) => new Date(first.getTime() + i * WEEK_MS).toISOString().slice(0, 10));

@@ -46,6 +46,7 @@ export interface Services {
 /** Builds the services over a database, clock and id source. */
 export function createServices(ctx: ServiceContext, files: BackupFiles = { dataDir: null }): Services {
   const auth = new AuthService(ctx);
+  const turnovers = new TurnoverService(ctx);
   return {
     ctx,
     auth,
@@ -63,9 +64,9 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     lockEvents: new LockEventService(ctx),
     resetCases: new ResetCaseService(ctx),
     outbox: new OutboxService(ctx),
-    turnovers: new TurnoverService(ctx),
+    turnovers,
     backup: new BackupService(ctx, files),
     resetPhotos: new ResetPhotoService(ctx),
-    dashboard: new DashboardService(ctx),
+    dashboard: new DashboardService(ctx, turnovers),
   };
 }

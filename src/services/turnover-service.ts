@@ -11,7 +11,7 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from 'drizzle-orm';
 import { capabilitiesFromModel, generatePin, checkPinForLock } from '../domain/credentials.js';
 import { AppError } from '../domain/errors.js';
-import { isAllowed, type Actor } from '../domain/identity.js';
+import { inScope, isAllowed, scopeOf, type Actor } from '../domain/identity.js';
 import {
   PRELOAD_MS,
   StayCreateSchema,
@@ -176,7 +176,33 @@ export class TurnoverService {
     return this.syncFeed(actor, locationId);
   }
 
-  /** Today's turnover of every unit the actor may read that has one (for the dashboard). */
+  /**
+   * Today's turnovers across the fleet (for the dashboard): every unit where a guest leaves or arrives
+   * today in the unit's own time zone, among the units where the actor may read credentials.
+   */
+  async dueTodayEverywhere(actor: Actor): Promise<TurnoverView[]> {
+    const scope = scopeOf(actor, 'credential.read', this.ctx.clock.now());
+    if (scope !== null && scope.length === 0) return [];
+    const now = this.ctx.clock.now().getTime();
+    // A day and a half either side covers "today" in every time zone; today() then keeps the unit's own day.
+    const from = new Date(now - 36 * 3600_000);
+    const to = new Date(now + 36 * 3600_000);
+    const units = await this.ctx.db
+      .selectDistinct({ id: stays.locationId, path: locations.path, name: locations.name })
+      .from(stays)
+      .innerJoin(locations, eq(locations.id, stays.locationId))
+      .where(and(eq(stays.status, 'active'), sql`((${stays.checkIn} >= ${from} and ${stays.checkIn} < ${to}) or (${stays.checkOut} >= ${from} and ${stays.checkOut} < ${to}))`))
+      .orderBy(asc(locations.name));
+    const out: TurnoverView[] = [];
+    for (const u of units) {
+      if (!inScope(scope, u.path)) continue;
+      const view = await this.today(u.id, await this.settings(this.ctx.db, u.id));
+      if (view) out.push(view);
+    }
+    return out;
+  }
+
+  /** Today's turnover of one unit (null when nobody leaves or arrives there today). */
   async dueToday(actor: Actor, locationId: string): Promise<TurnoverView | null> {
     authorize(actor, 'credential.read', await this.unitResource(locationId));
     return this.today(locationId, await this.settings(this.ctx.db, locationId));

@@ -206,6 +206,10 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     await expectText(page.getByTestId('lock-alerts'), /not confirmed on this lock.*Ivan Incoming/s, 'the turnover alert on the patio door');
     await page.getByTestId('lock-alerts').screenshot({ path: path.join(shots, '62-turnover-alert.png') });
 
+    // The dashboard's "turnovers due today" shows the unit with one lock of two ready and one failed.
+    await page.goto(`${server.url}/dashboard`);
+    await expectText(page.getByTestId('dash-turnover-Unit A101'), /Olivia Outgoing.*Ivan Incoming.*1 of 2/s, 'the unit on the dashboard');
+
     // Back online, a read puts the code on the patio door too.
     fleet().setOnline(locks.patio.externalId, true);
     await server.runtime.services.credentials.refresh({ kind: 'system', name: 'local-cli' }, locks.patio.id);

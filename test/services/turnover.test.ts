@@ -192,6 +192,15 @@ for (const engine of ENGINES) {
       const today = await svc().turnovers.dueToday(SYSTEM, unit.id);
       assert.equal(today?.outgoing?.id, out.id);
       assert.deepEqual(today?.locks.map((l) => [l.outgoing, l.incoming]), [['removed', 'confirmed'], ['removed', 'confirmed']]);
+      // The dashboard lists the same turnover, to readers of that unit only.
+      const dash = await svc().dashboard.get(SYSTEM);
+      assert.deepEqual(
+        dash.turnoversToday.filter((t) => t.locationId === unit.id).map((t) => [t.outgoing?.id, t.locks.length]),
+        [[out.id, 2]],
+      );
+      const locs = await svc().locations.list(SYSTEM);
+      const elsewhere = locs.find((l) => l.kind === 'unit' && l.id !== unit.id && !locs.find((x) => x.id === unit.id)!.path.startsWith(l.path))!;
+      assert.deepEqual((await svc().dashboard.get(roleActor('manager', { locationPath: elsewhere.path }))).turnoversToday.filter((t) => t.locationId === unit.id), [], 'not outside the reader’s places');
 
       // No code in the audit log's readable text.
       const audit = JSON.stringify(await queryRows(env.database.db, sql`select action, details, target_label from audit_log`));

@@ -12,7 +12,7 @@ export function dashboardRoutes(services: Services): FastifyPluginAsyncZod {
         schema: {
           tags: ['reset cases'],
           summary: 'Open cases by state, cases per week by reason (12 weeks), failed verification checks, turnovers due today',
-          description: 'Counts only what the reader may see (their reset.read scope). `turnoversToday` is filled by the turnover work; an empty list until then.',
+          description: 'Counts only what the reader may see (their reset.read scope). `turnoversToday` lists the units where a guest leaves or arrives today, with each lock’s state.',
           response: { 200: DashboardOut },
         },
       },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { StayCreateSchema, UnitSettingsSchema } from '../../domain/occupancy.js';
 import type { Services } from '../../services/index.js';
 import { actorOf } from '../auth.js';
-import { IdParams, items } from '../schemas.js';
+import { IdParams, items, TurnoverOut } from '../schemas.js';
 
 const StayOut = z.object({
   id: z.string(),
@@ -26,13 +26,6 @@ const SettingsOut = z.object({
   confirmLeadMinutes: z.number(),
   feedCheckedAt: z.date().nullable(),
   feedError: z.string().nullable(),
-});
-const TurnoverOut = z.object({
-  locationId: z.string(),
-  unitName: z.string(),
-  outgoing: z.object({ id: z.string(), guestName: z.string(), checkOut: z.date() }).nullable(),
-  incoming: z.object({ id: z.string(), guestName: z.string(), checkIn: z.date() }).nullable(),
-  locks: z.array(z.object({ lockId: z.string(), lockName: z.string(), outgoing: z.string(), incoming: z.string(), error: z.string().nullable() })),
 });
 const OccupancyOut = z.object({ settings: SettingsOut, stays: z.array(StayOut), turnoversToday: TurnoverOut.nullable() });
 const EndpointOut = z.object({

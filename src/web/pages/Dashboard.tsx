@@ -130,11 +130,39 @@ export function Dashboard() {
             Turnovers due today
           </Title>
           {d.turnoversToday.length ? (
-            d.turnoversToday.map((t, i) => (
-              <Text size="sm" key={i}>
-                {typeof t.summary === 'string' ? t.summary : JSON.stringify(t)}
-              </Text>
-            ))
+            <Table>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Unit</Table.Th>
+                  <Table.Th>Leaving</Table.Th>
+                  <Table.Th>Arriving</Table.Th>
+                  <Table.Th>Locks ready</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {d.turnoversToday.map((t) => {
+                  const ready = t.locks.filter((l) => (!t.outgoing || l.outgoing === 'revoked' || l.outgoing === 'none' || l.outgoing === 'removed') && (!t.incoming || l.incoming === 'confirmed')).length;
+                  const failed = t.locks.some((l) => l.incoming === 'error' || l.incoming === 'failed');
+                  return (
+                    <Table.Tr key={t.locationId} data-testid={`dash-turnover-${t.unitName}`}>
+                      <Table.Td>
+                        <Anchor component={Link} to={`/units/${t.locationId}/occupancy`}>
+                          {t.unitName}
+                        </Anchor>
+                      </Table.Td>
+                      <Table.Td>{t.outgoing ? `${t.outgoing.guestName}, ${formatDate(t.outgoing.checkOut)}` : '—'}</Table.Td>
+                      <Table.Td>{t.incoming ? `${t.incoming.guestName}, ${formatDate(t.incoming.checkIn)}` : '—'}</Table.Td>
+                      <Table.Td>
+                        <Text size="sm" c={failed ? 'red' : ready === t.locks.length ? 'green' : undefined}>
+                          {ready} of {t.locks.length}
+                          {failed ? ' (a lock failed)' : ''}
+                        </Text>
+                      </Table.Td>
+                    </Table.Tr>
+                  );
+                })}
+              </Table.Tbody>
+            </Table>
           ) : (
             <Text size="sm" c="dimmed">
               No turnovers due today.
