@@ -38,6 +38,10 @@ const ServeConfigSchema = z.object({
     .int('LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)')
     .min(0, 'LOCKWARDEN_HISTORY_DAYS must be a whole number of days (0 keeps all history)'),
   /** What this process does: `api` (HTTP and UI, queues jobs), `worker` (runs jobs and maintenance, no HTTP), or `all`. */
+  /** Jobs one worker process holds at once (each is one lock's commands in sequence). */
+  workerConcurrency: z.coerce.number().int('LOCKWARDEN_WORKER_CONCURRENCY must be a whole number').min(1).max(10000),
+  /** Commands one process sends at once to one simulated hub. */
+  simHubConcurrency: z.coerce.number().int('LOCKWARDEN_SIM_HUB_CONCURRENCY must be a whole number').min(1).max(1000),
   role: z.enum(SERVE_ROLES, { error: `role must be one of ${SERVE_ROLES.join(', ')}` }),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
@@ -59,6 +63,8 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     simulatorUrl: env.LOCKWARDEN_SIM_URL || undefined,
     historyDays: env.LOCKWARDEN_HISTORY_DAYS || DEFAULT_HISTORY_DAYS,
     role: flags.role ?? (env.LOCKWARDEN_ROLE || 'all'),
+    workerConcurrency: env.LOCKWARDEN_WORKER_CONCURRENCY || 2000,
+    simHubConcurrency: env.LOCKWARDEN_SIM_HUB_CONCURRENCY || 2,
   });
   // An embedded database belongs to exactly one process, so it cannot be shared out between roles.
   if (cfg.role !== 'all' && !cfg.databaseUrl) {

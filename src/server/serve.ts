@@ -51,9 +51,10 @@ async function start(cfg: ServeConfig, out: (line: string) => void): Promise<Run
     runtime = await startRuntime({
       database,
       dataDir: cfg.dataDir,
-      simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl } : { kind: 'in-process' },
+      simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl, hubConcurrency: cfg.simHubConcurrency } : { kind: 'in-process', hubConcurrency: cfg.simHubConcurrency },
       worker: cfg.role !== 'api',
       historyDays: cfg.historyDays,
+      workerConcurrency: cfg.workerConcurrency,
       maintenance: cfg.role === 'api' ? 'none' : database.engine === 'postgres' ? 'leader' : 'always',
       // An api process appends to the audit log too; the leading worker checkpoints what any process recorded.
       ...(cfg.role === 'api' ? { audit: { checkpointSeconds: 0 } } : {}),
