@@ -87,10 +87,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const c: Child = { name, child, output: () => out, exited };
     children.push(c);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     const match = await new Promise<RegExpExecArray>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not get ready in ${READY_MS} ms:\n${out}`)), READY_MS);
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
         out += d;
         const m = ready.exec(out);
         if (m) {
@@ -184,8 +184,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       apiUrls.push(api.match[1]!);
     }
     const workers: Child[] = [];
+    let workerCount = 0;
     const addWorker = async () => {
-      const w = await start(`worker-${workers.length + 1}`, ['serve', '--role', 'worker'], /worker running/);
+      const w = await start(`worker-${++workerCount}`, ['serve', '--role', 'worker'], /worker running/);
       workers.push(w.child);
       return w.child;
     };
