@@ -6,12 +6,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { AppError } from './domain/errors.js';
 import { parseInput } from './domain/validation.js';
 
 /** The package root, from both `src/` (tsx) and `dist/` (built). */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The parts of the server one process can run (several processes share one PostgreSQL). */
+export const SERVE_ROLES = ['all', 'api', 'worker'] as const;
+export type ServeRole = (typeof SERVE_ROLES)[number];
 
 const ServeConfigSchema = z.object({
   port: z.coerce.number().int('port must be a whole number').min(0).max(65535),
@@ -38,6 +43,12 @@ const ServeConfigSchema = z.object({
     .regex(/^smtps?:\/\//, 'LOCKWARDEN_SMTP_URL must start with smtp:// or smtps://')
     .optional(),
   mailFrom: z.email('LOCKWARDEN_MAIL_FROM must be an email address'),
+  /** What this process does: `api` (HTTP and UI, queues jobs), `worker` (runs jobs and maintenance, no HTTP), or `all`. */
+  /** Jobs one worker process holds at once (each is one lock's commands in sequence). */
+  workerConcurrency: z.coerce.number().int('LOCKWARDEN_WORKER_CONCURRENCY must be a whole number').min(1).max(10000),
+  /** Commands one process sends at once to one simulated hub. */
+  simHubConcurrency: z.coerce.number().int('LOCKWARDEN_SIM_HUB_CONCURRENCY must be a whole number').min(1).max(1000),
+  role: z.enum(SERVE_ROLES, { error: `role must be one of ${SERVE_ROLES.join(', ')}` }),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -45,8 +56,8 @@ export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 export const DEFAULT_HISTORY_DAYS = 400;
 
 /** Resolves the server configuration from CLI flags and the environment. */
-export function serveConfig(flags: { port?: string | number; host?: string; demo?: boolean; data?: string }, env = process.env): ServeConfig {
-  return parseInput(ServeConfigSchema, {
+export function serveConfig(flags: { port?: string | number; host?: string; demo?: boolean; data?: string; role?: string }, env = process.env): ServeConfig {
+  const cfg = parseInput(ServeConfigSchema, {
     port: flags.port ?? env.PORT ?? 8080,
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     dataDir: path.resolve(flags.data ?? env.LOCKWARDEN_DATA ?? './data'),
@@ -59,7 +70,15 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     historyDays: env.LOCKWARDEN_HISTORY_DAYS || DEFAULT_HISTORY_DAYS,
     smtpUrl: env.LOCKWARDEN_SMTP_URL || undefined,
     mailFrom: env.LOCKWARDEN_MAIL_FROM || 'lockwarden@localhost.localdomain',
+    role: flags.role ?? (env.LOCKWARDEN_ROLE || 'all'),
+    workerConcurrency: env.LOCKWARDEN_WORKER_CONCURRENCY || 2000,
+    simHubConcurrency: env.LOCKWARDEN_SIM_HUB_CONCURRENCY || 2,
   });
+  // An embedded database belongs to exactly one process, so it cannot be shared out between roles.
+  if (cfg.role !== 'all' && !cfg.databaseUrl) {
+    throw new AppError('validation.failed', `--role ${cfg.role} needs a shared PostgreSQL (DATABASE_URL=postgres://...): the embedded database in the data folder is owned by one process, which must run every role (--role all)`);
+  }
+  return cfg;
 }
 
 /** The data folder the CLI works on. */

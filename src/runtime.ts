@@ -17,6 +17,7 @@ import { gateByHub } from './drivers/hub-gate.js';
 import { SimFleet, SimulatorDriver, InProcessSimTransport, HttpSimTransport, conventionalSimHub, specFromModel, type VirtualLockSpec } from './drivers/simulator/index.js';
 import { JobQueue, type ReconcileRequest } from './jobs/queue.js';
 import { Worker } from './jobs/worker.js';
+import { startLeadership, type Leadership } from './store/leader-lock.js';
 import { createServices, type Services } from './services/index.js';
 import { reconcileRequests, type JobSink, type ServiceContext } from './services/context.js';
 import { Reconciler } from './services/reconciler.js';
@@ -37,6 +38,15 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Start the durable queue at all (false: changes are recorded and queued by the next process that does). */
   queue?: boolean;
+  /**
+   * Who listens to device events and runs the periodic maintenance (drift checks, resuming open
+   * changes, audit checkpoints): `always` this process (the default), `leader` only while this process
+   * holds the deployment's leader lock (one of several processes on one PostgreSQL; see
+   * store/leader-lock.ts), `none` never (an `api` process).
+   */
+  maintenance?: 'always' | 'leader' | 'none';
+  /** Device commands one worker runs at once over all hubs (default 2000). */
+  workerConcurrency?: number;
   secrets?: SecretBox;
   /** Master keys for handbook secrets (default: `LOCKWARDEN_MASTER_KEY` or `<data>/keys/master.json`). */
   masterKeys?: MasterKeyring;
@@ -70,6 +80,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   ctx: ServiceContext;
+  /** Whether this process listens to device events and runs maintenance now. */
+  readonly leading: boolean;
   services: Services;
   queue: JobQueue | null;
   worker: Worker | null;
@@ -121,12 +133,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const registry: DriverRegistry = { get: (name) => drivers.get(name) };
 
   const queue = opts.queue === false ? null : await JobQueue.open(opts.database.jobConnection, { supervise: opts.worker !== false });
-  let worker: Worker | null = null;
+  // Set once the worker starts (below); the sink wakes it when this process queues something.
+  let workerRef: { nudge(): void } | null = null;
   const sink: JobSink = opts.jobs ?? {
     enqueue: async (requests: ReconcileRequest[]) => {
       if (!queue || requests.length === 0) return;
       await queue.enqueue(requests);
-      worker?.nudge();
+      workerRef?.nudge();
     },
   };
   const ctx: ServiceContext = {
@@ -184,48 +197,22 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const integrationRetryTimer = setInterval(() => void services.integrations.retryFailed().catch(onError), 10_000);
   integrationRetryTimer.unref();
 
-  // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
-  // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
-  const unsubscribers = [...drivers.entries()].map(([name, driver]) =>
-    driver.onEvent((event: DriverEvent) => {
-      // Every report is in the lock's history; a reset, tamper or unusable message is also an alert on its page.
-      void services.lockEvents.record(name, event).catch(onError);
-      if (event.type === 'credentials_changed' && event.bySelf === true) return;
-      if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
-      void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);
-    }),
-  );
-
-  let driftTimer: NodeJS.Timeout | null = null;
-  let historyTimer: NodeJS.Timeout | null = null;
+  let worker: Worker | null = null;
   if (queue && opts.worker !== false) {
     const perHub = Object.fromEntries([...drivers.entries()].map(([name, d]) => [name, d.hubConcurrency * 2]));
-    worker = new Worker(queue, (job) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0 }), {
-      maxActive: 2000,
+    worker = new Worker(queue, (job, lease) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0, lease }), {
+      maxActive: opts.workerConcurrency ?? 2000,
       perHub,
       fallbackPerHub: 4,
       onError,
     });
     worker.start();
-    await resumeOpen(ctx);
-    const historyDays = opts.historyDays ?? 0;
-    if (historyDays > 0) {
-      const prune = () => services.lockEvents.prune(new Date(ctx.clock.now().getTime() - historyDays * 86_400_000)).catch(onError);
-      historyTimer = setInterval(() => void prune(), 3_600_000);
-      historyTimer.unref();
-      void prune();
-    }
-    const every = opts.driftCheckSeconds ?? 900;
-    if (every > 0) {
-      driftTimer = setInterval(() => void checkDrift(ctx, every).catch(onError), Math.min(every, 60) * 1000);
-      driftTimer.unref();
-      // Locks never read yet are read once at start, so the lock page has something to compare.
-      void checkDrift(ctx, every).catch(onError);
-    }
+    workerRef = worker;
   }
 
-  // The turnover job (feeds, issue, revoke, confirmations) and outbox delivery, in rounds. The outbox
-  // rows are the durable queue: a round claims due rows with SKIP LOCKED, so several processes share it.
+  // Outbox delivery in rounds, in every worker process: the outbox rows are the durable queue and a
+  // round claims due rows with SKIP LOCKED, so several processes share it. The turnover job (feeds,
+  // issue, revoke, confirmations) is maintenance: the leader runs it (below).
   const timers: NodeJS.Timeout[] = [];
   if (opts.worker !== false) {
     const every = (seconds: number, run: () => Promise<unknown>) => {
@@ -241,17 +228,96 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       t.unref();
       timers.push(t);
     };
-    // A stay that could not be handled (its unit's feed unreachable, no free slot) is reported, and retried next round.
-    every(opts.turnoverSeconds ?? 60, async () => {
-      for (const e of (await services.turnovers.tick()).errors) onError(new Error(`turnover: ${e}`));
-    });
     every(opts.outboxSeconds ?? 5, () => services.outbox.deliverDue());
   }
 
-  // A signed checkpoint every minute while there is something new, and one at stop (see AuditLog.checkpoint).
-  const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
-  const checkpointTimer = checkpointEvery > 0 ? setInterval(() => void (ctx.audit.hasUncheckpointed ? ctx.audit.checkpoint().catch(onError) : undefined), checkpointEvery * 1000) : null;
-  checkpointTimer?.unref();
+  // Maintenance: device events, drift checks, resuming open changes, history pruning, checkpoints. With several
+  // processes on one PostgreSQL exactly one (the leader) runs it, so no event is recorded twice.
+  let unsubscribers: (() => void)[] = [];
+  let driftTimer: NodeJS.Timeout | null = null;
+  let historyTimer: NodeJS.Timeout | null = null;
+  let turnoverTimer: NodeJS.Timeout | null = null;
+  let checkpointTimer: NodeJS.Timeout | null = null;
+  const maintenanceMode = opts.maintenance ?? 'always';
+  const lead = async () => {
+    // A device that reports a change is read again at once, so drift shows (and is repaired) quickly.
+    // The echo of lockwarden's own write is not: the reconciler already recorded that command's outcome.
+    unsubscribers = [...drivers.entries()].map(([name, driver]) =>
+      driver.onEvent((event: DriverEvent) => {
+        // Every report is in the lock's history; a reset, tamper or unusable message is also an alert on its page.
+        void services.lockEvents.record(name, event).catch(onError);
+        if (event.type === 'credentials_changed' && event.bySelf === true) return;
+        if (event.type !== 'credentials_changed' && event.type !== 'reset_detected' && !(event.type === 'online' && event.online)) return;
+        void enqueueForDevice(ctx, name, event.externalId, event.type).catch(onError);
+      }),
+    );
+    if (queue && opts.worker !== false) {
+      // A stay that could not be handled (its unit's feed unreachable, no free slot) is reported, and retried next round.
+      const turnoverEvery = opts.turnoverSeconds ?? 60;
+      if (turnoverEvery > 0) {
+        let busy = false;
+        turnoverTimer = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          void services.turnovers
+            .tick()
+            .then((r) => r.errors.forEach((e) => onError(new Error(`turnover: ${e}`))))
+            .catch(onError)
+            .finally(() => (busy = false));
+        }, turnoverEvery * 1000);
+        turnoverTimer.unref();
+      }
+      await resumeOpen(ctx);
+      const historyDays = opts.historyDays ?? 0;
+      if (historyDays > 0) {
+        const prune = () => services.lockEvents.prune(new Date(ctx.clock.now().getTime() - historyDays * 86_400_000)).catch(onError);
+        historyTimer = setInterval(() => void prune(), 3_600_000);
+        historyTimer.unref();
+        void prune();
+      }
+      const every = opts.driftCheckSeconds ?? 900;
+      if (every > 0) {
+        driftTimer = setInterval(() => void checkDrift(ctx, every).catch(onError), Math.min(every, 60) * 1000);
+        driftTimer.unref();
+        // Locks never read yet are read once at start, so the lock page has something to compare.
+        void checkDrift(ctx, every).catch(onError);
+      }
+    }
+    // A signed checkpoint every minute while there is something new (recorded by any process), and one at stop (see AuditLog.checkpoint).
+    const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
+    if (checkpointEvery > 0) {
+      checkpointTimer = setInterval(
+        () =>
+          void ctx.audit
+            .needsCheckpoint(maintenanceMode === 'leader')
+            .then((needed) => (needed ? ctx.audit.checkpoint() : undefined))
+            .catch(onError),
+        checkpointEvery * 1000,
+      );
+      checkpointTimer.unref();
+    }
+  };
+  const unlead = () => {
+    for (const u of unsubscribers) u();
+    unsubscribers = [];
+    if (driftTimer) clearInterval(driftTimer);
+    if (historyTimer) clearInterval(historyTimer);
+    if (checkpointTimer) clearInterval(checkpointTimer);
+    if (turnoverTimer) clearInterval(turnoverTimer);
+    driftTimer = historyTimer = checkpointTimer = turnoverTimer = null;
+  };
+  let leadership: Leadership | null = null;
+  if (maintenanceMode === 'always') await lead();
+  else if (maintenanceMode === 'leader') {
+    leadership = await startLeadership(opts.database.jobConnection, {
+      onLead: () => void lead().catch(onError),
+      onLose: () => {
+        onError(new Error('lost the maintenance lead (its database connection broke); another process takes over'));
+        unlead();
+      },
+      onError,
+    });
+  }
 
   return {
     ctx,
@@ -260,17 +326,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     worker,
     fleet,
     reconciler,
+    get leading() {
+      return maintenanceMode === 'always' || (leadership?.leading ?? false);
+    },
     provisionSimulated,
     stop: async () => {
       clearInterval(integrationRetryTimer);
       await integrationsStarted;
-      if (driftTimer) clearInterval(driftTimer);
-      if (historyTimer) clearInterval(historyTimer);
+      unlead();
+      await leadership?.stop();
       for (const t of timers) clearInterval(t);
       services.outbox.close();
-      if (checkpointTimer) clearInterval(checkpointTimer);
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
-      for (const u of unsubscribers) u();
       await worker?.stop();
       await queue?.stop();
       for (const d of drivers.values()) await d.close();

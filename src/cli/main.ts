@@ -76,10 +76,11 @@ export function buildProgram(): Command {
     .option('-p, --port <port>', 'port to listen on (or PORT; default 8080; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (or HOST; default 127.0.0.1)')
     .option('--no-demo', 'do not load the demo fleet on a first start')
-    .action(async (flags: { port?: string; host?: string; demo: boolean }, cmd: Command) => {
+    .option('--role <role>', 'api (HTTP and UI), worker (jobs, no HTTP) or all (or LOCKWARDEN_ROLE; default all); api and worker need DATABASE_URL')
+    .action(async (flags: { port?: string; host?: string; demo: boolean; role?: string }, cmd: Command) => {
       const cfg = serveConfig({ ...flags, data: cmd.optsWithGlobals<GlobalOpts>().data });
-      const { startServer } = await import('../server/serve.js');
-      const server = await startServer(cfg);
+      const { startServer, startWorker } = await import('../server/serve.js');
+      const server = cfg.role === 'worker' ? await startWorker(cfg) : await startServer(cfg);
       const shutdown = () => {
         void server.stop().then(() => process.exit(0));
       };

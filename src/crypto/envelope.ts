@@ -6,7 +6,7 @@
  * Rotating the master key re-wraps the few data keys, never the secrets themselves.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../domain/errors.js';
 
@@ -114,7 +114,19 @@ export function deploymentMasterKeyring(dataDir: string, env: NodeJS.ProcessEnv 
   };
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    write(new Map([[1, randomBytes(32)]]));
+    // Created only if absent (a hard link never replaces a file): processes sharing the data folder
+    // that start together all end up with the first one's key, never each with its own.
+    const key = new Map([[1, randomBytes(32)]]);
+    const body: KeyFile = { current: 1, keys: { '1': key.get(1)!.toString('base64') } };
+    const tmp = `${file}.${process.pid}.new`;
+    writeFileSync(tmp, JSON.stringify(body, null, 2), { mode: 0o600 });
+    try {
+      linkSync(tmp, file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
   chmodSync(file, 0o600);
   const keys = read();

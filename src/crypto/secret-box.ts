@@ -36,7 +36,12 @@ export function deploymentKeySource(dataDir: string, env: NodeJS.ProcessEnv = pr
   const file = path.join(dataDir, 'keys', 'secret.key');
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    try {
+      writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      // Another process sharing the data folder made it at the same moment: use theirs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
   chmodSync(file, 0o600);
   return staticKeySource(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));

@@ -23,8 +23,21 @@ export interface WorkerOptions {
 /** Jobs a claim asks for beyond the room of hubs already fed, for hubs not fed yet. */
 const NEW_HUB_ALLOWANCE = 50;
 
+/**
+ * Whether this worker still holds the job's lease: false once its heartbeat may have lapsed, after
+ * which another worker may have been handed the job. Check it before each device command.
+ */
+export type LeaseCheck = () => boolean;
+
 /** Runs one job; throwing fails it (pg-boss retries it later). */
-export type JobHandler = (job: ReconcileJob) => Promise<unknown>;
+export type JobHandler = (job: ReconcileJob, lease: LeaseCheck) => Promise<unknown>;
+
+/**
+ * A job's lease is trusted this long after its last confirmed heartbeat (or its claim): beats go
+ * every third of HEARTBEAT_SECONDS, and the queue hands a job on only after a whole HEARTBEAT_SECONDS
+ * without one, so 3 s of margin stays between this worker stopping and another starting.
+ */
+export const LEASE_TRUST_MS = HEARTBEAT_SECONDS * 1000 - 3000;
 
 /** The loop that claims and runs jobs until stopped. */
 export class Worker {
@@ -37,6 +50,9 @@ export class Worker {
   private wake: (() => void) | null = null;
   private nudged = false;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** When the last heartbeat of the jobs in hand was confirmed by the database. */
+  private lastBeatOk = 0;
+  private abandoned = false;
   /** Jobs finished by this worker since start. */
   processed = 0;
 
@@ -51,14 +67,16 @@ export class Worker {
     if (this.running) return;
     this.running = true;
     // Each beat also runs the queue's maintenance, so jobs of a worker that died are retried promptly.
-    this.heartbeat = setInterval(
-      () =>
-        void this.queue
-          .heartbeat([...this.active.keys()])
-          .then(() => this.queue.supervise())
-          .catch((e: unknown) => this.opts.onError?.(e)),
-      (HEARTBEAT_SECONDS * 1000) / 3,
-    );
+    this.heartbeat = setInterval(() => {
+      const sentAt = Date.now();
+      void this.queue
+        .heartbeat([...this.active.keys()])
+        .then(() => {
+          this.lastBeatOk = Math.max(this.lastBeatOk, sentAt);
+          return this.queue.supervise();
+        })
+        .catch((e: unknown) => this.opts.onError?.(e));
+    }, (HEARTBEAT_SECONDS * 1000) / 3);
     this.heartbeat.unref();
     this.loop = this.run();
   }
@@ -73,9 +91,10 @@ export class Worker {
   async stop(): Promise<void> {
     this.running = false;
     this.nudge();
-    if (this.heartbeat) clearInterval(this.heartbeat);
     await this.loop;
+    // Jobs still running keep their lease until they finish.
     await Promise.allSettled(this.active.values());
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await this.flush();
   }
 
@@ -85,6 +104,7 @@ export class Worker {
    */
   abandon(): void {
     this.running = false;
+    this.abandoned = true;
     this.nudge();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.active.clear();
@@ -135,8 +155,10 @@ export class Worker {
   }
 
   private async execute(job: ReconcileJob, group: string): Promise<void> {
+    const claimedAt = Date.now();
+    const lease: LeaseCheck = () => !this.abandoned && Date.now() - Math.max(claimedAt, this.lastBeatOk) < LEASE_TRUST_MS;
     try {
-      await this.handler(job);
+      await this.handler(job, lease);
       this.completed.push(job.id);
     } catch (e) {
       await this.queue.fail(job.id, e instanceof Error ? e : new Error(String(e))).catch((err: unknown) => this.opts.onError?.(err));

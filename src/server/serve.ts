@@ -20,13 +20,35 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts the server; resolves once it listens. */
+/** A `--role worker` process: works jobs, listens on nothing. */
+export interface RunningWorker {
+  database: Database;
+  runtime: Runtime;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts what `cfg.role` asks for and resolves once it runs: `api` serves HTTP and the UI and queues
+ * jobs; `worker` runs jobs and the maintenance (only while it holds the leader lock, so several
+ * workers never record a device event twice) and listens on nothing; `all` does both.
+ */
 export async function startServer(
   cfg: ServeConfig,
   out: (line: string) => void = (l) => console.log(l),
   /** For tests: a clock they move, and the turnover/outbox rounds (seconds; 0 = only when called). */
   extra: Pick<RuntimeOptions, 'clock' | 'turnoverSeconds' | 'outboxSeconds'> = {},
 ): Promise<RunningServer> {
+  if (cfg.role === 'worker') throw new Error('startServer: a worker process listens on nothing; use startWorker');
+  return (await start(cfg, out, extra)) as RunningServer;
+}
+
+/** Starts a `--role worker` process; resolves once it works jobs. */
+export async function startWorker(cfg: ServeConfig, out: (line: string) => void = (l) => console.log(l)): Promise<RunningWorker> {
+  if (cfg.role !== 'worker') throw new Error('startWorker: the configuration is not --role worker');
+  return start(cfg, out);
+}
+
+async function start(cfg: ServeConfig, out: (line: string) => void, extra: Pick<RuntimeOptions, 'clock' | 'turnoverSeconds' | 'outboxSeconds'> = {}): Promise<RunningServer | RunningWorker> {
   const t0 = performance.now();
   const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, purpose: 'server' });
   let runtime: Runtime | null = null;
@@ -34,13 +56,28 @@ export async function startServer(
     runtime = await startRuntime({
       database,
       dataDir: cfg.dataDir,
-      simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl } : { kind: 'in-process' },
-      worker: true,
+      simulator: cfg.simulatorUrl ? { kind: 'remote', url: cfg.simulatorUrl, hubConcurrency: cfg.simHubConcurrency } : { kind: 'in-process', hubConcurrency: cfg.simHubConcurrency },
+      worker: cfg.role !== 'api',
       historyDays: cfg.historyDays,
       ...(cfg.smtpUrl ? { mail: { smtpUrl: cfg.smtpUrl, from: cfg.mailFrom } } : {}),
       ...extra,
+      workerConcurrency: cfg.workerConcurrency,
+      maintenance: cfg.role === 'api' ? 'none' : database.engine === 'postgres' ? 'leader' : 'always',
+      // An api process appends to the audit log too; the leading worker checkpoints what any process recorded.
+      ...(cfg.role === 'api' ? { audit: { checkpointSeconds: 0 } } : {}),
     });
     const { ctx, services } = runtime;
+    const engineLabel = database.engine === 'pglite' ? `embedded database in ${cfg.dataDir}` : 'PostgreSQL';
+    if (cfg.role === 'worker') {
+      out(`lockwarden ${VERSION} worker running (${engineLabel}, ready in ${Math.round(performance.now() - t0)} ms)`);
+      let stopping: Promise<void> | null = null;
+      const stop = () =>
+        (stopping ??= (async () => {
+          await runtime?.stop();
+          await database.close();
+        })());
+      return { database, runtime, stop };
+    }
     const owner = await services.auth.bootstrapOwner();
     const demo = owner && cfg.demo ? await loadDemoFleet(ctx) : null;
     // A demo loaded before the handbook existed still gets its starter procedures, once.
@@ -60,7 +97,7 @@ export async function startServer(
     database.lock?.setUrl(url);
     const oneTimeUrl = owner ? `${url}/signin/one-time#${owner.oneTimeToken}` : null;
 
-    out(`lockwarden ${VERSION} listening on ${url} (${database.engine === 'pglite' ? `embedded database in ${cfg.dataDir}` : 'PostgreSQL'}, ready in ${Math.round(performance.now() - t0)} ms)`);
+    out(`lockwarden ${VERSION} listening on ${url} (${engineLabel}${cfg.role === 'api' ? ', api only: jobs run in worker processes' : ''}, ready in ${Math.round(performance.now() - t0)} ms)`);
     if (demo) out(`Loaded the DEMO fleet: ${demo.locks} simulated locks, ${demo.models} models, ${demo.locations} locations (start with --no-demo on an empty data folder to skip).`);
     if (owner) {
       out('');

@@ -87,6 +87,19 @@ export class AuditLog {
     return this.dirty;
   }
 
+  /**
+   * Whether a checkpoint would add anything: entries appended through this instance, or (`shared`:
+   * other processes append to the same database) entries past the last checkpoint in the database.
+   */
+  async needsCheckpoint(shared: boolean): Promise<boolean> {
+    if (this.dirty || !shared) return this.dirty;
+    const repo = new AuditRepository(this.opts.db);
+    const head = await repo.head();
+    if (!head || head.seq === 0) return false;
+    const last = await repo.lastCheckpoint();
+    return !last || last.seq < head.seq;
+  }
+
   /** Records one event in `tx` (the transaction of the action it records). */
   async append(tx: Db, event: AuditEvent): Promise<AuditEntry> {
     return (await this.appendMany(tx, [event]))[0]!;

@@ -89,6 +89,7 @@ export class AuthService {
   async bootstrapOwner(email = 'owner@lockwarden.local'): Promise<{ user: User; oneTimeToken: string } | null> {
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new IdentityRepository(tx);
+      await repo.lockBootstrap();
       if ((await repo.userCount()) > 0) return null;
       const now = this.ctx.clock.now();
       const user = await repo.insertUser({ id: this.ctx.ids.uuid(), email, displayName: 'Owner', passwordHash: null, createdAt: now });

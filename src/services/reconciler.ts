@@ -79,7 +79,7 @@ export class Reconciler {
   }
 
   /** Reconciles one lock. Never throws for device trouble: that becomes credential outcomes. */
-  async reconcile(lockId: string, opts: { read: boolean }): Promise<ReconcileOutcome> {
+  async reconcile(lockId: string, opts: { read: boolean; lease?: () => boolean }): Promise<ReconcileOutcome> {
     const out: ReconcileOutcome = { lockId, read: 0, commands: 0, confirmed: 0, removed: 0, failed: 0, retrying: 0, unmanaged: 0 };
     const snapshot = await this.store.load(lockId);
     if (!snapshot) return { ...out, skipped: 'lock not found' };
@@ -120,6 +120,9 @@ export class Reconciler {
       await this.store.markInDoubt(lockId, this.ctx.clock.now());
       let uncertain = false;
       for (const cmd of plan) {
+        // A worker whose job lease may have passed to another worker sends nothing more: the lock is
+        // marked in doubt, so whoever runs the job next reads it before deciding anything.
+        if (opts.lease && !opts.lease()) throw new Error(`the job lease on lock ${lockId} lapsed (heartbeat late); left for the next attempt`);
         const result = await this.send(driver, externalId, lockId, cmd, rows, w);
         out.commands++;
         results.set(cmd.credentialId, result);

@@ -10,6 +10,14 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export class IdentityRepository {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Serializes first-start bootstraps until the transaction ends: api processes starting together
+   * on one PostgreSQL must not each create an owner.
+   */
+  async lockBootstrap(): Promise<void> {
+    await this.db.execute(sql`select pg_advisory_xact_lock(7215004223)`);
+  }
+
   async userCount(): Promise<number> {
     const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(users);
     return Number(row?.n ?? 0);
