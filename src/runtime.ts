@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   masterKeys?: MasterKeyring;
   clock?: Clock;
   ids?: Ids;
+  /** Seconds between passes of the reset-step resumer (with a worker; it also runs at start); 0: only at start. */
+  resetResumeSeconds?: number;
   /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
   driftCheckSeconds?: number;
   onError?: (e: unknown) => void;
@@ -186,7 +188,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   );
 
   let driftTimer: NodeJS.Timeout | null = null;
+  let resumeTimer: NodeJS.Timeout | null = null;
+  let resuming: Promise<unknown> = Promise.resolve();
   if (queue && opts.worker !== false) {
+    // Reset-case steps a crash left half done (an intent with no done row) are finished at start and
+    // then periodically, in the background (a lock that does not answer must not hold up the start).
+    const resume = () => {
+      resuming = resuming.then(() => services.resetCases.resumeOpenIntents(onError)).catch(onError);
+    };
+    resume();
+    const resumeEvery = opts.resetResumeSeconds ?? 60;
+    if (resumeEvery > 0) {
+      resumeTimer = setInterval(resume, resumeEvery * 1000);
+      resumeTimer.unref();
+    }
     const perHub = Object.fromEntries([...drivers.entries()].map(([name, d]) => [name, d.hubConcurrency * 2]));
     worker = new Worker(queue, (job) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0 }), {
       maxActive: 2000,
@@ -221,6 +236,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stop: async () => {
       await integrationsStarted;
       if (driftTimer) clearInterval(driftTimer);
+      if (resumeTimer) clearInterval(resumeTimer);
+      await resuming;
       if (checkpointTimer) clearInterval(checkpointTimer);
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
       for (const u of unsubscribers) u();
