@@ -161,6 +161,14 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
   const env: NodeJS.ProcessEnv = { ...process.env, LOCKWARDEN_DATA: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn', NO_COLOR: '1' };
   for (const k of ['LOCKWARDEN_TOKEN', 'LOCKWARDEN_URL', 'LOCKWARDEN_SIM_URL', 'LOCKWARDEN_SECRET_KEY', 'LOCKWARDEN_MASTER_KEY', 'LOCKWARDEN_CRASH_AT', 'NODE_TEST_CONTEXT']) delete env[k];
   const children = new Set<Child>();
+  // Interrupted: end the children this harness started (by PID), then go.
+  const interrupted = (signal: NodeJS.Signals) => {
+    for (const c of children) if (c.running && c.proc.pid !== undefined) process.kill(c.proc.pid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const spawnChild = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
     const c = new Child(spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] }));
     children.add(c);
@@ -259,6 +267,8 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
           });
         } catch {
           if (timer) clearTimeout(timer);
+          // A killed server's socket can close before its exit is seen here: give the exit a moment.
+          if (s.running) await Promise.race([s.exited, new Promise((res) => setTimeout(res, 5000))]);
           if (!s.running || killedByHarness) {
             await s.exited;
             await restart(killedByHarness ? 'random_moment' : null);
@@ -346,11 +356,13 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
           v = await drive(lock.id, externalId, item.reason, reissue, modelIds[item.model]!);
         } catch (e) {
           counts.problems.push(`seed ${seed} case ${i} (${item.model}): ${e instanceof Error ? e.message : String(e)}`);
+          log(`PROBLEM ${counts.problems.at(-1)}`);
           await configureFaults(0, false);
           continue;
         }
         await configureFaults(0, false);
         // ---- the checks ----
+        const problemsBefore = counts.problems.length;
         const where = `seed ${seed} case ${i} (${item.model}, ${v.case.id})`;
         counts.resumedByServer += v.steps.filter((s) => s.actor === 'reset-resumer' && s.phase === 'done').length;
         if (v.case.state === 'closed') counts.casesClosed++;
@@ -388,6 +400,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
           const want = expected.get(slot);
           if (want !== undefined && !set.has(pinTag(externalId, slot, want))) counts.problems.push(`${where}: slot ${slot} was never written with its snapshot code`);
         }
+        for (const p of counts.problems.slice(problemsBefore)) log(`PROBLEM ${p}`);
         log(`${Math.round(performance.now() - T0)} ms: seed ${seed} case ${i} ${item.model}: ${v.case.state}, ${resets.length} reset(s), ${v.steps.length} steps`);
       }
     }
@@ -468,6 +481,8 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
     sim.proc.kill('SIGTERM');
     await sim.exited;
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     for (const c of children) await c.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
