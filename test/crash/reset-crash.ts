@@ -27,7 +27,8 @@ import { openEmbedded } from '../../src/store/database.js';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ENTRY = path.join(ROOT, 'bin', 'lockwarden.mjs');
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-const START_TIMEOUT_MS = 60_000;
+/** Generous: a start opens PGlite and runs the migrations check, slow on a loaded 2-core machine. */
+const START_TIMEOUT_MS = 240_000;
 
 /** How a run goes wrong, by kind; every run adds to these. */
 export interface CrashCounts {
