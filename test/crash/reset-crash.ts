@@ -39,6 +39,8 @@ export interface CrashCounts {
   restarts: number;
   /** Kills by where they happened: `between_steps`, `random_moment`, or a crash point. */
   kills: Record<string, number>;
+  /** Kills at a crash point reached by the resumer while the server started (before it listened). */
+  killsDuringStart: number;
   /** Requests repeated with the same key after a kill or a device error. */
   repeats: number;
   /** Device errors answered to a step (retried with the same key). */
@@ -149,6 +151,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
     steps: 0,
     restarts: 0,
     kills: Object.fromEntries(['between_steps', 'random_moment', ...CRASH_POINTS].map((k) => [k, 0])),
+    killsDuringStart: 0,
     repeats: 0,
     deviceErrors: 0,
     resumedByServer: 0,
@@ -227,7 +230,19 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
       killedByHarness = false;
       const t0 = performance.now();
       server = spawnChild(['serve', '--port', '0', '--host', '127.0.0.1', '--no-demo'], extra);
-      baseUrl = await server.ready(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      try {
+        baseUrl = await server.ready(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      } catch (e) {
+        // The resumer runs at start: a crash point it reaches kills the server before it listens.
+        const point = /crash point ([a-z_.]+):\d+ reached/.exec(server.output)?.[1];
+        if (!point) throw e;
+        await server.exited;
+        counts.kills[point] = (counts.kills[point] ?? 0) + 1;
+        counts.killsDuringStart++;
+        counts.restarts++;
+        log(`server killed at ${point} while starting (the resumer's step)`);
+        return start();
+      }
       log(`server started in ${Math.round(performance.now() - t0)} ms${armed ? ` (armed ${extra.LOCKWARDEN_CRASH_AT})` : ''}`);
     };
     /** After the server died: counts the kill (a crash point's when the harness did not kill it), then starts it again. */

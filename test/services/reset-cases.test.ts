@@ -2,7 +2,10 @@
  * Reset cases end to end below HTTP, driving the in-process simulator through the driver contract:
  * each vendor reset variant (full trust-anchor erase, local-only erase whose cloud binding must be
  * removed on the account, split storage), physical gating refusals, a lock that does not return to
- * setup mode, a remote reset whose acknowledgement is lost, and a rebuild cut short by a device fault.
+ * setup mode, a remote reset whose acknowledgement is lost, and a rebuild cut short by a device fault;
+ * physical gating (battery read at preflight, a lock still on its door, a hold too short); the resumer
+ * finishing a step left after its intent (two at once); the lock's own reset report kept on its case;
+ * retiring a lock with an open case refused.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
