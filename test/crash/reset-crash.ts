@@ -216,10 +216,13 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
     let r = rng(opts.seeds[0] ?? 1);
 
     const plan = [...(opts.plan ?? [])];
+    /** The planned point this server was started with (put back when the harness kills it first). */
+    let armedPlan: string | null = null;
     const start = async () => {
       armed = null;
       const extra: NodeJS.ProcessEnv = { LOCKWARDEN_SIM_URL: simUrl };
       const planned = plan.shift();
+      armedPlan = planned ?? null;
       if (planned) {
         armed = planned.split(':')[0] as CrashPoint;
         extra.LOCKWARDEN_CRASH_AT = planned;
@@ -254,6 +257,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
       }
       await s.exited;
       const point = /crash point ([a-z_.]+):\d+ reached/.exec(s.output)?.[1];
+      if (!point && armedPlan) plan.unshift(armedPlan); // killed before its planned point: arm it again
       if (!killedByHarness && point) counts.kills[point] = (counts.kills[point] ?? 0) + 1;
       else if (by) counts.kills[by]! += 1;
       else if (!point) counts.problems.push(`the server died by itself:\n${s.output.slice(-2000)}`);
