@@ -65,6 +65,8 @@ export interface CrashOptions {
   armPoint?: number;
   /** Device fault probability per command (each of timeout, lost_ack, busy, duplicate_ack, stale_read; offline at a third). */
   faultRate?: number;
+  /** Kill right after these step answers (1-based step numbers over the whole run), besides `killBetween`. */
+  killAfterSteps?: number[];
   /** Crash points armed at the first starts, in order (`point:n`), before random arming takes over. */
   plan?: string[];
   log?: (line: string) => void;
@@ -325,7 +327,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
       const body = { idempotencyKey: randomUUID(), command };
       let v = await request<View>('POST', `/reset-cases/${caseId}/steps`, body, true);
       counts.steps++;
-      if (r.chance(opts.killBetween ?? 0.08)) {
+      if ((opts.killAfterSteps ?? []).includes(counts.steps) || r.chance(opts.killBetween ?? 0.08)) {
         await restart('between_steps');
         // After the restart, the last request again with the same key: answered as done, nothing again.
         const again = await request<View>('POST', `/reset-cases/${caseId}/steps`, body);
