@@ -21,7 +21,7 @@ if (files.length === 0) {
 }
 
 // The browser suites load the built web UI and the CLI suites run the built command: build first when stale.
-if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.includes(`${path.sep}cli${path.sep}`))) {
+if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.includes(`${path.sep}cli${path.sep}`) || f.includes(`${path.sep}crash${path.sep}`))) {
   const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-if-stale.mjs')], { stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }

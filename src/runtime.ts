@@ -54,6 +54,8 @@ export interface RuntimeOptions {
   ids?: Ids;
   /** Days of device history kept (lock_events), pruned hourly by the worker; 0 or unset keeps it all. */
   historyDays?: number;
+  /** Seconds between passes of the reset-step resumer (with a worker; it also runs at start); 0: only at start. */
+  resetResumeSeconds?: number;
   /** Seconds between drift checks of every lock; 0 turns the periodic check off. */
   driftCheckSeconds?: number;
   onError?: (e: unknown) => void;
@@ -198,7 +200,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   integrationRetryTimer.unref();
 
   let worker: Worker | null = null;
+  let resumeTimer: NodeJS.Timeout | null = null;
+  let resuming: Promise<unknown> = Promise.resolve();
   if (queue && opts.worker !== false) {
+    // Reset-case steps a crash left half done (an intent with no done row) are finished at start and
+    // then periodically, in the background (a lock that does not answer must not hold up the start).
+    const resume = () => {
+      resuming = resuming.then(() => services.resetCases.resumeOpenIntents(onError)).catch(onError);
+    };
+    resume();
+    const resumeEvery = opts.resetResumeSeconds ?? 60;
+    if (resumeEvery > 0) {
+      resumeTimer = setInterval(resume, resumeEvery * 1000);
+      resumeTimer.unref();
+    }
     const perHub = Object.fromEntries([...drivers.entries()].map(([name, d]) => [name, d.hubConcurrency * 2]));
     worker = new Worker(queue, (job, lease) => reconciler.reconcile(job.data.lockId, { read: job.data.read || job.retryCount > 0, lease }), {
       maxActive: opts.workerConcurrency ?? 2000,
@@ -337,6 +352,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await leadership?.stop();
       for (const t of timers) clearInterval(t);
       services.outbox.close();
+      if (resumeTimer) clearInterval(resumeTimer);
+      await resuming;
       if (opts.audit?.checkpointOnStop !== false && ctx.audit.hasUncheckpointed) await ctx.audit.checkpoint().catch(onError);
       await worker?.stop();
       await queue?.stop();

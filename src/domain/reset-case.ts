@@ -107,6 +107,17 @@ export interface SnapshotItem {
   label: string;
 }
 
+/** Something a lock reported about itself while the case was open (a factory reset its driver saw). */
+export interface DeviceObservation {
+  kind: 'reset_detected';
+  /** The device, as `device:<driver>/<device id>`. */
+  by: string;
+  at: string;
+  /** The case's state when it was seen. */
+  state: ResetState;
+  note: string;
+}
+
 /** A reset case as the domain sees it. Plain data (stored as JSON); dates as ISO strings. */
 export interface ResetCase {
   id: string;
@@ -134,6 +145,8 @@ export interface ResetCase {
   /** Snapshot keys restored on the lock, and how. */
   rebuilt: Record<string, { how: 'restored' | 'reissued'; by: string; at: string }>;
   outcome: 'reset_verified' | 'device_replaced' | 'lighter_fix' | 'cancelled' | null;
+  /** What the lock reported by itself (absent on cases stored before this existed). */
+  observations?: DeviceObservation[];
   closedAt: string | null;
   closedBy: string | null;
 }
@@ -244,6 +257,8 @@ export const ResetEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('complete_rebuild') }).strict(),
   z.object({ type: z.literal('close'), note }).strict(),
   z.object({ type: z.literal('cancel'), note: z.string().trim().min(1, 'say why the case is cancelled').max(2000) }).strict(),
+  /** The lock's driver reported a factory reset (Z-Wave "Device Reset Locally", a Matter lock back in commissioning mode...). */
+  z.object({ type: z.literal('device_observed'), observation: z.literal('reset_detected'), note }).strict(),
 ]);
 export type ResetEvent = z.output<typeof ResetEventSchema>;
 export type ResetEventInput = z.input<typeof ResetEventSchema>;
@@ -252,18 +267,21 @@ export const RESET_EVENT_TYPES: ResetEventType[] = ResetEventSchema.options.map<
 
 /** Which events each state takes. Anything else is `reset.wrong_state`. */
 export const EVENTS_BY_STATE: Record<ResetState, readonly ResetEventType[]> = {
-  triage: ['decide', 'cancel'],
-  preflight: ['preflight_check', 'approve', 'complete_preflight', 'cancel'],
-  snapshot: ['snapshot_taken', 'cancel'],
-  account_unbind: ['account_unbound'],
-  physical_reset: ['procedure_step', 'reset_performed', 'reset_blocked'],
-  replace_device: ['device_replaced'],
-  verification: ['check_result', 'retry_reset', 'reset_blocked', 'complete_verification'],
-  rebuild: ['credential_rebuilt', 'complete_rebuild'],
-  close_out: ['close'],
+  triage: ['decide', 'cancel', 'device_observed'],
+  preflight: ['preflight_check', 'approve', 'complete_preflight', 'cancel', 'device_observed'],
+  snapshot: ['snapshot_taken', 'cancel', 'device_observed'],
+  account_unbind: ['account_unbound', 'device_observed'],
+  physical_reset: ['procedure_step', 'reset_performed', 'reset_blocked', 'device_observed'],
+  replace_device: ['device_replaced', 'device_observed'],
+  verification: ['check_result', 'retry_reset', 'reset_blocked', 'complete_verification', 'device_observed'],
+  rebuild: ['credential_rebuilt', 'complete_rebuild', 'device_observed'],
+  close_out: ['close', 'device_observed'],
   closed: [],
   cancelled: [],
 };
+
+/** Events only a device sends (never offered to people as a next step). */
+export const DEVICE_EVENT_TYPES: readonly ResetEventType[] = ['device_observed'];
 
 /** Who is acting and when, for the record. */
 export interface EventContext {
@@ -304,6 +322,7 @@ export function openCase(args: {
     verification: {},
     rebuilt: {},
     outcome: null,
+    observations: [],
     closedAt: null,
     closedBy: null,
   };
@@ -462,6 +481,12 @@ export function applyEvent(current: ResetCase, event: ResetEvent, ctx: EventCont
     }
     case 'close':
       close(c, c.replacement ? 'device_replaced' : 'reset_verified', ctx);
+      return c;
+    case 'device_observed':
+      // Kept on the case whatever its state, for the verification step and the record. It is not
+      // taken as the setup-mode check: a lock can report a reset and still not return to setup
+      // mode; the driver's read decides that.
+      c.observations = [...(c.observations ?? []), { kind: event.observation, by: ctx.actorId, at, state: c.state, note: event.note }];
       return c;
     case 'cancel':
       c.state = 'cancelled';

@@ -12,6 +12,7 @@ import { queryRows } from '../store/database.js';
 import { lockEvents, locks } from '../store/schema.js';
 import { AlertService, DEVICE_EVENTS } from './alert-service.js';
 import { authorize, type ServiceContext } from './context.js';
+import { ResetCaseService } from './reset-case-service.js';
 import { lockResource } from './scope.js';
 
 const ALERTING: Partial<Record<DriverEvent['type'], AlertKind>> = { reset_detected: 'factory_reset', tamper: 'tamper', device_error: 'device_error' };
@@ -33,6 +34,11 @@ export class LockEventService {
     if (kind) {
       const alerts = new AlertService(this.ctx);
       for (const r of rows) await alerts.raise(DEVICE_EVENTS, r.id, kind, { detail: `${summary} (${driver} driver, ${event.at.toISOString()})`, source: driver });
+    }
+    // A lock with an open reset case: the case's verification shows the reset the lock reported.
+    if (event.type === 'reset_detected') {
+      const cases = new ResetCaseService(this.ctx);
+      for (const r of rows) await cases.observeDeviceReset(r.id, { driver, externalId: event.externalId, at: event.at, detail: summary });
     }
     return rows.length;
   }

@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { AppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import type { LockModel } from '../domain/lock-models.js';
@@ -7,6 +8,8 @@ import { inTransaction, type Db } from '../store/database.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { LockRepository, type LockRow } from '../store/lock-repository.js';
+import { ResetCaseRepository } from '../store/reset-case-repository.js';
+import { locks } from '../store/schema.js';
 import { authorize, readScope, type ServiceContext } from './context.js';
 import { lockResource } from './scope.js';
 
@@ -84,8 +87,14 @@ export class LockService {
     const { reason } = parseInput(LockRetireSchema, input);
     return inTransaction(this.ctx.db, async (tx) => {
       authorize(actor, 'lock.retire', await lockResource(tx, id));
+      // The lock row first: a reset case opened at the same moment waits for this (or this for it).
+      await tx.select({ id: locks.id }).from(locks).where(eq(locks.id, id)).for('update');
       const current = await this.load(tx, id);
       if (current.serviceState === 'retired') throw new AppError('lock.retired', 'this lock is already retired');
+      const open = await new ResetCaseRepository(tx).openForLock(id);
+      if (open) {
+        throw new AppError('reset.case_open', `this lock has an open reset case (${open.id}, ${open.state.replace(/_/g, ' ')}): close or cancel it before retiring the lock`, [{ path: 'id', message: 'has an open reset case' }]);
+      }
       const now = this.ctx.clock.now();
       const ok = await new LockRepository(tx).updateAtVersion(id, current.version, {
         serviceState: 'retired',

@@ -16,6 +16,7 @@ import { AppError } from '../domain/errors.js';
 import type { Step } from '../domain/handbook.js';
 import type { Actor } from '../domain/identity.js';
 import {
+  DEVICE_EVENT_TYPES,
   EVENTS_BY_STATE,
   MANUAL_CHECKS,
   PREFLIGHT_CHECKS,
@@ -36,8 +37,9 @@ import {
 } from '../domain/reset-case.js';
 import { parseInput } from '../domain/validation.js';
 import type { ResetRecordPdfData } from '../export/reset-record-pdf.js';
+import { crashPoint } from '../crash-points.js';
 import { isDriverError, type CredentialSchedule, type DeviceStatus, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
-import { inTransaction, type Db } from '../store/database.js';
+import { inTransaction, queryRows, type Db } from '../store/database.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
 import { ResetCaseRepository, type ResetCaseRow, type ResetStepRow } from '../store/reset-case-repository.js';
@@ -45,6 +47,7 @@ import { ResetPhotoRepository } from '../store/reset-photo-repository.js';
 import { credentials, locations, locks, resetCases } from '../store/schema.js';
 import { SecretRepository } from '../store/secret-repository.js';
 import { actorId, actorLabel, authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
+import { DEVICE_EVENTS } from './alert-service.js';
 import { lockResource } from './scope.js';
 import { queueResetNotice } from './outbox-service.js';
 
@@ -97,6 +100,12 @@ export const ResetCaseFilterSchema = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
+
+/** Steps with a device command that must not run twice (an intent row before the command). */
+const DEVICE_ONCE = new Set<ResetCommand['type']>(['remote_reset', 'rebuild']);
+
+/** Who finishes a step left half done by a crash. */
+export const RESUMER: Actor = { kind: 'system', name: 'reset-resumer' };
 
 const MANAGE = new Set(['decide', 'complete_preflight', 'take_snapshot', 'confirm_account_unbound', 'confirm_device_replaced', 'close', 'cancel']);
 
@@ -152,6 +161,9 @@ export class ResetCaseService {
     const id = this.ctx.ids.uuid();
     const now = this.ctx.clock.now();
     await inTransaction(this.ctx.db, async (tx) => {
+      // Read again under the lock row's lock: a retirement at the same moment is seen, not raced.
+      const [fresh] = await tx.select({ serviceState: locks.serviceState }).from(locks).where(eq(locks.id, lock.id)).for('update');
+      if (fresh?.serviceState === 'retired') throw new AppError('lock.retired', 'this lock is retired: a reset case is for a lock in service', [{ path: 'lockId', message: 'retired' }]);
       const repo = new ResetCaseRepository(tx);
       const existing = await repo.openForLock(lock.id);
       if (existing) throw new AppError('reset.case_open', `this lock already has an open reset case (${existing.id}); finish or cancel it first`, [{ path: 'lockId', message: 'has an open case' }]);
@@ -187,6 +199,62 @@ export class ResetCaseService {
     const row = await this.caseRow(this.ctx.db, id);
     const place = await lockResource(this.ctx.db, row.lockId);
     authorize(actor, command.type === 'approve' ? 'reset.approve' : MANAGE.has(command.type) ? 'reset.manage' : 'reset.perform', place);
+    if (!DEVICE_ONCE.has(command.type)) return this.runStep(actor, id, key, command);
+    // A step whose device command must not run twice runs alone on its case: a person's retry and
+    // the resumer (or two processes) never send it at the same time.
+    const r = await exclusive(this.ctx, id, 'wait', () => this.runStep(actor, id, key, command));
+    if (r.busy) throw new AppError('reset.wrong_state', 'another step of this case is running; try again');
+    return r.value;
+  }
+
+  /**
+   * Finishes every step whose device command was started (an `intent` row) and never recorded as
+   * done, as if its client had repeated it with the same key, under the system actor
+   * `reset-resumer`. Run at start and periodically by the process with the worker. A case where
+   * another process is already on it is passed over; a step the device refuses now stays open for
+   * the next pass (or the person's own retry). A case between steps is left for people.
+   */
+  async resumeOpenIntents(onError: (e: unknown) => void = () => undefined): Promise<{ resumed: number; busy: number; failed: number }> {
+    const out = { resumed: 0, busy: 0, failed: 0 };
+    for (const intent of await new ResetCaseRepository(this.ctx.db).allOpenIntents()) {
+      const command = intentCommand(intent);
+      if (!command) continue;
+      try {
+        const r = await exclusive(this.ctx, intent.caseId, 'try', () => this.runStep(RESUMER, intent.caseId, intent.idempotencyKey, command));
+        if (r.busy) out.busy++;
+        else out.resumed++;
+      } catch (e) {
+        out.failed++;
+        onError(e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A lock's driver reported a factory reset (`reset_detected`): the lock's open case, if any,
+   * records it as an observation by the device (and, in verification, the lock as seen in setup
+   * mode). Returns the case id, or null when the lock has no open case.
+   */
+  async observeDeviceReset(lockId: string, source: { driver: string; externalId: string; at: Date; detail: string }): Promise<string | null> {
+    const open = await new ResetCaseRepository(this.ctx.db).openForLock(lockId);
+    if (!open) return null;
+    const who = { actorId: `device:${source.driver}/${source.externalId}`, at: source.at };
+    const event: ResetEvent = { type: 'device_observed', observation: 'reset_detected', note: source.detail };
+    return inTransaction(this.ctx.db, async (tx) => {
+      const r = new ResetCaseRepository(tx);
+      const current = await r.lockForStep(open.id);
+      if (!current || !EVENTS_BY_STATE[current.state].includes('device_observed')) return null;
+      const c = applyEvent(current.data, event, who);
+      if (!(await r.save(c, current.version, this.ctx.clock.now()))) return null;
+      const [lock] = await tx.select({ name: locks.name, locationId: locks.locationId }).from(locks).where(eq(locks.id, lockId));
+      await r.appendStep({ caseId: open.id, idempotencyKey: `device:${this.ctx.ids.uuid()}`, phase: 'done', command: 'device_observed', request: { type: 'device_observed', driver: source.driver }, events: [event], stateBefore: current.state, stateAfter: c.state, actorId: who.actorId, actorLabel: `the lock (${source.driver} device ${source.externalId})`, at: source.at });
+      await this.ctx.audit.append(tx, { actor: DEVICE_EVENTS, action: 'reset.device_observed', target: { type: 'reset_case', id: open.id, label: lock?.name ?? lockId }, locationId: lock?.locationId ?? null, details: { lockId, observation: 'reset_detected', driver: source.driver, state: current.state } });
+      return open.id;
+    });
+  }
+
+  private async runStep(actor: Actor, id: string, key: string, command: ResetCommand): Promise<ResetCaseView> {
     const repo = new ResetCaseRepository(this.ctx.db);
     const done = await repo.stepByKey(id, key, 'done');
     if (done) {
@@ -195,6 +263,7 @@ export class ResetCaseService {
       }
       return this.view(this.ctx.db, id);
     }
+    const row = await this.caseRow(this.ctx.db, id);
     if ((command.type === 'run_checks' || command.type === 'manual_check') && command.lockId !== row.lockId) {
       throw new AppError('reset.wrong_lock', `this result is for lock ${command.lockId}, which is not the lock of this case`, [{ path: 'command.lockId', message: 'not the lock in this case' }]);
     }
@@ -220,7 +289,9 @@ export class ResetCaseService {
         locationId: lock.locationId,
         details: { lockId: lock.id, from: current.state, to: c.state, events: gathered.events.map(auditEvent) },
       });
+      crashPoint('reset.in_step_tx');
     });
+    crashPoint('reset.step_committed');
     if (gathered.after) await gathered.after();
     return this.view(this.ctx.db, id);
   }
@@ -413,7 +484,11 @@ export class ResetCaseService {
         await this.ctx.audit.append(tx, { actor, action: 'reset.remote_reset.sent', target: { type: 'reset_case', id: row.id, label: lock.name }, locationId: lock.locationId, details: { lockId: lock.id } });
       });
     }
-    if (send) await this.device(lock, (d, x) => d.factoryReset(x));
+    crashPoint('reset.intent_committed');
+    if (send) {
+      await this.device(lock, (d, x) => d.factoryReset(x));
+      crashPoint('reset.device_done');
+    }
     const status = await this.device(lock, (d, x) => d.status(x));
     return { events: [{ type: 'reset_performed' as const, method: 'remote' as const }, setupModeResult(status)] };
   }
@@ -492,6 +567,7 @@ export class ResetCaseService {
         await new ResetCaseRepository(tx).appendStep({ caseId: row.id, idempotencyKey: key, phase: 'intent', command: 'rebuild', request: { reissue, sealedCodes: fresh }, events: [], stateBefore: row.state, stateAfter: row.state, actorId: actorId(actor), actorLabel: actorLabel(actor), at: who.at });
       });
       intent = (await repo.stepByKey(row.id, key, 'intent'))!;
+      crashPoint('reset.intent_committed');
     }
     if (canonicalJson(intent.request.reissue ?? []) !== canonicalJson(reissue)) {
       throw new AppError('reset.idempotency_conflict', `idempotency key ${key} was already used for a rebuild reissuing other PINs`, [{ path: 'idempotencyKey', message: 'already used' }]);
@@ -502,6 +578,7 @@ export class ResetCaseService {
       const cipher = sealed[p.credentialId];
       const code = cipher ? this.ctx.secrets.decrypt(cipher, `reset-reissue:${row.id}:${p.credentialId}`) : p.code!;
       await this.device(lock, (d, x) => d.setPin(x, { slot: p.slot, code, name: p.holder, schedule: p.schedule }));
+      crashPoint('reset.device_done');
       written.push({ p, code, how: cipher ? 'reissued' : 'restored' });
     }
     return {
@@ -639,7 +716,7 @@ export class ResetCaseService {
       case: c,
       version: row.version,
       lock: { id: lock.id, name: lock.name, driver: lock.driver, externalId: lock.externalId, serviceState: lock.serviceState },
-      next: [...EVENTS_BY_STATE[c.state]],
+      next: EVENTS_BY_STATE[c.state].filter((e) => !DEVICE_EVENT_TYPES.includes(e)),
       missing: missing(c),
       requiredChecks: requiredChecks(c),
       lockedOut: lockedOut(c),
@@ -676,4 +753,43 @@ const snapshotAad = (caseId: string, dataKeyId: string, version: number) => `loc
 
 function notFound(id: string): AppError {
   return new AppError('reset.not_found', `reset case ${id} not found`);
+}
+
+/** The command an open intent was written for, as its client sent it (null: not a command this version knows). */
+function intentCommand(intent: ResetStepRow): ResetCommand | null {
+  const request = intent.command === 'rebuild' ? { type: 'rebuild', reissue: intent.request.reissue ?? [] } : intent.request;
+  const parsed = ResetCommandSchema.safeParse(request);
+  return parsed.success && parsed.data.type === intent.command ? parsed.data : null;
+}
+
+/** Cases with a step running in this process, each the tail of its queue. */
+const running = new Map<string, Promise<unknown>>();
+/** Advisory-lock class of "a device step of this case" (the second key is hashtext(case id)). */
+const CASE_LOCK_CLASS = 72_150_061;
+
+/**
+ * Runs `fn` alone on case `caseId`: after (or, with 'try', instead of) any other such run in this
+ * process, and on PostgreSQL under a transaction-scoped advisory lock, so another process running
+ * the same step waits (or passes over it). One process owns a PGlite folder, so there the process's
+ * own queue is enough.
+ */
+async function exclusive<T>(ctx: ServiceContext, caseId: string, mode: 'wait' | 'try', fn: () => Promise<T>): Promise<{ busy: true; value?: undefined } | { busy: false; value: T }> {
+  const prior = running.get(caseId);
+  if (prior && mode === 'try') return { busy: true };
+  const run = (async () => {
+    if (prior) await prior.catch(() => undefined);
+    if (ctx.engine !== 'postgres') return { busy: false as const, value: await fn() };
+    return ctx.db.transaction(async (tx) => {
+      const db = tx as unknown as Db;
+      if (mode === 'wait') await queryRows(db, sql`select pg_advisory_xact_lock(${CASE_LOCK_CLASS}::int, hashtext(${caseId}))::text`);
+      else if (!(await queryRows<{ ok: boolean }>(db, sql`select pg_try_advisory_xact_lock(${CASE_LOCK_CLASS}::int, hashtext(${caseId})) as ok`))[0]?.ok) return { busy: true as const };
+      return { busy: false as const, value: await fn() };
+    });
+  })();
+  running.set(caseId, run);
+  try {
+    return await run;
+  } finally {
+    if (running.get(caseId) === run) running.delete(caseId);
+  }
 }

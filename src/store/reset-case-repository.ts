@@ -87,6 +87,23 @@ export class ResetCaseRepository {
       .orderBy(asc(resetCaseSteps.seq));
   }
 
+  /** Open intents of every unfinished case, oldest first: steps a crash may have left half done. */
+  async allOpenIntents(): Promise<ResetStepRow[]> {
+    const rows = await this.db
+      .select({ s: resetCaseSteps })
+      .from(resetCaseSteps)
+      .innerJoin(resetCases, eq(resetCases.id, resetCaseSteps.caseId))
+      .where(
+        and(
+          eq(resetCaseSteps.phase, 'intent'),
+          sql`${resetCases.state} not in ('closed','cancelled')`,
+          sql`not exists (select 1 from reset_case_steps d where d.case_id = ${resetCaseSteps.caseId} and d.idempotency_key = ${resetCaseSteps.idempotencyKey} and d.phase = 'done')`,
+        ),
+      )
+      .orderBy(asc(resetCaseSteps.at), asc(resetCaseSteps.seq));
+    return rows.map((r) => r.s);
+  }
+
   async appendStep(row: Omit<ResetStepRow, 'seq'>): Promise<number> {
     const [{ next } = { next: 1 }] = await this.db
       .select({ next: sql<number>`coalesce(max(${resetCaseSteps.seq}), 0)::int + 1` })

@@ -2,9 +2,9 @@
  * Z-Wave and Matter locks through integrations, against the real stacks, as a user runs them: a Z-Wave
  * JS server (a real ZwavejsServer on zwave-js's mock controller) is added by its URL, its lock node is
  * adopted and takes a PIN set by lockwarden, and the node's "Device Reset Locally" shows as a
- * factory-reset alert on the lock. A Matter lock (a virtual matter.js door lock) is commissioned into
- * lockwarden's fabric with its pairing code, adopted, takes a PIN, and its factory reset is detected and
- * alerted. The Matter integration's controller runs on matter.js's simulated network (the driver's
+ * factory-reset alert on the lock and on its open reset case. A Matter lock (a virtual matter.js door lock) is commissioned into
+ * lockwarden's fabric with its pairing code, adopted, takes a PIN, and its factory reset is detected,
+ * alerted and kept on its open reset case. The Matter integration's controller runs on matter.js's simulated network (the driver's
  * factory gets that environment here; real UDP is covered in matter-udp.test.ts).
  */
 import assert from 'node:assert/strict';
@@ -60,6 +60,13 @@ describe('Z-Wave and Matter locks through integrations', () => {
   const alertOf = (lockId: string, kind: string) =>
     until(`a ${kind} alert`, async () => (await env.services.alerts.list(SYSTEM, { lockId })).find((a) => a.kind === kind));
 
+  /** Waits until the case records a reported reset by `by`. */
+  const observedOn = (caseId: string, by: string) =>
+    until(`the reported reset on case ${caseId}`, async () => {
+      const v = await env.services.resetCases.get(SYSTEM, caseId);
+      return v.case.observations?.some((o) => o.kind === 'reset_detected' && o.by === by && o.state === 'triage') ? v : null;
+    });
+
   it('Z-Wave: a wrong server address is the integration’s error; the right one lists its lock node', async () => {
     const wrong = await svc().create(SYSTEM, { driver: 'zwave', name: 'Nowhere', config: { url: 'ws://127.0.0.1:1' } });
     assert.equal(wrong.running, false);
@@ -75,9 +82,12 @@ describe('Z-Wave and Matter locks through integrations', () => {
     const lock = await svc().adopt(SYSTEM, z.id, { externalId: node.externalId, locationId: unitId, name: 'Unit door (Z-Wave)' });
     assert.equal(lock.driver, 'zwave');
     await pinReachesTheLock(lock.id);
+    const open = await env.services.resetCases.open(SYSTEM, { lockId: lock.id, reason: 'pairing_loop' });
     await zwave.resetLocally();
     const alert = await alertOf(lock.id, 'factory_reset');
     assert.equal(alert.source, 'zwave');
+    // The lock's open reset case keeps the reset the node reported, by the device.
+    await observedOn(open.case.id, `device:zwave/${lock.externalId}`);
   });
 
   it('Matter: a bad pairing code changes nothing; the right one commissions the lock into our fabric', async () => {
@@ -111,10 +121,12 @@ describe('Z-Wave and Matter locks through integrations', () => {
     const audit = (await env.services.audit.list(SYSTEM, { limit: 20 })).items.map((e) => e.action);
     assert.ok(audit.includes('credential.controller.remove') && audit.includes('credential.controller.list'), audit.join(', '));
 
+    const open = await env.services.resetCases.open(SYSTEM, { lockId: lock.id, reason: 'pairing_loop' });
     await matter.factoryReset();
     // The next command finds lockwarden's fabric gone: the reset is detected and alerted.
     await env.runtime.reconciler.reconcile(lock.id, { read: true }).catch(() => undefined);
     const alert = await alertOf(lock.id, 'factory_reset');
     assert.equal(alert.source, 'matter');
+    await observedOn(open.case.id, `device:matter/${lock.externalId}`);
   });
 });

@@ -2,7 +2,10 @@
  * Reset cases end to end below HTTP, driving the in-process simulator through the driver contract:
  * each vendor reset variant (full trust-anchor erase, local-only erase whose cloud binding must be
  * removed on the account, split storage), physical gating refusals, a lock that does not return to
- * setup mode, a remote reset whose acknowledgement is lost, and a rebuild cut short by a device fault.
+ * setup mode, a remote reset whose acknowledgement is lost, and a rebuild cut short by a device fault;
+ * physical gating (battery read at preflight, a lock still on its door, a hold too short); the resumer
+ * finishing a step left after its intent (two at once); the lock's own reset report kept on its case;
+ * retiring a lock with an open case refused.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -13,10 +16,11 @@ import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
 import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
-import type { ResetCommand, ResetCaseView } from '../../src/services/reset-case-service.js';
+import { ResetCaseService, type ResetCommand, type ResetCaseView } from '../../src/services/reset-case-service.js';
 import { auditLog, credentials, resetCaseSteps, resetCases, resetSnapshots } from '../../src/store/schema.js';
 import { roleActor } from '../helpers/actors.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const MANAGER = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000aaa1', email: 'mia@example.test' });
@@ -36,7 +40,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const place = (await env.services.locks.list(SYSTEM, { limit: 1 })).items[0]!.locationId;
     let n = 0;
     for (const modelNumber of ['DB-100', 'DB-220W', 'KP-80C', 'CB-2 Pro', 'FP-300']) {
-      for (const use of ['a', 'b']) {
+      for (const use of modelNumber === 'CB-2 Pro' ? ['a', 'b', 'c'] : ['a', 'b']) {
         const model = models.find((m) => m.modelNumber === modelNumber)!;
         locks[`${modelNumber}/${use}`] = await env.services.locks.create(SYSTEM, {
           name: `${modelNumber} reset test ${use}`,
@@ -342,7 +346,6 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.equal(firstAttempt.length, 1, 'the first write (the reissued code) reached the lock before the fault');
     assert.equal((await svc().get(TECH, v.case.id)).lockedOut.length, 2);
     // A restart: a new service over the same database and devices finishes the step.
-    const { ResetCaseService } = await import('../../src/services/reset-case-service.js');
     v = await new ResetCaseService(env.services.ctx).step(TECH, v.case.id, { idempotencyKey: key, command: { type: 'rebuild', reissue: [pins[0]!.id] } });
     assert.deepEqual(v.lockedOut, []);
     const finalPins = env.fleet.get(ext(lock)).pins;
@@ -417,5 +420,97 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.equal(all.verificationFailures.latest.length, Math.min(10, failed.length));
     for (const f of all.verificationFailures.latest) assert.ok(failed.some((x) => x.caseId === f.caseId && x.check === f.check), `${f.check} on ${f.lockName}`);
     await refuses(env.services.dashboard.get(roleActor('occupant')), 'auth.forbidden');
+  });
+
+  it('the resumer finishes a remote reset left after its intent, sends nothing twice (two resumers at once), and the lock\'s own reset report is kept on the case', async () => {
+    const lock = locks['CB-2 Pro/c']!;
+    await withPins(lock, ['Host']);
+    let v = await throughPreflight(lock, 'pairing_loop');
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    env.fleet.outOfBand.removeCloudBinding(ext(lock));
+    v = await step(v.case.id, { type: 'confirm_account_unbound' });
+    // Nothing to resume on a case between steps: it is left for people.
+    assert.deepEqual(await svc().resumeOpenIntents(), { resumed: 0, busy: 0, failed: 0 });
+    // The reset reaches the lock, its answer is lost, and the client never comes back.
+    env.fleet.injectFault(ext(lock), 'lost_ack', 1);
+    const key = randomUUID();
+    await refuses(step(v.case.id, { type: 'remote_reset' }, TECH, key), 'device.unreachable');
+    assert.equal(env.fleet.get(ext(lock)).resetCount, 1);
+    assert.deepEqual((await svc().get(TECH, v.case.id)).openIntents.map((i) => i.idempotencyKey), [key]);
+    // Two resumers at once (a second process on PostgreSQL is the same code under the advisory lock).
+    const results = await Promise.all([svc().resumeOpenIntents(), new ResetCaseService(env.services.ctx).resumeOpenIntents()]);
+    assert.ok(results.every((r) => r.failed === 0), JSON.stringify(results));
+    assert.ok(results.some((r) => r.resumed === 1), JSON.stringify(results));
+    assert.equal(env.fleet.get(ext(lock)).resetCount, 1, 'the reset was not sent again');
+    v = await svc().get(TECH, v.case.id);
+    assert.equal(v.case.state, 'verification');
+    assert.equal(v.case.verification.setup_mode?.passed, true);
+    assert.deepEqual(v.openIntents, []);
+    const done = v.steps.filter((s) => s.command === 'remote_reset' && s.phase === 'done');
+    assert.equal(done.length, 1);
+    assert.equal(done[0]!.actor, 'reset-resumer', 'finished under the resumer\'s own name');
+    // The technician's retry with the same key is answered as done; nothing is sent.
+    const again = await step(v.case.id, { type: 'remote_reset' }, TECH, key);
+    assert.equal(again.steps.filter((s) => s.command === 'remote_reset' && s.phase === 'done').length, 1);
+    assert.equal(env.fleet.get(ext(lock)).resetCount, 1);
+    // The simulated lock reported its reset as a device event: the case keeps it, by the device.
+    v = await until('the reported reset on the case', async () => {
+      const x = await svc().get(TECH, v.case.id);
+      return x.case.observations?.length ? x : null;
+    });
+    assert.deepEqual(
+      v.case.observations!.map((o) => [o.kind, o.by, o.state]),
+      [['reset_detected', `device:simulator/${ext(lock)}`, 'physical_reset']],
+    );
+    assert.ok(v.steps.some((s) => s.command === 'device_observed' && s.actor.includes(ext(lock))));
+    assert.ok(!v.next.includes('device_observed'), 'not offered to people');
+    const alerts = await env.services.alerts.list(SYSTEM, { lockId: lock.id });
+    assert.ok(JSON.stringify(alerts).includes('factory_reset'), 'the factory-reset alert is raised as before');
+  });
+
+  it('a lock with an open case cannot be retired (clear error, nothing changed); once the case is cancelled it can', async () => {
+    const lock = locks['DB-220W/b']!;
+    const v = await svc().open(MANAGER, { lockId: lock.id, reason: 'pairing_loop' });
+    await refuses(env.services.locks.retire(SYSTEM, lock.id, { reason: 'removed' }), 'reset.case_open', new RegExp(`open reset case \\(${v.case.id}, triage\\).*close or cancel it`));
+    const still = await env.services.locks.get(SYSTEM, lock.id);
+    assert.equal(still.serviceState, 'in_service');
+    assert.equal(still.version, lock.version);
+    await step(v.case.id, { type: 'cancel', note: 'the lock is being removed' });
+    assert.equal((await env.services.locks.retire(SYSTEM, lock.id, { reason: 'removed' })).serviceState, 'retired');
+    await refuses(svc().open(MANAGER, { lockId: lock.id, reason: 'pairing_loop' }), 'lock.retired', /retired/);
+  });
+  it('physical gating: a low battery read from the lock fails preflight; a cabinet lock still on its door and a hold too short refuse the reset and change nothing', async () => {
+    const cab = (await env.services.models.list(SYSTEM)).find((m) => m.modelNumber === 'CAB-4')!;
+    const lock = await env.services.locks.create(SYSTEM, { name: 'CAB-4 reset test', modelId: cab.id, locationId: locks['DB-100/a']!.locationId, driver: 'simulator', externalId: 'sim-reset-cab4', batteryPercent: 90 });
+    const [pin] = await withPins(lock, ['Minibar']);
+    env.fleet.outOfBand.setBattery(ext(lock), 12);
+    let v = await svc().open(MANAGER, { lockId: lock.id, reason: 'firmware_inconsistent' });
+    v = await step(v.case.id, { type: 'decide', remedy: 'full_reset' });
+    for (const check of PREFLIGHT_CHECKS.filter((c) => c !== 'battery_adequate')) v = await step(v.case.id, { type: 'preflight_check', check, passed: true });
+    v = await step(v.case.id, { type: 'read_battery' }, TECH);
+    assert.equal(v.case.preflight.battery_adequate?.passed, false);
+    assert.match(v.case.preflight.battery_adequate.note, /12% \(the reset needs at least 20%\)/);
+    await refuses(step(v.case.id, { type: 'complete_preflight' }), 'reset.incomplete', /battery adequate/);
+    assert.deepEqual(env.fleet.physical.reset(ext(lock), { holdSeconds: 5 }), { ok: false, reason: 'still_on_door' }, 'checked before the battery');
+    env.fleet.physical.setOnDoor(ext(lock), false);
+    assert.deepEqual(env.fleet.physical.reset(ext(lock), { holdSeconds: 5 }), { ok: false, reason: 'battery_low' });
+    env.fleet.outOfBand.setBattery(ext(lock), 80);
+    v = await step(v.case.id, { type: 'read_battery' }, TECH);
+    v = await step(v.case.id, { type: 'complete_preflight' });
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    assert.equal(v.case.state, 'physical_reset');
+    v = await tickProcedure(v);
+    assert.deepEqual(env.fleet.physical.reset(ext(lock), { holdSeconds: 2 }), { ok: false, reason: 'hold_too_short' });
+    assert.equal(env.fleet.get(ext(lock)).pins.find((p) => p.slot === pin!.slot)?.code, pin!.code, 'a refused reset leaves the lock as it was');
+    v = await step(v.case.id, { type: 'confirm_reset' }, TECH);
+    assert.equal(v.case.verification.setup_mode?.passed, false, 'a reset that did not happen is not taken for one');
+    v = await step(v.case.id, { type: 'retry_reset', note: 'held too briefly' }, TECH);
+    v = await tickProcedure(v);
+    assert.deepEqual(env.fleet.physical.reset(ext(lock), { holdSeconds: 5 }), { ok: true });
+    v = await step(v.case.id, { type: 'confirm_reset' }, TECH);
+    assert.equal(v.case.verification.setup_mode?.passed, true);
+    assert.equal(v.case.attempts, 2);
+    v = await enrollAndCheck(v, lock);
+    assert.equal(v.case.verification.prior_pins_gone?.passed, true);
   });
 });

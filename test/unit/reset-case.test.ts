@@ -95,19 +95,20 @@ const SAMPLE: Record<ResetEventType, ResetEventInput> = {
   complete_rebuild: { type: 'complete_rebuild' },
   close: { type: 'close' },
   cancel: { type: 'cancel', note: 'not needed after all' },
+  device_observed: { type: 'device_observed', observation: 'reset_detected', note: 'Device Reset Locally' },
 };
 
 /** For each allowed (state, event) on a ready case: the state it leads to, or the error it meets. */
 const EXPECTED: Record<ResetState, Partial<Record<ResetEventType, ResetState | `error:${string}`>>> = {
-  triage: { decide: 'preflight', cancel: 'cancelled' },
-  preflight: { preflight_check: 'preflight', approve: 'error:reset.invalid', complete_preflight: 'snapshot', cancel: 'cancelled' },
-  snapshot: { snapshot_taken: 'account_unbind', cancel: 'cancelled' },
-  account_unbind: { account_unbound: 'physical_reset' },
-  physical_reset: { procedure_step: 'physical_reset', reset_performed: 'verification', reset_blocked: 'replace_device' },
-  replace_device: { device_replaced: 'verification' },
-  verification: { check_result: 'verification', retry_reset: 'physical_reset', reset_blocked: 'replace_device', complete_verification: 'rebuild' },
-  rebuild: { credential_rebuilt: 'rebuild', complete_rebuild: 'close_out' },
-  close_out: { close: 'closed' },
+  triage: { device_observed: 'triage', decide: 'preflight', cancel: 'cancelled' },
+  preflight: { device_observed: 'preflight', preflight_check: 'preflight', approve: 'error:reset.invalid', complete_preflight: 'snapshot', cancel: 'cancelled' },
+  snapshot: { device_observed: 'snapshot', snapshot_taken: 'account_unbind', cancel: 'cancelled' },
+  account_unbind: { device_observed: 'account_unbind', account_unbound: 'physical_reset' },
+  physical_reset: { device_observed: 'physical_reset', procedure_step: 'physical_reset', reset_performed: 'verification', reset_blocked: 'replace_device' },
+  replace_device: { device_observed: 'replace_device', device_replaced: 'verification' },
+  verification: { device_observed: 'verification', check_result: 'verification', retry_reset: 'physical_reset', reset_blocked: 'replace_device', complete_verification: 'rebuild' },
+  rebuild: { device_observed: 'rebuild', credential_rebuilt: 'rebuild', complete_rebuild: 'close_out' },
+  close_out: { device_observed: 'close_out', close: 'closed' },
   closed: {},
   cancelled: {},
 };
@@ -143,6 +144,31 @@ describe('reset case state machine', () => {
       });
     }
   }
+});
+
+describe('a reset the lock reports by itself', () => {
+  const fx = fixtures();
+  const seen = (c: ResetCase) => applyEvent(c, ev({ type: 'device_observed', observation: 'reset_detected', note: 'zwave: Device Reset Locally' }), { actorId: 'device:zwave/int-1/5', at: T0 });
+
+  it('in verification: kept as an observation by the device, with when and the state; the setup-mode check stays the driver read\'s', () => {
+    let c = step(fx.physical_reset, { type: 'reset_performed', method: 'physical' });
+    c = step(c, { type: 'check_result', check: 'setup_mode', passed: false, note: 'not in setup mode' });
+    const after = seen(c);
+    assert.equal(after.state, 'verification');
+    assert.deepEqual(after.observations, [{ kind: 'reset_detected', by: 'device:zwave/int-1/5', at: T0.toISOString(), state: 'verification', note: 'zwave: Device Reset Locally' }]);
+    assert.deepEqual(after.verification, c.verification);
+    assert.equal(seen(after).observations?.length, 2, 'each report is kept');
+  });
+
+  it('before the reset or during the rebuild: recorded with the state it came in, nothing else changes', () => {
+    for (const state of ['triage', 'preflight', 'snapshot', 'physical_reset', 'rebuild', 'close_out'] as const) {
+      const c = seen(fx[state]);
+      assert.equal(c.state, state);
+      assert.equal(c.observations?.at(-1)?.state, state);
+      assert.deepEqual({ ...c, observations: fx[state].observations }, fx[state]);
+    }
+    assert.equal(errCode(() => seen(fx.closed)), 'reset.wrong_state');
+  });
 });
 
 describe('triage', () => {

@@ -3,6 +3,7 @@
  * faults, events, out-of-band and physical actions that create drift, and an exact log of every
  * applied change. Independent of any database; saved to and restored from one JSON document.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { DriverError, type DeviceStatus, type DriverCapabilities, type DriverEvent, type ObservedCredentials, type PinWrite } from '../contract.js';
@@ -200,7 +201,8 @@ export class SimFleet {
       this.apply(externalId, 'driver', (lock) => {
         lock.requireLockwarden();
         lock.setPin(pin, { partial: fault === 'partial' });
-        return { op: 'set_pin', slot: pin.slot, value: undefined };
+        // Which code was written, as a tag (so a log reader can tell two writes of one slot apart without the code).
+        return { op: 'set_pin', slot: pin.slot, value: undefined, detail: pinTag(externalId, pin.slot, pin.code) };
       }),
     );
   }
@@ -409,4 +411,9 @@ export class SimFleet {
   private changed(): void {
     for (const listener of [...this.changeListeners]) listener();
   }
+}
+
+/** A short tag of a PIN written into a slot: equal codes give equal tags, and the log never carries the code. */
+export function pinTag(externalId: string, slot: number, code: string): string {
+  return `code ${createHash('sha256').update(`lockwarden-sim|${externalId}|${slot}|${code}`).digest('hex').slice(0, 12)}`;
 }
