@@ -7,10 +7,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { runScaleComparison, runScaleTurnover, type ScaleComparison, type ScaleTurnoverResult } from './scale.js';
+import { freshDatabaseOn, runScaleComparison, runScaleTurnover, type ScaleComparison, type ScaleTurnoverResult } from './scale.js';
 
 const admin = process.env.ADMIN_DATABASE_URL;
 if (!admin) {
@@ -28,15 +27,11 @@ const { values, positionals } = parseArgs({
 const sizes = positionals.map(Number).filter((n) => n > 0);
 const shape = { latencyMs: Number(values.latency), workerConcurrency: Number(values['worker-concurrency']) };
 const made: string[] = [];
+const makeFresh = freshDatabaseOn(admin);
 const fresh = async () => {
-  const name = `lw_bench_${randomBytes(5).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`create database ${name}`).finally(() => c.end());
-  made.push(name);
-  const u = new URL(admin);
-  u.pathname = `/${name}`;
-  return u.toString();
+  const url = await makeFresh();
+  made.push(new URL(url).pathname.slice(1));
+  return url;
 };
 const out: { embedded: ScaleTurnoverResult[]; postgres: ScaleComparison[]; machine: Record<string, unknown> } = {
   embedded: [],
