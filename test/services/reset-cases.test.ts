@@ -147,11 +147,13 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.equal(v.case.state, 'verification');
     assert.equal(v.case.verification.setup_mode?.passed, true);
 
-    // A result for another lock is refused and changes nothing.
-    const seq = v.steps.length;
+    // A result for another lock is refused and changes nothing. (The lock's own report of its reset
+    // reaches the case as a device step whenever its event is handled: those are not counted.)
+    const people = (x: ResetCaseView) => x.steps.filter((s) => s.command !== 'device_observed').length;
+    const seq = people(v);
     await refuses(step(v.case.id, { type: 'run_checks', lockId: locks['DB-100/b']!.id }, TECH), 'reset.wrong_lock');
     await refuses(step(v.case.id, { type: 'manual_check', lockId: locks['DB-100/b']!.id, check: 'latch_and_door', passed: true }, TECH), 'reset.wrong_lock');
-    assert.equal((await svc().get(TECH, v.case.id)).steps.length, seq);
+    assert.equal(people(await svc().get(TECH, v.case.id)), seq);
 
     // Before a new admin enrolls, the lock refuses lockwarden: the check says so.
     v = await step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
