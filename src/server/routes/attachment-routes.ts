@@ -4,25 +4,11 @@ import { ATTACHMENT_LIMITS, AttachmentMetaSchema, tooLarge } from '../../domain/
 import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../services/index.js';
 import { actorOf, SESSION_COOKIE } from '../auth.js';
+import { acceptRawBodies, decodeFilename, disposition, UploadHeaders } from '../uploads.js';
 import { AttachmentEventOut, AttachmentOut, IdParams, items } from '../schemas.js';
 
 const AttachmentParams = z.object({ id: z.string().uuid('not a valid id'), aid: z.string().uuid('not a valid id') });
-const UploadHeaders = z.object({ 'x-filename': z.string().max(1000).optional() }).passthrough();
 
-/** `attachment; filename="..."; filename*=UTF-8''...`: an ASCII fallback and the real name. */
-function disposition(kind: 'inline' | 'attachment', filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
-
-function decodeFilename(raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /**
  * Attachments of handbook entries. The upload body is the file itself (any content type; the server
@@ -34,8 +20,7 @@ export function attachmentRoutes(services: Services): FastifyPluginAsyncZod {
   return async (app) => {
     const { attachments } = services;
     const tags = ['handbook'];
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ATTACHMENT_LIMITS.maxBytes }, (_req, body, done) => done(null, body));
+    acceptRawBodies(app, ATTACHMENT_LIMITS.maxBytes);
 
     app.post(
       '/handbook/entries/:id/attachments',

@@ -5,19 +5,10 @@ import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../services/index.js';
 import { photoTooLarge, ResetPhotoMetaSchema } from '../../services/reset-photo-service.js';
 import { actorOf, SESSION_COOKIE } from '../auth.js';
+import { acceptRawBodies, decodeFilename, UploadHeaders } from '../uploads.js';
 import { IdParams, items, ResetPhotoOut } from '../schemas.js';
 
 const PhotoParams = z.object({ id: z.string().uuid('not a valid id'), pid: z.string().uuid('not a valid id') });
-const UploadHeaders = z.object({ 'x-filename': z.string().max(1000).optional() }).passthrough();
-
-function decodeFilename(raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /**
  * Photos as evidence on reset cases. The upload body is the image itself (the type is read from the
@@ -28,8 +19,7 @@ export function resetPhotoRoutes(services: Services): FastifyPluginAsyncZod {
   return async (app) => {
     const photos = services.resetPhotos;
     const tags = ['reset cases'];
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ATTACHMENT_LIMITS.maxBytes }, (_req, body, done) => done(null, body));
+    acceptRawBodies(app, ATTACHMENT_LIMITS.maxBytes);
 
     app.post(
       '/reset-cases/:id/photos',
