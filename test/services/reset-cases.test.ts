@@ -461,9 +461,11 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
       return x.case.observations?.length ? x : null;
     });
     assert.deepEqual(
-      v.case.observations!.map((o) => [o.kind, o.by, o.state]),
-      [['reset_detected', `device:simulator/${ext(lock)}`, 'physical_reset']],
+      v.case.observations!.map((o) => [o.kind, o.by]),
+      [['reset_detected', `device:simulator/${ext(lock)}`]],
     );
+    // The event is handled on its own: the case may already have moved on to verification by then.
+    assert.ok(['physical_reset', 'verification'].includes(v.case.observations![0]!.state), v.case.observations![0]!.state);
     assert.ok(v.steps.some((s) => s.command === 'device_observed' && s.actor.includes(ext(lock))));
     assert.ok(!v.next.includes('device_observed'), 'not offered to people');
     const alerts = await env.services.alerts.list(SYSTEM, { lockId: lock.id });
