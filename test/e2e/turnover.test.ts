@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
 import { fixedClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { smtpPeer, type SmtpPeer } from '../helpers/smtp.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -57,10 +57,9 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
   let browser: Browser;
   let page: Page;
   let dataDir: string;
-  let smtp: SMTPServer;
+  let smtp: SmtpPeer | undefined;
   let feedServer: Server;
   let feedUrl = '';
-  const mails: { to: string; text: string }[] = [];
   const lines: string[] = [];
   // Today 09:00 UTC on the server's clock; the browser works in UTC too.
   const start = new Date(`${new Date().toISOString().slice(0, 10)}T09:00:00Z`);
@@ -83,21 +82,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
   before(async () => {
     mkdirSync(shots, { recursive: true });
     dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-turnover-'));
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, session, done) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), text: Buffer.concat(chunks).toString('utf8') });
-          done();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    const smtpPort = (smtp.server.address() as AddressInfo).port;
+    smtp = await smtpPeer();
     // The booking platform's calendar: one booking five days out (all-day dates, as Airbnb publishes them).
     const feed = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Test//Feed//EN', 'BEGIN:VEVENT', 'UID:booking-1@test', `DTSTART;VALUE=DATE:${ymd(at(5 * 24))}`, `DTEND;VALUE=DATE:${ymd(at(8 * 24))}`, 'SUMMARY:Fiona Feed', 'END:VEVENT', 'END:VCALENDAR'].join('\r\n');
     feedServer = createServer((req, res) => res.writeHead(req.url === '/a101.ics' ? 200 : 404, { 'content-type': 'text/calendar' }).end(req.url === '/a101.ics' ? feed : ''));
@@ -105,7 +90,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     feedUrl = `http://127.0.0.1:${(feedServer.address() as AddressInfo).port}/a101.ics`;
 
     server = await startServer(
-      { ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent', smtpUrl: `smtp://127.0.0.1:${smtpPort}`, mailFrom: 'lockwarden@example.test' },
+      { ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent', smtpUrl: smtp.url, mailFrom: 'lockwarden@example.test' },
       (l) => lines.push(l),
       // The test runs the turnover job itself on its clock; the outbox delivers as it would in production.
       { clock, turnoverSeconds: 0, outboxSeconds: 1 },
@@ -120,7 +105,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
   after(async () => {
     await browser?.close();
     await server?.stop();
-    await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+    await smtp?.close();
     await new Promise<void>((r) => (feedServer ? feedServer.close(() => r()) : r()));
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -182,7 +167,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
   it("revokes the outgoing guest's code and issues the incoming guest's on every lock; the guest gets the code by email", async () => {
     fleet().setOnline(locks.patio.externalId, false);
     assert.equal((await tick()).issued, 2, 'the incoming code on both locks (72 h ahead, as window PINs)');
-    const mail = await eventually('the guest email at the SMTP server', () => mails.find((m) => m.to === 'ivan@example.test'));
+    const mail = await eventually('the guest email at the SMTP server', () => smtp!.mails.find((m) => m.to === 'ivan@example.test'));
     const code = /door code for Unit A101 is: (\d+)/.exec(mail.text)?.[1];
     assert.ok(code, 'the email carries the code');
     await eventually('the incoming code on the front door', () => codesOn(locks.front.externalId).includes(code));
@@ -213,7 +198,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     // Back online, a read puts the code on the patio door too.
     fleet().setOnline(locks.patio.externalId, true);
     await server.runtime.services.credentials.refresh({ kind: 'system', name: 'local-cli' }, locks.patio.id);
-    const code = /door code for Unit A101 is: (\d+)/.exec(mails.find((m) => m.to === 'ivan@example.test')!.text)![1]!;
+    const code = /door code for Unit A101 is: (\d+)/.exec(smtp!.mails.find((m) => m.to === 'ivan@example.test')!.text)![1]!;
     await eventually('the incoming code on the patio door once it is back', () => codesOn(locks.patio.externalId).includes(code));
   });
 });

@@ -9,7 +9,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { SMTPServer } from 'smtp-server';
 import type { Actor } from '../../src/domain/identity.js';
 import { isAppError } from '../../src/domain/errors.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
@@ -17,35 +16,10 @@ import { queryRows } from '../../src/store/database.js';
 import { signBody } from '../../src/services/outbox-service.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 import { roleActor } from '../helpers/actors.js';
+import { smtpPeer, type SmtpPeer } from '../helpers/smtp.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const H = 3600_000;
-
-interface Mail {
-  to: string;
-  text: string;
-}
-
-/** An SMTP server on 127.0.0.1 that keeps what it receives. */
-async function smtpPeer(): Promise<{ url: string; mails: Mail[]; close(): Promise<void> }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, done) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), text: Buffer.concat(chunks).toString('utf8') });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 /** An HTTP server on 127.0.0.1: `/feed.ics` serves `feed.body`; `/hook` records webhook posts and answers `hook.status`. */
 async function httpPeer() {
@@ -87,7 +61,7 @@ async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<
 for (const engine of ENGINES) {
   describe(`turnover and the notification outbox (${engine})`, () => {
     let env: TestEnv;
-    let smtp: Awaited<ReturnType<typeof smtpPeer>>;
+    let smtp: SmtpPeer;
     let http: Awaited<ReturnType<typeof httpPeer>>;
     let unit: { id: string; path: string; locks: { id: string; externalId: string }[] };
     let plainUnit: { id: string; lock: { id: string; externalId: string } };
