@@ -10,6 +10,7 @@ import {
   UserCreateSchema,
   type Action,
   type Actor,
+  type ActorGrant,
   type ApiToken,
   type User,
 } from '../domain/identity.js';
@@ -17,7 +18,7 @@ import { parseInput } from '../domain/validation.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { hashToken } from '../crypto/tokens.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { IdentityRepository, type ApiTokenRow, type UserRow } from '../store/identity-repository.js';
+import { IdentityRepository, type ApiTokenRow, type LiveGrant, type UserRow } from '../store/identity-repository.js';
 import { AccessRepository } from '../store/access-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { rolePlaceProblem } from '../domain/access.js';
@@ -72,6 +73,17 @@ export class AuthService {
     const grants = await new AccessRepository(this.ctx.db).liveGrantsOf(u.id, this.ctx.clock.now());
     const user = await this.present(u);
     return { actor: { kind: 'user', userId: u.id, email: u.email, via, grants }, user };
+  }
+
+  /** The same actor from grants already read with the credential (one statement per request). */
+  private actorFrom(u: UserRow, live: LiveGrant[], via: 'session' | 'token'): { actor: Actor; user: User } {
+    const grants = live.map((g): ActorGrant =>
+      g.kind === 'reveal'
+        ? { kind: 'reveal', id: g.id, entryId: g.entryId!, expiresAt: g.expiresAt }
+        : { kind: 'role', id: g.id, role: g.role!, locationId: g.locationId, locationPath: g.locationPath, expiresAt: g.expiresAt },
+    );
+    const roles = live.filter((g) => g.kind === 'role').map((g) => ({ role: g.role!, locationId: g.locationId, locationName: g.locationName }));
+    return { actor: { kind: 'user', userId: u.id, email: u.email, via, grants }, user: presentUser(u, roles) };
   }
 
   private async present(u: UserRow, db: Db = this.ctx.db): Promise<User> {
@@ -225,31 +237,31 @@ export class AuthService {
   async authenticateSession(sessionToken: string): Promise<{ actor: Actor; csrfToken: string; user: User } | null> {
     const now = this.ctx.clock.now();
     const tokenHash = hashToken(sessionToken);
-    const session = await this.repo.sessionByHash(tokenHash, now);
-    if (!session) return null;
+    const found = await this.repo.sessionPrincipal(tokenHash, now);
+    if (!found) return null;
+    const { credential: session, user, grants } = found;
     const endsAt = session.createdAt.getTime() + SESSION_ABSOLUTE_MS;
     if (now.getTime() >= endsAt) {
       await this.repo.deleteSession(tokenHash);
       return null;
     }
-    const user = await this.repo.userById(session.userId);
-    if (!user || user.disabledAt) return null;
+    if (user.disabledAt) return null;
     if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
       await this.repo.touchSession(tokenHash, now, new Date(Math.min(now.getTime() + SESSION_IDLE_MS, endsAt)));
     }
-    return { ...(await this.userActor(user, 'session')), csrfToken: session.csrfToken };
+    return { ...this.actorFrom(user, grants, 'session'), csrfToken: session.csrfToken };
   }
 
   /** Resolves an API token (`lwt_...`) to its actor; null when unknown, revoked or expired. */
   async authenticateToken(secret: string): Promise<{ actor: Actor; user: User } | null> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return null;
     const now = this.ctx.clock.now();
-    const token = await this.repo.apiTokenByHash(hashToken(secret));
-    if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) return null;
-    const user = await this.repo.userById(token.userId);
-    if (!user || user.disabledAt) return null;
+    const found = await this.repo.apiTokenPrincipal(hashToken(secret), now);
+    if (!found) return null;
+    const { credential: token, user, grants } = found;
+    if (token.revokedAt || (token.expiresAt && token.expiresAt <= now) || user.disabledAt) return null;
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > SESSION_TOUCH_MS) await this.repo.touchApiToken(token.id, now);
-    return this.userActor(user, 'token');
+    return this.actorFrom(user, grants, 'token');
   }
 
   async signOut(sessionToken: string): Promise<void> {

@@ -109,8 +109,10 @@ export class HandbookService {
 
   /** One entry with its current content; secrets masked. */
   async get(actor: Actor, id: string): Promise<HandbookEntry> {
-    authorize(actor, 'handbook.read', entryReadResource(await entryResource(this.ctx.db, id)));
-    return this.load(this.ctx.db, id);
+    // The entry's row carries its lock's location path: the scope check needs no read of its own.
+    const row = await this.requireEntry(this.ctx.db, id);
+    authorize(actor, 'handbook.read', entryReadResource({ entryId: id, locationPath: row.entry.lockId ? row.locationPath : null }));
+    return this.load(this.ctx.db, id, row);
   }
 
   /** The entry that applies to one installed lock: its own override, else its model's entry. */
@@ -607,8 +609,8 @@ export class HandbookService {
     return row;
   }
 
-  private async load(db: Db, id: string): Promise<HandbookEntry> {
-    const row = await this.requireEntry(db, id);
+  private async load(db: Db, id: string, read?: EntryRow): Promise<HandbookEntry> {
+    const row = read ?? (await this.requireEntry(db, id));
     const [summary] = await this.summaries(db, [row]);
     const rev = await new HandbookRepository(db).revision(id, row.entry.currentRevision);
     const secrets = await new SecretRepository(db).secretsOf(id);

@@ -33,8 +33,11 @@ export class LockService {
   }
 
   async get(actor: Actor, id: string): Promise<Lock> {
-    authorize(actor, 'lock.read', await lockResource(this.ctx.db, id));
-    return this.load(this.ctx.db, id);
+    // The row carries its location's path: one read for the scope check and the lock (as lockResource would give).
+    const row = await new LockRepository(this.ctx.db).byId(id);
+    if (!row) throw new AppError('lock.not_found', `lock ${id} not found`);
+    authorize(actor, 'lock.read', { locationPath: row.locationPathIds });
+    return (await this.present(this.ctx.db, [row]))[0]!;
   }
 
   /** Adds a lock at a location; storage and override default to the model's. */
