@@ -124,7 +124,8 @@ for (const name of expanded) {
     row({ benchmark: 'cold start', measure: `spawn to first 200 on /healthz, median of ${r.coldStartMs.length}`, engine: r.engine, figure: `${r.coldStartMedianMs} ms (server cpu ${r.coldStartCpuMedianMs} ms)`, goal: '< 2000 ms', ok: r.coldStartMedianMs < 2000 });
     for (const l of r.latency) {
       const clean = l.errors === 0 && l.non2xx === 0;
-      row({ benchmark: 'API latency', measure: `${l.endpoint} at ${l.rate} req/s (got ${l.achievedRate}${clean ? '' : `, ${l.errors} errors, ${l.non2xx} non-2xx`})`, engine: r.engine, figure: `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms (server cpu ${l.serverCpuMsPerRequest} ms/req)`, goal: 'p99 < 25 ms', ok: clean && l.p99Ms < 25 && l.achievedRate >= l.rate * 0.95 });
+      const held = l.sustainable ? `; p99 < 25 ms up to ${l.sustainable.rate} req/s` : '; p99 >= 25 ms even at 50 req/s';
+      row({ benchmark: 'API latency', measure: `${l.endpoint} at ${l.rate} req/s (got ${l.achievedRate}${clean ? '' : `, ${l.errors} errors, ${l.non2xx} non-2xx`})`, engine: r.engine, figure: `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms (server cpu ${l.serverCpuMsPerRequest} ms/req${l.sustainable?.rate === l.rate ? '' : held})`, goal: 'p99 < 25 ms', ok: clean && l.p99Ms < 25 && l.achievedRate >= l.rate * 0.95 });
     }
     row({ benchmark: 'RSS', measure: 'server after the load / peak', engine: r.engine, figure: `${r.rssAfterLoadMb} / ${r.rssPeakMb} MB`, goal: '', ok: null });
   }

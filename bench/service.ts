@@ -25,7 +25,16 @@ export interface LatencyFigure {
   non2xx: number;
   /** Server CPU time (user + system, from /proc) per request answered: the figure a busy machine does not distort. */
   serverCpuMsPerRequest: number;
+  /**
+   * When the goal rate misses p99 < 25 ms: the highest of a few lower rates (step by step down) at
+   * which every request was answered and p99 stayed under 25 ms, with its p99; null when none did.
+   */
+  sustainable: { rate: number; p99Ms: number } | null;
 }
+
+/** Lower rates tried, highest first, when the goal rate misses its p99. */
+const STEP_DOWN = [400, 300, 200, 150, 100, 50];
+const P99_GOAL_MS = 25;
 
 export interface ServiceResult {
   benchmark: 'service';
@@ -155,7 +164,14 @@ export async function runService(opts: { rate: number; seconds: number; connecti
         const cpu0 = cpuMsOf(server.child.pid!);
         const r = autocannon(`${server.url}${e.path}`, token, opts.rate, opts.seconds, opts.connections);
         const cpuMs = cpuMsOf(server.child.pid!) - cpu0;
-        latency.push({ ...e, rate: opts.rate, achievedRate: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, errors: r.errors, non2xx: r.non2xx, serverCpuMsPerRequest: Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)) });
+        const meets = (x: AutocannonJson, rate: number) => x.errors === 0 && x.non2xx === 0 && x.latency.p99 < P99_GOAL_MS && x.requests.average >= rate * 0.95;
+        let sustainable: LatencyFigure['sustainable'] = meets(r, opts.rate) ? { rate: opts.rate, p99Ms: r.latency.p99 } : null;
+        for (const rate of STEP_DOWN.filter((x) => x < opts.rate)) {
+          if (sustainable) break;
+          const lower = autocannon(`${server.url}${e.path}`, token, rate, Math.min(opts.seconds, 5), opts.connections);
+          if (meets(lower, rate)) sustainable = { rate, p99Ms: lower.latency.p99 };
+        }
+        latency.push({ ...e, rate: opts.rate, achievedRate: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, errors: r.errors, non2xx: r.non2xx, serverCpuMsPerRequest: Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)), sustainable });
       }
       const rss = rssOf(server.child.pid!);
       const sorted = [...cold].sort((a, b) => a - b);
