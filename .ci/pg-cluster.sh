@@ -9,7 +9,8 @@ case "$action" in
   start)
     port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
     # Listens on localhost (the default); fsync off: a test cluster is thrown away, durability buys nothing here.
-    pg_createcluster "$ver" "$name" -p "$port" -o "fsync=off" \
+    # Benchmarks set LW_PG_FSYNC=on so commits wait for the disk as a real deployment's do.
+    pg_createcluster "$ver" "$name" -p "$port" -o "fsync=${LW_PG_FSYNC:-off}" \
       -o "max_connections=200" -- --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     pg_ctlcluster "$ver" "$name" start
     password=$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")

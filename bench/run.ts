@@ -13,18 +13,22 @@
  * audit: --audit-entries N (1000000), --batch N (500).
  * handbook-search: --entries N (50000), --queries N (400), --explain. handbook-pdf: --entries N (1000).
  * xlsx-import: --rows N (10000). drivers: --rounds N (50).
- * --postgres: turnover, service, audit, handbook-search and xlsx-import on DATABASE_URL (an empty
- * database; each benchmark that writes expects it empty, so run one at a time there).
+ * Engines: turnover, service and audit run on the embedded database AND on PostgreSQL, each on a
+ * fresh database of its own: ADMIN_DATABASE_URL (a role that may create databases) or, without it, a
+ * throwaway local cluster with fsync on (bench/postgres.ts; Debian's pg_createcluster, as root).
+ * `--no-postgres` skips PostgreSQL. `--postgres`: turnover, service, audit, handbook-search and
+ * xlsx-import on DATABASE_URL only (an empty database; run one benchmark at a time there).
  * --details: also print each benchmark's own detailed table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runAudit, type AuditResult } from './audit.js';
+import { benchPostgres } from './postgres.js';
 import { runDriverLatency, type DriversResult } from './drivers.js';
 import { runHandbookPdf, type HandbookPdfResult } from './handbook-pdf.js';
 import { runHandbookSearch, type HandbookSearchResult } from './handbook-search.js';
-import { runService, type ServiceResult } from './service.js';
+import { runService } from './service.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
 import { freshDatabaseOn, runScaleComparison } from './scale.js';
 import { runXlsxImport, type SheetsResult } from './sheets.js';
@@ -40,6 +44,7 @@ const { positionals, values } = parseArgs({
     'hub-size': { type: 'string', default: '100' },
     'hub-limit': { type: 'string', default: '2' },
     postgres: { type: 'boolean', default: false },
+    'no-postgres': { type: 'boolean', default: false },
     entries: { type: 'string' },
     queries: { type: 'string' },
     explain: { type: 'boolean', default: false },
@@ -77,6 +82,33 @@ if (values.postgres && !process.env.DATABASE_URL) {
   process.exit(2);
 }
 const databaseUrl = values.postgres ? process.env.DATABASE_URL : undefined;
+// PostgreSQL beside the embedded database for the benchmarks that compare engines (not with --postgres).
+const pgBench = values.postgres || values['no-postgres'] ? null : await benchPostgres();
+const pgServer = pgBench && 'adminUrl' in pgBench ? pgBench : null;
+if (pgBench && !pgServer) console.error(`PostgreSQL rows skipped: ${(pgBench as { missing: string }).missing}`);
+process.on('exit', () => pgServer?.stop());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
+/**
+ * Runs `fn` on each engine: the embedded database (undefined URL), then PostgreSQL on a fresh
+ * database dropped afterwards; with --postgres only on DATABASE_URL. Without PostgreSQL a pending
+ * row says why.
+ */
+async function onEngines<T>(benchmark: string, fn: (url: string | undefined) => Promise<T>): Promise<T[]> {
+  if (values.postgres) return [await fn(databaseUrl)];
+  const out = [await fn(undefined)];
+  if (pgServer) {
+    const db = await pgServer.fresh();
+    try {
+      out.push(await fn(db.url));
+    } finally {
+      await db.drop();
+    }
+  } else if (pgBench && !values['no-postgres']) {
+    rows.push({ benchmark, measure: 'on PostgreSQL', engine: 'postgres', figure: (pgBench as { missing: string }).missing, goal: '', pass: 'pending' });
+  }
+  return out;
+}
 const expanded = [...new Set(wanted.flatMap((w) => (w === 'all' ? ALL : w === 'handbook' ? ['handbook-search', 'handbook-pdf', 'xlsx-import'] : [w])))];
 
 /** One line of the table: a figure, its goal and whether it meets it. */
@@ -99,10 +131,11 @@ for (const name of expanded) {
   if (name === 'turnover') {
     const sizes = (values.locks ?? (q ? '1000' : '1000,10000')).split(',').map((s) => int('locks', s.trim()));
     for (const locks of sizes) {
-      const r = await runTurnover({ locks, latencyMs: int('latency', values.latency), hubSize: int('hub-size', values['hub-size']), hubLimit: int('hub-limit', values['hub-limit']), databaseUrl });
+      for (const r of await onEngines('turnover', (url) => runTurnover({ locks, latencyMs: int('latency', values.latency), hubSize: int('hub-size', values['hub-size']), hubLimit: int('hub-limit', values['hub-limit']), databaseUrl: url }))) {
       turnovers.push(r);
       results.push(r);
       row({ benchmark: 'turnover', measure: `${locks} locks, 1 process: wall / ideal`, engine: r.engine, figure: `${r.ratio} (${(r.wallMs / 1000).toFixed(1)} s vs ${(r.idealMs / 1000).toFixed(1)} s)`, goal: '<= 1.10', ok: r.ratio <= 1.1 });
+      }
     }
     // 3 worker processes against 1, device bound (bench/scale.ts: a `lockwarden sim` process, an api
     // process and N worker processes of the built CLI on PostgreSQL); needs a role that may create databases.
@@ -119,7 +152,7 @@ for (const name of expanded) {
     }
   }
   if (name === 'service') {
-    const r: ServiceResult = await runService({ rate: int('rate', values.rate), seconds: int('seconds', values.seconds ?? (q ? '5' : '20')), connections: int('connections', values.connections), coldStarts: int('cold-starts', values['cold-starts'] ?? (q ? '2' : '5')), databaseUrl });
+    for (const r of await onEngines('service', (url) => runService({ rate: int('rate', values.rate), seconds: int('seconds', values.seconds ?? (q ? '5' : '20')), connections: int('connections', values.connections), coldStarts: int('cold-starts', values['cold-starts'] ?? (q ? '2' : '5')), databaseUrl: url }))) {
     results.push(r);
     row({ benchmark: 'cold start', measure: `spawn to first 200 on /healthz, median of ${r.coldStartMs.length}`, engine: r.engine, figure: `${r.coldStartMedianMs} ms (server cpu ${r.coldStartCpuMedianMs} ms)`, goal: '< 2000 ms', ok: r.coldStartMedianMs < 2000 });
     for (const l of r.latency) {
@@ -128,14 +161,16 @@ for (const name of expanded) {
       row({ benchmark: 'API latency', measure: `${l.endpoint} at ${l.rate} req/s (got ${l.achievedRate}${clean ? '' : `, ${l.errors} errors, ${l.non2xx} non-2xx`})`, engine: r.engine, figure: `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms (server cpu ${l.serverCpuMsPerRequest} ms/req${l.sustainable?.rate === l.rate ? '' : held})`, goal: 'p99 < 25 ms', ok: clean && l.p99Ms < 25 && l.achievedRate >= l.rate * 0.95 });
     }
     row({ benchmark: 'RSS', measure: 'server after the load / peak', engine: r.engine, figure: `${r.rssAfterLoadMb} / ${r.rssPeakMb} MB`, goal: '', ok: null });
+    }
   }
   if (name === 'audit') {
-    const r: AuditResult = await runAudit({ entries: int('audit-entries', values['audit-entries'] ?? (q ? '100000' : '1000000')), batch: int('batch', values.batch), databaseUrl });
+    for (const r of await onEngines('audit', (url): Promise<AuditResult> => runAudit({ entries: int('audit-entries', values['audit-entries'] ?? (q ? '100000' : '1000000')), batch: int('batch', values.batch), databaseUrl: url }))) {
     results.push(r);
     row({ benchmark: 'audit append', measure: `events/s in transactions of ${r.batch}`, engine: r.engine, figure: `${r.batchedPerSecond}/s`, goal: '>= 2000/s', ok: r.batchedPerSecond >= 2000 });
     row({ benchmark: 'audit append', measure: 'events/s, one transaction each, one after another', engine: r.engine, figure: `${r.singlePerSecond}/s`, goal: '', ok: null });
     const measured = r.entries >= 1_000_000;
     row({ benchmark: 'audit verify', measure: measured ? `${r.entries} entries` : `1M entries, scaled from ${r.entries}`, engine: r.engine, figure: `${(r.verify1MEstimateMs / 1000).toFixed(1)} s (${r.verifyPerSecond}/s, cpu ${(r.verifyCpuMs / 1000).toFixed(1)} s for ${r.entries})`, goal: '< 15 s', ok: r.ok && r.verify1MEstimateMs < 15_000 });
+    }
   }
   if (name === 'handbook-search') {
     const r: HandbookSearchResult = await runHandbookSearch({ entries: int('entries', values.entries ?? (q ? '5000' : '50000')), queries: int('queries', values.queries ?? (q ? '100' : '400')), databaseUrl, explain: values.explain });
@@ -167,9 +202,9 @@ if (values.details) {
 console.table(rows);
 
 const cpu = cpus();
-const machine = { cpuModel: cpu[0]?.model ?? 'unknown', cpus: cpu.length, memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg().map((l) => Number(l.toFixed(2))), node: process.version, platform: process.platform };
+const machine = { cpuModel: cpu[0]?.model ?? 'unknown', cpus: cpu.length, memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg().map((l) => Number(l.toFixed(2))), node: process.version, platform: process.platform, postgres: values.postgres ? 'DATABASE_URL' : pgServer ? pgServer.source : null };
 mkdirSync('bench-results', { recursive: true });
 const at = new Date().toISOString();
 for (const r of results) writeFileSync(`bench-results/${r.benchmark}.json`, `${JSON.stringify({ ...r, node: process.version, at }, null, 2)}\n`);
 writeFileSync('bench-results/all.json', `${JSON.stringify({ at, machine, quick: q, table: rows, results }, null, 2)}\n`);
-console.log(`machine: ${machine.cpuModel}, ${machine.cpus} cpus, load ${machine.loadAverage.join(' ')} (at the end); written to bench-results/all.json`);
+console.log(`machine: ${machine.cpuModel}, ${machine.cpus} cpus, load ${machine.loadAverage.join(' ')} (at the end)${machine.postgres ? `; PostgreSQL: ${machine.postgres}` : ''}; written to bench-results/all.json`);
