@@ -86,6 +86,16 @@ for (const engine of ENGINES) {
       assert.equal((await audit.verify()).ok, true);
     });
 
+    it('verifies entries whose text holds the batch separators, empty strings and missing values', async () => {
+      const { audit } = env.runtime.ctx;
+      const db = env.database.db;
+      // U+001F and U+001E separate fields and rows in the verifier's batch text: such a batch is read again as JSON.
+      await audit.record(db, { actor: USER, action: 'lock.update', target: { type: 'lock', id: '', label: 'a\u001fb\u001ec' }, client: { ip: '', userAgent: 'x\u001e1\u001f2' }, details: { s: '\u001f\u001e', e: '' } });
+      await audit.record(db, { actor: SYSTEM, action: 'lock.update', client: {} });
+      const report = await audit.verify();
+      assert.deepEqual([report.ok, report.problems], [true, []]);
+    });
+
     it('stores secrets only as keyed HMACs, equal values equal MACs', async () => {
       const { audit } = env.runtime.ctx;
       const a = await audit.record(env.database.db, { actor: USER, action: 'credential.reveal', secrets: { code: '493817' } });
@@ -144,6 +154,8 @@ for (const engine of ENGINES) {
         },
         expect: [['checkpoint_mismatch', 10]],
       },
+      { name: 'a time moved by a microsecond', act: (env) => tamper(env, sql`update audit_log set at = at + interval '1 microsecond' where seq = 4`), expect: [['edited', 4]] },
+      { name: 'a missing value made empty', act: (env) => tamper(env, sql`update audit_log set client_ip = '' where seq = 5`), expect: [['edited', 5]] },
       { name: 'a row deleted', act: (env) => tamper(env, sql`delete from audit_log where seq = 5`), expect: [['removed', 5]] },
       {
         name: 'two rows reordered',
