@@ -106,8 +106,9 @@ export class AuditLog {
   }
 
   /**
-   * Records events in `tx`, in order: one locked read of the head, one INSERT per 1,000 entries, one
-   * head update. Call it as the transaction's last statement: the head stays locked until commit.
+   * Records events in `tx`, in order: one locked read of the head, then one statement that inserts
+   * the entries and moves the head. Call it as the transaction's last statement: the head stays
+   * locked until commit.
    */
   async appendMany(tx: Db, events: AuditEvent[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
@@ -138,8 +139,7 @@ export class AuditLog {
       hash = entryHash(row);
       return { ...row, hash };
     });
-    await repo.insert(rows);
-    await repo.setHead(seq, hash);
+    await repo.append(rows, { seq, hash });
     this.dirty = true;
     return rows;
   }
