@@ -1,21 +1,12 @@
 import { and, asc, desc, eq, gt, gte, like, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { AuditCheckpoint, AuditEntry, AuditFilter } from '../domain/audit.js';
 import type { Db } from './database.js';
+import { framingHolds, isoMillis, lastSeqOf, type ChainBatch, type ChainRow } from './audit-chain-text.js';
 import { auditCheckpoints, auditHead, auditLog, auditSigningKeys, locations } from './schema.js';
 
-/**
- * An audit row as `chainAfter` reads it: the time as its ISO string, details and MACs as the stored
- * jsonb's text (the caller canonicalizes them).
- */
-export type ChainRow = Omit<AuditEntry, 'at' | 'details' | 'secretMacs'> & { at: string; details: string; secretMacs: string };
-
-/** Separators of `chainAfter`'s text: between fields, between rows. */
-const FS = '\x1f';
-const RS = '\x1e';
+/** `audit-chain-text.ts`'s separators as SQL literals. */
 const FS_SQL = sql.raw(`E'\\x1f'`);
 const RS_SQL = sql.raw(`E'\\x1e'`);
-/** Fields per row in `chainAfter`'s text. */
-const CHAIN_FIELDS = 16;
 
 /** The audit log's rows, its head and its checkpoints. Nothing here updates or deletes a log row. */
 export class AuditRepository {
@@ -75,23 +66,22 @@ export class AuditRepository {
   }
 
   /**
-   * Up to `limit` rows after `afterSeq` as verification hashes them, in seq order. The batch comes
-   * back as ONE text: fields joined by U+001F, rows by U+001E, nullable fields prefixed with `=` (so
-   * NULL and '' differ), plus the row count. Building JSON (`json_agg`) cost PostgreSQL about four
-   * times as much (its escaping), and Drizzle's per-field mapping more still. A stored value that
-   * holds a separator would shift the fields: every row must then have exactly 16 fields and the
-   * rows must number the count, else the batch is read again as JSON (`chainAfterJson`).
+   * Up to `limit` rows after `afterSeq` as verification hashes them, in seq order, as ONE text in the
+   * format of `audit-chain-text.ts`. Building JSON (`json_agg`) cost PostgreSQL about four times as
+   * much (its escaping), and Drizzle's per-field mapping more still. When a stored value holds a
+   * separator the framing no longer holds, and the batch is read again as JSON (`chainAfterJson`).
    */
-  async chainAfter(afterSeq: number, limit: number): Promise<ChainRow[]> {
+  async chainAfter(afterSeq: number, limit: number): Promise<ChainBatch> {
     const result: unknown = await this.db.execute(sql`
       select count(*)::int as n, string_agg(concat(seq, ${FS_SQL}, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), ${FS_SQL}, actor_id, ${FS_SQL}, actor_label, ${FS_SQL},
              action, ${FS_SQL}, outcome, ${FS_SQL}, '=' || target_type, ${FS_SQL}, '=' || target_id, ${FS_SQL}, '=' || target_label, ${FS_SQL}, '=' || location_id, ${FS_SQL},
              '=' || client_ip, ${FS_SQL}, '=' || user_agent, ${FS_SQL}, details, ${FS_SQL}, secret_macs, ${FS_SQL}, prev_hash, ${FS_SQL}, hash), ${RS_SQL} order by seq) as batch
       from (select * from audit_log where seq > ${afterSeq} order by seq limit ${limit}) x`);
     const [row] = (result as { rows: { n: number; batch: string | null }[] }).rows;
-    if (!row?.batch) return [];
-    const rows = parseChainText(row.batch, row.n);
-    return rows ?? this.chainAfterJson(afterSeq, limit);
+    if (!row?.batch) return { count: 0, lastSeq: afterSeq, rows: [] };
+    if (framingHolds(row.batch, row.n)) return { count: row.n, lastSeq: lastSeqOf(row.batch), text: row.batch };
+    const rows = await this.chainAfterJson(afterSeq, limit);
+    return { count: rows.length, lastSeq: rows.at(-1)?.seq ?? afterSeq, rows };
   }
 
   /** `chainAfter` as one JSON text (`json_agg`): slower, but any stored character reads back as itself. */
@@ -168,51 +158,6 @@ export class AuditRepository {
   async recordSigningKey(keyId: string, publicKey: string, at: Date): Promise<void> {
     await this.db.insert(auditSigningKeys).values({ keyId, publicKey, createdAt: at }).onConflictDoNothing();
   }
-}
-
-/**
- * The rows of `chainAfter`'s text, or null when its framing is off (a stored value holds a separator):
- * every row must have exactly 16 fields and the rows must number `count`.
- */
-export function parseChainText(text: string, count: number): ChainRow[] | null {
-  const lines = text.split(RS);
-  if (lines.length !== count) return null;
-  const rows: ChainRow[] = new Array<ChainRow>(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const f = lines[i]!.split(FS);
-    if (f.length !== CHAIN_FIELDS) return null;
-    rows[i] = {
-      seq: Number(f[0]),
-      at: isoMillis(f[1]!),
-      actorId: f[2]!,
-      actorLabel: f[3]!,
-      action: f[4]!,
-      outcome: f[5] as ChainRow['outcome'],
-      targetType: nullable(f[6]!),
-      targetId: nullable(f[7]!),
-      targetLabel: nullable(f[8]!),
-      locationId: nullable(f[9]!),
-      clientIp: nullable(f[10]!),
-      userAgent: nullable(f[11]!),
-      details: f[12]!,
-      secretMacs: f[13]!,
-      prevHash: f[14]!,
-      hash: f[15]!,
-    };
-  }
-  return rows;
-}
-
-/** '' is NULL, '=x' is x (see `chainAfter`). */
-const nullable = (field: string): string | null => (field === '' ? null : field.slice(1));
-
-/**
- * The ISO string a JS Date gives (what was hashed at append) from `to_char(.., 'YYYY-MM-DD"T"HH24:MI:SS.US')`.
- * Entries are written with millisecond precision; a time with microseconds was changed in the
- * database, and keeps them so that it no longer matches its hash.
- */
-function isoMillis(t: string): string {
-  return t.endsWith('000') ? `${t.slice(0, -3)}Z` : `${t}Z`;
 }
 
 function escapeLike(s: string): string {
