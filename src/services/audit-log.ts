@@ -233,8 +233,8 @@ export class AuditLog {
     const inWorker = opts.inWorker ?? ((await repo.head())?.seq ?? 0) >= WORKER_FROM;
     const check = inWorker ? workerChainCheck(init) : inlineChainCheck(init);
     let chain: ChainCheckResult;
+    let pending = repo.chainAfter(0, VERIFY_BATCH);
     try {
-      let pending = repo.chainAfter(0, VERIFY_BATCH);
       for (;;) {
         const batch = await pending;
         if (batch.count === 0) break;
@@ -243,6 +243,8 @@ export class AuditLog {
       }
       chain = await check.result();
     } finally {
+      // A failed check leaves the batch read ahead unawaited: its own failure must not go unhandled.
+      pending.catch(() => undefined);
       await check.close();
     }
     const { entries, lastSeq, lastHash: prevHash } = chain;
