@@ -4,7 +4,7 @@
  * tree), keyed HMACs for secret values (as HashiCorp Vault's audit devices do), and Ed25519 signatures
  * on checkpoints.
  */
-import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, hash, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditCheckpoint, AuditEntry } from '../domain/audit.js';
@@ -14,15 +14,29 @@ import type { SecretBox } from './secret-box.js';
 /** The `prev_hash` of entry 1. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every level, so equal values encode to equal bytes (jsonb reorders keys). */
+/**
+ * JSON with object keys sorted at every level, so equal values encode to equal bytes (jsonb reorders
+ * keys). Loops rather than map/filter/join: verification runs this twice per entry.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      out += (i === 0 ? '' : ',') + canonicalJson(v === undefined ? null : v);
+    }
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += (out.length === 1 ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v);
+  }
+  return `${out}}`;
 }
 
 /** What a value looks like after a round trip through jsonb: dates as ISO strings, undefined dropped. */
@@ -64,7 +78,8 @@ export function chainHash(e: ChainFields): string {
     e.secretMacs,
     e.prevHash,
   ]);
-  return createHash('sha256').update(encoded).digest('hex');
+  // One-shot hash: a Hash object per entry cost about five times as much (verification does 1M).
+  return hash('sha256', encoded, 'hex');
 }
 
 /** Keyed HMACs of secret values: equal values give equal MACs, so an auditor holding a value can find it. */

@@ -10,9 +10,10 @@ import path from 'node:path';
 import type { Clock } from '../domain/clock.js';
 import type { AuditCheckpoint, AuditEntry, AuditOutcome, AuditProblem, AuditProblemKind, AuditVerifyReport } from '../domain/audit.js';
 import type { Actor } from '../domain/identity.js';
-import { canonicalJson, chainHash, entryHash, jsonValue, type AuditMac, type ChainFields, type CheckpointSigner } from '../crypto/audit-chain.js';
+import { entryHash, jsonValue, type AuditMac, type CheckpointSigner } from '../crypto/audit-chain.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { AuditRepository } from '../store/audit-repository.js';
+import { inlineChainCheck, MAX_PROBLEMS, workerChainCheck, type ChainCheckResult } from './audit-chain-check.js';
 
 /** Someone acting who is not (yet) known to be a user: a failed sign-in names only the email typed. */
 export interface AnonymousActor {
@@ -51,10 +52,8 @@ export const auditClientScope = new AsyncLocalStorage<AuditClient>();
 
 /** Rows verification reads per query. */
 const VERIFY_BATCH = 10_000;
-/** How far from its place a row is looked for when it no longer matches its hash (reordering). */
-const REORDER_WINDOW = 16;
-/** Problems listed in a report (the count covers all). */
-const MAX_PROBLEMS = 200;
+/** From this many entries on, verification hashes in a worker thread (starting one costs ~0.1 s). */
+const WORKER_FROM = 20_000;
 
 const clip = (s: string | undefined | null, n: number) => (s == null ? null : s.length > n ? s.slice(0, n) : s);
 
@@ -106,8 +105,9 @@ export class AuditLog {
   }
 
   /**
-   * Records events in `tx`, in order: one locked read of the head, one INSERT per 1,000 entries, one
-   * head update. Call it as the transaction's last statement: the head stays locked until commit.
+   * Records events in `tx`, in order: one locked read of the head, then one statement that inserts
+   * the entries and moves the head. Call it as the transaction's last statement: the head stays
+   * locked until commit.
    */
   async appendMany(tx: Db, events: AuditEvent[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
@@ -138,8 +138,7 @@ export class AuditLog {
       hash = entryHash(row);
       return { ...row, hash };
     });
-    await repo.insert(rows);
-    await repo.setHead(seq, hash);
+    await repo.append(rows, { seq, hash });
     this.dirty = true;
     return rows;
   }
@@ -173,9 +172,11 @@ export class AuditLog {
   /**
    * Recomputes the chain from genesis, streaming rows by seq: gapless seq, every hash, every link;
    * every checkpoint's signature (database and file), the file's checkpoints against the table and
-   * the chain, and that no checkpoint covers rows that are gone.
+   * the chain, and that no checkpoint covers rows that are gone. `inWorker` forces the chain's
+   * hashing into a worker thread (or keeps it here); by default a log of 20,000 entries or more goes
+   * there.
    */
-  async verify(): Promise<AuditVerifyReport> {
+  async verify(opts: { inWorker?: boolean } = {}): Promise<AuditVerifyReport> {
     const t0 = performance.now();
     const { signer, checkpointsFile } = this.opts;
     const repo = new AuditRepository(this.opts.db);
@@ -225,39 +226,31 @@ export class AuditLog {
     if (checkpointsFile && notInFile.length) notes.push(`${notInFile.length} checkpoint(s) of the database are not in ${checkpointsFile} (made by another process, or before this file was configured)`);
     for (const c of notInFile) if (dbOk.has(c.seq)) good.set(c.seq, c);
 
-    // The chain, from genesis.
-    let next = 1;
-    let prevHash = '0'.repeat(64);
-    let entries = 0;
-    let lastSeq = 0;
-    const chainHashAt = new Map<number, string>();
-    // Raw rows, hashed in a tight loop; the next batch is asked for before this one is hashed (on
-    // PostgreSQL the server reads it meanwhile).
+    // The chain, from genesis. The next batch is asked for before this one is checked (on
+    // PostgreSQL the server reads it meanwhile); a long log is checked in a worker thread, so on
+    // PGlite (the database in this thread) reading and hashing overlap too.
+    const init = { expected: [...expected], reported: [...reported] };
+    const inWorker = opts.inWorker ?? ((await repo.head())?.seq ?? 0) >= WORKER_FROM;
+    const check = inWorker ? workerChainCheck(init) : inlineChainCheck(init);
+    let chain: ChainCheckResult;
     let pending = repo.chainAfter(0, VERIFY_BATCH);
-    for (;;) {
-      const rows = await pending;
-      if (rows.length === 0) break;
-      pending = repo.chainAfter(rows[rows.length - 1]!.seq, VERIFY_BATCH);
-      for (const r of rows) {
-        entries++;
-        if (r.seq > next) add(next, 'removed', r.seq - 1 === next ? `entry ${next} is missing` : `entries ${next} to ${r.seq - 1} are missing`);
-        // jsonb text carries the stored values; their canonical form is what was hashed at append.
-        const fields: ChainFields & { hash: string } = { ...r, details: canonicalJson(r.details), secretMacs: canonicalJson(r.secretMacs) };
-        if (chainHash(fields) !== r.hash) {
-          const belongs = placeOf(fields);
-          if (belongs !== null) add(r.seq, 'reordered', `entry ${r.seq} was written as entry ${belongs}`);
-          else add(r.seq, 'edited', `entry ${r.seq} does not match its hash: its content was changed`);
-        } else if (r.seq === next && r.prevHash !== prevHash && !reported.has(r.seq - 1)) {
-          add(r.seq - 1, 'edited', `entry ${r.seq} does not link to entry ${r.seq - 1}: entry ${r.seq - 1} was changed (and re-hashed)`);
-        }
-        const differ = (expected.get(r.seq) ?? []).filter((e) => e.hash !== r.hash);
-        if (differ.length) add(r.seq, 'checkpoint_mismatch', `the signed checkpoint #${r.seq} (${differ.map((e) => e.where).join(' and ')}) has another hash: entries up to ${r.seq} were rewritten`);
-        if (expected.has(r.seq)) chainHashAt.set(r.seq, r.hash);
-        prevHash = r.hash;
-        next = r.seq + 1;
-        lastSeq = r.seq;
+    try {
+      for (;;) {
+        const batch = await pending;
+        if (batch.count === 0) break;
+        pending = repo.chainAfter(batch.lastSeq, VERIFY_BATCH);
+        await check.push(batch);
       }
+      chain = await check.result();
+    } finally {
+      // A failed check leaves the batch read ahead unawaited: its own failure must not go unhandled.
+      pending.catch(() => undefined);
+      await check.close();
     }
+    const { entries, lastSeq, lastHash: prevHash } = chain;
+    const chainHashAt = new Map(chain.hashAt);
+    problemCount += chain.problemCount;
+    for (const p of chain.problems) if (problems.length < MAX_PROBLEMS) problems.push(p);
 
     const covered = Math.max(0, ...expected.keys(), ...dbCheckpoints.map((c) => c.seq), ...fromFile.checkpoints.map((c) => c.seq));
     if (covered > lastSeq) add(lastSeq + 1, 'truncated', `a checkpoint covers entries up to ${covered}, but the log ends at ${lastSeq}`);
@@ -283,14 +276,6 @@ export class AuditLog {
       millis: Math.round(performance.now() - t0),
     };
   }
-}
-
-/** The seq a row was hashed with, when it sits elsewhere (looked for within a small window). */
-function placeOf(r: ChainFields & { hash: string }): number | null {
-  for (let d = 1; d <= REORDER_WINDOW; d++) {
-    for (const seq of [r.seq - d, r.seq + d]) if (seq >= 1 && chainHash({ ...r, seq }) === r.hash) return seq;
-  }
-  return null;
 }
 
 /** Appends one checkpoint as a JSON line (the file and its folder are made private on first use). */

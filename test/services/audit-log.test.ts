@@ -31,10 +31,14 @@ async function tamper(env: TestEnv, ...statements: ReturnType<typeof sql>[]): Pr
   await db.execute(sql`alter table audit_checkpoints enable trigger audit_checkpoints_no_change`);
 }
 
-/** Kinds and seqs of the problems verification reports. */
-async function problems(env: TestEnv): Promise<[AuditProblemKind, number][]> {
-  const r = await env.runtime.ctx.audit.verify();
+/** Kinds and seqs of the problems verification reports (`inWorker`: also hashed in a worker thread, with the same report). */
+async function problems(env: TestEnv, inWorker = false): Promise<[AuditProblemKind, number][]> {
+  const r = await env.runtime.ctx.audit.verify({ inWorker: false });
   assert.equal(r.ok, r.problems.length === 0);
+  if (inWorker) {
+    const w = await env.runtime.ctx.audit.verify({ inWorker: true });
+    assert.deepEqual({ ...w, millis: 0 }, { ...r, millis: 0 }, 'the worker thread reports the same');
+  }
   return r.problems.map((p) => [p.kind, p.seq]);
 }
 
@@ -86,6 +90,18 @@ for (const engine of ENGINES) {
       assert.equal((await audit.verify()).ok, true);
     });
 
+    it('verifies entries whose text holds the batch separators, empty strings and missing values', async () => {
+      const { audit } = env.runtime.ctx;
+      const db = env.database.db;
+      // U+001F and U+001E separate fields and rows in the verifier's batch text: such a batch is read again as JSON.
+      await audit.record(db, { actor: USER, action: 'lock.update', target: { type: 'lock', id: '', label: 'a\u001fb\u001ec' }, client: { ip: '', userAgent: 'x\u001e1\u001f2' }, details: { s: '\u001f\u001e', e: '' } });
+      await audit.record(db, { actor: SYSTEM, action: 'lock.update', client: {} });
+      for (const inWorker of [false, true]) {
+        const report = await audit.verify({ inWorker });
+        assert.deepEqual([report.ok, report.problems], [true, []]);
+      }
+    });
+
     it('stores secrets only as keyed HMACs, equal values equal MACs', async () => {
       const { audit } = env.runtime.ctx;
       const a = await audit.record(env.database.db, { actor: USER, action: 'credential.reveal', secrets: { code: '493817' } });
@@ -116,7 +132,7 @@ for (const engine of ENGINES) {
       for (let i = 11; i <= 12; i++) await audit.record(env.database.db, event(i));
       return env;
     };
-    const cases: { name: string; act: (env: TestEnv) => Promise<void>; expect: [AuditProblemKind, number][] }[] = [
+    const cases: { name: string; act: (env: TestEnv) => Promise<void>; expect: [AuditProblemKind, number][]; inWorker?: true }[] = [
       { name: 'untouched', act: async () => undefined, expect: [] },
       { name: 'a row edited', act: (env) => tamper(env, sql`update audit_log set actor_label = 'someone else' where seq = 4`), expect: [['edited', 4]] },
       {
@@ -143,7 +159,10 @@ for (const engine of ENGINES) {
           await tamper(env, ...statements);
         },
         expect: [['checkpoint_mismatch', 10]],
+        inWorker: true,
       },
+      { name: 'a time moved by a microsecond', act: (env) => tamper(env, sql`update audit_log set at = at + interval '1 microsecond' where seq = 4`), expect: [['edited', 4]] },
+      { name: 'a missing value made empty', act: (env) => tamper(env, sql`update audit_log set client_ip = '' where seq = 5`), expect: [['edited', 5]] },
       { name: 'a row deleted', act: (env) => tamper(env, sql`delete from audit_log where seq = 5`), expect: [['removed', 5]] },
       {
         name: 'two rows reordered',
@@ -152,6 +171,7 @@ for (const engine of ENGINES) {
           ['reordered', 7],
           ['reordered', 8],
         ],
+        inWorker: true,
       },
       {
         name: 'the tail truncated after a checkpoint',
@@ -190,7 +210,7 @@ for (const engine of ENGINES) {
         try {
           assert.deepEqual(await problems(env), [], 'the seeded log verifies');
           await c.act(env);
-          assert.deepEqual(await problems(env), c.expect);
+          assert.deepEqual(await problems(env, c.inWorker), c.expect);
         } finally {
           await env.close();
         }
