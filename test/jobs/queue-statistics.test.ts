@@ -24,7 +24,8 @@ for (const engine of ENGINES) {
       try {
         const before = await estimate();
         await queue.enqueue(requests(ANALYZE_AFTER_JOBS - 1));
-        assert.equal(await estimate(), before, 'no ANALYZE below the threshold');
+        // PostgreSQL's autovacuum may analyze 999 new rows by itself at any moment; PGlite has none.
+        if (engine === 'pglite') assert.equal(await estimate(), before, 'no ANALYZE below the threshold');
         await queue.enqueue(requests(1, ANALYZE_AFTER_JOBS));
         assert.ok((await estimate()) >= ANALYZE_AFTER_JOBS, `estimate ${await estimate()} after ${ANALYZE_AFTER_JOBS} jobs`);
         // The claim still hands out jobs one hub at a time in turn.
