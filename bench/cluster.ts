@@ -13,10 +13,10 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { SecretBox, staticKeySource } from '../src/crypto/secret-box.js';
 import type { Actor } from '../src/domain/identity.js';
-import { SimFleet, specFromModel, type SimLogEntry } from '../src/drivers/simulator/index.js';
+import { SimFleet, type SimLogEntry } from '../src/drivers/simulator/index.js';
 import { startRuntime } from '../src/runtime.js';
 import { openDatabase, queryRows, type Database } from '../src/store/database.js';
-import { credentials, lockObservations, locks } from '../src/store/schema.js';
+import { seedTurnoverFleet, turnoverChange } from './fleet.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 const ENTRY = path.join(ROOT, 'bin', 'lockwarden.mjs');
@@ -51,6 +51,7 @@ export interface ClusterOptions {
 
 export interface Cluster {
   simUrl: string;
+  sim: Child;
   apiUrls: string[];
   apis: Child[];
   workers: Child[];
@@ -69,8 +70,7 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** What each simulated lock holds before the turnover: two PINs, confirmed. */
-export const OLD_HOLDERS = ['Old tenant A', 'Old tenant B'] as const;
+export { OLD_HOLDERS } from './fleet.js';
 
 /** Seeds the database and a simulator state file, then starts the simulator, the api and the workers. */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
@@ -83,7 +83,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   for (const k of ['LOCKWARDEN_TOKEN', 'LOCKWARDEN_URL', 'LOCKWARDEN_SIM_URL', 'LOCKWARDEN_ROLE', 'NODE_TEST_CONTEXT', 'TEST_DATABASE_URL']) delete env[k];
 
   const start = async (name: string, args: string[], ready: RegExp, extra: NodeJS.ProcessEnv = {}): Promise<{ child: Child; match: RegExpExecArray }> => {
-    const child = spawn(process.execPath, [ENTRY, ...args], { cwd: ROOT, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_CHILD_NODE_ARGS: Node flags for every child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
+    const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ENTRY, ...args], { cwd: ROOT, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const c: Child = { name, child, output: () => out, exited };
@@ -119,48 +121,15 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
   let database: Database | null = null;
   try {
-    // Seed, with nothing else running: owner, model, site, N locks with two confirmed PINs each.
+    // Seed, with nothing else running: the owner, then the fleet (bench/fleet.ts).
     const secrets = new SecretBox(staticKeySource(secretKey));
     database = await openDatabase({ databaseUrl: o.databaseUrl, dataDir, purpose: 'cluster seed' });
     const fleet = new SimFleet();
     const seed = await startRuntime({ database, dataDir, simulator: { kind: 'in-process', fleet }, secrets, queue: false, worker: false, driftCheckSeconds: 0, jobs: { enqueue: async () => undefined }, driverFactories: {} });
-    const { services } = seed;
-    await services.auth.createUser(SYSTEM, { email: OWNER.email, displayName: 'Owner', role: 'owner', locationId: null, password: OWNER.password });
-    const model = await services.models.create(SYSTEM, {
-      manufacturer: 'Scale',
-      modelNumber: 'SC-1',
-      family: 'electronic_deadbolt',
-      capabilities: { pinSlots: 30, pinLengthMin: 4, pinLengthMax: 8, schedules: true, digitalKeys: false, fingerprints: false, remoteLockUnlock: true, remoteReset: false },
-      resetBehaviour: 'full_trust_anchor_erase',
-      gating: { button: 'reset', holdSeconds: 10, batteryMinPercent: 20, needsLockOffDoor: false },
-      credentialStorage: 'local',
-      mechanicalOverride: true,
-    });
-    const org = await services.locations.create(SYSTEM, { parentId: null, kind: 'organisation', name: 'Scale Org', reading: 'residential' });
-    const site = await services.locations.create(SYSTEM, { parentId: org.id, kind: 'site', name: 'Scale Site', reading: 'residential' });
-    const now = new Date();
-    const lockRows: (typeof locks.$inferInsert)[] = [];
-    const credRows: (typeof credentials.$inferInsert)[] = [];
-    const obsRows: (typeof lockObservations.$inferInsert)[] = [];
-    for (let i = 0; i < o.locks; i++) {
-      const id = crypto.randomUUID();
-      const externalId = `scale-${String(i).padStart(6, '0')}`;
-      const hub = `scale-hub-${Math.floor(i / o.hubSize)}`;
-      fleet.provision(specFromModel({ externalId, hub, model, firmware: '1.0', batteryPercent: 90 }));
-      lockRows.push({ id, name: `Scale lock ${i}`, modelId: model.id, locationId: site.id, driver: 'simulator', externalId, credentialStorage: 'local', mechanicalOverride: true, serviceState: 'in_service', version: 1, createdAt: now, updatedAt: now });
-      const pins = [];
-      for (const [slot, holder, code] of [[1, OLD_HOLDERS[0], `${1000 + (i % 8000)}07`], [2, OLD_HOLDERS[1], `${2000 + (i % 7000)}93`]] as const) {
-        const cid = crypto.randomUUID();
-        fleet.outOfBand.setPin(externalId, slot, code, holder);
-        credRows.push({ id: cid, lockId: id, kind: 'pin', slot, holder, codeCipher: secrets.encrypt(code, `credential:${cid}`), codeMac: secrets.fingerprint(code, id), schedule: { kind: 'always' }, status: 'confirmed', origin: 'lockwarden', createdBy: 'scale', createdAt: now, updatedAt: now, confirmedAt: now });
-        pins.push({ slot, codeCipher: secrets.encrypt(code, `observation:${id}:${slot}`), fingerprint: secrets.fingerprint(code, id), name: holder, schedule: { kind: 'always' as const }, enabled: true });
-      }
-      obsRows.push({ lockId: id, readAt: now, pins, controllers: [], digitalKeys: [], biometrics: [], status: null, inDoubt: false, updatedAt: now });
-    }
-    for (let i = 0; i < lockRows.length; i += 1000) await database.db.insert(locks).values(lockRows.slice(i, i + 1000));
-    for (let i = 0; i < credRows.length; i += 1000) await database.db.insert(credentials).values(credRows.slice(i, i + 1000));
-    for (let i = 0; i < obsRows.length; i += 1000) await database.db.insert(lockObservations).values(obsRows.slice(i, i + 1000));
+    await seed.services.auth.createUser(SYSTEM, { email: OWNER.email, displayName: 'Owner', role: 'owner', locationId: null, password: OWNER.password });
+    const seeded = await seedTurnoverFleet(database, seed.services, secrets, { locks: o.locks, hubSize: o.hubSize, name: 'Scale' });
     await seed.stop();
+    seeded.provision(fleet);
     fleet.configure({ latencyMs: o.latencyMs });
     const stateFile = path.join(dir, 'simulator.json');
     fleet.save(stateFile);
@@ -211,10 +180,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     let session: { cookie: string; csrf: string } | null = null;
     return {
       simUrl,
+      sim: sim.child,
       apiUrls,
       apis,
       workers,
-      siteId: site.id,
+      siteId: seeded.siteId,
       secrets,
       get database(): Database {
         if (!watch) throw new Error('the embedded database belongs to the server process');
@@ -260,7 +230,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
  * longer than fetch's 300 s wait for response headers.
  */
 export async function postTurnover(apiUrl: string, session: { cookie: string; csrf: string }, siteId: string): Promise<void> {
-  const body = JSON.stringify({ target: { locationId: siteId }, revoke: { holders: [...OLD_HOLDERS] }, add: [{ holder: 'New tenant A' }, { holder: 'New tenant B' }], description: 'scale turnover' });
+  const body = JSON.stringify(turnoverChange(siteId, 'scale turnover'));
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(`${apiUrl}/api/bulk`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), cookie: session.cookie, 'x-csrf-token': session.csrf } }, (res) => {
       let text = '';

@@ -15,10 +15,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { SecretBox, staticKeySource } from '../src/crypto/secret-box.js';
 import type { Actor } from '../src/domain/identity.js';
-import { SimFleet, specFromModel } from '../src/drivers/simulator/index.js';
+import { SimFleet } from '../src/drivers/simulator/index.js';
 import { startRuntime } from '../src/runtime.js';
 import { openPostgres, PGLITE_EXTENSIONS, queryRows, wrapPglite, type Database } from '../src/store/database.js';
-import { credentials, lockObservations, locks } from '../src/store/schema.js';
+import { seedTurnoverFleet, turnoverChange } from './fleet.js';
 
 export interface TurnoverOptions {
   locks: number;
@@ -67,48 +67,10 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
   try {
     // Setup, untimed: a model, a site, N locks, each with 2 PINs already on the lock and confirmed.
     const boot = await startRuntime({ database, dataDir: dir, simulator: { kind: 'in-process', fleet }, secrets, queue: false, worker: false, driftCheckSeconds: 0, jobs: { enqueue: async () => undefined } });
-    const { services } = boot;
-    const model = await services.models.create(SYSTEM, {
-      manufacturer: 'Bench',
-      modelNumber: 'BD-1',
-      family: 'electronic_deadbolt',
-      capabilities: { pinSlots: 30, pinLengthMin: 4, pinLengthMax: 8, schedules: true, digitalKeys: false, fingerprints: false, remoteLockUnlock: true, remoteReset: false },
-      resetBehaviour: 'full_trust_anchor_erase',
-      gating: { button: 'reset', holdSeconds: 10, batteryMinPercent: 20, needsLockOffDoor: false },
-      credentialStorage: 'local',
-      mechanicalOverride: true,
-    });
-    const org = await services.locations.create(SYSTEM, { parentId: null, kind: 'organisation', name: 'Bench Org', reading: 'residential' });
-    const site = await services.locations.create(SYSTEM, { parentId: org.id, kind: 'site', name: 'Bench Site', reading: 'residential' });
-    const now = new Date();
-    const lockRows: (typeof locks.$inferInsert)[] = [];
-    const credRows: (typeof credentials.$inferInsert)[] = [];
-    const obsRows: (typeof lockObservations.$inferInsert)[] = [];
-    const devices: { spec: ReturnType<typeof specFromModel>; pins: { slot: number; code: string; holder: string }[] }[] = [];
-    for (let i = 0; i < opts.locks; i++) {
-      const id = crypto.randomUUID();
-      const externalId = `bench-${String(i).padStart(6, '0')}`;
-      const hub = `bench-hub-${Math.floor(i / opts.hubSize)}`;
-      devices.push({ spec: specFromModel({ externalId, hub, model, firmware: '1.0', batteryPercent: 90 }), pins: [] });
-      lockRows.push({ id, name: `Bench lock ${i}`, modelId: model.id, locationId: site.id, driver: 'simulator', externalId, credentialStorage: 'local', mechanicalOverride: true, serviceState: 'in_service', version: 1, createdAt: now, updatedAt: now });
-      const pins = [];
-      for (const [slot, holder, code] of [[1, 'Old tenant A', `${1000 + (i % 8000)}07`], [2, 'Old tenant B', `${2000 + (i % 7000)}93`]] as const) {
-        const cid = crypto.randomUUID();
-        devices.at(-1)!.pins.push({ slot, code, holder });
-        credRows.push({ id: cid, lockId: id, kind: 'pin', slot, holder, codeCipher: secrets.encrypt(code, `credential:${cid}`), codeMac: secrets.fingerprint(code, id), schedule: { kind: 'always' }, status: 'confirmed', origin: 'lockwarden', createdBy: 'bench', createdAt: now, updatedAt: now, confirmedAt: now });
-        pins.push({ slot, codeCipher: secrets.encrypt(code, `observation:${id}:${slot}`), fingerprint: secrets.fingerprint(code, id), name: holder, schedule: { kind: 'always' as const }, enabled: true });
-      }
-      obsRows.push({ lockId: id, readAt: now, pins, controllers: [], digitalKeys: [], biometrics: [], status: null, inDoubt: false, updatedAt: now });
-    }
-    for (let i = 0; i < lockRows.length; i += 1000) await database.db.insert(locks).values(lockRows.slice(i, i + 1000));
-    for (let i = 0; i < credRows.length; i += 1000) await database.db.insert(credentials).values(credRows.slice(i, i + 1000));
-    for (let i = 0; i < obsRows.length; i += 1000) await database.db.insert(lockObservations).values(obsRows.slice(i, i + 1000));
+    const seeded = await seedTurnoverFleet(database, boot.services, secrets, { locks: opts.locks, hubSize: opts.hubSize, name: 'Bench' });
     await boot.stop();
     // The simulated locks get their PINs with nobody listening, so no setup change reaches the run as an event.
-    for (const d of devices) {
-      fleet.provision(d.spec);
-      for (const p of d.pins) fleet.outOfBand.setPin(d.spec.externalId, p.slot, p.code, p.holder);
-    }
+    seeded.provision(fleet);
     fleet.configure({ latencyMs: opts.latencyMs });
     const hubConcurrency = opts.hubLimit;
 
@@ -118,12 +80,7 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
     let rssMax = process.memoryUsage().rss;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 250);
     const start = performance.now();
-    const bulk = await runtime.services.credentials.bulkChange(SYSTEM, {
-      target: { locationId: site.id },
-      revoke: { holders: ['Old tenant A', 'Old tenant B'] },
-      add: [{ holder: 'New tenant A' }, { holder: 'New tenant B' }],
-      description: 'bench turnover',
-    });
+    await runtime.services.credentials.bulkChange(SYSTEM, turnoverChange(seeded.siteId, 'bench turnover'));
     const bulkMs = performance.now() - start;
     // Done when no credential is still on its way (a cheap probe; the count comes once at the end).
     for (;;) {
@@ -157,7 +114,6 @@ export async function runTurnover(opts: TurnoverOptions): Promise<TurnoverResult
     const failed = counted?.failed ?? 0;
     const biggestHub = Math.min(opts.hubSize, opts.locks);
     const idealMs = Math.max(Math.ceil((4 * biggestHub) / opts.hubLimit), 4) * opts.latencyMs;
-    void bulk;
     await runtime.stop();
     return {
       benchmark: 'turnover',

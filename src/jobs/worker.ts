@@ -20,8 +20,16 @@ export interface WorkerOptions {
   onError?: (e: unknown) => void;
 }
 
-/** Jobs a claim asks for beyond the room of hubs already fed, for hubs not fed yet. */
-const NEW_HUB_ALLOWANCE = 50;
+/** Jobs a probing claim asks for beyond the room of hubs already fed, for hubs not fed yet. */
+export const NEW_HUB_ALLOWANCE = 50;
+
+/**
+ * While every hub this process feeds is full, a claim that looks for hubs it does not feed yet
+ * passes over every waiting job of its own hubs (the whole queue, on a large change): such a probe
+ * runs at most this often, backing off to PROBE_MAX_MS while it finds nothing new.
+ */
+export const PROBE_MIN_MS = 1000;
+export const PROBE_MAX_MS = 8000;
 
 /**
  * Whether this worker still holds the job's lease: false once its heartbeat may have lapsed, after
@@ -49,6 +57,10 @@ export class Worker {
   private completed: string[] = [];
   private wake: (() => void) | null = null;
   private nudged = false;
+  /** Jobs were queued in this process since the last probe (they may be for hubs not fed yet). */
+  private queuedHere = false;
+  private lastProbe = 0;
+  private probeEveryMs = PROBE_MIN_MS;
   private heartbeat: NodeJS.Timeout | null = null;
   /** When the last heartbeat of the jobs in hand was confirmed by the database. */
   private lastBeatOk = 0;
@@ -83,6 +95,11 @@ export class Worker {
 
   /** Wakes the loop now (new jobs were queued in this process). */
   nudge(): void {
+    this.queuedHere = true;
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
     this.nudged = true;
     this.wake?.();
   }
@@ -90,7 +107,7 @@ export class Worker {
   /** Stops claiming, waits for running jobs to finish and settles them. */
   async stop(): Promise<void> {
     this.running = false;
-    this.nudge();
+    this.wakeUp();
     await this.loop;
     // Jobs still running keep their lease until they finish.
     await Promise.allSettled(this.active.values());
@@ -105,7 +122,7 @@ export class Worker {
   abandon(): void {
     this.running = false;
     this.abandoned = true;
-    this.nudge();
+    this.wakeUp();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.active.clear();
     this.perGroup.clear();
@@ -117,11 +134,19 @@ export class Worker {
       try {
         await this.flush();
         const free = this.opts.maxActive - this.active.size;
-        const jobs = free > 0 ? await this.queue.fetch(Math.min(free, 500, this.room() + NEW_HUB_ALLOWANCE), this.fullGroups()) : [];
+        const probe = this.probeDue();
+        const want = Math.min(free, 500, this.room() + (probe ? NEW_HUB_ALLOWANCE : 0));
+        const jobs = want > 0 ? await this.queue.fetch(want, this.fullGroups()) : [];
+        let newHubs = false;
         for (const job of jobs) {
           const group = job.data.group ?? '';
+          if (!this.perGroup.has(group)) newHubs = true;
           this.perGroup.set(group, (this.perGroup.get(group) ?? 0) + 1);
           this.active.set(job.id, this.execute(job, group));
+        }
+        if (probe) {
+          this.lastProbe = Date.now();
+          this.probeEveryMs = newHubs ? PROBE_MIN_MS : Math.min(PROBE_MAX_MS, this.probeEveryMs * 2);
         }
         // A claim scans the waiting jobs for hubs with room, so claiming after every finished job
         // costs more than the jobs themselves on a large queue: claim at most every `claimEveryMs` (200 ms).
@@ -144,9 +169,24 @@ export class Worker {
   }
 
   /**
-   * Jobs the hubs this process feeds could take now. A claim asks for about that many (plus a few
-   * for hubs it does not feed yet): asking for more makes the claim scan the whole queue for jobs
-   * of hubs that have none left.
+   * Whether this claim also looks for hubs this process does not feed yet. Always while it feeds
+   * none (the idle poll) or after jobs were queued here; otherwise at most every `probeEveryMs`. A
+   * claim within the room of hubs already fed stops after a few rows (the queue takes hubs in turn);
+   * one beyond it, with every fed hub full, passes over the whole queue, and it ran every 200 ms.
+   */
+  private probeDue(): boolean {
+    if (this.perGroup.size === 0 || this.queuedHere) {
+      this.queuedHere = false;
+      this.probeEveryMs = PROBE_MIN_MS;
+      return true;
+    }
+    return Date.now() - this.lastProbe >= this.probeEveryMs;
+  }
+
+  /**
+   * Jobs the hubs this process feeds could take now. A claim asks for that many: asking for more
+   * hands one hub's jobs to the first hub with room (hoarding them in one process) and makes the
+   * claim scan far down the queue.
    */
   private room(): number {
     let room = 0;
@@ -168,7 +208,7 @@ export class Worker {
       else this.perGroup.delete(group);
       this.active.delete(job.id);
       this.processed++;
-      this.nudge();
+      this.wakeUp();
     }
   }
 
