@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Entry point of the `lockwarden` command: runs the built CLI (npm run build makes dist/).
-import { existsSync } from 'node:fs';
+// Entry point of the `lockwarden` command: runs the built CLI (npm run build makes dist/), bundled
+// (dist/bundle/, a much shorter start) unless that bundle is missing or older than what tsc wrote.
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const bundled = fileURLToPath(new URL('../dist/bundle/main.js', import.meta.url));
 if (!existsSync(built)) {
   process.stderr.write('lockwarden: not built yet; run `npm run build` (or `npm start`, which builds first)\n');
   process.exit(1);
 }
-const { main } = await import(built);
+const entry = existsSync(bundled) && statSync(bundled).mtimeMs >= statSync(built).mtimeMs ? bundled : built;
+const { main } = await import(entry);
 await main(process.argv);

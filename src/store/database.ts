@@ -35,7 +35,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Where the migration folder lives, both from `src/` (tsx) and from `dist/` (built). */
+/** Where the migration folder lives, from `src/` (tsx), `dist/` (built) and `dist/bundle/` (the bundled command). */
 export function migrationsFolder(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const candidate of [path.resolve(here, '../../drizzle'), path.resolve(here, '../../../drizzle')]) {
