@@ -2,15 +2,17 @@
  * Configuration from flags and environment, parsed once at the edge with named errors.
  * Flags win over environment variables, which win over defaults.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AppError } from './domain/errors.js';
 import { parseInput } from './domain/validation.js';
 
-/** The package root, from both `src/` (tsx) and `dist/` (built). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root, from `src/` (tsx), `dist/` (built) and `dist/bundle/` (the bundled command). */
+export const PACKAGE_ROOT = ((here: string) => (existsSync(path.join(here, '..', 'package.json')) ? path.resolve(here, '..') : path.resolve(here, '..', '..')))(
+  path.dirname(fileURLToPath(import.meta.url)),
+);
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 

@@ -68,6 +68,13 @@ export interface RuntimeOptions {
   outboxSeconds?: number;
   /** Where jobs go instead of the queue (tests that drive the reconciler by hand). */
   jobs?: JobSink;
+  /**
+   * The first passes of the background work (starting the integrations, resuming reset steps and
+   * open changes, the worker's first claim, history pruning, the first drift check) wait for this,
+   * so they do not compete with a server's start for its one thread; `serve` resolves it a moment
+   * after listening. Unset: they run at once. Passes still waiting when the runtime stops never run.
+   */
+  firstPassesAfter?: Promise<unknown>;
   audit?: {
     /** Signs checkpoints (default: `LOCKWARDEN_AUDIT_SIGNING_KEY` or `<data>/keys/audit-signing.pem`). */
     signer?: CheckpointSigner;
@@ -97,6 +104,21 @@ export interface Runtime {
 /** Builds and starts a process's runtime. */
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const onError = opts.onError ?? ((e: unknown) => console.error(e instanceof Error ? e.message : e));
+  let stopped = false;
+  let passesOpen = !opts.firstPassesAfter;
+  const waitingPasses: (() => unknown)[] = [];
+  /** Runs `pass` now (its promise, to await) or once `opts.firstPassesAfter` settles. */
+  const firstPass = (pass: () => unknown): Promise<unknown> => {
+    if (passesOpen) return Promise.resolve(pass());
+    waitingPasses.push(pass);
+    return Promise.resolve();
+  };
+  void opts.firstPassesAfter
+    ?.catch(() => undefined)
+    .then(() => {
+      passesOpen = true;
+      for (const pass of waitingPasses.splice(0)) if (!stopped) void Promise.resolve(pass()).catch(onError);
+    });
   const secrets = opts.secrets ?? new SecretBox(deploymentKeySource(opts.dataDir));
   const mode = opts.simulator ?? { kind: 'in-process' };
   let fleet: SimFleet | null = null;
@@ -194,7 +216,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   await provisionSimulated().catch(onError);
   // Integrations start in the background: a slow cloud or a controller that is down must not hold up
   // the server's start (each one's status says whether it runs).
-  const integrationsStarted = services.integrations.startAll().catch(onError);
+  let integrationsStarted: Promise<unknown> = Promise.resolve();
+  void firstPass(() => (integrationsStarted = services.integrations.startAll().catch(onError)));
   // One that could not start is tried again by itself (backoff per integration; see IntegrationHost).
   const integrationRetryTimer = setInterval(() => void services.integrations.retryFailed().catch(onError), 10_000);
   integrationRetryTimer.unref();
@@ -208,7 +231,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const resume = () => {
       resuming = resuming.then(() => services.resetCases.resumeOpenIntents(onError)).catch(onError);
     };
-    resume();
+    void firstPass(resume);
     const resumeEvery = opts.resetResumeSeconds ?? 60;
     if (resumeEvery > 0) {
       resumeTimer = setInterval(resume, resumeEvery * 1000);
@@ -221,7 +244,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       fallbackPerHub: 4,
       onError,
     });
-    worker.start();
+    void firstPass(() => worker?.start());
     workerRef = worker;
   }
 
@@ -282,20 +305,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         }, turnoverEvery * 1000);
         turnoverTimer.unref();
       }
-      await resumeOpen(ctx);
+      await firstPass(() => resumeOpen(ctx));
       const historyDays = opts.historyDays ?? 0;
       if (historyDays > 0) {
         const prune = () => services.lockEvents.prune(new Date(ctx.clock.now().getTime() - historyDays * 86_400_000)).catch(onError);
         historyTimer = setInterval(() => void prune(), 3_600_000);
         historyTimer.unref();
-        void prune();
+        void firstPass(prune);
       }
       const every = opts.driftCheckSeconds ?? 900;
       if (every > 0) {
         driftTimer = setInterval(() => void checkDrift(ctx, every).catch(onError), Math.min(every, 60) * 1000);
         driftTimer.unref();
         // Locks never read yet are read once at start, so the lock page has something to compare.
-        void checkDrift(ctx, every).catch(onError);
+        void firstPass(() => checkDrift(ctx, every).catch(onError));
       }
     }
     // A signed checkpoint every minute while there is something new (recorded by any process), and one at stop (see AuditLog.checkpoint).
@@ -346,6 +369,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     provisionSimulated,
     stop: async () => {
+      stopped = true;
       clearInterval(integrationRetryTimer);
       await integrationsStarted;
       unlead();

@@ -47,7 +47,9 @@ export class JobQueue {
 
   /** Opens the queue on the application's database, creating pg-boss's schema and our queue. */
   static async open(conn: JobConnection, opts: { supervise?: boolean } = {}): Promise<JobQueue> {
-    const common = { schedule: false, supervise: opts.supervise ?? true, superviseIntervalSeconds: 5, migrate: true } as const;
+    // No instance registry: nothing reads it, and registering costs four statements on every start
+    // (plus a heartbeat every 30 s).
+    const common = { schedule: false, supervise: opts.supervise ?? true, superviseIntervalSeconds: 5, migrate: true, registerInstance: false } as const;
     const boss =
       conn.engine === 'pglite'
         ? new PgBoss({ ...common, db: fromPglite(conn.client), backend: 'pglite' })
@@ -55,16 +57,20 @@ export class JobQueue {
     // pg-boss reports background failures as events; an unhandled 'error' event would end the process.
     boss.on('error', (e: unknown) => console.error(`job queue: ${e instanceof Error ? e.message : String(e)}`));
     await boss.start();
-    await boss.createQueue(RECONCILE_QUEUE, {
-      policy: 'singleton',
-      retryLimit: 20,
-      retryDelay: 2,
-      retryBackoff: true,
-      retryDelayMax: 300,
-      expireInSeconds: 600,
-      heartbeatSeconds: HEARTBEAT_SECONDS,
-      deleteAfterSeconds: 3600,
-    });
+    // pg-boss leaves an existing queue as it is (ON CONFLICT DO NOTHING); asking first spares every
+    // later start its advisory-locked transaction.
+    if (!(await boss.getQueue(RECONCILE_QUEUE))) {
+      await boss.createQueue(RECONCILE_QUEUE, {
+        policy: 'singleton',
+        retryLimit: 20,
+        retryDelay: 2,
+        retryBackoff: true,
+        retryDelayMax: 300,
+        expireInSeconds: 600,
+        heartbeatSeconds: HEARTBEAT_SECONDS,
+        deleteAfterSeconds: 3600,
+      });
+    }
     const queue = new JobQueue(boss);
     // One process owns an embedded database, so any job still active at start was left by a process
     // that ended without finishing it: hand it back for a retry now rather than after its lease.

@@ -10,6 +10,13 @@ import { startRuntime, type Runtime, type RuntimeOptions } from '../runtime.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { createApp, LOG_REDACT } from './app.js';
 
+/**
+ * How long after listening the background work makes its first passes (resuming, the drift check,
+ * the worker's first claim, starting integrations): the requests that come first after a restart
+ * (health checks, reconnecting clients) are answered before that work takes the one thread.
+ */
+const FIRST_PASSES_DELAY_MS = 1000;
+
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
@@ -52,6 +59,8 @@ async function start(cfg: ServeConfig, out: (line: string) => void, extra: Pick<
   const t0 = performance.now();
   const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, purpose: 'server' });
   let runtime: Runtime | null = null;
+  let openFirstPasses = (): void => undefined;
+  const firstPassesAfter = new Promise<void>((resolve) => (openFirstPasses = resolve));
   try {
     runtime = await startRuntime({
       database,
@@ -65,6 +74,8 @@ async function start(cfg: ServeConfig, out: (line: string) => void, extra: Pick<
       maintenance: cfg.role === 'api' ? 'none' : database.engine === 'postgres' ? 'leader' : 'always',
       // An api process appends to the audit log too; the leading worker checkpoints what any process recorded.
       ...(cfg.role === 'api' ? { audit: { checkpointSeconds: 0 } } : {}),
+      // A worker listens on nothing: its background work starts with it.
+      ...(cfg.role === 'worker' ? {} : { firstPassesAfter }),
     });
     const { ctx, services } = runtime;
     const engineLabel = database.engine === 'pglite' ? `embedded database in ${cfg.dataDir}` : 'PostgreSQL';
@@ -95,6 +106,7 @@ async function start(cfg: ServeConfig, out: (line: string) => void, extra: Pick<
     const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
     const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
     database.lock?.setUrl(url);
+    setTimeout(openFirstPasses, FIRST_PASSES_DELAY_MS).unref();
     const oneTimeUrl = owner ? `${url}/signin/one-time#${owner.oneTimeToken}` : null;
 
     out(`lockwarden ${VERSION} listening on ${url} (${engineLabel}${cfg.role === 'api' ? ', api only: jobs run in worker processes' : ''}, ready in ${Math.round(performance.now() - t0)} ms)`);

@@ -3,7 +3,6 @@
  * verification and checkpoints on demand. Everything needs `audit.read`; nothing here returns a
  * secret (entries hold only HMACs of them).
  */
-import { stringify } from 'csv-stringify/sync';
 import { AuditExportSchema, AuditFilterSchema, type AuditCheckpoint, type AuditEntry, type AuditVerifyReport } from '../domain/audit.js';
 import type { Actor } from '../domain/identity.js';
 import { escapeCell } from '../domain/sheets.js';
@@ -42,6 +41,8 @@ export class AuditService {
     authorize(actor, 'audit.read');
     const repo = new AuditRepository(this.ctx.db);
     async function* chunks(): AsyncGenerator<string> {
+      // Loaded with the first CSV export rather than at every start.
+      const { stringify } = await import('csv-stringify/sync');
       if (format === 'csv') yield `\uFEFF${stringify([CSV_COLUMNS], { record_delimiter: 'windows' })}`;
       let after = 0;
       for (;;) {

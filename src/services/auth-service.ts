@@ -15,7 +15,7 @@ import {
   type User,
 } from '../domain/identity.js';
 import { parseInput } from '../domain/validation.js';
-import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { dummyHash, hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { hashToken } from '../crypto/tokens.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { IdentityRepository, type ApiTokenRow, type LiveGrant, type UserRow } from '../store/identity-repository.js';
@@ -199,7 +199,7 @@ export class AuthService {
       throw e;
     }
     const user = await this.repo.userByEmail(email);
-    const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await DUMMY_HASH_PROMISE, password), false);
+    const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await dummyHash(), password), false);
     if (!ok || !user) {
       const reason = !user ? 'unknown_account' : user.disabledAt ? 'disabled' : !user.passwordHash ? 'no_password' : 'wrong_password';
       await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason } });

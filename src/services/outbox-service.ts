@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { AppError } from '../domain/errors.js';
 import type { Actor } from '../domain/identity.js';
 import { EndpointCreateSchema } from '../domain/occupancy.js';
@@ -295,7 +295,8 @@ export class OutboxService {
     const body = this.ctx.secrets.decrypt(m.bodySealed, bodyContext(m.id));
     if (m.channel === 'email') {
       if (!this.ctx.mail) throw new DeliveryError('no SMTP server is configured (LOCKWARDEN_SMTP_URL)');
-      this.transport ??= nodemailer.createTransport(this.ctx.mail.smtpUrl);
+      // nodemailer (40 modules) is loaded with the first email, not at every start.
+      this.transport ??= (await import('nodemailer')).default.createTransport(this.ctx.mail.smtpUrl);
       await this.transport.sendMail({ from: this.ctx.mail.from, to: m.target, subject: m.subject, text: body, messageId: `<${m.id}@lockwarden>` });
       return;
     }
