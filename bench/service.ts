@@ -1,12 +1,12 @@
 /**
  * The server as a user runs it (`lockwarden serve`, the built command, a child process on 127.0.0.1
  * with the demo fleet): cold start (spawn to the first 200 on /healthz), API latency under a fixed
- * request rate measured by autocannon in ANOTHER process (its CLI, `-R` requests per second), and the
+ * request rate measured by an open-model load generator in ANOTHER process (bench/open-load.ts: request
+ * i due at i / rate, latency from when it was due; autocannon's `-R` sends bursts instead), and the
  * server's resident memory (now and its high-water mark, from /proc) after the load.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -109,19 +109,18 @@ function rssOf(pid: number): { nowMb: number; peakMb: number } {
   return { nowMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
 }
 
-interface AutocannonJson {
+interface LoadJson {
   latency: { p50: number; p99: number; max: number };
   requests: { average: number; total: number };
   errors: number;
   non2xx: number;
 }
 
-/** Runs autocannon's CLI (a second process) at `rate` requests per second for `seconds`. */
-function autocannon(url: string, token: string, rate: number, seconds: number, connections: number): AutocannonJson {
-  const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('autocannon/package.json')), 'autocannon.js');
-  const r = spawnSync(process.execPath, [cli, '-j', '-R', String(rate), '-d', String(seconds), '-c', String(connections), '-H', `authorization=Bearer ${token}`, url], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`autocannon failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as AutocannonJson;
+/** Runs bench/open-load.ts (a second process) at `rate` requests per second for `seconds`. */
+function load(url: string, token: string, rate: number, seconds: number, connections: number): LoadJson {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'open-load.ts'), url, token, String(rate), String(seconds), String(connections)], { cwd: root, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as LoadJson;
 }
 
 /** Measures cold start, latency at `rate` req/s for the three reads, and RSS. */
@@ -160,15 +159,15 @@ export async function runService(opts: { rate: number; seconds: number; connecti
       ];
       const latency: LatencyFigure[] = [];
       for (const e of endpoints) {
-        autocannon(`${server.url}${e.path}`, token, opts.rate, 2, opts.connections); // warm-up
+        load(`${server.url}${e.path}`, token, opts.rate, 2, opts.connections); // warm-up
         const cpu0 = cpuMsOf(server.child.pid!);
-        const r = autocannon(`${server.url}${e.path}`, token, opts.rate, opts.seconds, opts.connections);
+        const r = load(`${server.url}${e.path}`, token, opts.rate, opts.seconds, opts.connections);
         const cpuMs = cpuMsOf(server.child.pid!) - cpu0;
-        const meets = (x: AutocannonJson, rate: number) => x.errors === 0 && x.non2xx === 0 && x.latency.p99 < P99_GOAL_MS && x.requests.average >= rate * 0.95;
+        const meets = (x: LoadJson, rate: number) => x.errors === 0 && x.non2xx === 0 && x.latency.p99 < P99_GOAL_MS && x.requests.average >= rate * 0.95;
         let sustainable: LatencyFigure['sustainable'] = meets(r, opts.rate) ? { rate: opts.rate, p99Ms: r.latency.p99 } : null;
         for (const rate of STEP_DOWN.filter((x) => x < opts.rate)) {
           if (sustainable) break;
-          const lower = autocannon(`${server.url}${e.path}`, token, rate, Math.min(opts.seconds, 5), opts.connections);
+          const lower = load(`${server.url}${e.path}`, token, rate, Math.min(opts.seconds, 5), opts.connections);
           if (meets(lower, rate)) sustainable = { rate, p99Ms: lower.latency.p99 };
         }
         latency.push({ ...e, rate: opts.rate, achievedRate: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, errors: r.errors, non2xx: r.non2xx, serverCpuMsPerRequest: Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)), sustainable });
