@@ -64,7 +64,7 @@ async function postgres(): Promise<{ url: string; stop(): Promise<void> } | { sk
 
 const pgReady = await postgres();
 
-describe('several processes on one PostgreSQL', { skip: 'skip' in pgReady ? pgReady.skip : false, timeout: 120_000 }, () => {
+describe('several processes on one PostgreSQL', { skip: 'skip' in pgReady ? pgReady.skip : false, timeout: 300_000 }, () => {
   let cluster: Cluster;
   const db = pgReady as { url: string; stop(): Promise<void> };
 
@@ -108,7 +108,9 @@ describe('several processes on one PostgreSQL', { skip: 'skip' in pgReady ? pgRe
     assert.equal((await victim.exited).signal, 'SIGKILL');
     const atKill = writes(await cluster.simLog()).length;
     assert.ok(atKill < LOCKS * 4, `the kill came before the end (${atKill} of ${LOCKS * 4} changes applied)`);
-    await until('every change settled', async () => (await cluster.open()) === 0, 60_000, 250);
+    // The rest of the turnover plus the killed worker's jobs coming back (10 s heartbeat) on a CI machine running other
+    // suites beside these six processes: 60 s was met with little to spare (a run needed more); the wait ends as soon as it is done.
+    await until('every change settled', async () => (await cluster.open()) === 0, 180_000, 250);
 
     // The database: old PINs removed, new ones confirmed, nothing failed.
     const rows = await cluster.database.db.select({ cred: credentials, externalId: locks.externalId }).from(credentials).innerJoin(locks, eq(locks.id, credentials.lockId));
