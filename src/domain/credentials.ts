@@ -255,6 +255,8 @@ export function capabilitiesFromModel(c: {
     remoteFactoryReset: c.remoteReset,
     cloudBinding: false,
     events: false,
+    enrollment: null,
+    cloudUnbind: false,
   };
 }
 

@@ -41,6 +41,59 @@ export interface DriverCapabilities {
   cloudBinding: boolean;
   /** The driver pushes events (code used, tamper, reset detected) rather than only being polled. */
   events: boolean;
+  /**
+   * How a factory-fresh device is enrolled with lockwarden again after a reset (Z-Wave inclusion,
+   * Matter commissioning, a Zigbee join, a Seam reconnect, a simulated lock's setup code); null when
+   * the driver cannot re-enroll a device at all (then the case says what to do by hand).
+   */
+  enrollment: EnrollmentMethod | null;
+  /** The vendor cloud binding can be removed through the driver (`unbindCloud`). */
+  cloudUnbind: boolean;
+}
+
+/** How one driver re-enrolls a device, as data the UI turns into a form and instructions. */
+export interface EnrollmentMethod {
+  /** What happens: the controller includes it, commissions it with a code, lets it join, or finds it again after the owner reconnects the account. */
+  kind: 'inclusion' | 'commissioning' | 'join' | 'reconnect' | 'setup_code';
+  /**
+   * What the person types from the lock's label or app: none, the 5-digit Z-Wave DSK PIN, or a
+   * pairing / setup code (a Matter manual code or QR payload, a simulated lock's setup code).
+   */
+  code: 'none' | 'dsk_pin' | 'pairing_code';
+  /** Security the person may choose where the protocol offers a choice (Z-Wave: S2 first). */
+  security: ('s2' | 's0' | 'none')[];
+  /** Plain words for the person at the lock: what to do on the device while lockwarden waits. */
+  instructions: string;
+}
+
+/** A re-enrollment request: the device the lock was before, and what the person typed. */
+export interface EnrollmentRequest {
+  /** The lock's device id before the reset (the driver may use it to find the same device again, or its network). */
+  previousExternalId: string | null;
+  /** The DSK PIN or pairing code the person typed, when the method asks for one. */
+  code?: string;
+  /** The chosen security, where the method offers a choice. */
+  security?: 's2' | 's0' | 'none';
+  /** How long to wait for the device before `driver.timeout`; the driver stops inclusion / join then. */
+  timeoutMs: number;
+  /** Aborts the wait (the person cancelled): the driver stops inclusion and rejects with `driver.timeout`. */
+  signal?: AbortSignal;
+}
+
+/** What a newly enrolled device reports about itself; the service matches it to the lock record. */
+export interface EnrolledDevice {
+  /** Its new device id (a new Z-Wave node id, a new Matter node, ...). */
+  externalId: string;
+  manufacturer: string | null;
+  model: string | null;
+  serial: string | null;
+}
+
+/** What the person needs before a re-enrollment starts (Seam: a Connect Webview to reconnect the account). */
+export interface EnrollmentPreparation {
+  instructions: string;
+  /** A link the person opens (a Connect Webview), when the service offers one. */
+  url: string | null;
 }
 
 /** A PIN as the lock holds it in one slot. `code` is present when the lock lets it be read back. */
@@ -165,6 +218,20 @@ export interface LockDriver {
   unlock(externalId: string): Promise<void>;
   /** Remote factory reset where `capabilities().remoteFactoryReset`; otherwise `driver.not_supported`. */
   factoryReset(externalId: string): Promise<void>;
+  /**
+   * What the person must do before `enroll` (open a Connect Webview, put the lock in pairing mode).
+   * `driver.not_supported` where `capabilities().enrollment` is null.
+   */
+  prepareEnrollment(previousExternalId: string | null): Promise<EnrollmentPreparation>;
+  /**
+   * Enrolls a factory-fresh device (after a reset, or a replacement) and resolves with what it
+   * reports once it answers lockwarden's commands. Rejects with `driver.invalid_code` for a wrong DSK
+   * PIN or pairing code, `driver.timeout` when no device came within `timeoutMs` (inclusion / join
+   * is stopped again), `driver.not_supported` where `capabilities().enrollment` is null.
+   */
+  enroll(request: EnrollmentRequest): Promise<EnrolledDevice>;
+  /** Removes the device from the vendor cloud account where `capabilities().cloudUnbind`; otherwise `driver.not_supported`. */
+  unbindCloud(externalId: string): Promise<void>;
   discover(): Promise<DiscoveredDevice[]>;
   /** Subscribes to device events; returns the unsubscribe function. */
   onEvent(listener: (event: DriverEvent) => void): () => void;
@@ -182,6 +249,8 @@ export const DRIVER_ERROR_CODES = [
   'driver.busy',
   'driver.unknown_device',
   'driver.refused',
+  /** A DSK PIN or pairing code the device did not accept. */
+  'driver.invalid_code',
 ] as const;
 export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
 

@@ -59,5 +59,9 @@ export function gateByHub(driver: LockDriver, semaphore = new KeyedSemaphore()):
     lock: (id) => gate(id, () => driver.lock(id)),
     unlock: (id) => gate(id, () => driver.unlock(id)),
     factoryReset: (id) => gate(id, () => driver.factoryReset(id)),
+    // Enrollment waits for a person at the lock: it must not hold a hub slot meanwhile.
+    prepareEnrollment: (previous) => driver.prepareEnrollment(previous),
+    enroll: (request) => driver.enroll(request),
+    unbindCloud: (id) => gate(id, () => driver.unbindCloud(id)),
   };
 }

@@ -5,7 +5,7 @@
  * prefix added. Integrations are added and removed while the process runs.
  */
 import { INTEGRATION_ID_SEPARATOR } from '../domain/integrations.js';
-import { DriverError, type DiscoveredDevice, type DriverEvent, type LockDriver } from './contract.js';
+import { DriverError, type DiscoveredDevice, type DriverEvent, type EnrolledDevice, type EnrollmentRequest, type LockDriver } from './contract.js';
 
 export function splitExternalId(externalId: string): { integrationId: string; deviceId: string } | null {
   const i = externalId.indexOf(INTEGRATION_ID_SEPARATOR);
@@ -104,6 +104,27 @@ export class MultiplexDriver implements LockDriver {
   factoryReset(externalId: string) {
     const r = this.route(externalId);
     return r.driver.factoryReset(r.deviceId);
+  }
+
+  /** The integration of the previous device id prepares (a new integration cannot be guessed). */
+  prepareEnrollment(previousExternalId: string | null) {
+    const r = this.routePrevious(previousExternalId);
+    return r.driver.prepareEnrollment(r.deviceId);
+  }
+  /** Enrolls through the integration the lock was reached through; the new id comes back prefixed. */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    const r = this.routePrevious(request.previousExternalId);
+    const device = await r.driver.enroll({ ...request, previousExternalId: r.deviceId });
+    return { ...device, externalId: `${r.integrationId}${INTEGRATION_ID_SEPARATOR}${device.externalId}` };
+  }
+  unbindCloud(externalId: string) {
+    const r = this.route(externalId);
+    return r.driver.unbindCloud(r.deviceId);
+  }
+
+  private routePrevious(previousExternalId: string | null) {
+    if (!previousExternalId) throw new DriverError('driver.unknown_device', 'say which integration the device enrolls through: the lock has no device id yet');
+    return this.route(previousExternalId);
   }
 
   /** Every integration's devices, with prefixed ids; an integration that fails to answer is left out. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seedTurnoverFleet, turnoverChange } from '../../bench/fleet.js';
-import type { DriverCapabilities } from '../../src/drivers/contract.js';
+import type { SimCapabilities } from '../../src/drivers/simulator/lock-spec.js';
 import { SimFleet } from '../../src/drivers/simulator/index.js';
 import type { Actor } from '../../src/domain/identity.js';
 import { TEST_SECRETS, testServices } from '../helpers/db.js';
@@ -17,7 +17,7 @@ class SlowCapabilities extends SimFleet {
   inFlight = 0;
   most = 0;
   asked = 0;
-  override async capabilities(externalId: string): Promise<DriverCapabilities> {
+  override async capabilities(externalId: string): Promise<SimCapabilities> {
     this.asked++;
     this.most = Math.max(this.most, ++this.inFlight);
     try {

@@ -27,6 +27,8 @@ const caps: DriverCapabilities = {
   remoteFactoryReset: false,
   cloudBinding: false,
   events: true,
+  enrollment: null,
+  cloudUnbind: false,
 };
 
 describe('PIN rules', () => {

@@ -14,7 +14,7 @@ import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behav
 import { DoorLock } from '@matter/main/clusters';
 import { MdnsService } from '@matter/main/protocol';
 import { ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
-import { DriverError, WEEKDAYS, type CredentialSchedule, type Weekday, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { DriverError, WEEKDAYS, type CredentialSchedule, type Weekday, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
 
 /** Plain configuration of lockwarden's Matter controller. */
 export interface MatterDriverConfig {
@@ -199,6 +199,8 @@ export class MatterDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
+      enrollment: null,
+      cloudUnbind: false,
     };
   }
 
@@ -307,6 +309,18 @@ export class MatterDriver implements LockDriver {
 
   async factoryReset(): Promise<void> {
     throw new DriverError('driver.not_supported', 'Matter has no remote factory reset; a reset at the lock is detected when its fabric is gone');
+  }
+
+  prepareEnrollment(): Promise<EnrollmentPreparation> {
+    return Promise.reject(new DriverError('driver.not_supported', 'recommissioning on this Matter fabric is not built yet'));
+  }
+
+  enroll(): Promise<EnrolledDevice> {
+    return Promise.reject(new DriverError('driver.not_supported', 'recommissioning on this Matter fabric is not built yet'));
+  }
+
+  unbindCloud(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'a Matter lock has no vendor cloud binding lockwarden can remove'));
   }
 
   async discover(): Promise<DiscoveredDevice[]> {

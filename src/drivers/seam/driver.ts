@@ -20,7 +20,7 @@
  * error text (which can echo the code).
  */
 import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
 import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
 import { isSeamEvent, type SeamEvent } from './webhook.js';
 
@@ -237,6 +237,18 @@ export class SeamDriver implements LockDriver {
 
   factoryReset(): Promise<void> {
     return Promise.reject(new DriverError('driver.not_supported', 'Seam cannot factory reset a lock'));
+  }
+
+  prepareEnrollment(): Promise<EnrollmentPreparation> {
+    return Promise.reject(new DriverError('driver.not_supported', 'finding a reconnected Seam device is not built yet'));
+  }
+
+  enroll(): Promise<EnrolledDevice> {
+    return Promise.reject(new DriverError('driver.not_supported', 'finding a reconnected Seam device is not built yet'));
+  }
+
+  unbindCloud(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'removing a device from the Seam workspace is not built yet'));
   }
 
   async discover(): Promise<DiscoveredDevice[]> {
@@ -521,6 +533,8 @@ export function capabilitiesOf(d: SeamDevice, defaultSlots: number): DriverCapab
     remoteFactoryReset: false,
     cloudBinding: true,
     events: true,
+    enrollment: null,
+    cloudUnbind: false,
   };
 }
 

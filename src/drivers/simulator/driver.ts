@@ -3,9 +3,31 @@
  * a `lockwarden sim` process. It adds nothing to what the transport answers, on purpose: the
  * simulator's behaviour lives in the fleet, so both transports behave the same.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type PinWrite } from '../contract.js';
+import {
+  DriverError,
+  type DeviceStatus,
+  type DiscoveredDevice,
+  type DriverCapabilities,
+  type DriverEvent,
+  type EnrolledDevice,
+  type EnrollmentMethod,
+  type EnrollmentPreparation,
+  type EnrollmentRequest,
+  type LockDriver,
+  type ObservedController,
+  type ObservedCredentials,
+  type PinWrite,
+} from '../contract.js';
 import { conventionalSimHub } from './lock-spec.js';
 import type { SimTransport } from './transport.js';
+
+/** How a simulated lock is enrolled again: the setup code on its label (shown on its virtual panel). */
+export const SIM_ENROLLMENT: EnrollmentMethod = {
+  kind: 'setup_code',
+  code: 'pairing_code',
+  security: [],
+  instructions: 'Type the setup code printed on the lock\'s label (on a simulated lock, its virtual front panel shows the label).',
+};
 
 /** Options of the simulator driver. */
 export interface SimulatorDriverOptions {
@@ -30,8 +52,9 @@ export class SimulatorDriver implements LockDriver {
     return this.transport.knownHub(externalId) ?? conventionalSimHub(externalId);
   }
 
-  capabilities(externalId: string): Promise<DriverCapabilities> {
-    return this.transport.capabilities(externalId);
+  async capabilities(externalId: string): Promise<DriverCapabilities> {
+    const declared = await this.transport.capabilities(externalId);
+    return { ...declared, enrollment: SIM_ENROLLMENT, cloudUnbind: declared.cloudBinding };
   }
 
   status(externalId: string): Promise<DeviceStatus> {
@@ -70,6 +93,20 @@ export class SimulatorDriver implements LockDriver {
 
   factoryReset(externalId: string): Promise<void> {
     return this.transport.factoryReset(externalId);
+  }
+
+  async prepareEnrollment(): Promise<EnrollmentPreparation> {
+    return { instructions: SIM_ENROLLMENT.instructions, url: null };
+  }
+
+  /** A simulated lock enrolls with the setup code on its label, as a real one with its pairing code. */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    if (!request.code?.trim()) throw new DriverError('driver.invalid_code', 'type the setup code from the lock\'s label');
+    return this.transport.enroll(request.code);
+  }
+
+  unbindCloud(externalId: string): Promise<void> {
+    return this.transport.unbindCloud(externalId);
   }
 
   async discover(): Promise<DiscoveredDevice[]> {

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { systemClock, type Clock } from '../../domain/clock.js';
-import { DriverError, type DeviceStatus, type DriverCapabilities, type DriverEvent, type ObservedCredentials, type PinWrite } from '../contract.js';
+import { DriverError, type DeviceStatus, type DriverEvent, type EnrolledDevice, type ObservedCredentials, type PinWrite } from '../contract.js';
 import { outOfBandActions, physicalActions, type AppliedChange, type OutOfBandActions, type PhysicalActions } from './fleet-actions.js';
 import { CREDENTIAL_OPS, faultApplies, type ChangeSource, type FaultKind, type SimCommand, type SimFleetConfig, type SimLogEntry, type SimLogOp } from './faults.js';
-import { LOCKWARDEN_CONTROLLER_ID, type VirtualLockSpec, type VirtualLockState } from './lock-spec.js';
+import { LOCKWARDEN_CONTROLLER_ID, normaliseSetupCode, simSetupCode, type SimCapabilities, type VirtualLockSpec, type VirtualLockState } from './lock-spec.js';
 import { ScriptedFaults, SimNetwork } from './network.js';
 import { FleetSnapshotSchema } from './schemas.js';
 import { VirtualLock } from './virtual-lock.js';
@@ -178,7 +178,7 @@ export class SimFleet {
   // ---- commands from lockwarden (through a driver) -------------------------------------------
 
   /** Declared capabilities: known to the hub from pairing, so no latency and no faults. */
-  async capabilities(externalId: string): Promise<DriverCapabilities> {
+  async capabilities(externalId: string): Promise<SimCapabilities> {
     return this.device(externalId).lock.snapshot().capabilities;
   }
 
@@ -259,6 +259,37 @@ export class SimFleet {
         lock.requireLockwarden();
         lock.remoteFactoryReset();
         return { op: 'factory_reset', value: undefined, detail: lock.snapshot().resetBehaviour };
+      }),
+    );
+  }
+
+  /**
+   * Enrolls the lock whose label carries `code` (a lock in setup mode answers to its setup code, as
+   * a factory-fresh device answers a controller's inclusion). A code no lock carries is
+   * `driver.invalid_code`; the lock itself refuses when it is not ready for a new enrollment.
+   */
+  async enroll(code: string): Promise<EnrolledDevice> {
+    const wanted = normaliseSetupCode(code);
+    const d = [...this.devices.values()].find(({ lock }) => normaliseSetupCode(simSetupCode(lock.externalId)) === wanted);
+    if (!d) throw new DriverError('driver.invalid_code', 'no simulated lock carries this setup code: check the code on the lock\'s label');
+    const externalId = d.lock.externalId;
+    await this.command(externalId, 'status', () =>
+      this.apply(externalId, 'driver', (lock) => {
+        lock.enrollLockwarden(code);
+        return { op: 'pair_lockwarden', controllerId: LOCKWARDEN_CONTROLLER_ID, value: undefined };
+      }),
+    );
+    const s = d.lock.snapshot();
+    return { externalId, manufacturer: s.manufacturer, model: s.model, serial: null };
+  }
+
+  /** The vendor account lets go of the lock (no pairing with lockwarden needed: it is the account's side). */
+  async unbindCloud(externalId: string): Promise<void> {
+    await this.command(externalId, 'status', () =>
+      this.apply(externalId, 'driver', (lock) => {
+        if (!lock.snapshot().capabilities.cloudBinding) throw new DriverError('driver.not_supported', `${externalId} has no vendor cloud account`);
+        lock.removeCloudBinding();
+        return { op: 'remove_cloud_binding', value: undefined };
       }),
     );
   }

@@ -3,11 +3,12 @@
  * device's hub, which is cached so the driver's synchronous `hubOf` is right after the first
  * contact; events arrive by long polling. Answers are parsed by schema: a device's words are input.
  */
-import type { DeviceStatus, DriverCapabilities, DriverEvent, ObservedCredentials, PinWrite } from '../contract.js';
+import type { DeviceStatus, DriverEvent, EnrolledDevice, ObservedCredentials, PinWrite } from '../contract.js';
+import type { SimCapabilities } from './lock-spec.js';
 import type { SimDeviceInfo } from './fleet.js';
 import { HttpSimControl } from './http-control.js';
 import { SimHttpClient, type SimHttpOptions } from './http-client.js';
-import { CapabilitiesSchema, DeviceInfoSchema, DeviceStatusSchema, ObservedCredentialsSchema, WireEventSchema } from './schemas.js';
+import { CapabilitiesSchema, DeviceInfoSchema, EnrolledDeviceSchema, DeviceStatusSchema, ObservedCredentialsSchema, WireEventSchema } from './schemas.js';
 import type { SimTransport } from './transport.js';
 import { z } from 'zod';
 
@@ -45,7 +46,7 @@ export class HttpSimTransport implements SimTransport {
     return this.hubs.get(externalId);
   }
 
-  async capabilities(externalId: string): Promise<DriverCapabilities> {
+  async capabilities(externalId: string): Promise<SimCapabilities> {
     return CapabilitiesSchema.parse(await this.device('GET', externalId, '/capabilities'));
   }
 
@@ -79,6 +80,15 @@ export class HttpSimTransport implements SimTransport {
 
   async factoryReset(externalId: string): Promise<void> {
     await this.device('POST', externalId, '/factory-reset');
+  }
+
+  async enroll(code: string): Promise<EnrolledDevice> {
+    const device = EnrolledDeviceSchema.parse(await this.http.request('POST', '/enroll', { code }));
+    return device;
+  }
+
+  async unbindCloud(externalId: string): Promise<void> {
+    await this.device('POST', externalId, '/unbind-cloud');
   }
 
   async discover(): Promise<SimDeviceInfo[]> {

@@ -3,7 +3,11 @@
  * and the whole state it holds, as plain data that can be copied, saved and compared.
  */
 import type { LockModel, ResetBehaviour } from '../../domain/lock-models.js';
+import { createHash } from 'node:crypto';
 import type { CredentialSchedule, DriverCapabilities, ObservedBiometric, ObservedController } from '../contract.js';
+
+/** What a simulated lock declares itself; how it enrolls and unbinds is the simulator driver's own (`SIM_ENROLLMENT`). */
+export type SimCapabilities = Omit<DriverCapabilities, 'enrollment' | 'cloudUnbind'>;
 
 /** The controller id lockwarden pairs as; while it is paired (and the lock is out of setup mode) our commands work. */
 export const LOCKWARDEN_CONTROLLER_ID = 'lockwarden';
@@ -40,7 +44,7 @@ export interface VirtualLockSpec {
   hub: string;
   manufacturer: string;
   model: string;
-  capabilities: DriverCapabilities;
+  capabilities: SimCapabilities;
   resetBehaviour: ResetBehaviour;
   gating: ResetGating;
   firmware: string | null;
@@ -74,7 +78,7 @@ export interface VirtualLockState {
   hub: string;
   manufacturer: string;
   model: string;
-  capabilities: DriverCapabilities;
+  capabilities: SimCapabilities;
   resetBehaviour: ResetBehaviour;
   gating: ResetGating;
   /** Sorted by slot. */
@@ -192,4 +196,20 @@ export function specFromModel(args: {
 export function conventionalSimHub(externalId: string): string {
   const n = Number(/(\d+)$/.exec(externalId)?.[1] ?? 0);
   return `sim-hub-${Math.floor(n / 10)}`;
+}
+
+/**
+ * The setup code printed on a simulated lock's label (11 digits, like a Matter manual pairing code):
+ * fixed per device, so the person reads it off the virtual panel as they would off the lock.
+ */
+export function simSetupCode(externalId: string): string {
+  const h = createHash('sha256').update(`lockwarden-sim-setup|${externalId}`).digest();
+  let out = '';
+  for (let i = 0; out.length < 11; i++) out += String(h[i]! % 10);
+  return `${out.slice(0, 4)}-${out.slice(4, 7)}-${out.slice(7)}`;
+}
+
+/** A typed setup code, spaces and dashes ignored. */
+export function normaliseSetupCode(code: string): string {
+  return code.replace(/[\s-]/g, '');
 }

@@ -15,6 +15,12 @@ export const ScheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('recurring'), days: z.array(z.enum(WEEKDAYS)), start: z.string(), end: z.string() }),
 ]);
 
+/** What an enrolled device reports. */
+export const EnrolledDeviceSchema = z.object({ externalId: z.string(), manufacturer: z.string().nullable(), model: z.string().nullable(), serial: z.string().nullable() });
+
+/** An enrollment request's body: the setup code from the label. */
+export const EnrollBodySchema = z.object({ code: z.string().min(1).max(64) }).strict();
+
 /** Declared driver capabilities. */
 export const CapabilitiesSchema = z.object({
   pin: z.object({

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { SimFleet } from './fleet.js';
 import {
+  EnrollBodySchema,
   FaultBodySchema,
   FleetConfigInputSchema,
   OUT_OF_BAND_BODIES,
@@ -75,6 +76,8 @@ export function registerSimRoutes(app: FastifyInstance, fleet: SimFleet): void {
   app.post('/devices/:id/lock', async (req) => answer(id(req.params), await fleet.lock(id(req.params)).then(() => null)));
   app.post('/devices/:id/unlock', async (req) => answer(id(req.params), await fleet.unlock(id(req.params)).then(() => null)));
   app.post('/devices/:id/factory-reset', async (req) => answer(id(req.params), await fleet.factoryReset(id(req.params)).then(() => null)));
+  app.post('/devices/:id/unbind-cloud', async (req) => answer(id(req.params), await fleet.unbindCloud(id(req.params)).then(() => null)));
+  app.post('/enroll', async (req) => fleet.enroll(parseInput(EnrollBodySchema, req.body, 'body').code));
 
   // ---- the fleet ----
   app.get('/devices', async () => ({ devices: fleet.discover() }));

@@ -17,6 +17,7 @@ const STATUS_BY_CODE: Record<DriverErrorCode, number> = {
   'driver.slot_full': 422,
   'driver.not_supported': 422,
   'driver.refused': 409,
+  'driver.invalid_code': 422,
   'driver.busy': 503,
   'driver.unreachable': 502,
   'driver.timeout': 504,

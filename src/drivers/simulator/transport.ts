@@ -2,14 +2,15 @@
  * How the simulator driver reaches a fleet: in this process, or over HTTP in another one. Both speak
  * the same commands and throw the same `DriverError`s, so the driver above cannot tell them apart.
  */
-import type { DeviceStatus, DriverCapabilities, DriverEvent, ObservedCredentials, PinWrite } from '../contract.js';
+import type { DeviceStatus, DriverEvent, EnrolledDevice, ObservedCredentials, PinWrite } from '../contract.js';
+import type { SimCapabilities } from './lock-spec.js';
 import type { SimDeviceInfo, SimFleet } from './fleet.js';
 
 /** The device commands and events of one fleet, wherever it runs. */
 export interface SimTransport {
   /** The hub of a device when this transport already knows it (must not do I/O: `hubOf` is synchronous). */
   knownHub(externalId: string): string | undefined;
-  capabilities(externalId: string): Promise<DriverCapabilities>;
+  capabilities(externalId: string): Promise<SimCapabilities>;
   status(externalId: string): Promise<DeviceStatus>;
   readCredentials(externalId: string): Promise<ObservedCredentials>;
   setPin(externalId: string, pin: PinWrite): Promise<void>;
@@ -18,6 +19,9 @@ export interface SimTransport {
   lock(externalId: string): Promise<void>;
   unlock(externalId: string): Promise<void>;
   factoryReset(externalId: string): Promise<void>;
+  /** Enrolls the lock carrying this setup code with lockwarden. */
+  enroll(code: string): Promise<EnrolledDevice>;
+  unbindCloud(externalId: string): Promise<void>;
   discover(): Promise<SimDeviceInfo[]>;
   onEvent(listener: (event: DriverEvent) => void): () => void;
   close(): Promise<void>;
@@ -33,7 +37,7 @@ export class InProcessSimTransport implements SimTransport {
     return this.fleet.has(externalId) ? this.fleet.hubOf(externalId) : undefined;
   }
 
-  capabilities(externalId: string): Promise<DriverCapabilities> {
+  capabilities(externalId: string): Promise<SimCapabilities> {
     return this.fleet.capabilities(externalId);
   }
 
@@ -68,6 +72,14 @@ export class InProcessSimTransport implements SimTransport {
 
   factoryReset(externalId: string): Promise<void> {
     return this.fleet.factoryReset(externalId);
+  }
+
+  enroll(code: string): Promise<EnrolledDevice> {
+    return this.fleet.enroll(code);
+  }
+
+  unbindCloud(externalId: string): Promise<void> {
+    return this.fleet.unbindCloud(externalId);
   }
 
   async discover(): Promise<SimDeviceInfo[]> {

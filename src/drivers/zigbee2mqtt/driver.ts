@@ -23,7 +23,7 @@
  * carry PINs) and ignored.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
 
 /** Where lockwarden's own logs go (pino-compatible subset). */
 export interface Zigbee2MqttLogger {
@@ -200,6 +200,8 @@ export class Zigbee2MqttDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
+      enrollment: null,
+      cloudUnbind: false,
     };
   }
 
@@ -300,6 +302,18 @@ export class Zigbee2MqttDriver implements LockDriver {
 
   factoryReset(): Promise<void> {
     return Promise.reject(new DriverError('driver.not_supported', 'a Zigbee lock is factory reset at the lock, not over the network'));
+  }
+
+  prepareEnrollment(): Promise<EnrollmentPreparation> {
+    return Promise.reject(new DriverError('driver.not_supported', 'permit join through this Zigbee2MQTT bridge is not built yet'));
+  }
+
+  enroll(): Promise<EnrolledDevice> {
+    return Promise.reject(new DriverError('driver.not_supported', 'permit join through this Zigbee2MQTT bridge is not built yet'));
+  }
+
+  unbindCloud(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'a Zigbee lock has no vendor cloud binding'));
   }
 
   async discover(): Promise<DiscoveredDevice[]> {

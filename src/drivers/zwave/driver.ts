@@ -6,7 +6,7 @@
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
 import { CC, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
@@ -118,6 +118,8 @@ export class ZwaveDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
+      enrollment: null,
+      cloudUnbind: false,
     };
   }
 
@@ -209,6 +211,18 @@ export class ZwaveDriver implements LockDriver {
 
   async factoryReset(): Promise<void> {
     throw new DriverError('driver.not_supported', 'Z-Wave has no remote factory reset; a reset at the lock is reported as Device Reset Locally');
+  }
+
+  prepareEnrollment(): Promise<EnrollmentPreparation> {
+    return Promise.reject(new DriverError('driver.not_supported', 're-inclusion through this Z-Wave JS server is not built yet'));
+  }
+
+  enroll(): Promise<EnrolledDevice> {
+    return Promise.reject(new DriverError('driver.not_supported', 're-inclusion through this Z-Wave JS server is not built yet'));
+  }
+
+  unbindCloud(): Promise<void> {
+    return Promise.reject(new DriverError('driver.not_supported', 'a Z-Wave lock has no vendor cloud binding'));
   }
 
   async discover(): Promise<DiscoveredDevice[]> {
