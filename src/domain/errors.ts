@@ -10,6 +10,17 @@ export type ErrorCode =
   | 'auth.csrf'
   | 'auth.token_invalid'
   | 'auth.throttled'
+  /** The act needs a fresh second factor (or password) from this session: "Confirm it's you". */
+  | 'auth.step_up_required'
+  /** The session is signed in with a password only and must still give its second factor. */
+  | 'auth.second_factor_required'
+  /** The owner's policy requires a second factor of this account; the session may only enrol one. */
+  | 'auth.enrolment_required'
+  /** A TOTP code, recovery code or passkey answer did not prove the second factor. */
+  | 'auth.second_factor_invalid'
+  | 'second_factor.not_found'
+  | 'second_factor.not_enrolled'
+  | 'second_factor.required_by_policy'
   | 'reveal.throttled'
   | 'location.not_found'
   | 'location.invalid_parent'

@@ -34,6 +34,7 @@ import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { backupRoutes } from './routes/backup-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { secondFactorRoutes } from './routes/second-factor-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
 import { turnoverRoutes } from './routes/turnover-routes.js';
 import { integrationRoutes } from './routes/integration-routes.js';
@@ -189,6 +190,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes(opts.services));
       await api.register(backupRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
+      await api.register(secondFactorRoutes(opts.services));
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));

@@ -3,6 +3,7 @@
  * computed diffs, verification and staleness, search and the table of contents, the starter
  * catalogue, and secrets under envelope encryption with every reveal recorded.
  */
+import { requireStepUp } from '../domain/second-factor.js';
 import { and, asc, eq, inArray, isNull, like, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
@@ -312,6 +313,7 @@ export class HandbookService {
     const scope = readScope(actor, 'handbook.read', now);
     // Asking for secrets needs the right to reveal somewhere (a role, or a reveal grant for an entry).
     if (req.includeSecrets && !allowedActions(actor).includes('handbook.reveal')) authorize(actor, 'handbook.reveal', 'anywhere');
+    if (req.includeSecrets) requireStepUp(actor, 'handbook.export_secrets', now);
     if (req.includeSecrets) await takeReveal(this.ctx, actor, 'export');
     const db = this.ctx.db;
     const repo = new HandbookRepository(db);
@@ -496,6 +498,7 @@ export class HandbookService {
     const found = await new SecretRepository(this.ctx.db).secretById(secretId);
     if (!found) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
     authorize(actor, 'handbook.reveal', await entryResource(this.ctx.db, found.entryId));
+    requireStepUp(actor, 'handbook.secret.reveal', this.ctx.clock.now());
     await takeReveal(this.ctx, actor, 'reveal');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new SecretRepository(tx);
@@ -537,6 +540,7 @@ export class HandbookService {
    */
   async rotateKeys(actor: Actor): Promise<{ masterVersion: number; rewrapped: number; origin: string }> {
     authorize(actor, 'keys.rotate');
+    requireStepUp(actor, 'keys.rotate', this.ctx.clock.now());
     const ring = this.ctx.masterKeys;
     const target = ring.origin === 'LOCKWARDEN_MASTER_KEY' ? ring.current().version : ring.addVersion();
     const master = ring.byVersion(target)!;

@@ -79,7 +79,7 @@ describe('audit log over HTTP', () => {
     assert.deepEqual(ok.map((e) => [e.outcome, e.clientIp]), [['success', '203.0.113.7']]);
     assert.deepEqual((await list('outcome=failure')).items.map((e) => e.action), ['auth.sign_in_failed']);
     const prefix = new Set((await list('action=auth.&limit=500')).items.map((e) => e.action));
-    assert.deepEqual([...prefix].sort(), ['auth.sign_in', 'auth.sign_in_failed']);
+    assert.deepEqual([...prefix].sort(), ['auth.sign_in', 'auth.sign_in_failed', 'auth.step_up']);
   });
 
   it('records the PIN and its reveal with the code only as an HMAC, found by target and by site', async () => {
