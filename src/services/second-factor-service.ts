@@ -17,7 +17,7 @@ import {
 import { generateSecret, generateURI, verifySync } from 'otplib';
 import QRCode from 'qrcode';
 import { AppError } from '../domain/errors.js';
-import type { Actor, Role } from '../domain/identity.js';
+import type { Actor } from '../domain/identity.js';
 import {
   DEFAULT_POLICY,
   FactorProofSchema,
