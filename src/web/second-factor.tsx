@@ -112,7 +112,7 @@ export function StepUpDialog() {
     setReason(null);
   };
   return (
-    <Modal opened={reason !== null} onClose={() => close(false)} title="Confirm it's you" centered>
+    <Modal opened={reason !== null} onClose={() => close(false)} title="Confirm it's you" centered zIndex={400}>
       {reason !== null && methods && (
         <Stack>
           <Text size="sm">

@@ -190,6 +190,11 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(dialog, /say why/, 'a reason of a few words is required');
     await dialog.getByLabel(/^Reason/).fill('guest lost the code');
     await dialog.getByRole('button', { name: 'Show code' }).click();
+    // A reveal needs a fresh "Confirm it's you"; the dialog then sends the reveal again by itself.
+    const confirm = page.getByRole('dialog', { name: "Confirm it's you" });
+    await confirm.getByLabel('Your password').fill(password);
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await confirm.waitFor({ state: 'hidden', timeout: WAIT });
     await expectText(page.getByTestId('revealed-code'), new RegExp(`^${code}$`), 'the revealed code');
     await dialog.getByRole('button', { name: 'Hide code' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: WAIT });
