@@ -162,6 +162,8 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
   it('signs in on a phone with the authenticator app', async () => {
     await signInWithPassword(phone);
     await phone.screenshot({ path: path.join(shots, 'second-step-phone.png'), fullPage: true });
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the second step fits the phone (${width} px wide)`);
     // The code of the next 30 s step (a phone clock a little ahead is accepted): the current step's
     // code was spent on the enrolment and would be refused as a replay.
     const wrong = generateSync({ secret: totpSecret, epoch: Math.floor(Date.now() / 1000) + 300 });
@@ -171,8 +173,6 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await phone.getByLabel('Code from your authenticator app').fill(generateSync({ secret: totpSecret, epoch: Math.floor(Date.now() / 1000) + 30 }));
     await phone.getByRole('button', { name: 'Continue' }).click();
     await phone.getByTestId('lock-table').waitFor({ timeout: WAIT });
-    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `the page fits the phone (${width} px wide)`);
   });
 
   it('signs in with the passkey', async () => {
@@ -184,7 +184,9 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
   });
 
   it('recovers with a recovery code on the phone, once', async () => {
-    await signOut(phone);
+    // Another phone (a fresh browser): the lost one is gone.
+    const fresh = async () => (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+    phone = await fresh();
     await signInWithPassword(phone);
     await phone.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await phone.getByLabel('Recovery code').fill(recoveryCodes[0]!);
@@ -193,7 +195,7 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await phone.getByTestId('lock-table').waitFor({ timeout: WAIT });
     await phone.goto(`${base}/security`);
     await expectText(phone.locator('body'), /9 recovery codes left/, 'one code is spent');
-    await signOut(phone);
+    phone = await fresh();
     await signInWithPassword(phone);
     await phone.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await phone.getByLabel('Recovery code').fill(recoveryCodes[0]!);
