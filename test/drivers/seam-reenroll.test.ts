@@ -91,12 +91,20 @@ describe('seam re-enrollment and cloud unbinding, against fake-seam-connect', ()
   });
 
   it('where Seam offers no single-device removal and the account is shared, it refuses and changes nothing', async () => {
-    await setup((url) => blockingProxy(url, '/devices/delete'));
+    await setup((url) => blockingProxy(url, ['/devices/delete']));
     const devicesBefore = seam.db.getState().devices.length;
     const e = await failure(driver.unbindCloud(SEAM_DEVICES.yale), 'driver.refused');
     assert.match(e.message, /other device\(s\).*remove the lock from the account in its maker’s app/);
     assert.equal(seam.db.getState().devices.length, devicesBefore);
     assert.equal((await driver.status(SEAM_DEVICES.yale)).setupMode, false);
+  });
+
+  it('where Seam offers no account deletion, a lock alone on its account is removed as a device, and the account stays', async () => {
+    await setup((url) => blockingProxy(url, ['/connected_accounts/delete']));
+    await driver.unbindCloud(FRONT.deviceId);
+    assert.equal(listed(FRONT.deviceId), false);
+    assert.ok(seam.db.getState().connected_accounts.some((a) => a.connected_account_id === FRONT.account));
+    assert.deepEqual(await driver.status(FRONT.deviceId), GONE);
   });
 
   it('after a reset at the door, the reconnect link offers the lock’s provider and enroll finds the lock again under its new id, which takes a code', async () => {
@@ -184,10 +192,10 @@ describe('seam re-enrollment and cloud unbinding, against fake-seam-connect', ()
   });
 });
 
-/** A loopback proxy in front of the fake that answers 404 (route unknown) for one path, as a Seam without it would. */
-async function blockingProxy(target: string, blocked: string): Promise<string> {
+/** A loopback proxy in front of the fake that answers 404 (route unknown) for some paths, as a Seam without them would. */
+async function blockingProxy(target: string, blocked: string[]): Promise<string> {
   const server = http.createServer((req, res) => {
-    if (req.url?.split('?')[0] === blocked) {
+    if (blocked.includes(req.url?.split('?')[0] ?? '')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { type: 'not_found', message: 'route not found' } }));
       return;

@@ -369,15 +369,20 @@ export class SeamDriver implements LockDriver {
     const others = account ? await this.otherDevicesOn(account, externalId) : null;
     if (account && others === 0) {
       const res = await this.postRaw('/connected_accounts/delete', { connected_account_id: account });
-      if (!res.ok && res.status !== 404) throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
-    } else {
-      const res = await this.postRaw('/devices/delete', { device_id: externalId });
-      if (!res.ok && !(res.status === 404 && res.type === 'device_not_found')) {
-        if (res.status === 404 || res.status === 405) {
-          throw new DriverError('driver.refused', `Seam does not remove a single device in this workspace, and the lock’s connected account holds ${others ?? 'other'} other device(s) that removing the account would take with it: remove the lock from the account in its maker’s app instead`);
-        }
-        throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
+      if (res.ok || (res.status === 404 && res.type === 'connected_account_not_found')) {
+        entry.gone = true;
+        return;
       }
+      // Any other 404/405: Seam offers no account deletion here; the device alone is removed below.
+      if (res.status !== 404 && res.status !== 405) throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
+    }
+    const res = await this.postRaw('/devices/delete', { device_id: externalId });
+    if (!res.ok && !(res.status === 404 && res.type === 'device_not_found')) {
+      if (res.status === 404 || res.status === 405) {
+        const why = others ? `its connected account holds ${others} other device(s) that removing the account would take with it` : 'nor its connected account';
+        throw new DriverError('driver.refused', `Seam does not remove a single device in this workspace, and ${why}: remove the lock from the account in its maker’s app instead`);
+      }
+      throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
     }
     entry.gone = true;
   }
