@@ -120,6 +120,9 @@ describe('seam re-enrollment and cloud unbinding, against fake-seam-connect', ()
     assert.deepEqual(webview?.accepted_providers, ['yale'], 'the previous lock’s provider, from its account');
     assert.equal(webview?.status, 'pending');
     assert.match(prep.instructions, /Open the link and sign in to the Yale account/);
+    const webviews = seam.db.getState().connect_webviews.length;
+    assert.equal((await driver.prepareEnrollment(FRONT.deviceId)).url, prep.url, 'the case page asks again: the same pending link');
+    assert.equal(seam.db.getState().connect_webviews.length, webviews);
 
     const started = Date.now();
     const enrolled = driver.enroll({ previousExternalId: FRONT.deviceId, timeoutMs: 5_000 });
@@ -137,7 +140,9 @@ describe('seam re-enrollment and cloud unbinding, against fake-seam-connect', ()
     await driver.setPin(FRONT_AGAIN.deviceId, { slot: 2, code: '736152', name: 'guest', schedule: { kind: 'always' } });
     const stored = seam.db.getState().access_codes.find((c) => c.device_id === FRONT_AGAIN.deviceId);
     assert.equal(stored?.code, '736152');
-    assert.deepEqual((await driver.readCredentials(FRONT_AGAIN.deviceId)).pins.map((p) => [p.slot, p.code, p.name]), [[2, '736152', 'guest']]);
+    const read = await driver.readCredentials(FRONT_AGAIN.deviceId);
+    assert.deepEqual(read.pins.map((p) => [p.slot, p.code, p.name]), [[2, '736152', 'guest']]);
+    assert.deepEqual(read.controllers, [{ id: 'seam-workspace', label: 'lockwarden, through its Seam workspace', kind: 'hub', admin: false, self: true }], 'lockwarden’s own way in');
     assert.equal((await driver.status(FRONT_AGAIN.deviceId)).cloudBound, true);
   });
 

@@ -26,7 +26,7 @@
  * `unbindCloud` removes a lock from the workspace (see there for why sometimes its account).
  */
 import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type ObservedController, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
 import { isSeamEvent, type SeamEvent } from './webhook.js';
 
@@ -147,6 +147,8 @@ export class SeamDriver implements LockDriver {
   private readonly known = new Map<string, KnownDevice>();
   /** Open re-enrollment windows by previous device id ('' for none): the locks already listed when each opened. */
   private readonly windows = new Map<string, Set<string>>();
+  /** The Connect Webview made for each open window, reused while the owner has not completed it. */
+  private readonly webviews = new Map<string, { id: string; url: string }>();
   private readonly enrollPollMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
@@ -223,7 +225,9 @@ export class SeamDriver implements LockDriver {
     const device = await this.device(externalId);
     const slots = capabilitiesOf(device, this.defaultSlots).pin.slots;
     const pins = this.toPins(await this.codes(externalId), slots).map(({ pin }) => pin);
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    // Seam lists no controllers; lockwarden's own way in, this workspace, is the one it can vouch
+    // for (after a re-enrollment, "lockwarden enrolled the lock again" rests on it).
+    return { pins, controllers: [SEAM_SELF_CONTROLLER], digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
@@ -292,12 +296,21 @@ export class SeamDriver implements LockDriver {
     const prev = previousExternalId ? this.known.get(previousExternalId) : undefined;
     const provider = prev ? await this.providerOf(prev) : null;
     const account = provider ? `the ${providerName(provider)} account` : 'the account of the lock’s maker';
+    const instructions = `Open the link and sign in to ${account} the lock is set up in (after the reset, set the lock up in the maker’s app again first if it is no longer listed there). Seam then lists the lock again and lockwarden finds it.`;
+    // The case page asks on every visit: one pending link per re-enrollment, not one per page load.
+    const made = this.webviews.get(previousExternalId ?? '');
+    if (made) {
+      const found = await this.postRaw('/connect_webviews/get', { connect_webview_id: made.id });
+      if (found.ok && (found.json as { connect_webview?: { status?: unknown } } | null)?.connect_webview?.status === 'pending') return { url: made.url, instructions };
+    }
     let res = await this.postRaw('/connect_webviews/create', provider ? { accepted_providers: [provider] } : {});
     // Seam does not offer that provider in a webview: let the owner pick the maker there.
     if (provider && (res.status === 400 || res.status === 422)) res = await this.postRaw('/connect_webviews/create', {});
-    const url = (res.json as { connect_webview?: { url?: unknown } } | null)?.connect_webview?.url;
-    if (res.ok && typeof url === 'string') {
-      return { url, instructions: `Open the link and sign in to ${account} the lock is set up in (after the reset, set the lock up in the maker’s app again first if it is no longer listed there). Seam then lists the lock again and lockwarden finds it.` };
+    const webview = (res.json as { connect_webview?: { url?: unknown; connect_webview_id?: unknown } } | null)?.connect_webview;
+    if (res.ok && typeof webview?.url === 'string') {
+      if (typeof webview.connect_webview_id === 'string') this.webviews.set(previousExternalId ?? '', { id: webview.connect_webview_id, url: webview.url });
+      if (this.webviews.size > 200) this.webviews.delete(this.webviews.keys().next().value!);
+      return { url: webview.url, instructions };
     }
     if (res.ok || res.status === 404 || res.status === 405) {
       return { url: null, instructions: `Seam did not give lockwarden a reconnect link, so there is none to open here: in the Seam console, connect ${account} the lock is set up in again (after the reset, set the lock up in the maker’s app again first if it is no longer listed there). lockwarden then finds the lock.` };
@@ -330,6 +343,7 @@ export class SeamDriver implements LockDriver {
           // It answers our commands: read it directly, not only in a list.
           const d = await this.device(found.device_id);
           this.windows.delete(previousId ?? '');
+          this.webviews.delete(previousId ?? '');
           return { externalId: d.device_id, manufacturer: manufacturerOf(d), model: modelOf(d), serial: serialOf(d) };
         }
       } catch (e) {
@@ -728,6 +742,9 @@ interface KnownDevice {
   /** Its account's provider: undefined until asked, null when Seam did not say. */
   provider?: string | null;
 }
+
+/** lockwarden itself, reaching the lock through its Seam workspace (its hub, see `hubOf`). */
+export const SEAM_SELF_CONTROLLER: ObservedController = { id: 'seam-workspace', label: 'lockwarden, through its Seam workspace', kind: 'hub', admin: false, self: true };
 
 /** How a Seam lock is enrolled again after a reset: the owner reconnects its account. */
 export const SEAM_ENROLLMENT: EnrollmentMethod = {
