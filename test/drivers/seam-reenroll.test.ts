@@ -186,6 +186,23 @@ describe('seam re-enrollment and cloud unbinding, against fake-seam-connect', ()
     assert.equal(listed(FRONT.deviceId), false);
   });
 
+  it('without a Connect Webview from Seam, the instructions say to reconnect in the console; a provider Seam does not offer is left to the owner to pick', async () => {
+    await setup((url) => blockingProxy(url, ['/connect_webviews/create']));
+    await driver.status(FRONT.deviceId);
+    const none = await driver.prepareEnrollment(FRONT.deviceId);
+    assert.equal(none.url, null);
+    assert.match(none.instructions, /Seam did not give lockwarden a reconnect link.*Seam console.*Yale account/);
+    await driver.close();
+    await seam.close();
+
+    await setup();
+    seam.addLock({ ...FRONT_AGAIN, deviceId: 'acme_lock', manufacturer: 'acme', provider: 'acme_cloud', account: 'acme_account' });
+    await driver.status('acme_lock');
+    const prep = await driver.prepareEnrollment('acme_lock');
+    assert.ok(prep.url, 'a link without a provider filter');
+    assert.deepEqual(seam.db.getState().connect_webviews.find((w) => w.url === prep.url)?.accepted_providers, ['august'], 'the fake’s default when none is asked for');
+  });
+
   it('a reconnect link is made without a provider when the previous lock is unknown', async () => {
     await setup();
     const prep = await driver.prepareEnrollment(null);
