@@ -694,7 +694,10 @@ export class ResetCaseService {
       if (!isDriverError(e)) throw e;
       refusal = e.message;
     }
-    if (need.includes('cloud_unbound')) {
+    // A lock reached through a cloud service (Seam) is bound to an account again by its reconnect: that
+    // is the new owner's binding, so the check that the old one went, once passed, stands.
+    const reconnected = c.reenrollment?.method === 'reconnect' && c.verification.cloud_unbound?.passed;
+    if (need.includes('cloud_unbound') && !reconnected) {
       const cloudListed = observed?.controllers.some((x) => x.kind === 'cloud') ?? false;
       const passed = status.cloudBound === false && !cloudListed;
       result('cloud_unbound', passed, passed ? 'the lock reports no cloud binding' : 'the lock is still bound to the vendor cloud account: remove it on the account, then run the checks again');

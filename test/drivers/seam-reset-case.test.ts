@@ -116,11 +116,9 @@ describe('a reset case on a Seam lock, against fake-seam-connect', () => {
   });
 
   // The reconnected device is bound to the account the owner reconnected (that is how Seam reaches
-  // it), so its status says cloudBound: true and the checks after `reenroll` record cloud_unbound as
-  // failed, though the binding that survived the reset is gone (passed before the re-enrollment).
-  // Whether cloud_unbound is judged on the device before a 'reconnect' re-enrollment is the reset
-  // case service's decision; this test shows the close-out once it is made.
-  it('closes the case with the snapshot’s PINs rebuilt on the new device', { todo: 'cloud_unbound after a Seam reconnect: the reset case service decides how it is judged' }, async () => {
+  // it): the case keeps the cloud check that passed before the re-enrollment, when the binding that
+  // survived the reset was gone.
+  it('closes the case with the snapshot’s PINs rebuilt on the new device', async () => {
     const lock = { id: lockId };
     const onDevice = (deviceId: string) => seam.db.getState().access_codes.filter((c) => c.device_id === deviceId).map((c) => c.code).sort();
     for (const check of v.requiredChecks.filter((c) => ['latch_and_door', 'power_stable', 'override_unchanged', 'passwords_changed', 'automations_rebuilt'].includes(c))) {
