@@ -7,13 +7,23 @@
  * One peer for the file; the tests run in order, each leaving the lock as the next one expects.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import { Security2CCMessageEncapsulation, type CommandClass } from '@zwave-js/cc';
 import { UserCodeCC } from '@zwave-js/cc/UserCodeCC';
 import { MockZWaveFrameType, type MockZWaveFrame } from '@zwave-js/testing';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
 import { createZwaveDriver, type ZwaveDriver } from '../../src/drivers/zwave/index.js';
+import type { Actor } from '../../src/domain/identity.js';
+import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
+import { loadDemoFleet } from '../../src/services/demo-fleet.js';
+import type { ResetCommand } from '../../src/services/reset-case-service.js';
+import { auditLog } from '../../src/store/schema.js';
+import { roleActor } from '../helpers/actors.js';
+import { testServices, type TestEnv } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 
 const oldId = 'zjs-re:2';
 
@@ -168,5 +178,102 @@ describe('zwave re-enrollment after a factory reset', () => {
     await d.setPin('zjs-re:5', { slot: 1, code: '2468', name: 's0', schedule: { kind: 'always' } });
     assert.equal(p.included?.state.get('UserCode_userCode_1'), '2468');
     assert.equal(p.isIncluding(), false);
+  });
+});
+
+/**
+ * A whole reset case for a Z-Wave lock adopted through an integration: the lock is reset at the
+ * device, reports it (Device Reset Locally), is re-included through the Z-Wave JS server with the PIN
+ * from its label under a new node id, and its snapshot's PIN is rebuilt on that node.
+ */
+describe('zwave lock through a whole reset case, re-enrolled under a new node id', () => {
+  let env: TestEnv;
+  let p: ZwavePeer;
+  const MANAGER = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000bbb1', email: 'mia@example.test' });
+  const SECOND = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000bbb2', email: 'sam@example.test' });
+  const TECH = roleActor('technician', { userId: '00000000-0000-4000-8000-00000000bbb3', email: 'tess@example.test' });
+  const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
+
+  before(async () => {
+    p = await startZwavePeer({ slots: 10, battery: 87 });
+    env = await testServices('pglite');
+    await loadDemoFleet(env.services.ctx);
+  });
+  after(async () => {
+    await env?.close();
+    await p?.close();
+  });
+
+  type CommandInput = { type: ResetCommand['type'] } & Record<string, unknown>;
+  const step = (id: string, command: CommandInput, actor: Actor = MANAGER) => env.services.resetCases.step(actor, id, { idempotencyKey: randomUUID(), command });
+
+  it('snapshot, reset at the lock, setup mode, re-enroll with the PIN, checks, rebuild on the new node, close', async () => {
+    const unitId = (await env.services.locations.list(SYSTEM)).find((l) => l.kind === 'unit')!.id;
+    const integration = await env.services.integrations.create(SYSTEM, { driver: 'zwave', name: 'Building A Z-Wave', config: { url: p.url } });
+    assert.equal(integration.running, true, integration.error ?? '');
+    const node = (await env.services.integrations.devices(SYSTEM, integration.id)).find((d) => d.externalId.endsWith(':2'));
+    assert.ok(node);
+    const lock = await env.services.integrations.adopt(SYSTEM, integration.id, { externalId: node.externalId, locationId: unitId, name: 'Unit door (Z-Wave)' });
+    const oldExternalId = lock.externalId!;
+    const { credential, code } = await env.services.credentials.addPin(SYSTEM, lock.id, { holder: 'Guest Ada' });
+    await env.runtime.reconciler.reconcile(lock.id, { read: true });
+    assert.equal(p.lock.state.get(`UserCode_userCode_${credential.slot}`), code, 'the PIN is on the lock before the reset');
+
+    let v = await env.services.resetCases.open(MANAGER, { lockId: lock.id, reason: 'pairing_loop' });
+    v = await step(v.case.id, { type: 'decide', remedy: 'full_reset', ...(v.case.recommendation.remedy === 'full_reset' ? {} : { overrideReason: 'the lock is to be re-enrolled' }) });
+    for (const check of PREFLIGHT_CHECKS.filter((c) => c !== 'battery_adequate')) v = await step(v.case.id, { type: 'preflight_check', check, passed: true, note: 'done' });
+    v = await step(v.case.id, { type: 'read_battery' }, TECH);
+    assert.equal(v.case.preflight.battery_adequate?.passed, true, 'the battery was read from the Z-Wave node');
+    if (v.missing.some((m) => m.startsWith('approval'))) v = await step(v.case.id, { type: 'approve', note: 'agreed' }, SECOND);
+    v = await step(v.case.id, { type: 'complete_preflight' });
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    assert.equal(v.case.state, 'physical_reset');
+    for (let i = 1; i <= v.case.profile.procedureSteps; i++) {
+      const s = v.procedure?.[i - 1];
+      if (s?.kind === 'hold' && s.seconds) {
+        v = await step(v.case.id, { type: 'start_hold', step: i }, TECH);
+        env.clock.advance(s.seconds * 1000);
+      }
+      v = await step(v.case.id, { type: 'procedure_step', step: i }, TECH);
+    }
+
+    // At the lock: the reset button. zwave-js drops the node; the driver says it is in setup mode.
+    const alert = until('the factory-reset alert', async () => (await env.services.alerts.list(SYSTEM, { lockId: lock.id })).find((a) => a.kind === 'factory_reset'));
+    await p.resetLocally();
+    await alert;
+    v = await step(v.case.id, { type: 'confirm_reset' }, TECH);
+    assert.equal(v.case.state, 'verification');
+    assert.equal(v.case.verification.setup_mode?.passed, true, v.case.verification.setup_mode?.note);
+
+    // The technician puts the lock in inclusion mode and types the PIN from its label.
+    const label = await p.awaitInclusion({ nodeId: 3, security: 's2' });
+    v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, code: label.pin, security: 's2', timeoutSeconds: 60 }, TECH);
+    const newExternalId = oldExternalId.replace(/:2$/, ':3');
+    assert.notEqual(newExternalId, oldExternalId);
+    assert.equal(v.case.reenrollment?.from, oldExternalId);
+    assert.equal(v.case.reenrollment?.to, newExternalId);
+    assert.equal(v.lock.externalId, newExternalId, 'the same lock record, bound to the new node');
+    assert.equal((await env.services.locks.get(SYSTEM, lock.id)).externalId, newExternalId);
+    const rebind = (await env.database.db.select().from(auditLog).where(eq(auditLog.action, 'lock.rebind'))).find((a) => a.targetId === lock.id);
+    assert.ok(rebind, 'the rebind is audited');
+    assert.deepEqual([(rebind.details as { from?: string }).from, (rebind.details as { to?: string }).to], [oldExternalId, newExternalId]);
+    for (const check of ['admin_enrollment_accepted', 'prior_pins_gone', 'prior_controllers_refused'] as const) assert.equal(v.case.verification[check]?.passed, true, `${check}: ${v.case.verification[check]?.note}`);
+    v = await step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
+    assert.equal(v.case.verification.admin_enrollment_accepted?.passed, true);
+
+    for (const check of v.requiredChecks.filter((c) => ['latch_and_door', 'power_stable', 'override_unchanged', 'passwords_changed', 'automations_rebuilt'].includes(c))) {
+      v = await step(v.case.id, { type: 'manual_check', lockId: lock.id, check, passed: true, note: 'checked', evidence: [`photo-${check}.jpg`] }, TECH);
+    }
+    v = await step(v.case.id, { type: 'complete_verification' }, TECH);
+    assert.equal(v.case.state, 'rebuild');
+    v = await step(v.case.id, { type: 'rebuild' }, TECH);
+    assert.deepEqual(v.lockedOut, []);
+    assert.equal(p.included?.id, 3);
+    assert.equal(p.included?.state.get(`UserCode_userCode_${credential.slot}`), code, "the snapshot's PIN is on the new node");
+    v = await step(v.case.id, { type: 'complete_rebuild' }, TECH);
+    v = await step(v.case.id, { type: 'close', note: 're-enrolled and verified' });
+    assert.equal(v.case.state, 'closed');
+    assert.equal(v.case.outcome, 'reset_verified');
+    assert.equal(v.lock.serviceState, 'in_service');
   });
 });

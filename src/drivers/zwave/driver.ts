@@ -6,7 +6,7 @@
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
 import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
@@ -183,7 +183,9 @@ export class ZwaveDriver implements LockDriver {
         pins.push({ slot, code: /^[0-9]+$/.test(c.code) ? c.code : null, name: '', schedule: { kind: 'always' }, enabled: c.status !== USER_ID_STATUS.disabled });
       }
     }
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    // A node belongs to one network: the one lockwarden reaches it through. Being read at all proves it.
+    const network: ObservedController = { id: `zwave-network:${this.hubKey}`, label: `lockwarden's Z-Wave network (Z-Wave JS server ${this.hubKey})`, kind: 'hub', admin: true, self: true };
+    return { pins, controllers: [network], digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
