@@ -16,6 +16,7 @@ import { MockZWaveFrameType, type MockZWaveFrame } from '@zwave-js/testing';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
 import { createZwaveDriver, type ZwaveDriver } from '../../src/drivers/zwave/index.js';
+import { isAppError } from '../../src/domain/errors.js';
 import type { Actor } from '../../src/domain/identity.js';
 import { PREFLIGHT_CHECKS } from '../../src/domain/reset-case.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
@@ -245,10 +246,29 @@ describe('zwave lock through a whole reset case, re-enrolled under a new node id
     assert.equal(v.case.state, 'verification');
     assert.equal(v.case.verification.setup_mode?.passed, true, v.case.verification.setup_mode?.note);
 
-    // The technician puts the lock in inclusion mode and types the PIN from its label.
-    const label = await p.awaitInclusion({ nodeId: 3, security: 's2' });
+    // A mistyped PIN: a clear error naming the code, the case and the lock record unchanged.
+    const first = await p.awaitInclusion({ nodeId: 3, security: 's2' });
+    // Steps people took (the lock's own reports arrive as device_observed steps whenever they are handled).
+    const people = (x: { steps: { command: string }[] }) => x.steps.filter((s) => s.command !== 'device_observed').length;
+    const before = people(await env.services.resetCases.get(SYSTEM, v.case.id));
+    await assert.rejects(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: wrong(first.pin), security: 's2', timeoutSeconds: 60 }, TECH), (e: unknown) => {
+      assert.ok(isAppError(e, 'device.invalid_code'), String(e));
+      assert.match(e.message, /PIN did not match the lock's label/);
+      assert.deepEqual(e.fields.map((f) => f.path), ['command.code']);
+      return true;
+    });
+    const unchanged = await env.services.resetCases.get(SYSTEM, v.case.id);
+    assert.equal(unchanged.case.reenrollment, null);
+    assert.equal(people(unchanged), before);
+    assert.equal((await env.services.locks.get(SYSTEM, lock.id)).externalId, oldExternalId);
+    // The lock joined in the clear (node 3): reset it again, and it leaves the network by itself.
+    await p.resetLocally();
+    await until('the half-joined node to leave', () => Promise.resolve(p.networkNodeIds().length === 0 ? true : null));
+
+    // The technician puts the lock in inclusion mode again and types the PIN from its label.
+    const label = await p.awaitInclusion({ nodeId: 4, security: 's2' });
     v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, code: label.pin, security: 's2', timeoutSeconds: 60 }, TECH);
-    const newExternalId = oldExternalId.replace(/:2$/, ':3');
+    const newExternalId = oldExternalId.replace(/:2$/, ':4');
     assert.notEqual(newExternalId, oldExternalId);
     assert.equal(v.case.reenrollment?.from, oldExternalId);
     assert.equal(v.case.reenrollment?.to, newExternalId);
@@ -268,7 +288,7 @@ describe('zwave lock through a whole reset case, re-enrolled under a new node id
     assert.equal(v.case.state, 'rebuild');
     v = await step(v.case.id, { type: 'rebuild' }, TECH);
     assert.deepEqual(v.lockedOut, []);
-    assert.equal(p.included?.id, 3);
+    assert.equal(p.included?.id, 4);
     assert.equal(p.included?.state.get(`UserCode_userCode_${credential.slot}`), code, "the snapshot's PIN is on the new node");
     v = await step(v.case.id, { type: 'complete_rebuild' }, TECH);
     v = await step(v.case.id, { type: 'close', note: 're-enrolled and verified' });

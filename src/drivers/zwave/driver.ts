@@ -266,7 +266,6 @@ export class ZwaveDriver implements LockDriver {
     const pin = (request.code ?? '').trim();
     // The PIN is never echoed: it is the lock's secret until the key exchange is done.
     if (security === 's2' && !/^[0-9]{5}$/.test(pin)) throw new DriverError('driver.invalid_code', "S2 needs the 5-digit PIN printed under the QR code on the lock's label (digits only)");
-    if (!Number.isFinite(request.timeoutMs) || request.timeoutMs <= 0) throw new DriverError('driver.invalid_code', 'the inclusion needs a positive time limit');
     if (request.signal?.aborted) throw new DriverError('driver.timeout', 'the inclusion was cancelled before it started');
     if (this.including) throw new DriverError('driver.busy', `an inclusion is already running on the Z-Wave JS server ${this.hubKey}`);
     this.including = true;
