@@ -62,7 +62,7 @@ export class VirtualLock {
 
   /** Throws `driver.refused` when the lock no longer takes our commands (after a reset, or unpaired). */
   requireLockwarden(): void {
-    if (this.s.setupMode) throw new DriverError('driver.refused', `${this.s.externalId} is in setup mode: enroll an admin and pair lockwarden again`);
+    if (this.s.setupMode) throw new DriverError('driver.refused', `${this.s.externalId} is in setup mode after its reset: enroll it with lockwarden again`);
     if (!this.acceptsLockwarden()) throw new DriverError('driver.refused', `${this.s.externalId} is no longer paired with lockwarden`);
   }
 
