@@ -34,7 +34,7 @@
  * carry PINs) and ignored.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 
 /** Where lockwarden's own logs go (pino-compatible subset). */
 export interface Zigbee2MqttLogger {
@@ -157,6 +157,8 @@ export class Zigbee2MqttDriver implements LockDriver {
   private readonly left = new Map<string, number>();
   private readonly joinSessions = new Set<JoinSession>();
   private readonly permitRequests = new Map<string, PermitRequest>();
+  /** The coordinator's IEEE address, from the device list. */
+  private coordinator: string | null = null;
   private devicesSeen = false;
   private readonly devicesWaiters = new Set<() => void>();
   private closed = false;
@@ -276,7 +278,7 @@ export class Zigbee2MqttDriver implements LockDriver {
       const u = s.users.get(slot);
       if (u && (u.status === 'enabled' || u.status === 'disabled')) pins.push({ slot, code: u.pinCode, name: '', schedule: { kind: 'always' }, enabled: u.status === 'enabled' });
     }
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    return { pins, controllers: this.selfController(), digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
@@ -445,6 +447,15 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.permitRequests.clear();
     this.listeners.clear();
     await this.client.endAsync(true);
+  }
+
+  /**
+   * A Zigbee lock is joined to one network, whose trust centre is the bridge's coordinator: that is
+   * lockwarden's own pairing (`self`), listed so a reset case sees the lock enrolled anew once it
+   * rejoined. Zigbee has no other controllers to list or remove (`capabilities().controllers` stays false).
+   */
+  private selfController(): ObservedController[] {
+    return [{ id: `coordinator:${this.coordinator ?? 'unknown'}`, label: 'Zigbee2MQTT coordinator (lockwarden’s Zigbee network)', kind: 'hub', admin: true, self: true }];
   }
 
   /** True when the bridge reported this device leaving and it has not joined again. */
@@ -685,6 +696,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.byName.clear();
     for (const raw of list) {
       if (!isRecord(raw) || typeof raw.ieee_address !== 'string' || typeof raw.friendly_name !== 'string') continue;
+      if (raw.type === 'Coordinator') this.coordinator = raw.ieee_address;
       const def = isRecord(raw.definition) ? raw.definition : null;
       const exposes = Array.isArray(def?.exposes) ? def.exposes : [];
       const device: Z2mDevice = {
