@@ -5,7 +5,8 @@
  * passes from the bridge's `device_leave`, the case re-enrolls it (lockwarden opens joining through
  * the bridge, the lock joins, joining is closed again), the checks pass, the PIN is rebuilt on the
  * lock under its new enrollment, and the case closes signed. A re-enrollment that nobody answers is
- * refused with words and changes nothing.
+ * refused with words and changes nothing; a replacement lock of the same model is bound under its
+ * own IEEE address.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -44,20 +45,16 @@ describe('reset case on a Zigbee lock through Zigbee2MQTT', () => {
 
   const step = (id: string, command: CommandInput, actor: Actor = MANAGER) => env.services.resetCases.step(actor, id, { idempotencyKey: randomUUID(), command });
 
-  it('resets, re-enrolls through permit join, rebuilds the PIN on the new enrollment and closes', async () => {
-    const unitId = (await env.services.locations.list(SYSTEM)).find((l) => l.kind === 'unit')!.id;
-    const bridge = await env.services.integrations.create(SYSTEM, { driver: 'zigbee2mqtt', name: 'Zigbee bridge', config: { url: z2m.url, username: z2m.username, baseTopic: z2m.baseTopic }, secret: z2m.password });
-    assert.equal(bridge.running, true, bridge.error ?? '');
-    const front = z2m.lock('front door');
-    await until('the bridge’s devices', async () => (await env.services.integrations.devices(SYSTEM, bridge.id)).find((d) => d.externalId === front.ieee));
-    const lock = await env.services.integrations.adopt(SYSTEM, bridge.id, { externalId: front.ieee, locationId: unitId, name: 'Front door (Zigbee)' });
-    const oldExternalId = lock.externalId!;
-    const { credential, code } = await env.services.credentials.addPin(SYSTEM, lock.id, { holder: 'Guest Bo' });
-    await env.runtime.reconciler.reconcile(lock.id, { read: true });
-    assert.equal(front.endpoint.users.get(credential.slot!)?.pin, code, 'the PIN is on the lock before the reset');
+  /** Gives the adopted lock a PIN through lockwarden, then takes a case through preflight, the door and the reset. */
+  async function resetThroughCase(lockId: string, name: string, holder: string): Promise<{ v: ResetCaseView; lockId: string; oldExternalId: string; slot: number; code: string }> {
+    const device = z2m.lock(name);
+    const { credential, code } = await env.services.credentials.addPin(SYSTEM, lockId, { holder });
+    await env.runtime.reconciler.reconcile(lockId, { read: true });
+    assert.equal(device.endpoint.users.get(credential.slot!)?.pin, code, 'the PIN is on the lock before the reset');
+    const lock = await env.services.locks.get(SYSTEM, lockId);
 
     // Triage, preflight (the battery is read from the lock through the bridge), snapshot.
-    let v: ResetCaseView = await env.services.resetCases.open(MANAGER, { lockId: lock.id, reason: 'ownership_transfer' });
+    let v: ResetCaseView = await env.services.resetCases.open(MANAGER, { lockId, reason: 'ownership_transfer' });
     v = await step(v.case.id, { type: 'decide', remedy: 'full_reset', ...(v.case.recommendation.remedy === 'full_reset' ? {} : { overrideReason: 'new owner' }) });
     for (const check of PREFLIGHT_CHECKS.filter((c) => c !== 'battery_adequate')) v = await step(v.case.id, { type: 'preflight_check', check, passed: true, note: 'done' });
     v = await step(v.case.id, { type: 'read_battery' }, TECH);
@@ -77,43 +74,34 @@ describe('reset case on a Zigbee lock through Zigbee2MQTT', () => {
       }
       v = await step(v.case.id, { type: 'procedure_step', step: i }, TECH);
     }
-    z2m.leave('front door');
-    await until('the reset alert', async () => (await env.services.alerts.list(SYSTEM, { lockId: lock.id })).find((a) => a.kind === 'factory_reset'));
+    // The driver hears the bridge's device_leave: the lock's history says so.
+    const resets = async () => (await env.services.lockEvents.list(SYSTEM, lockId)).filter((e) => e.summary === 'Factory reset reported').length;
+    const before = await resets();
+    z2m.leave(name);
+    await until('the reset reported', async () => (await resets()) > before);
     v = await step(v.case.id, { type: 'confirm_reset' }, TECH);
     assert.equal(v.case.state, 'verification');
     assert.equal(v.case.verification.setup_mode?.passed, true);
     assert.match(v.case.verification.setup_mode.note, /left the network: enroll it again/);
+    return { v, lockId, oldExternalId: lock.externalId!, slot: credential.slot!, code };
+  }
 
-    // Nobody joins in time: refused with words, joining closed, nothing bound.
-    await assert.rejects(step(v.case.id, { type: 'reenroll', lockId: lock.id, timeoutSeconds: 5 }, TECH), (e: unknown) => isAppError(e, 'device.timeout') && /pairing mode/.test(e.message));
-    assert.equal(z2m.joiningOpen, false);
-    v = await env.services.resetCases.get(TECH, v.case.id);
-    assert.equal(v.case.reenrollment, null);
-
-    // The lock is put in pairing mode; the case opens joining and the lock joins.
-    const pairing = z2m.pairingMode('front door');
-    v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, timeoutSeconds: 60 }, TECH);
-    await pairing.joined;
-    assert.equal(z2m.joiningOpen, false, 'joining is closed again');
-    assert.equal(v.case.reenrollment?.method, 'join');
-    assert.equal(v.case.reenrollment?.from, oldExternalId);
-    assert.equal(v.lock.externalId, `${bridge.id}/${front.ieee}`);
+  /** After the re-enrollment: the checks pass, the manual ones are ticked, the PIN is rebuilt on `onLock`, the case closes signed. */
+  async function finishCase(v: ResetCaseView, lockId: string, rebuiltOn: () => Map<number, { pin: string }>, slot: number, code: string): Promise<void> {
     assert.equal(v.case.verification.prior_pins_gone?.passed, true, v.case.verification.prior_pins_gone?.note);
     assert.equal(v.case.verification.admin_enrollment_accepted?.passed, true, v.case.verification.admin_enrollment_accepted?.note);
-    const rebinds = await env.database.db.select().from(auditLog).where(eq(auditLog.targetId, lock.id));
+    assert.match(v.case.verification.admin_enrollment_accepted.note, /lockwarden enrolled the lock again \(join\)/);
+    const rebinds = await env.database.db.select().from(auditLog).where(eq(auditLog.targetId, lockId));
     assert.ok(rebinds.some((a) => a.action === 'lock.rebind'), 'the binding is audited');
-
     for (const check of v.requiredChecks.filter((c) => ['latch_and_door', 'power_stable', 'override_unchanged', 'passwords_changed', 'automations_rebuilt'].includes(c))) {
-      v = await step(v.case.id, { type: 'manual_check', lockId: lock.id, check, passed: true, note: 'checked', evidence: [`photo-${check}.jpg`] }, TECH);
+      v = await step(v.case.id, { type: 'manual_check', lockId, check, passed: true, note: 'checked', evidence: [`photo-${check}.jpg`] }, TECH);
     }
     v = await step(v.case.id, { type: 'complete_verification' }, TECH);
     assert.equal(v.case.state, 'rebuild');
-
-    // The PIN goes back onto the lock under its new enrollment.
-    assert.equal(front.endpoint.users.size, 0, 'the reset lock holds no code');
+    assert.equal(rebuiltOn().size, 0, 'the reset lock holds no code');
     v = await step(v.case.id, { type: 'rebuild' }, TECH);
     assert.deepEqual(v.lockedOut, []);
-    assert.equal(z2m.lock('front door').endpoint.users.get(credential.slot!)?.pin, code, 'the PIN is rebuilt on the lock');
+    assert.equal(rebuiltOn().get(slot)?.pin, code, 'the PIN is rebuilt on the lock under its new enrollment');
     v = await step(v.case.id, { type: 'complete_rebuild' }, TECH);
     v = await step(v.case.id, { type: 'close', note: 'reset and re-enrolled' });
     assert.equal(v.case.state, 'closed');
@@ -122,5 +110,55 @@ describe('reset case on a Zigbee lock through Zigbee2MQTT', () => {
     const record = await env.services.resetCases.record(SYSTEM, v.case.id);
     assert.equal(record.verified, true);
     assert.equal(record.canonical.includes(code), false, 'no code in the record');
+  }
+
+  let bridgeId = '';
+  let frontLockId = '';
+
+  it('the lock rejoins: re-enrolled through permit join (a join nobody answers refused first), PIN rebuilt, case closed', async () => {
+    const bridge = await env.services.integrations.create(SYSTEM, { driver: 'zigbee2mqtt', name: 'Zigbee bridge', config: { url: z2m.url, username: z2m.username, baseTopic: z2m.baseTopic }, secret: z2m.password });
+    assert.equal(bridge.running, true, bridge.error ?? '');
+    bridgeId = bridge.id;
+    const front = z2m.lock('front door');
+    const unitId = (await env.services.locations.list(SYSTEM)).find((l) => l.kind === 'unit')!.id;
+    await until('the bridge’s devices', async () => (await env.services.integrations.devices(SYSTEM, bridge.id)).find((d) => d.externalId === front.ieee));
+    frontLockId = (await env.services.integrations.adopt(SYSTEM, bridge.id, { externalId: front.ieee, locationId: unitId, name: 'Front door (Zigbee)' })).id;
+    const r = await resetThroughCase(frontLockId, 'front door', 'Guest Bo');
+    const { lockId, oldExternalId, slot, code } = r;
+    let v = r.v;
+
+    // Nobody joins in time: refused with words, joining closed, nothing bound.
+    await assert.rejects(step(v.case.id, { type: 'reenroll', lockId, timeoutSeconds: 5 }, TECH), (e: unknown) => isAppError(e, 'device.timeout') && /pairing mode/.test(e.message));
+    assert.equal(z2m.joiningOpen, false);
+    v = await env.services.resetCases.get(TECH, v.case.id);
+    assert.equal(v.case.reenrollment, null);
+    assert.equal(v.lock.externalId, oldExternalId);
+
+    // The lock is put in pairing mode; the case opens joining and the lock joins (same radio, same IEEE address).
+    const pairing = z2m.pairingMode('front door');
+    v = await step(v.case.id, { type: 'reenroll', lockId, timeoutSeconds: 60 }, TECH);
+    await pairing.joined;
+    assert.equal(z2m.joiningOpen, false, 'joining is closed again');
+    assert.equal(v.case.reenrollment?.method, 'join');
+    assert.equal(v.case.reenrollment?.from, oldExternalId);
+    assert.equal(v.lock.externalId, `${bridge.id}/${front.ieee}`);
+    await finishCase(v, lockId, () => z2m.lock('front door').endpoint.users, slot, code);
+  });
+
+  it('a replacement of the same model joins: bound under its new IEEE address, PIN rebuilt on it, case closed', async () => {
+    // The same lock record, a second case: this time a new lock of the same model is fitted and joins.
+    const r = await resetThroughCase(frontLockId, 'front door', 'Guest Cy');
+    const { lockId, oldExternalId, slot, code } = r;
+    let v = r.v;
+    const newIeee = '0x000d6f0011ee6605';
+    const pairing = z2m.pairingMode('front door', { newIeee });
+    v = await step(v.case.id, { type: 'reenroll', lockId, timeoutSeconds: 60 }, TECH);
+    await pairing.joined;
+    assert.equal(z2m.joiningOpen, false, 'joining is closed again');
+    assert.equal(v.case.reenrollment?.from, oldExternalId);
+    assert.equal(v.case.reenrollment?.to, `${bridgeId}/${newIeee}`);
+    assert.equal(v.lock.externalId, `${bridgeId}/${newIeee}`);
+    assert.equal(v.case.reenrollment?.model, 'YRD226HA2619');
+    await finishCase(v, lockId, () => z2m.lock(newIeee).endpoint.users, slot, code);
   });
 });
