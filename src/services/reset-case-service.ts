@@ -683,8 +683,8 @@ export class ResetCaseService {
     const snap = await this.openSnapshot(row.id);
     const need = requiredChecks(c);
     const events: ResetEvent[] = [];
-    const result = (check: VerificationCheck, passed: boolean, text: string) => {
-      if (need.includes(check)) events.push({ type: 'check_result', check, passed, note: text, evidence: [] });
+    const result = (check: VerificationCheck, passed: boolean, text: string, evidence: string[] = []) => {
+      if (need.includes(check)) events.push({ type: 'check_result', check, passed, note: text, evidence });
     };
     let observed: ObservedCredentials | null = null;
     let refusal = '';
@@ -694,7 +694,10 @@ export class ResetCaseService {
       if (!isDriverError(e)) throw e;
       refusal = e.message;
     }
-    if (need.includes('cloud_unbound')) {
+    // A lock reached through a cloud service (Seam) is bound to an account again by its reconnect: that
+    // is the new owner's binding, so the check that the old one went, once passed, stands.
+    const reconnected = c.reenrollment?.method === 'reconnect' && c.verification.cloud_unbound?.passed;
+    if (need.includes('cloud_unbound') && !reconnected) {
       const cloudListed = observed?.controllers.some((x) => x.kind === 'cloud') ?? false;
       const passed = status.cloudBound === false && !cloudListed;
       result('cloud_unbound', passed, passed ? 'the lock reports no cloud binding' : 'the lock is still bound to the vendor cloud account: remove it on the account, then run the checks again');
@@ -711,7 +714,14 @@ export class ResetCaseService {
     const leftover = observed.pins.filter((p) => (p.code !== null ? codes.has(p.code) : snap.prior.slots.includes(p.slot)));
     result('prior_pins_gone', leftover.length === 0, leftover.length === 0 ? `none of the ${snap.prior.codes.length} prior codes is on the lock` : `prior codes still on the lock in slots ${leftover.map((p) => p.slot).join(', ')}`);
     const stayed = observed.controllers.filter((x) => !x.self && snap.prior.controllers.some((p) => p.id === x.id));
-    result('prior_controllers_refused', stayed.length === 0, stayed.length === 0 ? `none of the ${snap.prior.controllers.length} prior controllers is paired` : `still paired: ${stayed.map((x) => x.label).join(', ')}`);
+    // The ones still paired ride along as `controller:<id>|<label>`, so the case can offer to remove each.
+    result(
+      'prior_controllers_refused',
+      stayed.length === 0,
+      stayed.length === 0 ? `none of the ${snap.prior.controllers.length} prior controllers is paired` : `still paired: ${stayed.map((x) => x.label).join(', ')}`,
+      // A cloud binding is not unpaired at the lock: the cloud check has its own fix.
+      stayed.filter((x) => x.kind !== 'cloud').slice(0, 20).map((x) => `controller:${x.id}|${x.label}`.slice(0, 300)),
+    );
     return events;
   }
 
