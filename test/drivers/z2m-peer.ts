@@ -181,7 +181,7 @@ export interface Zigbee2MqttPeer {
 }
 
 /** Starts the broker and the bridge with two locks. */
-export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which request API the bridge speaks (default 2, Zigbee2MQTT 2.x). */ bridgeApi?: 1 | 2; /** How long an interview takes. */ interviewMs?: number } = {}): Promise<Zigbee2MqttPeer> {
+export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which request API the bridge speaks (default 2, Zigbee2MQTT 2.x). */ bridgeApi?: 1 | 2; /** How long an interview takes. */ interviewMs?: number; /** The bridge answers every permit_join with this error (an adapter that fails). */ permitJoinError?: string } = {}): Promise<Zigbee2MqttPeer> {
   const baseTopic = opts.baseTopic ?? 'zigbee2mqtt';
   const bridgeApi = opts.bridgeApi ?? 2;
   const interviewMs = opts.interviewMs ?? 30;
@@ -321,6 +321,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which
     permitJoinRequests.push(message);
     const transaction = isObject(message) && message.transaction !== undefined ? { transaction: message.transaction } : {};
     const fail = (error: string) => publish('bridge/response/permit_join', { data: {}, status: 'error', error, ...transaction });
+    if (opts.permitJoinError) return fail(opts.permitJoinError);
     if (bridgeApi === 2) {
       // 2.x: `{"time": N}` (or the number alone); `value` is no longer read.
       if (isObject(message) && message.time === undefined) return fail('Invalid payload');

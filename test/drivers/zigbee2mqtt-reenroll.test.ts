@@ -217,6 +217,29 @@ async function resetLock(peer: Zigbee2MqttPeer, driver: Zigbee2MqttDriver, name:
   assert.equal((await driver.status(id)).setupMode, true);
 }
 
+describe('zigbee2mqtt re-enrollment when the bridge refuses to open the network', () => {
+  it('is driver.refused in the bridge’s words, and the network is not left open', async () => {
+    const peer = await startZigbee2MqttPeer({ baseTopic: 'z2m-reenroll-refused', permitJoinError: 'Failed to connect to adapter' });
+    const driver = driverFor(peer);
+    try {
+      await driver.discover();
+      const t0 = Date.now();
+      await assert.rejects(driver.enroll({ previousExternalId: peer.lock('front door').ieee, timeoutMs: 10_000 }), (e: DriverError) => {
+        assert.equal(e.code, 'driver.refused');
+        assert.equal(e.message, 'Zigbee2MQTT refused to change joining: "Failed to connect to adapter"');
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 2_000, 'no waiting for a join the bridge refused');
+      assert.equal(peer.joiningOpen, false);
+      // It still tried to close joining, in case the bridge opened it anyway.
+      assert.deepEqual((peer.permitJoinRequests as Record<string, unknown>[]).map((r) => r.time), [10, 0]);
+    } finally {
+      await driver.close();
+      await peer.close();
+    }
+  });
+});
+
 async function until<T>(fn: () => Promise<T | undefined | false>, ms = 5_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
