@@ -292,6 +292,15 @@ describe('authorization matrix: every route × role × scope relation × grant s
       passed: [400],
       build: async (c, a) => ({ method: 'POST', url: `/api/simulator/locks/${await lockFor(c, a)}/drift`, payload: { slot: 30, code: '4455' } }),
     },
+    // The virtual front panel: the fresh lock has no device, 400 past authorization.
+    { op: 'GET /api/simulator/locks/{id}/panel', kind: 'place', actions: ['lock.read', 'reset.perform'], passed: [400], build: async (c, a) => ({ method: 'GET', url: `/api/simulator/locks/${await lockFor(c, a)}/panel` }) },
+    {
+      op: 'POST /api/simulator/locks/{id}/panel',
+      kind: 'place',
+      actions: ['lock.read', 'reset.perform'],
+      passed: [400],
+      build: async (c, a) => ({ method: 'POST', url: `/api/simulator/locks/${await lockFor(c, a)}/panel`, payload: { type: 'press_reset' } }),
+    },
     // Credentials.
     {
       op: 'PATCH /api/credentials/{id}',

@@ -10,6 +10,7 @@
  * "pressed" and "released", the simulator times it.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { Clock } from '../../domain/clock.js';
 import type { OutOfBandActions, PhysicalActions } from './fleet-actions.js';
 import { simSetupCode, type PhysicalResetRefusal, type VirtualLockState } from './lock-spec.js';
@@ -46,6 +47,25 @@ export const PANEL_ACTIONS = [
   'put_on_door',
   'enroll_admin',
 ] as const;
+
+/** A panel action as typed input (strict: an unknown field or action is refused, naming it). */
+export const PanelActionSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('press_reset') }),
+    z.strictObject({ type: z.literal('release_reset') }),
+    z.strictObject({ type: z.literal('key'), key: z.enum(PANEL_KEYS, 'a key of the keypad: 0-9, * or #') }),
+    z.strictObject({ type: z.literal('clear_keys') }),
+    z.strictObject({ type: z.literal('open_compartment') }),
+    z.strictObject({ type: z.literal('close_compartment') }),
+    z.strictObject({ type: z.literal('set_charge'), percent: z.int('a whole percentage').min(0, 'at least 0 %').max(100, 'at most 100 %') }),
+    z.strictObject({ type: z.literal('fresh_batteries') }),
+    z.strictObject({ type: z.literal('take_off_door') }),
+    z.strictObject({ type: z.literal('put_on_door') }),
+    z.strictObject({ type: z.literal('enroll_admin') }),
+  ],
+  { error: `type is one of: ${PANEL_ACTIONS.join(', ')}` },
+);
 
 /** The indicator light: `off` no power, `refused` the last reset attempt was refused, `fault` erased but not in setup mode. */
 export type IndicatorState = 'off' | 'normal' | 'setup_mode' | 'refused' | 'fault';
