@@ -37,7 +37,8 @@ export const PanelViewOut = z.object({
   label: z.object({ text: z.string(), setupCode: z.string() }),
 });
 
-const LockPanelOut = PanelViewOut.extend({ lockId: z.string(), lockName: z.string(), resetControl: z.string() });
+/** A panel with the lock (or practice twin) it belongs to and the name of its reset control. */
+export const LockPanelOut = PanelViewOut.extend({ lockId: z.string(), lockName: z.string(), resetControl: z.string() });
 
 /** A panel action, as the body of a POST (the action names listed in the OpenAPI description). */
 export const PanelActionBody = PanelActionSchema.describe(`one action at the panel: ${PANEL_ACTIONS.join(', ')}`);
