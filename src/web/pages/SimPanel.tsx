@@ -145,10 +145,7 @@ export function SimPanel(props: SimPanelProps) {
           className={p.indicator.state === 'setup_mode' ? 'lw-flash' : undefined}
           style={{ width: 22, height: 22, minWidth: 22, borderRadius: '50%', background: light.color, boxShadow: p.indicator.state === 'off' ? 'none' : `0 0 10px ${light.color}` }}
         />
-        <Text size="sm" aria-live="polite" role="status">
-          <Text span fw={600}>
-            Light {light.label}.
-          </Text>{' '}
+        <Text size="sm" aria-live="polite" role="status" aria-label={`Indicator light ${light.label}: ${p.indicator.words}`}>
           {p.indicator.words}
         </Text>
       </Group>
