@@ -58,6 +58,8 @@ export type ErrorCode =
   | 'handbook.attachment_too_large'
   | 'handbook.attachment_type'
   | 'handbook.attachment_limit'
+  | 'practice.not_found'
+  | 'practice.finished'
   | 'crypto.key_unavailable'
   | 'crypto.integrity'
   | 'user.not_found'

@@ -57,6 +57,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'handbook.attachment_too_large': 413,
   'handbook.attachment_type': 415,
   'handbook.attachment_limit': 409,
+  'practice.not_found': 404,
+  'practice.finished': 409,
   'crypto.key_unavailable': 503,
   'crypto.integrity': 500,
   'user.not_found': 404,
