@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router-dom';
 import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
 import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy } from '../../domain/reset-case.js';
 import { formAlert, formatDate } from '../api.js';
+import { SimulatedLockCard } from './SimPanel.js';
 import { useCan, useSession } from '../session.js';
 import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, photoUrl, useCasePhotos, useEnrollment, useReenroll, useResetCase, useStep, useUploadPhoto, type CaseViewJson } from '../resets.js';
 
@@ -49,6 +50,7 @@ export function ResetCasePage() {
         <Alert color="orange">A device command ({v.openIntents.map((i) => i.command).join(', ')}) was started and not confirmed: repeat that step; the lock is checked before anything is sent again.</Alert>
       )}
       <Now v={v} send={send} busy={step.isPending} />
+      {v.lock.driver === 'simulator' && ['physical_reset', 'verification', 'replace_device', 'account_unbind'].includes(c.state) && <SimulatedLockCard lockId={v.lock.id} />}
       {v.next.includes('cancel') && <CancelCase send={send} busy={step.isPending} />}
       {v.missing.length > 0 && !['closed', 'cancelled', 'triage'].includes(c.state) && (
         <Card withBorder>
