@@ -160,7 +160,7 @@ export function sequenceKeys(buttonSequence: string, masterCode: string): string
 export function refusalWords(reason: PhysicalResetRefusal, s: VirtualLockState, heldSeconds: number): string {
   switch (reason) {
     case 'hold_too_short':
-      return `Refused: the button was released after ${fmtSeconds(heldSeconds)}; this model needs it held for ${s.gating.holdSeconds} s.`;
+      return `Refused: held too short. The button was released after ${fmtSeconds(heldSeconds)}; this model needs it held for ${s.gating.holdSeconds} s.`;
     case 'wrong_sequence':
       return 'Refused: the keys entered are not the reset sequence. Clear the entry and key the sequence again, then press the reset control.';
     case 'battery_low':
