@@ -31,7 +31,8 @@ export type PanelAction =
   | { type: 'fresh_batteries' }
   | { type: 'take_off_door' }
   | { type: 'put_on_door' }
-  | { type: 'enroll_admin' };
+  | { type: 'enroll_admin' }
+  | { type: 'pair_phone'; label: string };
 
 /** The panel's actions by name (for schemas). */
 export const PANEL_ACTIONS = [
@@ -46,6 +47,7 @@ export const PANEL_ACTIONS = [
   'take_off_door',
   'put_on_door',
   'enroll_admin',
+  'pair_phone',
 ] as const;
 
 /** A panel action as typed input (strict: an unknown field or action is refused, naming it). */
@@ -63,6 +65,8 @@ export const PanelActionSchema = z.discriminatedUnion(
     z.strictObject({ type: z.literal('take_off_door') }),
     z.strictObject({ type: z.literal('put_on_door') }),
     z.strictObject({ type: z.literal('enroll_admin') }),
+    /** Someone pairs a phone at the lock with the vendor's app, outside lockwarden (what an audit of controllers must find). */
+    z.strictObject({ type: z.literal('pair_phone'), label: z.string().trim().min(1, 'name the phone').max(60, 'at most 60 characters') }),
   ],
   { error: `type is one of: ${PANEL_ACTIONS.join(', ')}` },
 );
@@ -265,6 +269,12 @@ export class SimPanels {
         this.host.outOfBand.enrollAdmin(externalId, 'Vendor app admin');
         p.lastAttempt = null;
         return done(true, 'The vendor app enrolled an admin; the lock has left setup mode.');
+      }
+      case 'pair_phone': {
+        if (s.batteryPercent === 0) return done(false, 'The vendor app finds no lock: it has no power.');
+        if (s.setupMode) return done(false, 'The vendor app pairs a phone only once the lock has an admin: it is in setup mode.');
+        this.host.outOfBand.pairController(externalId, action.label, 'phone');
+        return done(true, `The vendor app paired "${action.label}" with the lock.`);
       }
     }
   }

@@ -2,7 +2,7 @@
  * One reset case, one step at a time. The technician's part (the procedure at the door, checks) is
  * laid out for a phone: full-width buttons, one procedure step on screen, a big timer for timed holds.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, Image, Loader, Progress, RingProgress, Select, SimpleGrid, Stack, Text, TextInput, Textarea, Timeline, Title } from '@mantine/core';
 import { Link, useParams } from 'react-router-dom';
 import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
@@ -357,8 +357,8 @@ function AtTheDoor({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boole
 function ProcedureStep({ n, total, step, holdStartedAt, serverNow, onStart, onDone, busy }: { n: number; total: number; step: Step; holdStartedAt: string | null; serverNow: string; onStart: () => void; onDone: () => void; busy: boolean }) {
   const timed = step.kind === 'hold' || step.kind === 'wait_indicator' ? (step.seconds ?? 0) : 0;
   const held = step.kind === 'hold';
-  // How far the browser's clock is from the server's, so a hold counts as the server counts it.
-  const skew = Date.parse(serverNow) - Date.now();
+  // How far the browser's clock is from the server's (measured when the case arrived), so a hold counts as the server counts it.
+  const skew = useMemo(() => Date.parse(serverNow) - Date.now(), [serverNow]);
   const [localStart, setLocalStart] = useState<number | null>(null);
   const startedAt = held ? (holdStartedAt ? Date.parse(holdStartedAt) - skew : null) : localStart;
   const [now, setNow] = useState(() => Date.now());

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
-import { Alert, Badge, Box, Button, Card, Group, NumberInput, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Alert, Badge, Box, Button, Card, Group, NumberInput, SimpleGrid, Stack, Text, Title, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError } from '../api.js';
 
@@ -36,7 +36,8 @@ export interface PanelOutcomeJson {
 export type PanelActionJson =
   | { type: 'press_reset' | 'release_reset' | 'clear_keys' | 'open_compartment' | 'close_compartment' | 'fresh_batteries' | 'take_off_door' | 'put_on_door' | 'enroll_admin' }
   | { type: 'key'; key: string }
-  | { type: 'set_charge'; percent: number };
+  | { type: 'set_charge'; percent: number }
+  | { type: 'pair_phone'; label: string };
 
 /** Which simulated device the panel is bound to: a lock of the inventory, or a practice run's throwaway twin. */
 export type SimPanelProps = ({ lockId: string; practiceRunId?: undefined } | { practiceRunId: string; lockId?: undefined }) & {
@@ -76,6 +77,7 @@ export function SimPanel(props: SimPanelProps) {
   const [heldSince, setHeldSince] = useState<number | null>(null);
   const [now, setNow] = useState(() => Date.now());
   const [charge, setCharge] = useState<number | string>(20);
+  const [phone, setPhone] = useState('');
   // Press and release must reach the server in order: each action waits for the one before.
   const chain = useRef<Promise<unknown>>(Promise.resolve());
   const holding = useRef(false);
@@ -278,6 +280,12 @@ export function SimPanel(props: SimPanelProps) {
       <Button variant="light" color="grape" disabled={disabled} onClick={() => act.mutate({ type: 'enroll_admin' })}>
         Enroll admin with the vendor app
       </Button>
+      <Group gap="xs" align="flex-end" wrap="nowrap">
+        <TextInput size="xs" label="Pair a phone with the vendor app" placeholder="the phone's name" value={phone} onChange={(e) => setPhone(e.currentTarget.value)} disabled={disabled} style={{ flex: 1 }} data-testid="sim-phone-name" />
+        <Button size="xs" variant="default" disabled={disabled || !phone.trim()} onClick={() => act.mutate({ type: 'pair_phone', label: phone.trim() })} data-testid="sim-pair-phone">
+          Pair
+        </Button>
+      </Group>
 
       <Box p="sm" style={{ border: '1px dashed var(--mantine-color-gray-5)', borderRadius: 6, background: 'var(--mantine-color-gray-0)' }} data-testid="sim-label">
         <Title order={6}>Label on the lock</Title>
