@@ -301,7 +301,8 @@ export const EVENTS_BY_STATE: Record<ResetState, readonly ResetEventType[]> = {
   snapshot: ['snapshot_taken', 'cancel', 'device_observed'],
   account_unbind: ['account_unbound', 'device_observed'],
   physical_reset: ['hold_started', 'procedure_step', 'reset_performed', 'reset_blocked', 'device_observed'],
-  replace_device: ['device_replaced', 'device_observed'],
+  // A device that cannot be reset and is not replaced after all ends the case with a reason: never a dead end.
+  replace_device: ['device_replaced', 'cancel', 'device_observed'],
   verification: ['reenrolled', 'check_result', 'retry_reset', 'reset_blocked', 'complete_verification', 'device_observed'],
   rebuild: ['credential_rebuilt', 'complete_rebuild', 'device_observed'],
   close_out: ['close', 'device_observed'],

@@ -516,7 +516,13 @@ export class ResetCaseService {
           after: () => this.ctx.jobs.enqueue(reconcileRequests(this.ctx.drivers, [lock], 'reset case closed', true)),
         };
       case 'cancel':
-        return { events: [{ type: 'cancel', note: command.note }] };
+        return {
+          events: [{ type: 'cancel', note: command.note }],
+          // A case cancelled after its snapshot (a blocked reset not replaced) hands the lock back as needing attention.
+          effects: async (tx) => {
+            if (lock.serviceState === 'reset_in_progress') await tx.update(locks).set({ serviceState: 'needs_attention', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+          },
+        };
     }
   }
 

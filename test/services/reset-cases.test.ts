@@ -40,7 +40,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const models = await env.services.models.list(SYSTEM);
     const place = (await env.services.locks.list(SYSTEM, { limit: 1 })).items[0]!.locationId;
     let n = 0;
-    for (const modelNumber of ['DB-100', 'DB-220W', 'KP-80C', 'CB-2 Pro', 'FP-300']) {
+    for (const modelNumber of ['DB-100', 'DB-220W', 'KP-80C', 'CB-2 Pro', 'FP-300', 'SC-10']) {
       for (const use of modelNumber === 'CB-2 Pro' ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b']) {
         const model = models.find((m) => m.modelNumber === modelNumber)!;
         locks[`${modelNumber}/${use}`] = await env.services.locks.create(SYSTEM, {
@@ -309,6 +309,21 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.equal(v.case.state, 'closed');
   });
 
+  it('a blocked reset that is not replaced after all ends with a reason: the case is cancelled and the lock needs attention', async () => {
+    const lock = locks['SC-10/a']!;
+    let v = await throughPreflight(lock, 'firmware_inconsistent');
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    assert.equal(v.lock.serviceState, 'reset_in_progress');
+    await refuses(step(v.case.id, { type: 'cancel', note: 'x' }), 'reset.wrong_state');
+    v = await step(v.case.id, { type: 'report_blocked', reason: 'damaged', note: 'the housing is cracked' }, TECH);
+    assert.equal(v.case.state, 'replace_device');
+    assert.ok(v.next.includes('cancel'), 'cancelling is offered');
+    await refuses(step(v.case.id, { type: 'cancel', note: '' }), 'validation.failed');
+    v = await step(v.case.id, { type: 'cancel', note: 'the owner will replace the whole door next month' });
+    assert.equal(v.case.state, 'cancelled');
+    assert.equal(v.lock.serviceState, 'needs_attention');
+  });
+
   it('split storage with a physical gating failure: a wrong sequence leaves the lock as it was; retry with the right one', async () => {
     const lock = locks['KP-80C/a']!;
     await withPins(lock, ['Mail carrier']);
@@ -350,8 +365,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     }
     v = await step(v.case.id, { type: 'report_blocked', reason: 'does_not_enter_setup_mode', note: 'two resets, no setup mode' }, TECH);
     assert.equal(v.case.state, 'replace_device');
-    assert.deepEqual(v.next, ['device_replaced']);
-    await refuses(step(v.case.id, { type: 'cancel', note: 'give up' }), 'reset.wrong_state');
+    assert.deepEqual(v.next, ['device_replaced', 'cancel'], 'replace the device, or end the case with a reason');
     v = await step(v.case.id, { type: 'confirm_device_replaced', note: 'new unit fitted' });
     assert.equal(v.case.state, 'verification');
   });

@@ -107,7 +107,7 @@ const EXPECTED: Record<ResetState, Partial<Record<ResetEventType, ResetState | `
   snapshot: { device_observed: 'snapshot', snapshot_taken: 'account_unbind', cancel: 'cancelled' },
   account_unbind: { device_observed: 'account_unbind', account_unbound: 'physical_reset' },
   physical_reset: { device_observed: 'physical_reset', hold_started: 'error:reset.invalid', procedure_step: 'physical_reset', reset_performed: 'verification', reset_blocked: 'replace_device' },
-  replace_device: { device_observed: 'replace_device', device_replaced: 'verification' },
+  replace_device: { device_observed: 'replace_device', device_replaced: 'verification', cancel: 'cancelled' },
   verification: { device_observed: 'verification', reenrolled: 'verification', check_result: 'verification', retry_reset: 'physical_reset', reset_blocked: 'replace_device', complete_verification: 'rebuild' },
   rebuild: { device_observed: 'rebuild', credential_rebuilt: 'rebuild', complete_rebuild: 'close_out' },
   close_out: { device_observed: 'close_out', close: 'closed' },
