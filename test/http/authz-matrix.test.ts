@@ -448,6 +448,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
       }),
     },
     // An open case has no close-out record yet: 409 past authorization.
+    { op: 'GET /api/reset-cases/{id}/enrollment', kind: 'place', actions: ['reset.perform'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/enrollment` }) },
     { op: 'GET /api/reset-cases/{id}/record', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
     // Occupancy of units (stays, the calendar feed) is credential work at the unit; the outbox is the organisation's.
     { op: 'GET /api/units/{id}/occupancy', kind: 'place', actions: ['credential.read'], build: async (c) => ({ method: 'GET', url: `/api/units/${unitAt(c.relation)}/occupancy` }) },
