@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import { Alert, Badge, Box, Button, Card, Group, NumberInput, SimpleGrid, Stack, Text, Title, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { PanelAction, PanelKey } from '../../drivers/simulator/panel.js';
 import { api, ApiError } from '../api.js';
 
 /** What a virtual front panel shows (GET .../panel). */
@@ -32,12 +33,8 @@ export interface PanelOutcomeJson {
   words: string;
 }
 
-/** A panel action, as the API takes it. */
-export type PanelActionJson =
-  | { type: 'press_reset' | 'release_reset' | 'clear_keys' | 'open_compartment' | 'close_compartment' | 'fresh_batteries' | 'take_off_door' | 'put_on_door' | 'enroll_admin' }
-  | { type: 'key'; key: string }
-  | { type: 'set_charge'; percent: number }
-  | { type: 'pair_phone'; label: string };
+/** A panel action, as the API takes it: the simulator's own type, so the two cannot drift apart. */
+export type PanelActionJson = PanelAction;
 
 /** Which simulated device the panel is bound to: a lock of the inventory, or a practice run's throwaway twin. */
 export type SimPanelProps = ({ lockId: string; practiceRunId?: undefined } | { practiceRunId: string; lockId?: undefined }) & {
@@ -55,7 +52,7 @@ const LIGHT: Record<PanelJson['indicator']['state'], { color: string; label: str
   fault: { color: 'var(--mantine-color-red-8)', label: 'solid red' },
 };
 
-const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
+const KEYS: PanelKey[] = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 
 /** The panel's API address for its device. */
 export function panelUrl(p: { lockId?: string | undefined; practiceRunId?: string | undefined }): string {
