@@ -962,6 +962,7 @@ function enrollmentError(lockName: string, e: DriverError, timeoutSeconds: numbe
     case 'driver.invalid_code':
       return new AppError('device.invalid_code', `${lockName}: ${e.message}. Check the code on the lock's label and type it again`, [{ path: 'command.code', message: 'not accepted by the device' }]);
     case 'driver.timeout':
+      if (e.uncertain) return new AppError('device.timeout', `${lockName} did not confirm the enrollment (${e.message}); it may have enrolled all the same: try again, and an enrollment that went through is taken as it is`);
       return new AppError('device.timeout', `no device enrolled within ${timeoutSeconds} s: put ${lockName} in pairing mode as its instructions say, then try again (${e.message})`);
     case 'driver.not_supported':
       return new AppError('device.not_supported', `${lockName}: ${e.message}`);

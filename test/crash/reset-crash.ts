@@ -318,7 +318,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
         } catch {
           /* not JSON */
         }
-        if (code === 'device.unreachable' || code === 'device.refused' || res.status === 503) {
+        if (code === 'device.unreachable' || code === 'device.refused' || code === 'device.timeout' || res.status === 503) {
           counts.deviceErrors++;
           continue; // the same request again (faults are drawn per command)
         }

@@ -294,6 +294,10 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.deepEqual(env.fleet.physical.reset(ext(twin), { holdSeconds: 0 }), { ok: true });
     await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(twin)) }, TECH), 'reset.device_bound_elsewhere', /CB-2 Pro reset test e/);
     await unchanged('a device bound to another lock');
+    // The lock enrolls but its acknowledgement is lost: the person is told it may have gone through, and trying again takes it as it is.
+    env.fleet.injectFault(ext(lock), 'lost_ack');
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH), 'device.timeout', /may have enrolled all the same: try again/);
+    await unchanged('an enrollment not acknowledged');
     v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH);
     assert.equal(v.case.reenrollment?.method, 'setup_code');
     assert.equal(v.case.verification.admin_enrollment_accepted?.passed, true);
