@@ -6,15 +6,20 @@
  * test: allowed cells must succeed (fresh targets are made for them), denied cells must be refused
  * (403, or 404 where the route hides what the reader may not see) and lists must hold nothing from
  * outside the unit. Every operation in the OpenAPI document must have a row here, so a new route
- * cannot skip the matrix.
+ * cannot skip the matrix. The step-up state is a further dimension for the acts that need a fresh
+ * "confirm it's you" (reveals, a PDF with secrets, tokens, key rotation, the policy, backups, second
+ * factors): sessions that have not confirmed are refused with auth.step_up_required exactly where the
+ * policy allows the act, refused as before everywhere else, and allowed once they confirm.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import { generateSync } from 'otplib';
 import type { Actor, Role } from '../../src/domain/identity.js';
 import { familyDefaults } from '../../src/domain/lock-models.js';
+import { secretExportKey, Throttle } from '../../src/services/throttle.js';
 import { jpeg } from '../helpers/images.js';
-import { asSession, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, testApp, type HttpEnv, type Session } from '../helpers/http.js';
+import { asSession, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, stepUp, testApp, type HttpEnv, type Session } from '../helpers/http.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const ROLES: Role[] = ['owner', 'admin', 'manager', 'technician', 'auditor', 'occupant'];
@@ -69,6 +74,8 @@ interface Row {
   passed?: number[];
   /** The status a refusal takes (default 403). */
   refused?: number;
+  /** The act needs a fresh step-up: also judged with sessions that have not confirmed it's them. */
+  stepUp?: boolean;
   build: (c: Cell, allowed: boolean) => Promise<Request>;
 }
 
@@ -76,7 +83,12 @@ describe('authorization matrix: every route × role × scope relation × grant s
   let env: HttpEnv;
   let owner: Session;
   const sessions = new Map<string, Session>();
+  /** Sessions of a second user per role and grant state that have not confirmed it's them (no step-up). */
+  const unconfirmed = new Map<string, Session>();
   const key = (role: Role, state: State) => `${role}:${state}`;
+  const passwordOf = (c: Pick<Cell, 'role' | 'state'>) => `${c.role} ${c.state} password`;
+  /** The cell's own session: rows about one's own second factors act in it. */
+  const own = (c: Cell) => sessions.get(key(c.role, c.state))!;
   const place: Record<Relation, { lockId: string; locationId: string; modelId: string; doorParent: string }> = {} as never;
   let unitId = '';
   let integrationId = '';
@@ -212,7 +224,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     // One's own tokens: any live grant.
     { op: 'GET /api/tokens', kind: 'anywhere', actions: ['token.manage_own'], build: async () => ({ method: 'GET', url: '/api/tokens' }) },
-    { op: 'POST /api/tokens', kind: 'anywhere', actions: ['token.manage_own'], build: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t ${uniq()}` } }) },
+    { op: 'POST /api/tokens', kind: 'anywhere', actions: ['token.manage_own'], stepUp: true, build: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t ${uniq()}` } }) },
     {
       op: 'DELETE /api/tokens/{id}',
       kind: 'anywhere',
@@ -329,7 +341,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'DELETE /api/credentials/{id}', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'DELETE', url: `/api/credentials/${await pinFor(c, a)}` }) },
     // Only a failed PIN can be retried: a pending one is 409 past authorization.
     { op: 'POST /api/credentials/{id}/retry', kind: 'place', actions: ['credential.write'], passed: [409], build: async (c, a) => ({ method: 'POST', url: `/api/credentials/${await pinFor(c, a)}/retry` }) },
-    { op: 'POST /api/credentials/{id}/reveal', kind: 'place', actions: ['credential.reveal'], build: async (c, a) => ({ method: 'POST', url: `/api/credentials/${await pinFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
+    { op: 'POST /api/credentials/{id}/reveal', kind: 'place', actions: ['credential.reveal'], stepUp: true, build: async (c, a) => ({ method: 'POST', url: `/api/credentials/${await pinFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
     // Bulk changes.
     { op: 'GET /api/bulk', kind: 'list', actions: ['credential.read'], build: async () => ({ method: 'GET', url: '/api/bulk' }) },
     { op: 'POST /api/bulk', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'POST', url: '/api/bulk', payload: { target: { lockIds: [await lockFor(c, a)] }, add: [{ holder: `Bulk ${uniq()}` }] } }) },
@@ -345,6 +357,20 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/handbook/search', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/search?q=Override' }) },
     { op: 'GET /api/handbook/toc', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/toc' }) },
     { op: 'GET /api/handbook/export.pdf', kind: 'list', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/export.pdf' }) },
+    // The same PDF with its secrets: the right to reveal somewhere, and a fresh step-up.
+    {
+      op: 'GET /api/handbook/export.pdf',
+      kind: 'list',
+      actions: ['handbook.read', 'handbook.reveal'],
+      stepUp: true,
+      build: async (c) => {
+        // At most 3 such exports a minute per account, and the test clock stands still: the matrix asks
+        // 4 times per account (once per relation), so the cell's accounts start each time with none counted.
+        const ids = [sessions, unconfirmed].map((m) => secretExportKey(m.get(key(c.role, c.state))!.body.user.id));
+        await new Throttle(svc().ctx).clear(ids);
+        return { method: 'GET', url: '/api/handbook/export.pdf?includeSecrets=true&reason=matrix%20binder' };
+      },
+    },
     { op: 'GET /api/handbook/templates', kind: 'anywhere', actions: ['handbook.read'], build: async () => ({ method: 'GET', url: '/api/handbook/templates' }) },
     { op: 'POST /api/handbook/templates/apply', kind: 'org', build: async (c) => ({ method: 'POST', url: '/api/handbook/templates/apply', payload: { modelId: place[c.relation].modelId } }) },
     {
@@ -381,7 +407,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     { op: 'POST /api/handbook/entries/{id}/secrets', kind: 'place', actions: ['handbook.write'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/entries/${await entryFor(c, a)}/secrets`, payload: { kind: 'master_code', value: '11223344' } }) },
     { op: 'DELETE /api/handbook/secrets/{id}', kind: 'place', actions: ['handbook.write'], build: async (c, a) => ({ method: 'DELETE', url: `/api/handbook/secrets/${await secretFor(c, a)}` }) },
-    { op: 'POST /api/handbook/secrets/{id}/reveal', kind: 'place', actions: ['handbook.reveal'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/secrets/${await secretFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
+    { op: 'POST /api/handbook/secrets/{id}/reveal', kind: 'place', actions: ['handbook.reveal'], stepUp: true, build: async (c, a) => ({ method: 'POST', url: `/api/handbook/secrets/${await secretFor(c, a)}/reveal`, payload: { reason: 'matrix' } }) },
     {
       op: 'POST /api/handbook/entries/{id}/attachments',
       kind: 'place',
@@ -501,7 +527,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     // The dashboard counts what the reader may see.
     { op: 'GET /api/dashboard', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/dashboard' }) },
-    { op: 'POST /api/keys/rotate', kind: 'org', build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
+    { op: 'POST /api/keys/rotate', kind: 'org', stepUp: true, build: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
     // Spreadsheets.
     { op: 'GET /api/export/inventory.csv', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.csv' }) },
     { op: 'GET /api/export/inventory.xlsx', kind: 'list', actions: ['lock.read', 'handbook.read'], build: async () => ({ method: 'GET', url: '/api/export/inventory.xlsx' }) },
@@ -542,7 +568,53 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/audit/verify', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/verify' }) },
     { op: 'POST /api/audit/checkpoint', kind: 'org', build: async () => ({ method: 'POST', url: '/api/audit/checkpoint' }) },
     // A backup carries every table and the deployment's keys: the organisation's owners and admins only.
-    { op: 'POST /api/admin/backup', kind: 'org', build: async () => ({ method: 'POST', url: '/api/admin/backup', payload: { passphrase: 'a matrix passphrase' } }) },
+    { op: 'POST /api/admin/backup', kind: 'org', stepUp: true, build: async () => ({ method: 'POST', url: '/api/admin/backup', payload: { passphrase: 'a matrix passphrase' } }) },
+    // Second factors and step-up: one's own, in the cell's own session (any signed-in person, live grant
+    // or not: they guard the account, not the fleet). In this order: the password step-up works only
+    // while the account has no factor; the factors the confirm row adds are removed by the delete row.
+    { op: 'POST /api/auth/step-up', kind: 'self', build: async (c) => ({ method: 'POST', url: '/api/auth/step-up', payload: { method: 'password', password: passwordOf(c) } }) },
+    { op: 'GET /api/auth/security', kind: 'self', build: async () => ({ method: 'GET', url: '/api/auth/security' }) },
+    // A full session is not waiting for a second factor (400), and these accounts have no passkey (409).
+    { op: 'POST /api/auth/second-factor', kind: 'self', passed: [400], build: async () => ({ method: 'POST', url: '/api/auth/second-factor', payload: { method: 'totp', code: '123456' } }) },
+    { op: 'POST /api/auth/second-factor/passkey-options', kind: 'self', passed: [409], build: async () => ({ method: 'POST', url: '/api/auth/second-factor/passkey-options' }) },
+    { op: 'POST /api/auth/step-up/passkey-options', kind: 'self', passed: [409], build: async () => ({ method: 'POST', url: '/api/auth/step-up/passkey-options' }) },
+    { op: 'POST /api/auth/security/passkey-options', kind: 'self', stepUp: true, build: async () => ({ method: 'POST', url: '/api/auth/security/passkey-options' }) },
+    // Registering needs a browser's signed answer: a made-up one is refused by its verification (401), past authorization.
+    {
+      op: 'POST /api/auth/security/passkey',
+      kind: 'self',
+      passed: [401],
+      build: async () => ({ method: 'POST', url: '/api/auth/security/passkey', payload: { response: { id: 'bm90LWEta2V5', rawId: 'bm90LWEta2V5', type: 'public-key', response: {} } } }),
+    },
+    { op: 'POST /api/auth/security/totp', kind: 'self', stepUp: true, build: async () => ({ method: 'POST', url: '/api/auth/security/totp' }) },
+    {
+      op: 'POST /api/auth/security/totp/{id}/confirm',
+      kind: 'self',
+      build: async (c) => {
+        const begin = await injectAs(env.app, asSession(own(c)), { method: 'POST', url: '/api/auth/security/totp' });
+        assert.equal(begin.statusCode, 200, begin.body);
+        const { factorId, secret } = begin.json<{ factorId: string; secret: string }>();
+        const code = generateSync({ secret, epoch: Math.floor(svc().ctx.clock.now().getTime() / 1000) });
+        return { method: 'POST', url: `/api/auth/security/totp/${factorId}/confirm`, payload: { code } };
+      },
+    },
+    // The confirmed sessions of the step-up test belong to accounts without a factor: nothing to renew (409), past the step-up.
+    { op: 'POST /api/auth/security/recovery-codes', kind: 'self', stepUp: true, passed: [409], build: async () => ({ method: 'POST', url: '/api/auth/security/recovery-codes' }) },
+    {
+      op: 'DELETE /api/auth/security/factors/{id}',
+      kind: 'self',
+      build: async (c) => {
+        const status = await injectAs(env.app, asSession(own(c)), { method: 'GET', url: '/api/auth/security' });
+        const factor = status.json<{ factors: { id: string }[] }>().factors[0];
+        assert.ok(factor, `${c.role} ${c.state} has a factor to remove`);
+        return { method: 'DELETE', url: `/api/auth/security/factors/${factor.id}` };
+      },
+    },
+    // Which roles must use a second factor is no secret (each person's Security page says whether it applies to them).
+    { op: 'GET /api/settings/second-factor-policy', kind: 'self', build: async () => ({ method: 'GET', url: '/api/settings/second-factor-policy' }) },
+    // Setting it is an organisation-wide owner's; removing someone's factors, organisation-wide user.write.
+    { op: 'PUT /api/settings/second-factor-policy', kind: 'org', stepUp: true, build: async () => ({ method: 'PUT', url: '/api/settings/second-factor-policy', payload: { requiredForRoles: [] } }) },
+    { op: 'POST /api/users/{id}/second-factors/reset', kind: 'org', stepUp: true, build: async () => ({ method: 'POST', url: `/api/users/${grantee}/second-factors/reset` }) },
   ];
   /** Operations not in the matrix, and why. */
   const EXEMPT: Record<string, string> = {
@@ -595,11 +667,16 @@ describe('authorization matrix: every route × role × scope relation × grant s
         await svc().auth.createUser(SYSTEM, { email, displayName: `${role} ${state}`, role, locationId: unitId, password });
         // Sign in while the grant is live, then end it: the same session must lose the access at once.
         sessions.set(key(role, state), await signIn(env.app, email, password));
+        // A second person with the same grant whose session has not confirmed it's them.
+        const second = `${role}-${state}-unconfirmed@example.test`;
+        await svc().auth.createUser(SYSTEM, { email: second, displayName: `${role} ${state} unconfirmed`, role, locationId: unitId, password });
+        // From an address of its own: the per-address sign-in throttle is not what this is about.
+        unconfirmed.set(key(role, state), await signIn(env.app, second, password, `198.51.100.${unconfirmed.size + 1}`, { stepUp: false }));
         const now = svc().ctx.clock.now();
         if (state === 'expired') {
-          await svc().ctx.db.execute(sql`update access_grants set granted_at = ${new Date(now.getTime() - 7200_000).toISOString()}, expires_at = ${new Date(now.getTime() - 1000).toISOString()} where user_id = (select id from users where email = ${email})`);
+          await svc().ctx.db.execute(sql`update access_grants set granted_at = ${new Date(now.getTime() - 7200_000).toISOString()}, expires_at = ${new Date(now.getTime() - 1000).toISOString()} where user_id in (select id from users where email in (${email}, ${second}))`);
         }
-        if (state === 'revoked') await svc().ctx.db.execute(sql`update access_grants set revoked_at = ${now.toISOString()}, revoked_by = 'system:test' where user_id = (select id from users where email = ${email})`);
+        if (state === 'revoked') await svc().ctx.db.execute(sql`update access_grants set revoked_at = ${now.toISOString()}, revoked_by = 'system:test' where user_id in (select id from users where email in (${email}, ${second}))`);
       }
     }
   });
@@ -613,6 +690,27 @@ describe('authorization matrix: every route × role × scope relation × grant s
     assert.deepEqual([...covered].filter((o) => !ops.includes(o)), [], 'matrix rows for operations that do not exist');
   });
 
+  /** What the written policy says of `row` in cell `c` (with a fresh step-up). */
+  const expectedOf = (row: Row, c: Cell): boolean =>
+    row.expect
+      ? row.expect(c)
+      : row.kind === 'self'
+        ? true
+        : row.kind === 'org'
+          ? false
+          : row.kind === 'place'
+            ? has(c, row.actions!) && c.relation === 'own unit'
+            : has(c, row.actions!);
+  const send = (session: Session, req: Request) =>
+    injectAs(env.app, asSession(session), { method: req.method, url: req.url, ...(req.payload === undefined ? {} : { payload: req.payload as string }), ...(req.headers ? { headers: req.headers } : {}) });
+  const codeOf = (body: string): string | undefined => {
+    try {
+      return (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+    } catch {
+      return undefined;
+    }
+  };
+
   it('answers every cell as the written policy says, and lists hold nothing from outside the unit', async (t) => {
     const mismatches: string[] = [];
     let cells = 0;
@@ -622,17 +720,9 @@ describe('authorization matrix: every route × role × scope relation × grant s
         for (const relation of RELATIONS) {
           for (const state of STATES) {
             const c: Cell = { role, relation, state };
-            const expected = row.expect
-              ? row.expect(c)
-              : row.kind === 'self'
-                ? true
-                : row.kind === 'org'
-                  ? false
-                  : row.kind === 'place'
-                    ? has(c, row.actions!) && relation === 'own unit'
-                    : has(c, row.actions!);
+            const expected = expectedOf(row, c);
             const req = await row.build(c, expected);
-            const res = await injectAs(env.app, asSession(sessions.get(key(role, state))!), { method: req.method, url: req.url, ...(req.payload === undefined ? {} : { payload: req.payload as string }), ...(req.headers ? { headers: req.headers } : {}) });
+            const res = await send(sessions.get(key(role, state))!, req);
             cells++;
             const ok = res.statusCode < 300 || (row.passed ?? []).includes(res.statusCode);
             const refusedAs = row.refused ?? 403;
@@ -652,6 +742,43 @@ describe('authorization matrix: every route × role × scope relation × grant s
     const byOp = new Map<string, string[]>();
     for (const m of mismatches) byOp.set(m.split(' | ')[0]!, [...(byOp.get(m.split(' | ')[0]!) ?? []), m]);
     assert.equal(mismatches.length, 0, [...byOp.values()].map((ms) => `${ms[0]} (${ms.length} cells)`).join('\n'));
+  });
+
+  it('step-up state: without a fresh step-up the act is refused (auth.step_up_required) exactly where it is allowed, refused as before elsewhere, and done once the same session confirms', async (t) => {
+    const guarded = ROWS.filter((r) => r.stepUp);
+    assert.ok(guarded.length >= 11, `${guarded.length} rows need a step-up`);
+    const mismatches: string[] = [];
+    let cells = 0;
+    let required = 0;
+    const each = async (judge: (row: Row, c: Cell, expected: boolean) => Promise<void>) => {
+      for (const row of guarded) for (const role of ROLES) for (const relation of RELATIONS) for (const state of STATES) await judge(row, { role, relation, state }, expectedOf(row, { role, relation, state }));
+    };
+    // Not confirmed: where the policy allows the act, the answer is "confirm it's you"; where it does not,
+    // the same refusal as with a step-up (authorization comes first, so nothing more is learnt).
+    await each(async (row, c, expected) => {
+      const res = await send(unconfirmed.get(key(c.role, c.state))!, await row.build(c, expected));
+      cells++;
+      const code = codeOf(res.body);
+      const refusedAs = row.refused ?? 403;
+      if (expected) {
+        required++;
+        if (res.statusCode !== 403 || code !== 'auth.step_up_required') mismatches.push(`unconfirmed ${row.op} | ${c.role} | ${c.relation} | ${c.state}: expected 403 auth.step_up_required, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+      } else if (res.statusCode !== refusedAs || code === 'auth.step_up_required') {
+        mismatches.push(`unconfirmed ${row.op} | ${c.role} | ${c.relation} | ${c.state}: expected refused (${refusedAs}) without mention of a step-up, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+      }
+    });
+    // The same sessions confirm with their password; the cells refused for want of it are now allowed
+    // (the others are refused as the matrix above shows, with or without a step-up).
+    for (const role of ROLES) for (const state of STATES) await stepUp(env.app, unconfirmed.get(key(role, state))!, { method: 'password', password: passwordOf({ role, state }) });
+    await each(async (row, c, expected) => {
+      if (!expected) return;
+      const res = await send(unconfirmed.get(key(c.role, c.state))!, await row.build(c, expected));
+      cells++;
+      if (!(res.statusCode < 300 || (row.passed ?? []).includes(res.statusCode))) mismatches.push(`confirmed ${row.op} | ${c.role} | ${c.relation} | ${c.state}: expected allowed, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+    });
+    t.diagnostic(`step-up: ${guarded.length} guarded operations, ${cells} cells (${required} refused for want of a step-up, then allowed), ${mismatches.length} mismatches`);
+    assert.ok(required > 0, 'some cell is allowed with a step-up');
+    assert.equal(mismatches.length, 0, mismatches.slice(0, 20).join('\n'));
   });
 
   it('a refused change changes nothing', async () => {
