@@ -313,7 +313,7 @@ describe('HTTP API', () => {
       assert.match(secret, /^lwt_[A-Za-z0-9_-]{20,}$/);
       assert.ok(secret.startsWith(token.prefix));
       assert.ok(token.prefix.length < secret.length / 2, 'the prefix is not the secret');
-      assert.equal(token.expiresAt, new Date(env.clock.now().getTime() + 90 * 86400_000).toISOString(), 'expires in 90 days by default');
+      assert.equal(token.expiresAt, new Date(env.clock.now().getTime() + 30 * 86400_000).toISOString(), 'expires in 30 days by default');
 
       const read = await app.inject({ method: 'GET', url: '/api/locks?limit=1', headers: asToken(secret) });
       assert.equal(read.statusCode, 200, read.body);
