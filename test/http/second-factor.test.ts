@@ -170,6 +170,26 @@ describe('second factor and step-up over HTTP', () => {
       assert.equal((await post(s2, `/api/handbook/secrets/${secretId}/reveal`, { reason: 'checking the master code' })).statusCode, 200);
     });
 
+    it('makes new recovery codes only after a step-up; the old ones then stop working', async () => {
+      env.clock.advance(60_000);
+      const s = await rawSignIn(ADMIN, PASSWORD);
+      assert.equal((await post(s, '/api/auth/second-factor', { method: 'totp', code: totp(secret) })).statusCode, 200);
+      env.clock.advance(STEP_UP_WINDOW_MS + 1000);
+      expectError(await post(s, '/api/auth/security/recovery-codes'), 403, 'auth.step_up_required');
+      assert.equal((await post(s, '/api/auth/step-up', { method: 'totp', code: totp(secret) })).statusCode, 200);
+      const res = await post(s, '/api/auth/security/recovery-codes');
+      assert.equal(res.statusCode, 200, res.body);
+      const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+      assert.equal(fresh.length, 10);
+      assert.ok(!fresh.includes(recovery[2]!));
+      assert.equal((await get(s, '/api/auth/security')).json<{ recoveryCodesLeft: number }>().recoveryCodesLeft, 10);
+      const s2 = await rawSignIn(ADMIN, PASSWORD);
+      expectError(await post(s2, '/api/auth/second-factor', { method: 'recovery', code: recovery[2]! }), 401, 'auth.second_factor_invalid');
+      assert.equal((await post(s2, '/api/auth/second-factor', { method: 'recovery', code: fresh[0]! })).statusCode, 200);
+      const regenerated = await auditActions('second_factor.recovery_codes.regenerate');
+      assert.deepEqual(regenerated.map((e) => [e.actorLabel, e.details.count]), [[ADMIN, 10]]);
+    });
+
     it('removes a factor only after a step-up; an owner or admin can reset another person', async () => {
       env.clock.advance(10 * 60_000);
       const s = await rawSignIn(ADMIN, PASSWORD);
