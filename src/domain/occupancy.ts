@@ -147,8 +147,10 @@ export function parseFeed(text: string, unit: { timeZone: string; checkInTime: s
     const parsed: unknown = ICAL.parse(text);
     if (!Array.isArray(parsed) || parsed[0] !== 'vcalendar') throw new Error('not a VCALENDAR');
     root = new ICAL.Component(parsed as never);
-  } catch (e) {
-    throw new AppError('feed.invalid', `the calendar feed is not valid iCalendar: ${e instanceof Error ? e.message : String(e)}`, [{ path: 'icalUrl', message: 'not an iCalendar feed' }]);
+  } catch {
+    // The parser's message quotes the line it choked on: fetched content, which may be another
+    // server's answer (a URL pointed inside), so it is never repeated here.
+    throw new AppError('feed.invalid', 'the calendar feed is not valid iCalendar (it must be a VCALENDAR with VEVENTs)', [{ path: 'icalUrl', message: 'not an iCalendar feed' }]);
   }
   const out: FeedBooking[] = [];
   const seen = new Set<string>();

@@ -8,6 +8,7 @@ import type { DriverRegistry } from '../drivers/contract.js';
 import type { ReconcileRequest } from '../jobs/queue.js';
 import type { Db, Engine } from '../store/database.js';
 import type { AuditLog } from './audit-log.js';
+import { OutboundError, outboundPolicy, type OutboundPolicy } from '../net/outbound.js';
 
 /** Where services put background work: the durable queue in production, a recorder in some tests. */
 export interface JobSink {
@@ -37,6 +38,15 @@ export interface ServiceContext {
   mail?: { smtpUrl: string; from: string };
   /** The integrations' drivers running in this process (absent where no runtime runs them). */
   integrations?: IntegrationHost;
+  /** What the server may connect to (feeds, webhooks, SMTP, integrations); absent: no private network for any kind. */
+  outbound?: OutboundPolicy;
+}
+
+const STRICT = outboundPolicy();
+
+/** The context's outbound policy (the strict default when none was given). */
+export function outboundOf(ctx: ServiceContext): OutboundPolicy {
+  return ctx.outbound ?? STRICT;
 }
 
 /**
@@ -85,4 +95,14 @@ export function readScope(actor: Actor, action: Action, now: Date): string[] | n
   const scope = scopeOf(actor, action, now);
   if (scope !== null && scope.length === 0) authorize(actor, action, 'anywhere');
   return scope;
+}
+
+/** Runs an outbound-policy check of a URL being saved; a refusal is a 400 naming `field`. */
+export function refuseTarget(check: () => void, field: string): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof OutboundError) throw new AppError('validation.failed', `${field}: ${e.message}`, [{ path: field, message: e.message }]);
+    throw e;
+  }
 }
