@@ -8,10 +8,11 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
-import { AppError } from '../domain/errors.js';
+import { AppError, type FieldError } from '../domain/errors.js';
 import { escapeCell, MAX_IMPORT_ROWS, unescapeCell, type SheetFormat, type Table } from '../domain/sheets.js';
 import { isMainThread, parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 import { checkZip, XLSX_LIMITS, ZipRefused } from './zip-guard.js';
+import { textProblem } from '../domain/text.js';
 
 const BOM = '\uFEFF';
 
@@ -86,7 +87,9 @@ function parseInWorker(buf: Buffer): Promise<Table> {
       void worker.terminate();
     };
     const timer = setTimeout(() => finish(() => reject(new AppError('sheet.file_refused', `the XLSX file took longer than ${XLSX_PARSE_MS / 1000} s to read; refused`, [{ path: 'file', message: 'too slow to read' }]))), XLSX_PARSE_MS);
-    worker.on('message', (m: { table?: Table; error?: string }) => finish(() => (m.table ? resolve(m.table) : reject(fileError(m.error ?? 'the XLSX file cannot be read')))));
+    worker.on('message', (m: { table?: Table; error?: string; fields?: FieldError[] }) =>
+      finish(() => (m.table ? resolve(m.table) : reject(m.fields?.length ? new AppError('validation.failed', m.error ?? 'the XLSX file cannot be read', m.fields) : fileError(m.error ?? 'the XLSX file cannot be read')))),
+    );
     worker.on('error', (e: Error & { code?: string }) =>
       finish(() => reject(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new AppError('sheet.file_refused', `the XLSX file needs more than ${XLSX_WORKER_HEAP_MB} MB to read; refused`, [{ path: 'file', message: 'too large to read' }]) : e)),
     );
@@ -140,6 +143,15 @@ function cellText(v: ExcelJS.CellValue): string {
 }
 
 function toTable(records: string[][]): Table {
+  // Cells no database column can hold (NUL, unpaired surrogates): refused by row and column.
+  const bad: { path: string; message: string; row: number; column: string }[] = [];
+  records.forEach((r, i) =>
+    r.forEach((cell, c) => {
+      const problem = bad.length < 20 ? textProblem(cell) : null;
+      if (problem) bad.push({ path: `row ${i + 1}, ${records[0]?.[c] ?? `column ${c + 1}`}`, message: problem, row: i + 1, column: records[0]?.[c] ?? `column ${c + 1}` });
+    }),
+  );
+  if (bad.length) throw new AppError('validation.failed', `the file has ${bad.length} cell(s) with characters no text may hold; nothing was imported`, bad);
   const [headers = [], ...rows] = records;
   if (rows.length > MAX_IMPORT_ROWS) throw fileError(`the file has more than ${MAX_IMPORT_ROWS} rows; import it in parts`);
   return { headers: headers.map((h) => h.trim()), rows };
@@ -172,6 +184,6 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === WORKER_R
   const bytes = Buffer.from((workerData as { bytes: Uint8Array }).bytes);
   parseXlsx(bytes).then(
     (table) => port.postMessage({ table }),
-    (e: unknown) => port.postMessage({ error: e instanceof AppError ? e.message : `the XLSX file cannot be read: ${(e as Error).message}` }),
+    (e: unknown) => port.postMessage(e instanceof AppError ? { error: e.message, fields: e.fields } : { error: `the XLSX file cannot be read: ${(e as Error).message}` }),
   );
 }
