@@ -67,13 +67,16 @@ export function reconcileRequests(
 }
 
 /**
- * Throws `auth.forbidden` unless the policy allows `actor` to do `action` on `resource` (see
+ * Throws `auth.forbidden` (or, where the actor may not know the thing exists, its own not-found error) unless the policy allows `actor` to do `action` on `resource` (see
  * `Resource`: a place in the tree, `'anywhere'`, a handbook entry, or nothing = the organisation).
  */
 export function authorize(actor: Actor, action: Action, resource?: Resource): void {
-  if (!isAllowed(actor, action, resource)) {
-    throw new AppError('auth.forbidden', `not allowed: ${action}`);
-  }
+  if (isAllowed(actor, action, resource)) return;
+  // Outside every grant of the actor, a thing that carries its not-found error (see `hideAs`) does
+  // not exist for them: the same 404 as a random id, not a 403 that confirms it is there.
+  const hidden = resource !== undefined && resource !== 'anywhere' ? (resource as { locationPath: string | null; notFound?: () => AppError }) : null;
+  if (hidden?.notFound && hidden.locationPath !== null && !isAllowed(actor, 'location.read', { locationPath: hidden.locationPath })) throw hidden.notFound();
+  throw new AppError('auth.forbidden', `not allowed: ${action}`);
 }
 
 /** A stable id for who acted, for records (a user id, or `system:<name>`). */

@@ -33,7 +33,7 @@ import { AlertService } from './alert-service.js';
 import { actorLabel, authorize, outboundOf, reconcileRequests, refuseTarget, type ServiceContext } from './context.js';
 import { checkUrlLiteral, OutboundError, outboundFetch, type OutboundPolicy } from '../net/outbound.js';
 import { endpointMessages, queueMessages } from './outbox-service.js';
-import { locationResource } from './scope.js';
+import { hideAs, locationResource } from './scope.js';
 
 /** Who acts for the turnover job. */
 export const TURNOVER: Actor = { kind: 'system', name: 'turnover' };
@@ -159,8 +159,9 @@ export class TurnoverService {
   /** Cancels a stay: its codes are revoked at once. */
   async cancelStay(actor: Actor, stayId: string): Promise<Stay> {
     const [found] = await this.ctx.db.select().from(stays).where(eq(stays.id, stayId));
-    if (!found) throw new AppError('stay.not_found', `stay ${stayId} not found`);
-    authorize(actor, 'credential.write', await this.unitResource(found.locationId));
+    const notFound = () => new AppError('stay.not_found', `stay ${stayId} not found`);
+    if (!found) throw notFound();
+    authorize(actor, 'credential.write', hideAs(await this.unitResource(found.locationId), notFound));
     if (found.status === 'cancelled') return presentStay(found);
     const lockIds = await inTransaction(this.ctx.db, async (tx) => {
       await tx.update(stays).set({ status: 'cancelled', updatedAt: this.ctx.clock.now() }).where(eq(stays.id, stayId));
