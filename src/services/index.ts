@@ -18,6 +18,7 @@ import { TurnoverService } from './turnover-service.js';
 import { BackupService, type BackupFiles } from './backup-service.js';
 import { ResetPhotoService } from './reset-photo-service.js';
 import { DashboardService } from './dashboard-service.js';
+import { PracticeService } from './practice-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -41,6 +42,7 @@ export interface Services {
   backup: BackupService;
   resetPhotos: ResetPhotoService;
   dashboard: DashboardService;
+  practice: PracticeService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -68,5 +70,6 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     backup: new BackupService(ctx, files),
     resetPhotos: new ResetPhotoService(ctx),
     dashboard: new DashboardService(ctx, turnovers),
+    practice: new PracticeService(ctx),
   };
 }

@@ -24,11 +24,11 @@ export function setCsrfToken(token: string): void {
 }
 
 /** Calls the API; throws ApiError for any non-2xx answer. */
-export async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+export async function api<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-  const res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? null : JSON.stringify(body) });
+  const res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? null : JSON.stringify(body), ...(signal ? { signal } : {}) });
   if (res.status === 204) return undefined as T;
   const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; fields?: FieldError[] } };
   if (!res.ok) throw new ApiError(res.status, json.error?.code ?? 'unknown', json.error?.message ?? `HTTP ${res.status}`, json.error?.fields ?? []);

@@ -33,13 +33,13 @@ export interface TestAppOptions {
   owner?: boolean;
   /** Runs on the app before it is ready, e.g. to add a route. */
   configure?: (app: FastifyInstance) => void;
-  /** Options for the services under the app (e.g. `runtime.outbound`). */
+  /** Passed to `testServices` (e.g. `runtime.outbound`, or a simulator fleet on the test's clock). */
   services?: TestServicesOptions;
 }
 
 /** A logger-less app over a fresh database, with the owner account `OWNER_EMAIL` / `OWNER_PASSWORD`. */
 export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
-  const env = await testServices('pglite', opts.services ?? {});
+  const env = await testServices('pglite', opts.services);
   // Closing twice is harmless, so a test may close the database under the app on purpose.
   const database = env.database;
   const closeDb = () => database.close();
