@@ -452,10 +452,9 @@ describe('authorization matrix: every route × role × scope relation × grant s
     // Reset cases: opened and closed by managers and above, stepped through by technicians, read by auditors.
     { op: 'GET /api/reset-cases', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/reset-cases' }) },
     { op: 'POST /api/reset-cases', kind: 'place', refused: hiddenUnlessSeen, actions: ['reset.manage'], build: async (c, a) => ({ method: 'POST', url: '/api/reset-cases', payload: { lockId: await lockFor(c, a), reason: 'pairing_loop' } }) },
-    { op: 'GET /api/reset-cases/{id}', kind: 'place', oracleKnown: 'reset-case-service.ts (the lead\'s) checks the case\'s lock with lockResource, whose not-found is lock.not_found; it needs hideAs(..., () => notFound(id)) to answer reset.not_found',  actions: ['reset.read'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}` }) },
+    { op: 'GET /api/reset-cases/{id}', kind: 'place', actions: ['reset.read'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}` }) },
     {
       op: 'POST /api/reset-cases/{id}/steps',
-      oracleKnown: 'reset-case-service.ts (the lead\'s) checks the case\'s lock with lockResource, whose not-found is lock.not_found; it needs hideAs(..., () => notFound(id)) to answer reset.not_found', 
       kind: 'place',
       actions: ['reset.perform'],
       build: async (c, a) => ({
@@ -465,8 +464,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
       }),
     },
     // An open case has no close-out record yet: 409 past authorization.
-    { op: 'GET /api/reset-cases/{id}/enrollment', kind: 'place', oracleKnown: 'reset-case-service.ts (the lead\'s) checks the case\'s lock with lockResource, whose not-found is lock.not_found; it needs hideAs(..., () => notFound(id)) to answer reset.not_found',  actions: ['reset.perform'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/enrollment` }) },
-    { op: 'GET /api/reset-cases/{id}/record', kind: 'place', oracleKnown: 'reset-case-service.ts (the lead\'s) checks the case\'s lock with lockResource, whose not-found is lock.not_found; it needs hideAs(..., () => notFound(id)) to answer reset.not_found',  actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
+    { op: 'GET /api/reset-cases/{id}/enrollment', kind: 'place', actions: ['reset.perform'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/enrollment` }) },
+    { op: 'GET /api/reset-cases/{id}/record', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
     // Occupancy of units (stays, the calendar feed) is credential work at the unit; the outbox is the organisation's.
     { op: 'GET /api/units/{id}/occupancy', kind: 'place', actions: ['credential.read'], build: async (c) => ({ method: 'GET', url: `/api/units/${unitAt(c.relation)}/occupancy` }) },
     { op: 'PATCH /api/units/{id}/occupancy', kind: 'place', actions: ['credential.write'], build: async (c) => ({ method: 'PATCH', url: `/api/units/${unitAt(c.relation)}/occupancy`, payload: { confirmLeadMinutes: 120 } }) },
@@ -490,7 +489,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/outbox', kind: 'org', build: async () => ({ method: 'GET', url: '/api/outbox' }) },
     { op: 'POST /api/outbox/{id}/retry', kind: 'org', passed: [404], build: async () => ({ method: 'POST', url: '/api/outbox/00000000-0000-4000-8000-000000000000/retry' }) },
     // The close-out PDF of an open case: 409 past authorization, like the JSON record.
-    { op: 'GET /api/reset-cases/{id}/record.pdf', kind: 'place', oracleKnown: 'reset-case-service.ts (the lead\'s) checks the case\'s lock with lockResource, whose not-found is lock.not_found; it needs hideAs(..., () => notFound(id)) to answer reset.not_found',  actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record.pdf` }) },
+    { op: 'GET /api/reset-cases/{id}/record.pdf', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record.pdf` }) },
     {
       op: 'POST /api/reset-cases/{id}/photos',
       kind: 'place',
