@@ -15,6 +15,7 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import { z } from 'zod';
 import { AppError, validationError } from '../domain/errors.js';
 import { badTextFields } from '../domain/text.js';
+import { issueFields } from '../domain/validation.js';
 import type { Services } from '../services/index.js';
 import { demoLoaded } from '../services/demo-fleet.js';
 import { ping } from '../store/database.js';
@@ -121,10 +122,9 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const fields = err.validation.map((v) => ({
-        path: (v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.'),
-        message: v.message ?? 'invalid',
-      }));
+      const fields = err.validation.flatMap((v) =>
+        issueFields((v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.'), v.keyword, (v.params as { keys?: unknown } | undefined)?.keys, v.message ?? 'invalid'),
+      );
       const where = err.validationContext === 'body' ? '' : `${err.validationContext}: `;
       return reply.code(400).send({ error: { code: 'validation.failed', message: `Invalid input: ${fields.map((f) => `${where}${f.path || '(whole)'}: ${f.message}`).join('; ')}`, fields, requestId: req.id } });
     }

@@ -69,14 +69,20 @@ describe('strings and schemas at the edge', () => {
   it('unknown fields are refused, on every body that accepted them', async () => {
     const endpoint = errorOf(await injectAs(env.app, asSession(owner), { method: 'POST', url: '/api/notification-endpoints', payload: { channel: 'email', name: 'Ops', target: 'ops@example.test', bogus: 1 } }), 400);
     assert.match(endpoint.message, /bogus/);
+    // The unknown field is named itself, so the person knows which one to drop.
+    assert.deepEqual(endpoint.fields, [{ path: 'bogus', message: 'unknown field: this request does not take it' }]);
     assert.deepEqual((await injectAs(env.app, asSession(owner), { method: 'GET', url: '/api/notification-endpoints' })).json<{ items: unknown[] }>().items, []);
+    // Nested: the path runs down to the unknown field.
+    const nested = errorOf(await injectAs(env.app, asSession(owner), { method: 'POST', url: `/api/locks/${lockId}/pins`, payload: { holder: 'Guest', schedule: { kind: 'always', until: 'never' } } }), 400);
+    assert.deepEqual(nested.fields?.map((f) => f.path), ['schedule.until']);
     for (const [url, payload] of [
       [`/api/locks/${lockId}/unmanaged/adopt`, { slot: 3, holder: 'x', extra: true }],
       [`/api/locks/${lockId}/unmanaged/remove`, { slot: 3, extra: true }],
       ['/api/admin/backup', { passphrase: 'a long enough passphrase', extra: true }],
     ] as const) {
       const e = errorOf(await injectAs(env.app, asSession(owner), { method: 'POST', url, payload }), 400);
-      assert.match(e.message, /extra|unrecognized/i, url);
+      assert.deepEqual(e.fields?.map((f) => f.path), ['extra'], url);
+      assert.match(e.message, /extra: unknown field/, url);
     }
   });
 
