@@ -100,6 +100,7 @@ export type ErrorCode =
   | 'reset.photo_type'
   | 'reset.photo_too_large'
   | 'reset.photo_limit'
+  | 'sheet.file_refused'
   | 'store.data_folder_locked'
   | 'store.unavailable'
   | 'cli.server_required'

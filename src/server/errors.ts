@@ -96,6 +96,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   'reset.photo_type': 415,
   'reset.photo_too_large': 413,
   'reset.photo_limit': 409,
+  'sheet.file_refused': 413,
   'store.data_folder_locked': 503,
   'store.unavailable': 503,
   'cli.server_required': 400,

@@ -34,7 +34,7 @@ export interface TestAppOptions {
   owner?: boolean;
   /** Runs on the app before it is ready, e.g. to add a route. */
   configure?: (app: FastifyInstance) => void;
-  /** Passed to `testServices` (e.g. a simulator fleet on the test's clock). */
+  /** Passed to `testServices` (e.g. `runtime.outbound`, or a simulator fleet on the test's clock). */
   services?: TestServicesOptions;
   /** The database engine (default PGlite). */
   engine?: Engine;

@@ -658,8 +658,11 @@ describe('HTTP API', () => {
       assert.deepEqual(mine.items.map((l) => l.name).sort(), ['Unit A302 front door', 'Unit A302 patio door']);
       assert.equal(mine.total, 2, 'the count leaks nothing from outside the unit');
       const other = (await allLocks()).find((l) => l.name === 'Unit A303 front door')!;
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}` }), 403, 'auth.forbidden');
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}/credentials` }), 403, 'auth.forbidden');
+      // Another unit's lock does not exist for them: the same 404 as a random id, not a 403 that confirms it.
+      for (const id of [other.id, '0badc0de-0000-4000-8000-000000000000']) {
+        expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${id}` }), 404, 'lock.not_found');
+        expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${id}/credentials` }), 404, 'lock.not_found');
+      }
       expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/models' }), 403, 'auth.forbidden');
       expectError(await injectAs(app, asSession(occupant), { method: 'PATCH', url: `/api/locks/${mine.items[0]!.id}`, payload: { notes: 'x' } }), 403, 'auth.forbidden');
       const tree = await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/locations/tree' });

@@ -23,6 +23,9 @@ import { asSession, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, stepUp, testA
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const ROLES: Role[] = ['owner', 'admin', 'manager', 'technician', 'auditor', 'occupant'];
+/** Roles whose cells run (all by default; MATRIX_ROLES=occupant,technician narrows a local run). */
+const RUN_ROLES: Role[] = process.env.MATRIX_ROLES ? ROLES.filter((r) => process.env.MATRIX_ROLES!.split(',').includes(r)) : ROLES;
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 const RELATIONS = ['own unit', 'sibling unit', 'parent building', 'other site'] as const;
 type Relation = (typeof RELATIONS)[number];
 const STATES = ['active', 'expired', 'revoked'] as const;
@@ -72,8 +75,14 @@ interface Row {
   expect?: (c: Cell) => boolean;
   /** Statuses that prove the request got past authorization when a 2xx is not possible (documented per row). */
   passed?: number[];
-  /** The status a refusal takes (default 403). */
-  refused?: number;
+  /**
+   * The status a refusal takes. Default: for a thing addressed by its id in the path (`{id}`), 404
+   * where the reader's grants do not reach its place (they may not know it exists: the same answer as
+   * a random id), 403 where they do; 403 for everything else.
+   */
+  refused?: number | ((c: Cell) => number);
+  /** Why a refused real id and a random id may still differ in error code (compared otherwise). */
+  oracleKnown?: string;
   /** The act needs a fresh step-up: also judged with sessions that have not confirmed it's them. */
   stepUp?: boolean;
   build: (c: Cell, allowed: boolean) => Promise<Request>;
@@ -208,6 +217,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     return r.json<{ id: string }>().id;
   }
   const has = (c: Cell, actions: string[]) => c.state === 'active' && actions.every((a) => WRITTEN[c.role].includes(a));
+  /** A thing named by an id in the body: not found to a reader whose grants do not reach its place. */
+  const hiddenUnlessSeen = (c: Cell) => (c.state === 'active' && c.relation === 'own unit' ? 403 : 404);
   const decides = (c: Cell) => c.state === 'active' && c.relation === 'own unit' && GRANTS_TECHNICIAN.includes(c.role);
 
   const ROWS: Row[] = [
@@ -241,6 +252,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'PATCH /api/locations/{id}', kind: 'place', actions: ['location.write'], build: async (c) => ({ method: 'PATCH', url: `/api/locations/${place[c.relation].locationId}`, payload: { name: `Renamed ${uniq()}` } }) },
     {
       op: 'PUT /api/locations/{id}/document-owner',
+      // The site is above every cell's unit: outside each grant, it does not exist for them.
+      refused: 404,
       kind: 'org',
       // Only a site has a document owner; a unit grant never covers its site.
       build: async () => ({ method: 'PUT', url: `/api/locations/${siteOfUnit}/document-owner`, payload: { userId: null } }),
@@ -347,6 +360,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'POST /api/bulk', kind: 'place', actions: ['credential.write'], build: async (c, a) => ({ method: 'POST', url: '/api/bulk', payload: { target: { lockIds: [await lockFor(c, a)] }, add: [{ holder: `Bulk ${uniq()}` }] } }) },
     {
       op: 'GET /api/bulk/{id}',
+      // A bulk change is not a place: refused as such (its id is random and unguessable).
+      refused: 403,
       kind: 'place',
       actions: ['credential.read'],
       build: async (c, a) => ({ method: 'GET', url: `/api/bulk/${(await svc().credentials.bulkChange(SYSTEM, { target: { lockIds: [await lockFor(c, a)] }, add: [{ holder: `B ${uniq()}` }] })).id}` }),
@@ -375,6 +390,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'POST /api/handbook/templates/apply', kind: 'org', build: async (c) => ({ method: 'POST', url: '/api/handbook/templates/apply', payload: { modelId: place[c.relation].modelId } }) },
     {
       op: 'POST /api/handbook/entries',
+      refused: hiddenUnlessSeen,
       kind: 'place',
       actions: ['handbook.write'],
       build: async (c) => {
@@ -461,7 +477,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     },
     // Reset cases: opened and closed by managers and above, stepped through by technicians, read by auditors.
     { op: 'GET /api/reset-cases', kind: 'list', actions: ['reset.read'], build: async () => ({ method: 'GET', url: '/api/reset-cases' }) },
-    { op: 'POST /api/reset-cases', kind: 'place', actions: ['reset.manage'], build: async (c, a) => ({ method: 'POST', url: '/api/reset-cases', payload: { lockId: await lockFor(c, a), reason: 'pairing_loop' } }) },
+    { op: 'POST /api/reset-cases', kind: 'place', refused: hiddenUnlessSeen, actions: ['reset.manage'], build: async (c, a) => ({ method: 'POST', url: '/api/reset-cases', payload: { lockId: await lockFor(c, a), reason: 'pairing_loop' } }) },
     { op: 'GET /api/reset-cases/{id}', kind: 'place', actions: ['reset.read'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}` }) },
     {
       op: 'POST /api/reset-cases/{id}/steps',
@@ -547,6 +563,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'POST /api/access/grants', kind: 'place', expect: decides, build: async (c) => ({ method: 'POST', url: '/api/access/grants', payload: { userId: grantee, role: 'technician', locationId: locationAt(c.relation), durationHours: 1 } }) },
     {
       op: 'POST /api/access/grants/{id}/revoke',
+      // Grants are people's records, decided by the organisation's policy on who may hand out what: 403.
+      refused: 403,
       kind: 'place',
       expect: (c) => c.state === 'active' && c.relation === 'own unit' && WRITTEN[c.role].includes('access.grant'),
       build: async (c) => ({ method: 'POST', url: `/api/access/grants/${await grantAt(c.relation)}/revoke`, payload: { reason: 'matrix' } }),
@@ -555,6 +573,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/access/requests/{id}', kind: 'place', expect: decides, refused: 404, build: async (c) => ({ method: 'GET', url: `/api/access/requests/${await requestAt(c.relation)}` }) },
     {
       op: 'POST /api/access/requests/{id}/decision',
+      refused: 403,
       kind: 'place',
       expect: decides,
       build: async (c) => ({ method: 'POST', url: `/api/access/requests/${await requestAt(c.relation)}/decision`, payload: { decision: 'deny', reason: 'matrix' } }),
@@ -703,6 +722,11 @@ describe('authorization matrix: every route × role × scope relation × grant s
           : row.kind === 'place'
             ? has(c, row.actions!) && c.relation === 'own unit'
             : has(c, row.actions!);
+  /** The status a refusal of `row` takes in cell `c` (see Row.refused). */
+  const refusalOf = (row: Row, c: Cell): number => {
+    const sees = c.state === 'active' && c.relation === 'own unit';
+    return typeof row.refused === 'function' ? row.refused(c) : (row.refused ?? (row.kind === 'place' && row.op.includes('{id}') && !sees ? 404 : 403));
+  };
   const send = (session: Session, req: Request) =>
     injectAs(env.app, asSession(session), { method: req.method, url: req.url, ...(req.payload === undefined ? {} : { payload: req.payload as string }), ...(req.headers ? { headers: req.headers } : {}) });
   const codeOf = (body: string): string | undefined => {
@@ -718,7 +742,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     let cells = 0;
     const outside = ['Override at sibling unit', 'Override at parent building', 'Override at other site', 'Unit A303', 'Finance records room', 'Northgate Offices', 'grantee@example.test', 'Reset case at sibling unit', 'Reset case at parent building', 'Reset case at other site'];
     for (const row of ROWS) {
-      for (const role of ROLES) {
+      for (const role of RUN_ROLES) {
         for (const relation of RELATIONS) {
           for (const state of STATES) {
             const c: Cell = { role, relation, state };
@@ -727,9 +751,22 @@ describe('authorization matrix: every route × role × scope relation × grant s
             const res = await send(sessions.get(key(role, state))!, req);
             cells++;
             const ok = res.statusCode < 300 || (row.passed ?? []).includes(res.statusCode);
-            const refusedAs = row.refused ?? 403;
+            const refusedAs = refusalOf(row, c);
             const got = expected ? ok : res.statusCode === refusedAs;
             if (!got) mismatches.push(`${row.op} | ${role} | ${relation} | ${state}: expected ${expected ? 'allowed' : `refused (${refusedAs})`}, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+            // No existence oracle: where a real id is refused as not found, a random id gets the same status and code.
+            const realId = UUID.exec(req.url.split('?')[0]!)?.[0];
+            if (!expected && refusedAs === 404 && realId && !row.oracleKnown) {
+              const random = await injectAs(env.app, asSession(sessions.get(key(role, state))!), { method: req.method, url: req.url.replace(realId, '0badc0de-0000-4000-8000-000000000000'), ...(req.payload === undefined ? {} : { payload: req.payload as string }), ...(req.headers ? { headers: req.headers } : {}) });
+              const code = (r: typeof res) => {
+                try {
+                  return r.json<{ error?: { code?: string } }>().error?.code ?? '';
+                } catch {
+                  return '(not JSON)';
+                }
+              };
+              if (random.statusCode !== res.statusCode || code(random) !== code(res)) mismatches.push(`${row.op} | ${role} | ${relation} | ${state}: a real id answers ${res.statusCode} ${code(res)}, a random one ${random.statusCode} ${code(random)} (an existence oracle)`);
+            }
             if (expected && res.statusCode === 200 && row.kind === 'list') {
               const body = res.rawPayload.toString('latin1');
               const leak = outside.find((s) => body.includes(s));
@@ -739,7 +776,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
         }
       }
     }
-    t.diagnostic(`matrix: ${ROWS.length} operations × ${ROLES.length} roles × ${RELATIONS.length} relations × ${STATES.length} grant states = ${cells} cells, ${mismatches.length} mismatches`);
+    t.diagnostic(`matrix: ${ROWS.length} operations × ${RUN_ROLES.length} roles × ${RELATIONS.length} relations × ${STATES.length} grant states = ${cells} cells, ${mismatches.length} mismatches`);
     // The first mismatch of each operation, with how many it had.
     const byOp = new Map<string, string[]>();
     for (const m of mismatches) byOp.set(m.split(' | ')[0]!, [...(byOp.get(m.split(' | ')[0]!) ?? []), m]);
@@ -761,7 +798,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
       const res = await send(unconfirmed.get(key(c.role, c.state))!, await row.build(c, expected));
       cells++;
       const code = codeOf(res.body);
-      const refusedAs = row.refused ?? 403;
+      const refusedAs = refusalOf(row, c);
       if (expected) {
         required++;
         if (res.statusCode !== 403 || code !== 'auth.step_up_required') mismatches.push(`unconfirmed ${row.op} | ${c.role} | ${c.relation} | ${c.state}: expected 403 auth.step_up_required, got ${res.statusCode} ${res.body.slice(0, 160)}`);
@@ -791,7 +828,8 @@ describe('authorization matrix: every route × role × scope relation × grant s
     assert.equal((await svc().locks.get(SYSTEM, place['own unit'].lockId)).version, before);
     const pins = (await svc().credentials.forLock(SYSTEM, place['sibling unit'].lockId)).credentials.length;
     const mgr = sessions.get(key('manager', 'active'))!;
-    assert.equal((await injectAs(env.app, asSession(mgr), { method: 'POST', url: `/api/locks/${place['sibling unit'].lockId}/pins`, payload: { holder: 'Sneaky' } })).statusCode, 403);
+    // Outside the manager's unit the lock does not exist for them: 404, as for a random id.
+    assert.equal((await injectAs(env.app, asSession(mgr), { method: 'POST', url: `/api/locks/${place['sibling unit'].lockId}/pins`, payload: { holder: 'Sneaky' } })).statusCode, 404);
     assert.equal((await svc().credentials.forLock(SYSTEM, place['sibling unit'].lockId)).credentials.length, pins);
     assert.ok(owner);
   });
