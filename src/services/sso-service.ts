@@ -74,7 +74,7 @@ function isOrgOwner(actor: Actor): boolean {
 /** What an error from openid-client says, for the audit log: its code and the IdP's error code, never a body. */
 function libraryReason(e: unknown): Record<string, unknown> {
   const err = e as { code?: unknown; error?: unknown; name?: unknown };
-  return { error: typeof err.code === 'string' ? err.code : String(err.name ?? 'Error'), ...(typeof err.error === 'string' ? { providerError: err.error } : {}) };
+  return { error: typeof err.code === 'string' ? err.code : typeof err.name === 'string' ? err.name : 'Error', ...(typeof err.error === 'string' ? { providerError: err.error } : {}) };
 }
 
 /** Single sign-on settings and sign-in through the identity provider. */
@@ -90,6 +90,11 @@ export class SsoService {
   async publicInfo(): Promise<{ enabled: boolean; providerName: string | null }> {
     const s = await loadSsoSettings(this.ctx.db);
     return s?.enabled && s.clientSecretSealed ? { enabled: true, providerName: s.providerName } : { enabled: false, providerName: null };
+  }
+
+  /** Whether `userId` is linked to an identity at the provider (such an account needs no password here). */
+  async signsInWithSso(userId: string): Promise<boolean> {
+    return (await new SsoRepository(this.ctx.db).ofUser(userId)).length > 0;
   }
 
   /** The settings for an organisation-wide owner (never the client secret), with the redirect URL to register at the IdP. */

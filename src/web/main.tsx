@@ -96,7 +96,7 @@ function App() {
           <Route path="/handbook/entries/:id/edit" element={<HandbookEditor />} />
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/tokens" element={<Tokens />} />
-          <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} />} />
+          <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} showSso={me.data.user.roles.some((r) => r.role === 'owner' && r.locationId === null)} />} />
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />
