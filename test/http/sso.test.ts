@@ -170,7 +170,7 @@ describe('single sign-on with OpenID Connect over HTTP', () => {
     await saveSettings({ providerName: 'Example Login' });
     const info = await app.inject({ method: 'GET', url: '/api/auth/sso' });
     assert.deepEqual(info.json(), { enabled: true, providerName: 'Example Login' });
-    const stored = await env.services.ctx.db.execute<{ value: unknown }>(`select value from instance_meta where key = 'sso_settings'` as never);
+    const stored = await env.services.ctx.db.execute<{ value: unknown }>(`select value from instance_meta where key = 'sso_settings'`);
     const exported = await injectAs(app, asSession(owner), { method: 'GET', url: '/api/audit/export?format=jsonl' });
     const entries = await audit('sso.settings.set');
     assert.ok(entries.length >= 2 && entries.every((e) => e.outcome === 'success'));

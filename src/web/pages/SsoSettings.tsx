@@ -111,7 +111,7 @@ export function SsoSettingsCard() {
           />
           {signUp && (
             <Group grow>
-              <Select label="Their role" data={roleOptions} value={signUpRole} onChange={(v) => v && setSignUpRole(v as SsoRole)} error={errors['selfSignUp.role']} />
+              <Select label="Their role" data={roleOptions} value={signUpRole} onChange={(v) => v && setSignUpRole(v)} error={errors['selfSignUp.role']} />
               <Select label="Where" placeholder="the whole organisation" clearable searchable data={places} value={signUpPlace} onChange={setSignUpPlace} error={errors['selfSignUp.locationId']} />
             </Group>
           )}
@@ -119,7 +119,7 @@ export function SsoSettingsCard() {
           {mappings.map((m, i) => (
             <Group key={i} grow align="flex-end" wrap="nowrap">
               <TextInput label="Group" value={m.group} onChange={(e) => setMapping(i, { group: e.currentTarget.value })} error={errors[`groupRoles.${i}.group`]} />
-              <Select label="Role" data={roleOptions} value={m.role} onChange={(v) => v && setMapping(i, { role: v as SsoRole })} error={errors[`groupRoles.${i}.role`]} />
+              <Select label="Role" data={roleOptions} value={m.role} onChange={(v) => v && setMapping(i, { role: v })} error={errors[`groupRoles.${i}.role`]} />
               <Select label="Where" placeholder="the whole organisation" clearable searchable data={places} value={m.locationId} onChange={(v) => setMapping(i, { locationId: v })} error={errors[`groupRoles.${i}.locationId`]} />
               <ActionIcon variant="subtle" color="red" aria-label={`Remove the mapping of ${m.group || 'this group'}`} onClick={() => setMappings((all) => all.filter((_, j) => j !== i))} style={{ flex: '0 0 auto' }}>
                 <IconTrash size={16} />
