@@ -118,6 +118,19 @@ export interface DeviceObservation {
   note: string;
 }
 
+/** A device enrolled again after the reset: what it was, what it is now, and what it reported. */
+export interface Reenrollment {
+  /** The lock's device id before (null: it had none). */
+  from: string | null;
+  to: string;
+  method: string;
+  manufacturer: string | null;
+  model: string | null;
+  serial: string | null;
+  by: string;
+  at: string;
+}
+
 /** A reset case as the domain sees it. Plain data (stored as JSON); dates as ISO strings. */
 export interface ResetCase {
   id: string;
@@ -134,7 +147,7 @@ export interface ResetCase {
   preflight: Partial<Record<PreflightCheck, CheckMark>>;
   approvals: StepMark[];
   snapshot: { items: SnapshotItem[]; schedules: number; by: string; at: string } | null;
-  accountUnbind: StepMark | null;
+  accountUnbind: (StepMark & { evidence?: string[] }) | null;
   /** Handbook steps ticked at the door (1-based). */
   procedureDone: number[];
   reset: { method: 'physical' | 'remote'; by: string; at: string; attempt: number } | null;
@@ -147,6 +160,10 @@ export interface ResetCase {
   outcome: 'reset_verified' | 'device_replaced' | 'lighter_fix' | 'cancelled' | null;
   /** What the lock reported by itself (absent on cases stored before this existed). */
   observations?: DeviceObservation[];
+  /** When each timed hold of the procedure was started (step number -> ISO instant), kept on the server so a reload does not restart it. */
+  holds?: Record<string, string>;
+  /** The lock enrolled again after the reset, bound to this lock record (absent until then, and on older cases). */
+  reenrollment?: Reenrollment | null;
   closedAt: string | null;
   closedBy: string | null;
 }
@@ -245,7 +262,19 @@ export const ResetEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('approve'), note }).strict(),
   z.object({ type: z.literal('complete_preflight') }).strict(),
   z.object({ type: z.literal('snapshot_taken'), items: z.array(z.object({ key: z.string().min(1).max(200), label: z.string().max(200) }).strict()).max(10000), schedules: z.number().int().min(0) }).strict(),
-  z.object({ type: z.literal('account_unbound'), note }).strict(),
+  z.object({ type: z.literal('account_unbound'), note, evidence }).strict(),
+  /** The technician started a timed hold of procedure step `step`; the tick waits until it ran its time. */
+  z.object({ type: z.literal('hold_started'), step: z.number().int().min(1) }).strict(),
+  /** The lock was enrolled again (a new device id bound to this lock record). */
+  z.object({
+    type: z.literal('reenrolled'),
+    from: z.string().max(300).nullable(),
+    to: z.string().min(1).max(300),
+    method: z.string().min(1).max(40),
+    manufacturer: z.string().max(200).nullable(),
+    model: z.string().max(200).nullable(),
+    serial: z.string().max(200).nullable(),
+  }).strict(),
   z.object({ type: z.literal('procedure_step'), step: z.number().int().min(1) }).strict(),
   z.object({ type: z.literal('reset_performed'), method: z.enum(['physical', 'remote']) }).strict(),
   z.object({ type: z.literal('reset_blocked'), reason: z.enum(RESET_BLOCK_REASONS), note }).strict(),
@@ -271,9 +300,10 @@ export const EVENTS_BY_STATE: Record<ResetState, readonly ResetEventType[]> = {
   preflight: ['preflight_check', 'approve', 'complete_preflight', 'cancel', 'device_observed'],
   snapshot: ['snapshot_taken', 'cancel', 'device_observed'],
   account_unbind: ['account_unbound', 'device_observed'],
-  physical_reset: ['procedure_step', 'reset_performed', 'reset_blocked', 'device_observed'],
-  replace_device: ['device_replaced', 'device_observed'],
-  verification: ['check_result', 'retry_reset', 'reset_blocked', 'complete_verification', 'device_observed'],
+  physical_reset: ['hold_started', 'procedure_step', 'reset_performed', 'reset_blocked', 'device_observed'],
+  // A device that cannot be reset and is not replaced after all ends the case with a reason: never a dead end.
+  replace_device: ['device_replaced', 'cancel', 'device_observed'],
+  verification: ['reenrolled', 'check_result', 'retry_reset', 'reset_blocked', 'complete_verification', 'device_observed'],
   rebuild: ['credential_rebuilt', 'complete_rebuild', 'device_observed'],
   close_out: ['close', 'device_observed'],
   closed: [],
@@ -323,6 +353,8 @@ export function openCase(args: {
     rebuilt: {},
     outcome: null,
     observations: [],
+    holds: {},
+    reenrollment: null,
     closedAt: null,
     closedBy: null,
   };
@@ -414,9 +446,28 @@ export function applyEvent(current: ResetCase, event: ResetEvent, ctx: EventCont
       return c;
     }
     case 'account_unbound':
-      c.accountUnbind = mark(event.note);
+      c.accountUnbind = { ...mark(event.note), evidence: event.evidence };
       c.state = 'physical_reset';
       return c;
+    case 'hold_started': {
+      if (event.step > c.profile.procedureSteps) throw new AppError('reset.invalid', `the procedure has ${c.profile.procedureSteps} steps; there is no step ${event.step}`);
+      const next = nextProcedureStep(c);
+      if (next === null) throw new AppError('reset.invalid', 'every step of the procedure is done: nothing is left to hold');
+      if (event.step !== next) throw incomplete(`step ${next} is the one to do now, not step ${event.step}`);
+      // Starting again restarts the hold: the lock counts from when the button went down.
+      c.holds = { ...(c.holds ?? {}), [String(event.step)]: at };
+      return c;
+    }
+    case 'reenrolled': {
+      if (c.reenrollment) throw new AppError('reset.already_reenrolled', `this case already enrolled the lock again (as ${c.reenrollment.to}); repeat the reset to enroll it once more`);
+      if (!c.verification.setup_mode?.passed && !c.replacement) throw incomplete('the lock must first be seen in setup mode after the reset: a lock only accepts a new enrollment from there');
+      c.reenrollment = { from: event.from, to: event.to, method: event.method, manufacturer: event.manufacturer, model: event.model, serial: event.serial, by: ctx.actorId, at };
+      if (!c.verification.setup_mode?.passed) {
+        // A replacement device is factory-fresh: its enrollment is what shows it was in setup mode.
+        c.verification.setup_mode = { ...mark('the replacement device accepted a new enrollment, which a lock only does from setup mode'), passed: true, evidence: [] };
+      }
+      return c;
+    }
     case 'procedure_step': {
       if (event.step > c.profile.procedureSteps) throw new AppError('reset.invalid', `the procedure has ${c.profile.procedureSteps} steps; there is no step ${event.step}`);
       const next = nextProcedureStep(c);
@@ -443,6 +494,7 @@ export function applyEvent(current: ResetCase, event: ResetEvent, ctx: EventCont
       return c;
     case 'device_replaced':
       c.replacement = mark(event.note);
+      c.reenrollment = null;
       c.reset = { method: 'physical', by: ctx.actorId, at, attempt: c.attempts };
       c.verification = {};
       c.state = 'verification';
@@ -459,7 +511,10 @@ export function applyEvent(current: ResetCase, event: ResetEvent, ctx: EventCont
     case 'retry_reset':
       if (c.replacement) throw new AppError('reset.invalid', 'the device was replaced; verify the new one');
       c.procedureDone = [];
+      c.holds = {};
       c.verification = {};
+      // Another reset takes the enrollment away again; the lock record keeps the device id it was bound to last.
+      c.reenrollment = null;
       c.state = 'physical_reset';
       return c;
     case 'complete_verification': {

@@ -31,6 +31,7 @@ import { handbookRoutes } from './routes/handbook-routes.js';
 import { sheetRoutes } from './routes/sheet-routes.js';
 import { attachmentRoutes } from './routes/attachment-routes.js';
 import { simulatorRoutes } from './routes/simulator-routes.js';
+import { practiceRoutes } from './routes/practice-routes.js';
 import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { backupRoutes } from './routes/backup-routes.js';
@@ -200,6 +201,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(turnoverRoutes(opts.services));
       await api.register(resetPhotoRoutes(opts.services));
       await api.register(dashboardRoutes(opts.services));
+      await api.register(practiceRoutes(opts.services));
       if (opts.fleet) await api.register(simulatorRoutes(opts.services, opts.fleet));
     },
     { prefix: '/api' },

@@ -425,8 +425,13 @@ export const ResetCaseDataOut = z.object({
   preflight: z.record(z.string(), checkMark),
   approvals: z.array(mark),
   snapshot: z.object({ items: z.array(z.object({ key: z.string(), label: z.string() })), schedules: z.number(), by: z.string(), at: z.string() }).nullable(),
-  accountUnbind: mark.nullable(),
+  accountUnbind: mark.extend({ evidence: z.array(z.string()).optional() }).nullable(),
   procedureDone: z.array(z.number()),
+  holds: z.record(z.string(), z.string()).optional(),
+  reenrollment: z
+    .object({ from: z.string().nullable(), to: z.string(), method: z.string(), manufacturer: z.string().nullable(), model: z.string().nullable(), serial: z.string().nullable(), by: z.string(), at: z.string() })
+    .nullable()
+    .optional(),
   reset: z.object({ method: z.enum(['physical', 'remote']), by: z.string(), at: z.string(), attempt: z.number() }).nullable(),
   attempts: z.number(),
   block: mark.extend({ reason: z.string() }).nullable(),
@@ -452,6 +457,19 @@ export const ResetCaseOut = z.object({
   steps: z.array(z.object({ seq: z.number(), phase: z.string(), command: z.string(), stateBefore: z.string(), stateAfter: z.string(), actor: z.string(), at: when, events: z.array(z.record(z.string(), z.unknown())) })),
   openIntents: z.array(z.object({ command: z.string(), idempotencyKey: z.string(), at: when })),
   record: z.object({ signature: z.string(), keyId: z.string() }).nullable(),
+  /** The server's time when it answered, so a client counts a timed hold from the server's clock. */
+  now: when,
+});
+
+/** How the case's lock is enrolled again, and what the person needs first (a link to reconnect an account). */
+export const ResetEnrollmentOut = z.object({
+  method: z
+    .object({ kind: z.string(), code: z.enum(['none', 'dsk_pin', 'pairing_code']), security: z.array(z.enum(['s2', 's0', 'none'])), instructions: z.string() })
+    .nullable(),
+  preparation: z.object({ instructions: z.string(), url: z.string().nullable() }).nullable(),
+  /** Why lockwarden cannot enroll this lock by itself, when it cannot. */
+  unavailable: z.string().nullable(),
+  cloudUnbind: z.boolean(),
 });
 
 /** The signed close-out record: the canonical JSON that was signed, the Ed25519 signature and the public key to check it. */

@@ -318,7 +318,7 @@ export class CredentialService {
    */
   async removeController(actor: Actor, lockId: string, controllerId: string): Promise<Credential> {
     authorize(actor, 'credential.write', await lockResource(this.ctx.db, lockId));
-    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true, notInReset: true });
     const caps = await this.capabilities(lock);
     if (!caps.controllers) throw new AppError('credential.not_supported', 'this lock does not let lockwarden manage its controllers');
     const refuseSelf = () => new AppError('credential.wrong_state', 'removing lockwarden itself would leave the lock unmanaged; use a factory reset case instead');
@@ -347,14 +347,14 @@ export class CredentialService {
   /** Reads the lock now (drift check) through a job. */
   async refresh(actor: Actor, lockId: string): Promise<void> {
     authorize(actor, 'credential.read', await lockResource(this.ctx.db, lockId));
-    const lock = await this.requireLock(this.ctx.db, lockId);
+    const lock = await this.requireLock(this.ctx.db, lockId, { notInReset: true });
     await this.queue([lock], 'read requested', true);
   }
 
   /** Locks or unlocks the lock remotely, where it allows it. */
   async operate(actor: Actor, lockId: string, action: 'lock' | 'unlock'): Promise<{ bolt: DeviceStatus['bolt'] }> {
     authorize(actor, 'lock.operate', await lockResource(this.ctx.db, lockId));
-    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true });
+    const lock = await this.requireLock(this.ctx.db, lockId, { writable: true, notInReset: true });
     const caps = await this.capabilities(lock);
     if (!caps.remoteLockUnlock) throw new AppError('device.not_supported', 'this lock cannot be locked or unlocked remotely');
     const driver = this.driverFor(lock);
@@ -602,7 +602,11 @@ export class CredentialService {
     return driver;
   }
 
-  private async requireLock(db: Db, lockId: string, opts: { writable?: boolean } = {}): Promise<LockRecord> {
+  /**
+   * The lock row. `writable`: refused when retired. `notInReset`: refused while a reset case owns the
+   * lock (the reconciler leaves it alone then, so a read or removal asked here would never land).
+   */
+  private async requireLock(db: Db, lockId: string, opts: { writable?: boolean; notInReset?: boolean } = {}): Promise<LockRecord> {
     const [row] = await db
       .select({ lock: locks, modelCaps: lockModels.capabilities })
       .from(locks)
@@ -610,6 +614,9 @@ export class CredentialService {
       .where(eq(locks.id, lockId));
     if (!row) throw new AppError('lock.not_found', `lock ${lockId} not found`);
     if (opts.writable && row.lock.serviceState === 'retired') throw new AppError('lock.retired', 'this lock is retired');
+    if (opts.notInReset && row.lock.serviceState === 'reset_in_progress') {
+      throw new AppError('reset.case_open', 'a reset case owns this lock until it closes: the case reads the lock and sends it commands (open the case from the lock page)');
+    }
     return { ...row.lock, modelCaps: row.modelCaps };
   }
 

@@ -20,6 +20,7 @@ import { ResetPhotoService } from './reset-photo-service.js';
 import { DashboardService } from './dashboard-service.js';
 import { SecondFactorService } from './second-factor-service.js';
 import { SsoService } from './sso-service.js';
+import { PracticeService } from './practice-service.js';
 
 /** Every use case, built once over one context. */
 export interface Services {
@@ -45,6 +46,7 @@ export interface Services {
   dashboard: DashboardService;
   secondFactor: SecondFactorService;
   sso: SsoService;
+  practice: PracticeService;
 }
 
 /** Builds the services over a database, clock and id source. */
@@ -74,5 +76,6 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     dashboard: new DashboardService(ctx, turnovers),
     secondFactor: new SecondFactorService(ctx),
     sso: new SsoService(ctx, auth),
+    practice: new PracticeService(ctx),
   };
 }

@@ -38,7 +38,18 @@ import {
 import { parseInput } from '../domain/validation.js';
 import type { ResetRecordPdfData } from '../export/reset-record-pdf.js';
 import { crashPoint } from '../crash-points.js';
-import { isDriverError, type CredentialSchedule, type DeviceStatus, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
+import {
+  isDriverError,
+  type CredentialSchedule,
+  type DeviceStatus,
+  type DriverError,
+  type EnrolledDevice,
+  type EnrollmentMethod,
+  type EnrollmentPreparation,
+  type LockDriver,
+  type ObservedController,
+  type ObservedCredentials,
+} from '../drivers/contract.js';
 import { inTransaction, queryRows, type Db } from '../store/database.js';
 import { HandbookRepository } from '../store/handbook-repository.js';
 import { LockModelRepository } from '../store/lock-model-repository.js';
@@ -64,7 +75,11 @@ export const ResetCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('approve'), note }).strict(),
   z.object({ type: z.literal('complete_preflight') }).strict(),
   z.object({ type: z.literal('take_snapshot') }).strict(),
-  z.object({ type: z.literal('confirm_account_unbound'), note }).strict(),
+  z.object({ type: z.literal('confirm_account_unbound'), note, evidence }).strict(),
+  /** Removes the lock from its vendor cloud account through the driver (where it can), then verification re-reads. */
+  z.object({ type: z.literal('unbind_cloud') }).strict(),
+  /** Starts the timer of a timed hold; the server keeps when, so a reload does not restart it. */
+  z.object({ type: z.literal('start_hold'), step: z.number().int().min(1).max(100) }).strict(),
   z.object({ type: z.literal('procedure_step'), step: z.number().int().min(1).max(100) }).strict(),
   /** The technician did the reset at the door; the lock is then read for setup mode. */
   z.object({ type: z.literal('confirm_reset') }).strict(),
@@ -74,6 +89,21 @@ export const ResetCommandSchema = z.discriminatedUnion('type', [
   /** Runs the driver's checks; `lockId` says which lock the technician is at. */
   z.object({ type: z.literal('run_checks'), lockId: z.string().uuid('lockId must be an id') }).strict(),
   z.object({ type: z.literal('manual_check'), lockId: z.string().uuid('lockId must be an id'), check: z.enum(MANUAL_CHECKS), passed: z.boolean(), note, evidence }).strict(),
+  /**
+   * Enrolls the lock again after the reset (inclusion, commissioning, join, reconnect, setup code)
+   * and binds the device to this lock record; `code` is the DSK PIN or pairing code from its label.
+   */
+  z
+    .object({
+      type: z.literal('reenroll'),
+      lockId: z.string().uuid('lockId must be an id'),
+      code: z.string().trim().min(1, 'type the code from the lock\'s label').max(200).optional(),
+      security: z.enum(['s2', 's0', 'none']).optional(),
+      timeoutSeconds: z.number().int().min(5).max(240).default(120),
+    })
+    .strict(),
+  /** Unpairs a controller that was on the lock before the reset and is still there, then re-reads. */
+  z.object({ type: z.literal('remove_prior_controller'), lockId: z.string().uuid('lockId must be an id'), controllerId: z.string().trim().min(1).max(200) }).strict(),
   z.object({ type: z.literal('retry_reset'), note }).strict(),
   z.object({ type: z.literal('complete_verification') }).strict(),
   /** Restores the snapshot's PINs on the lock; those listed in `reissue` get a new code instead. */
@@ -107,7 +137,16 @@ const DEVICE_ONCE = new Set<ResetCommand['type']>(['remote_reset', 'rebuild']);
 /** Who finishes a step left half done by a crash. */
 export const RESUMER: Actor = { kind: 'system', name: 'reset-resumer' };
 
-const MANAGE = new Set(['decide', 'complete_preflight', 'take_snapshot', 'confirm_account_unbound', 'confirm_device_replaced', 'close', 'cancel']);
+const MANAGE = new Set(['decide', 'complete_preflight', 'take_snapshot', 'confirm_account_unbound', 'unbind_cloud', 'confirm_device_replaced', 'close', 'cancel']);
+
+/** Steps that wait on a person at the lock; one at a time per case, a second is refused while one runs. */
+const ONE_AT_A_TIME = new Set<ResetCommand['type']>(['reenroll']);
+
+/** Options of a step that only the edge knows. */
+export interface StepOptions {
+  /** Aborted when the person gives up (the HTTP request closed): a waiting enrollment stops. */
+  signal?: AbortSignal;
+}
 
 /** What the snapshot holds, sealed: the PINs to restore, and what was on the lock before. */
 interface SnapshotPayload {
@@ -133,6 +172,16 @@ export interface ResetCaseView {
   /** Device commands started and not known to have finished (a crash between them). */
   openIntents: { command: string; idempotencyKey: string; at: Date }[];
   record: { signature: string; keyId: string } | null;
+  /** The server's time, for timers counted from the server's clock. */
+  now: Date;
+}
+
+/** How the case's lock enrolls again, for the form that does it. */
+export interface ResetEnrollmentView {
+  method: EnrollmentMethod | null;
+  preparation: EnrollmentPreparation | null;
+  unavailable: string | null;
+  cloudUnbind: boolean;
 }
 
 /** The signed close-out record. */
@@ -194,11 +243,16 @@ export class ResetCaseService {
    * harmless; a different request under a used key is refused). Nothing is changed by a step that
    * fails: the domain refuses before any device command, and the transaction rolls back.
    */
-  async step(actor: Actor, id: string, input: unknown): Promise<ResetCaseView> {
+  async step(actor: Actor, id: string, input: unknown, opts: StepOptions = {}): Promise<ResetCaseView> {
     const { idempotencyKey: key, command } = parseInput(ResetStepSchema, input);
     const row = await this.caseRow(this.ctx.db, id);
     const place = await lockResource(this.ctx.db, row.lockId);
     authorize(actor, command.type === 'approve' ? 'reset.approve' : MANAGE.has(command.type) ? 'reset.manage' : 'reset.perform', place);
+    if (ONE_AT_A_TIME.has(command.type)) {
+      const r = await exclusive(this.ctx, id, 'try', () => this.runStep(actor, id, key, command, opts));
+      if (r.busy) throw new AppError('reset.wrong_state', 'another step of this case is running (an enrollment waits for the lock): wait for it to finish or time out');
+      return r.value;
+    }
     if (!DEVICE_ONCE.has(command.type)) return this.runStep(actor, id, key, command);
     // A step whose device command must not run twice runs alone on its case: a person's retry and
     // the resumer (or two processes) never send it at the same time.
@@ -254,7 +308,28 @@ export class ResetCaseService {
     });
   }
 
-  private async runStep(actor: Actor, id: string, key: string, command: ResetCommand): Promise<ResetCaseView> {
+  /**
+   * How the case's lock is enrolled again: the driver's method, and what the person needs first
+   * (a link to reconnect an account). A driver that cannot say is reported in words, not as an error.
+   */
+  async enrollment(actor: Actor, id: string): Promise<ResetEnrollmentView> {
+    const row = await this.caseRow(this.ctx.db, id);
+    authorize(actor, 'reset.perform', await lockResource(this.ctx.db, row.lockId));
+    const lock = await this.lockRow(this.ctx.db, row.lockId);
+    const d = this.ctx.drivers.get(lock.driver);
+    if (!d || !lock.externalId) return { method: null, preparation: null, unavailable: `lockwarden cannot reach ${lock.name}: it has no ${!d ? `driver "${lock.driver}"` : 'device id'}`, cloudUnbind: false };
+    try {
+      const caps = await d.capabilities(lock.externalId);
+      if (!caps.enrollment) return { method: null, preparation: null, unavailable: `lockwarden cannot enroll this lock again by itself: enroll it with the vendor's app or hub, then run the checks`, cloudUnbind: caps.cloudUnbind };
+      const preparation = await d.prepareEnrollment(lock.externalId).catch(() => null);
+      return { method: caps.enrollment, preparation, unavailable: null, cloudUnbind: caps.cloudUnbind };
+    } catch (e) {
+      if (!isDriverError(e)) throw e;
+      return { method: null, preparation: null, unavailable: `the lock's driver did not say how to enroll it (${e.message})`, cloudUnbind: false };
+    }
+  }
+
+  private async runStep(actor: Actor, id: string, key: string, command: ResetCommand, opts: StepOptions = {}): Promise<ResetCaseView> {
     const repo = new ResetCaseRepository(this.ctx.db);
     const done = await repo.stepByKey(id, key, 'done');
     if (done) {
@@ -271,7 +346,7 @@ export class ResetCaseService {
     const lock = await this.lockRow(this.ctx.db, row.lockId);
     const at = this.ctx.clock.now();
     const who = { actorId: actorId(actor), at };
-    const gathered = await this.gather(actor, row, lock, key, command, who);
+    const gathered = await this.gather(actor, row, lock, key, command, who, opts);
     await inTransaction(this.ctx.db, async (tx) => {
       const r = new ResetCaseRepository(tx);
       const current = await r.lockForStep(id);
@@ -355,6 +430,7 @@ export class ResetCaseService {
     key: string,
     command: ResetCommand,
     who: { actorId: string; at: Date },
+    opts: StepOptions = {},
   ): Promise<{ events: ResetEvent[]; effects?: (tx: Db, c: ResetCase) => Promise<void>; after?: () => Promise<void> }> {
     const c = row.data;
     const dry = (e: ResetEvent) => applyEvent(c, e, who);
@@ -388,9 +464,23 @@ export class ResetCaseService {
       case 'take_snapshot':
         return this.takeSnapshot(row, lock, who);
       case 'confirm_account_unbound':
-        return { events: [{ type: 'account_unbound', note: command.note }] };
+        await this.checkEvidence(row.id, command.evidence);
+        return { events: [{ type: 'account_unbound', note: command.note, evidence: command.evidence }] };
+      case 'unbind_cloud':
+        return this.unbindCloud(row, lock, who);
+      case 'start_hold':
+        return { events: [{ type: 'hold_started', step: command.step }] };
       case 'procedure_step':
+        dry({ type: 'procedure_step', step: command.step });
+        await this.checkHold(c, command.step, who.at);
         return { events: [{ type: 'procedure_step', step: command.step }] };
+      case 'reenroll':
+        return this.reenroll(actor, row, lock, command, who, opts);
+      case 'remove_prior_controller': {
+        dry({ type: 'check_result', check: 'prior_controllers_refused', passed: false, note: '', evidence: [] });
+        await this.device(lock, (d, x) => d.removeController(x, command.controllerId));
+        return { events: await this.driverChecks(row, lock, who) };
+      }
       case 'confirm_reset': {
         dry({ type: 'reset_performed', method: 'physical' });
         const status = await this.device(lock, (d, x) => d.status(x));
@@ -426,8 +516,101 @@ export class ResetCaseService {
           after: () => this.ctx.jobs.enqueue(reconcileRequests(this.ctx.drivers, [lock], 'reset case closed', true)),
         };
       case 'cancel':
-        return { events: [{ type: 'cancel', note: command.note }] };
+        return {
+          events: [{ type: 'cancel', note: command.note }],
+          // A case cancelled after its snapshot (a blocked reset not replaced) hands the lock back as needing attention.
+          effects: async (tx) => {
+            if (lock.serviceState === 'reset_in_progress') await tx.update(locks).set({ serviceState: 'needs_attention', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+          },
+        };
     }
+  }
+
+  /** A timed hold is ticked only once it ran its time on the server's clock (a reload does not restart it). */
+  private async checkHold(c: ResetCase, step: number, now: Date): Promise<void> {
+    if (c.procedureDone.includes(step)) return;
+    const s = (await this.procedureOf(this.ctx.db, c))?.[step - 1];
+    if (!s || s.kind !== 'hold' || !s.seconds) return;
+    const started = c.holds?.[String(step)];
+    if (!started) throw new AppError('reset.incomplete', `step ${step} is a ${s.seconds}-second hold: start its timer when you press the button`);
+    const left = Math.ceil((Date.parse(started) + s.seconds * 1000 - now.getTime()) / 1000);
+    if (left > 0) throw new AppError('reset.incomplete', `keep holding: ${left} s of the ${s.seconds}-second hold are left`);
+  }
+
+  /**
+   * Removes the lock from its vendor account through the driver: on the account side of the case
+   * that is the step itself; during verification the lock is read again at once.
+   */
+  private async unbindCloud(row: ResetCaseRow, lock: LockRow, who: { actorId: string; at: Date }) {
+    const c = row.data;
+    const inVerification = c.state === 'verification';
+    if (inVerification) {
+      if (!requiredChecks(c).includes('cloud_unbound')) throw new AppError('reset.invalid', 'this case does not need the cloud binding removed');
+      applyEvent(c, { type: 'check_result', check: 'cloud_unbound', passed: false, note: '', evidence: [] }, who);
+    } else applyEvent(c, { type: 'account_unbound', note: '', evidence: [] }, who);
+    await this.device(lock, (d, x) => d.unbindCloud(x));
+    if (inVerification) return { events: await this.driverChecks(row, lock, who) };
+    return { events: [{ type: 'account_unbound' as const, note: `removed from the vendor account through lockwarden (${lock.driver})`, evidence: [] }] };
+  }
+
+  /**
+   * Enrolls the lock again through its driver and binds the device to this lock record: the device
+   * must be what the lock is (manufacturer and model where it says, the serial unless the device
+   * was replaced) and bound to no other lock. The lock is then read under its new id for the checks.
+   */
+  private async reenroll(actor: Actor, row: ResetCaseRow, lock: LockRow, command: Extract<ResetCommand, { type: 'reenroll' }>, who: { actorId: string; at: Date }, opts: StepOptions) {
+    const c = row.data;
+    applyEvent(c, { type: 'reenrolled', from: lock.externalId, to: '-', method: '-', manufacturer: null, model: null, serial: null }, who);
+    const d = this.driver(lock);
+    const caps = await d.capabilities(lock.externalId!).catch(() => null);
+    if (caps && !caps.enrollment) throw new AppError('device.not_supported', `lockwarden cannot enroll ${lock.name} again by itself: enroll it with the vendor's app or hub, then run the checks`);
+    if (caps?.enrollment && caps.enrollment.code !== 'none' && !command.code) {
+      throw new AppError('reset.invalid', `type the ${caps.enrollment.code === 'dsk_pin' ? '5-digit PIN' : 'pairing code'} from the lock's label`, [{ path: 'command.code', message: 'required' }]);
+    }
+    let device: EnrolledDevice;
+    try {
+      device = await d.enroll({
+        previousExternalId: lock.externalId,
+        ...(command.code ? { code: command.code } : {}),
+        ...(command.security ? { security: command.security } : {}),
+        timeoutMs: command.timeoutSeconds * 1000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (e) {
+      if (!isDriverError(e)) throw e;
+      throw enrollmentError(lock.name, e, command.timeoutSeconds);
+    }
+    const model = await new LockModelRepository(this.ctx.db).byId(lock.modelId);
+    const mismatch = deviceMismatch(device, { manufacturer: model?.manufacturer ?? '', modelNumber: model?.modelNumber ?? '', serial: c.replacement ? '' : lock.serial });
+    if (mismatch) throw new AppError('reset.device_mismatch', `the device that enrolled is not ${lock.name}: ${mismatch}. It was not bound; remove it from the network and enroll the right lock`);
+    await this.assertNotBoundElsewhere(this.ctx.db, lock, device.externalId);
+    const event: ResetEvent = { type: 'reenrolled', from: lock.externalId, to: device.externalId, method: caps?.enrollment?.kind ?? 'enrollment', manufacturer: device.manufacturer, model: device.model, serial: device.serial };
+    const after = applyEvent(c, event, who);
+    const rebound: LockRow = { ...lock, externalId: device.externalId };
+    const checks = await this.driverChecks({ ...row, data: after }, rebound, who);
+    return {
+      events: [event, ...checks],
+      effects: async (tx: Db) => {
+        await this.assertNotBoundElsewhere(tx, lock, device.externalId);
+        const serial = c.replacement && device.serial ? device.serial : lock.serial;
+        await tx.update(locks).set({ externalId: device.externalId, serial, updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+        await this.ctx.audit.append(tx, {
+          actor,
+          action: 'lock.rebind',
+          target: { type: 'lock', id: lock.id, label: lock.name },
+          locationId: lock.locationId,
+          details: { caseId: row.id, driver: lock.driver, from: lock.externalId, to: device.externalId, manufacturer: device.manufacturer, model: device.model, serial: device.serial },
+        });
+      },
+    };
+  }
+
+  private async assertNotBoundElsewhere(db: Db, lock: LockRow, externalId: string): Promise<void> {
+    const [other] = await db
+      .select({ id: locks.id, name: locks.name })
+      .from(locks)
+      .where(sql`${locks.driver} = ${lock.driver} and ${locks.externalId} = ${externalId} and ${locks.id} <> ${lock.id}`);
+    if (other) throw new AppError('reset.device_bound_elsewhere', `the device that enrolled is already bound to another lock (${other.name}); it was not bound to ${lock.name}`);
   }
 
   /** Seals what must survive (the lock's PINs with codes and schedules, and what was on the lock) before anything destructive. */
@@ -506,8 +689,8 @@ export class ResetCaseService {
     const snap = await this.openSnapshot(row.id);
     const need = requiredChecks(c);
     const events: ResetEvent[] = [];
-    const result = (check: VerificationCheck, passed: boolean, text: string) => {
-      if (need.includes(check)) events.push({ type: 'check_result', check, passed, note: text, evidence: [] });
+    const result = (check: VerificationCheck, passed: boolean, text: string, evidence: string[] = []) => {
+      if (need.includes(check)) events.push({ type: 'check_result', check, passed, note: text, evidence });
     };
     let observed: ObservedCredentials | null = null;
     let refusal = '';
@@ -517,22 +700,34 @@ export class ResetCaseService {
       if (!isDriverError(e)) throw e;
       refusal = e.message;
     }
-    if (need.includes('cloud_unbound')) {
+    // A lock reached through a cloud service (Seam) is bound to an account again by its reconnect: that
+    // is the new owner's binding, so the check that the old one went, once passed, stands.
+    const reconnected = c.reenrollment?.method === 'reconnect' && c.verification.cloud_unbound?.passed;
+    if (need.includes('cloud_unbound') && !reconnected) {
       const cloudListed = observed?.controllers.some((x) => x.kind === 'cloud') ?? false;
       const passed = status.cloudBound === false && !cloudListed;
       result('cloud_unbound', passed, passed ? 'the lock reports no cloud binding' : 'the lock is still bound to the vendor cloud account: remove it on the account, then run the checks again');
     }
     if (!observed) {
-      result('admin_enrollment_accepted', false, `the lock does not accept lockwarden yet (${refusal}): enroll the new admin and pair lockwarden, then run the checks again`);
+      result('admin_enrollment_accepted', false, c.reenrollment ? `the lock does not answer lockwarden (${refusal}): run the checks again, or repeat the reset` : `the lock does not accept lockwarden yet (${refusal}): enroll the lock again, then the checks run by themselves`);
       return events;
     }
     const admins = observed.controllers.filter((x) => x.admin && !x.self && !(snap.prior.controllers.some((p) => p.id === x.id)));
-    result('admin_enrollment_accepted', admins.length > 0, admins.length > 0 ? `new admin enrolled: ${admins.map((a) => a.label).join(', ')}; lockwarden paired` : 'no new admin is enrolled on the lock');
+    const ours = c.reenrollment && observed.controllers.some((x) => x.self);
+    const words = [...(ours ? [`lockwarden enrolled the lock again (${c.reenrollment!.method.replace(/_/g, ' ')})`] : []), ...(admins.length ? [`new admin enrolled: ${admins.map((a) => a.label).join(', ')}`] : [])];
+    result('admin_enrollment_accepted', words.length > 0, words.length > 0 ? words.join('; ') : 'no new admin is enrolled on the lock: enroll the lock again');
     const codes = new Set(snap.prior.codes);
     const leftover = observed.pins.filter((p) => (p.code !== null ? codes.has(p.code) : snap.prior.slots.includes(p.slot)));
     result('prior_pins_gone', leftover.length === 0, leftover.length === 0 ? `none of the ${snap.prior.codes.length} prior codes is on the lock` : `prior codes still on the lock in slots ${leftover.map((p) => p.slot).join(', ')}`);
     const stayed = observed.controllers.filter((x) => !x.self && snap.prior.controllers.some((p) => p.id === x.id));
-    result('prior_controllers_refused', stayed.length === 0, stayed.length === 0 ? `none of the ${snap.prior.controllers.length} prior controllers is paired` : `still paired: ${stayed.map((x) => x.label).join(', ')}`);
+    // The ones still paired ride along as `controller:<id>|<label>`, so the case can offer to remove each.
+    result(
+      'prior_controllers_refused',
+      stayed.length === 0,
+      stayed.length === 0 ? `none of the ${snap.prior.controllers.length} prior controllers is paired` : `still paired: ${stayed.map((x) => x.label).join(', ')}`,
+      // A cloud binding is not unpaired at the lock: the cloud check has its own fix.
+      stayed.filter((x) => x.kind !== 'cloud').slice(0, 20).map((x) => `controller:${x.id}|${x.label}`.slice(0, 300)),
+    );
     return events;
   }
 
@@ -689,6 +884,12 @@ export class ResetCaseService {
     return open(dk.wrappedKey, master, dataKeyAad(dk.id, dk.scope, dk.masterVersion));
   }
 
+  /** The handbook procedure the case follows (the revision pinned when it was opened). */
+  private async procedureOf(db: Db, c: ResetCase): Promise<Step[] | null> {
+    if (!c.profile.handbookEntryId || !c.profile.handbookRevision) return null;
+    return (await new HandbookRepository(db).revision(c.profile.handbookEntryId, c.profile.handbookRevision))?.content.steps ?? null;
+  }
+
   private async caseRow(db: Db, id: string): Promise<ResetCaseRow> {
     if (!z.string().uuid().safeParse(id).success) throw notFound(id);
     const row = await new ResetCaseRepository(db).byId(id);
@@ -707,10 +908,7 @@ export class ResetCaseService {
     const row = await this.caseRow(db, id);
     const lock = await this.lockRow(db, row.lockId);
     const c = row.data;
-    let procedure: Step[] | null = null;
-    if (c.profile.handbookEntryId && c.profile.handbookRevision) {
-      procedure = (await new HandbookRepository(db).revision(c.profile.handbookEntryId, c.profile.handbookRevision))?.content.steps ?? null;
-    }
+    const procedure = await this.procedureOf(db, c);
     const steps = await repo.steps(id);
     return {
       case: c,
@@ -724,6 +922,7 @@ export class ResetCaseService {
       steps: steps.map(stepView),
       openIntents: (await repo.openIntents(id)).map((s) => ({ command: s.command, idempotencyKey: s.idempotencyKey, at: s.at })),
       record: row.recordSignature && row.recordKeyId ? { signature: row.recordSignature, keyId: row.recordKeyId } : null,
+      now: this.ctx.clock.now(),
     };
   }
 }
@@ -734,8 +933,16 @@ function stepView(s: ResetStepRow): ResetCaseView['steps'][number] {
 
 /** The result of reading the lock right after a reset: in setup mode or not. */
 function setupModeResult(status: DeviceStatus): ResetEvent {
-  const passed = status.online && status.setupMode;
-  const text = !status.online ? 'the lock did not answer after the reset' : passed ? 'the lock reports setup mode' : 'the lock did not return to setup mode: repeat the reset (check the hold time and the battery) or record it as blocked';
+  // A lock that left its network because of the reset (Z-Wave "reset locally", a Zigbee leave, a
+  // Matter fabric gone) does not answer, but its driver saw it go back to factory state.
+  const passed = status.setupMode;
+  const text = passed
+    ? status.online
+      ? 'the lock reports setup mode'
+      : 'the lock reported its factory reset and left the network: enroll it again'
+    : !status.online
+      ? 'the lock did not answer after the reset: check it has power, then run the checks again (or repeat the reset)'
+      : 'the lock did not return to setup mode: repeat the reset (check the hold time and the battery) or record it as blocked';
   return { type: 'check_result', check: 'setup_mode', passed, note: text, evidence: [] };
 }
 
@@ -747,6 +954,42 @@ function redact(command: ResetCommand): Record<string, unknown> {
 function auditEvent(e: ResetEvent): Record<string, unknown> {
   if (e.type === 'snapshot_taken') return { type: e.type, items: e.items.length, schedules: e.schedules };
   return { ...e };
+}
+
+/** A driver's refusal of an enrollment, in the words the person at the lock needs. */
+function enrollmentError(lockName: string, e: DriverError, timeoutSeconds: number): AppError {
+  switch (e.code) {
+    case 'driver.invalid_code':
+      return new AppError('device.invalid_code', `${lockName}: ${e.message}. Check the code on the lock's label and type it again`, [{ path: 'command.code', message: 'not accepted by the device' }]);
+    case 'driver.timeout':
+      if (e.uncertain) return new AppError('device.timeout', `${lockName} did not confirm the enrollment (${e.message}); it may have enrolled all the same: try again, and an enrollment that went through is taken as it is`);
+      return new AppError('device.timeout', `no device enrolled within ${timeoutSeconds} s: put ${lockName} in pairing mode as its instructions say, then try again (${e.message})`);
+    case 'driver.not_supported':
+      return new AppError('device.not_supported', `${lockName}: ${e.message}`);
+    case 'driver.refused':
+      return new AppError('device.refused', `${lockName} refused the enrollment: ${e.message}`);
+    default:
+      return new AppError('device.unreachable', `${lockName}: ${e.message}`);
+  }
+}
+
+const squash = (s: string | null | undefined): string => (s ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * Why an enrolled device is not the lock on record, or null when it may be: each of manufacturer,
+ * model and serial is compared only where both sides have it (one name containing the other counts:
+ * "Yale" and "Yale Real Living").
+ */
+export function deviceMismatch(device: Pick<EnrolledDevice, 'manufacturer' | 'model' | 'serial'>, lock: { manufacturer: string; modelNumber: string; serial: string }): string | null {
+  const differs = (a: string | null, b: string) => {
+    const x = squash(a);
+    const y = squash(b);
+    return x !== '' && y !== '' && !x.includes(y) && !y.includes(x);
+  };
+  if (differs(device.manufacturer, lock.manufacturer)) return `it reports the manufacturer "${device.manufacturer}", the lock is a ${lock.manufacturer}`;
+  if (differs(device.model, lock.modelNumber)) return `it reports the model "${device.model}", the lock is a ${lock.modelNumber}`;
+  if (device.serial && lock.serial && squash(device.serial) !== squash(lock.serial)) return `it reports the serial number ${device.serial}, the lock's is ${lock.serial}`;
+  return null;
 }
 
 const snapshotAad = (caseId: string, dataKeyId: string, version: number) => `lockwarden reset-snapshot|${caseId}|${dataKeyId}|v${version}`;

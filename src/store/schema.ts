@@ -953,3 +953,27 @@ export const stayCodes = pgTable(
   },
   (t) => [primaryKey({ columns: [t.stayId, t.lockId] })],
 );
+
+/**
+ * Practice runs of a handbook entry's procedure on a throwaway virtual twin of its model (never a
+ * lock of the inventory): who practised, when, and whether the twin reached setup mode; `attempts`
+ * holds every reset attempt made at the twin's panel (refusals in words), in order.
+ */
+export const practiceRuns = pgTable(
+  'practice_runs',
+  {
+    id: uuid('id').primaryKey(),
+    entryId: uuid('entry_id').notNull().references(() => handbookEntries.id, { onDelete: 'cascade' }),
+    /** The entry's revision practised. */
+    revision: integer('revision').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    startedAt: ts('started_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    finishedAt: ts('finished_at'),
+    /** Null while running (or when it expired unfinished). */
+    passed: boolean('passed'),
+    attempts: jsonb('attempts').$type<{ at: string; ok: boolean; reason: string | null; heldSeconds: number; words: string }[]>().notNull().default([]),
+  },
+  (t) => [index('practice_runs_entry_idx').on(t.entryId, t.startedAt)],
+);

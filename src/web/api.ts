@@ -41,10 +41,10 @@ export async function errorOf(res: Response): Promise<ApiError> {
  * `fetch` for the API with the CSRF header; an answer of `auth.step_up_required` opens the "Confirm
  * it's you" dialog and, once confirmed, sends the same request again (once).
  */
-export async function apiFetch(method: string, url: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}): Promise<Response> {
+export async function apiFetch(method: string, url: string, init: { headers?: Record<string, string>; body?: BodyInit | null; signal?: AbortSignal } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...init.headers };
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-  const send = () => fetch(url, { method, headers, credentials: 'same-origin', body: init.body ?? null });
+  const send = () => fetch(url, { method, headers, credentials: 'same-origin', body: init.body ?? null, ...(init.signal ? { signal: init.signal } : {}) });
   const res = await send();
   if (res.status !== 403 || !stepUpHandler) return res;
   const err = await errorOf(res.clone());
@@ -54,10 +54,10 @@ export async function apiFetch(method: string, url: string, init: { headers?: Re
 }
 
 /** Calls the API; throws ApiError for any non-2xx answer. */
-export async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+export async function api<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await apiFetch(method, url, { headers, body: body === undefined ? null : JSON.stringify(body) });
+  const res = await apiFetch(method, url, { headers, body: body === undefined ? null : JSON.stringify(body), ...(signal ? { signal } : {}) });
   if (res.status === 204) return undefined as T;
   if (!res.ok) throw await errorOf(res);
   return (await res.json().catch(() => ({}))) as T;

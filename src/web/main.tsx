@@ -24,6 +24,7 @@ import { Tokens } from './pages/Tokens.js';
 import { BulkPage } from './pages/BulkPage.js';
 import { Handbook } from './pages/Handbook.js';
 import { HandbookEntryPage } from './pages/HandbookEntry.js';
+import { PracticePage } from './pages/PracticePage.js';
 import { HandbookEditor } from './pages/HandbookEditor.js';
 import { HandbookRevisions } from './pages/HandbookRevisions.js';
 import { People } from './pages/People.js';
@@ -95,6 +96,7 @@ function App() {
           <Route path="/handbook/entries/:id" element={<HandbookEntryPage />} />
           <Route path="/handbook/entries/:id/edit" element={<HandbookEditor />} />
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
+          <Route path="/practice/:id" element={<PracticePage />} />
           <Route path="/tokens" element={<Tokens />} />
           <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} showSso={me.data.user.roles.some((r) => r.role === 'owner' && r.locationId === null)} />} />
           <Route path="/people" element={<People />} />

@@ -2,7 +2,7 @@
 import { useRef } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ResetCase, ResetReason, ResetRemedy, ResetState, VerificationCheck, PreflightCheck, ResetBlockReason } from '../domain/reset-case.js';
-import type { ResetCaseView } from '../services/reset-case-service.js';
+import type { ResetCaseView, ResetEnrollmentView } from '../services/reset-case-service.js';
 import type { ResetPhotoInfo } from '../services/reset-photo-service.js';
 import { api, ApiError, uploadFile, type Wire } from './api.js';
 
@@ -116,6 +116,28 @@ export function useStep(caseId: string) {
       await queryClient.invalidateQueries({ queryKey: ['reset-cases'] });
     },
   });
+}
+
+/** How the case's lock enrolls again (the driver's method and what the person needs first). */
+export const useEnrollment = (caseId: string, enabled: boolean) =>
+  useQuery({ queryKey: ['reset-case-enrollment', caseId], enabled, staleTime: 60_000, queryFn: () => api<ResetEnrollmentView>('GET', `/api/reset-cases/${caseId}/enrollment`) });
+
+/**
+ * Enrolls the case's lock again: the request waits for the lock (up to the timeout), and `cancel`
+ * closes it, which makes the server stop waiting (inclusion or joining is stopped again).
+ */
+export function useReenroll(caseId: string) {
+  const queryClient = useQueryClient();
+  const abort = useRef<AbortController | null>(null);
+  const mutation = useMutation({
+    mutationFn: (command: { lockId: string; code?: string; security?: string }) => {
+      abort.current = new AbortController();
+      return api<CaseViewJson>('POST', `/api/reset-cases/${caseId}/steps`, { idempotencyKey: newKey(), command: { type: 'reenroll', ...command } }, abort.current.signal);
+    },
+    onSuccess: (v) => queryClient.setQueryData(['reset-case', caseId], v),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ['reset-case', caseId] }),
+  });
+  return { ...mutation, cancel: () => abort.current?.abort() };
 }
 
 export type PhotoJson = Wire<ResetPhotoInfo>;

@@ -11,6 +11,7 @@
  * `run.ts` (`npm run crash -- --seeds 200`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { simSetupCode } from '../../src/drivers/simulator/lock-spec.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,8 +96,11 @@ interface View {
     preflight: Record<string, { passed: boolean } | undefined>;
     verification: Record<string, { passed: boolean } | undefined>;
     rebuilt: Record<string, unknown>;
+    holds?: Record<string, string>;
+    reenrollment?: { to: string } | null;
   };
   version: number;
+  procedure: { kind: string; seconds?: number }[] | null;
   missing: string[];
   requiredChecks: string[];
   steps: { command: string; actor: string; phase: string }[];
@@ -314,7 +318,7 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
         } catch {
           /* not JSON */
         }
-        if (code === 'device.unreachable' || code === 'device.refused' || res.status === 503) {
+        if (code === 'device.unreachable' || code === 'device.refused' || code === 'device.timeout' || res.status === 503) {
           counts.deviceErrors++;
           continue; // the same request again (faults are drawn per command)
         }
@@ -457,7 +461,14 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
             if (c.profile.remoteReset) {
               v = await step(id, { type: 'remote_reset' });
             } else if (v.missing.length) {
-              v = await step(id, { type: 'procedure_step', step: Number(/\d+/.exec(v.missing[0]!)![0]) });
+              const n = Number(/\d+/.exec(v.missing[0]!)![0]);
+              const s = v.procedure?.[n - 1];
+              // A timed hold is started on the server and ticked once its time has passed there.
+              if (s?.kind === 'hold' && s.seconds && !c.holds?.[String(n)]) {
+                v = await step(id, { type: 'start_hold', step: n });
+                await new Promise((res) => setTimeout(res, s.seconds! * 1000 + 50));
+              }
+              v = await step(id, { type: 'procedure_step', step: n });
             } else {
               if (physicalFor !== c.attempts + 1) {
                 const result = await control.physicalReset(externalId, { holdSeconds: model.holdSeconds, ...(model.sequence ? { sequence: model.sequence } : {}) });
@@ -469,9 +480,11 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashCounts> 
             break;
           case 'verification': {
             const lock = await control.get(externalId);
-            if (c.verification.setup_mode?.passed && lock.setupMode) {
-              await control.outOfBand(externalId, 'enroll-admin', { label: 'new owner phone' });
-              await control.outOfBand(externalId, 'pair-lockwarden', {});
+            if (c.verification.setup_mode?.passed && !c.reenrollment) {
+              // The new owner's app enrolls first; then lockwarden enrolls the lock with its label's code, as a person does in the case.
+              if (lock.setupMode) await control.outOfBand(externalId, 'enroll-admin', { label: 'new owner phone' });
+              v = await step(id, { type: 'reenroll', lockId, code: simSetupCode(externalId) });
+              break;
             }
             const auto = ['setup_mode', 'prior_pins_gone', 'prior_controllers_refused', 'cloud_unbound', 'admin_enrollment_accepted'];
             const manual = v.requiredChecks.find((k) => !auto.includes(k) && !c.verification[k]?.passed);

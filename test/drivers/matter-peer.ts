@@ -42,6 +42,8 @@ export interface MatterPeer {
   fabricCount(): number;
   /** The lock's own view of its users (slot numbers). */
   userSlots(): number[];
+  /** The PIN the lock holds in a slot (decrypted from its credential store, as the keypad would check it), or null. */
+  pinAt(slot: number): Promise<string | null>;
   /**
    * Someone pairs another Matter app with the lock (its "share with another controller" button):
    * the lock opens a commissioning window and a second matter.js controller, on its own host of the
@@ -115,6 +117,15 @@ export async function startMatterPeer(): Promise<MatterPeer> {
         lock.auth.addCredential(DoorLock.CredentialType.Pin, slot, new TextEncoder().encode(code), 0);
         lock.events.lockUserChange.emit({ lockDataType: DoorLock.LockDataType.Pin, dataOperationType: DoorLock.DataOperationType.Add, operationSource: DoorLock.OperationSource.Keypad, userIndex: slot, fabricIndex: null, sourceNode: null, dataIndex: slot }, agent.context);
       });
+    },
+    async pinAt(slot) {
+      let pin: string | null = null;
+      await door().act((agent) => {
+        const auth = (agent.get(LockServer) as unknown as { auth: { findCredential(t: number, i: number): { credentialData: Uint8Array } | undefined; decrypt(d: Uint8Array): Uint8Array } }).auth;
+        const found = auth.findCredential(DoorLock.CredentialType.Pin, slot);
+        pin = found ? new TextDecoder().decode(auth.decrypt(found.credentialData)) : null;
+      });
+      return pin;
     },
     async pairAnotherController(label) {
       await device.act((agent) => (agent as unknown as { commissioning: { enterCommissionableMode(): Promise<void> } }).commissioning.enterCommissionableMode());

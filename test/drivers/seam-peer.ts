@@ -10,6 +10,19 @@ import { createFake } from '@seamapi/fake-seam-connect';
 /** Seam devices the tests use (ids as the fake knows them). */
 export const SEAM_DEVICES = { august: 'august_device_1', august2: 'august_device_2', schlage: 'schlage_device_id', yale: 'seam_yale_1', kwikset: 'seam_kwikset_1', offline: 'seam_yale_offline' } as const;
 
+/** A lock to put into the fake's workspace. */
+export interface SeamLockFixture {
+  deviceId: string;
+  name: string;
+  manufacturer: string;
+  model: string;
+  /** The connected account's provider (a Seam provider name, "yale"). */
+  provider: string;
+  /** The connected account; a new one of `provider` is made when it does not exist. */
+  account: string;
+  serial?: string;
+}
+
 /** A running fake Seam. */
 export interface FakeSeam {
   url: string;
@@ -24,6 +37,22 @@ export interface FakeSeam {
   db: FakeDb;
   /** Makes the next request to one of `routes` answer 503, then recovers. */
   outageOnce(routes: string[]): void;
+  /**
+   * Adds a lock to the workspace the way the fake's own seeding does (on its own connected account
+   * of `provider` when `account` is new, else on `account`).
+   */
+  addLock(lock: SeamLockFixture): void;
+  /**
+   * What Seam does when a lock is factory reset at the door: the maker's account no longer lists
+   * it, so Seam drops the device (and its codes) from the workspace.
+   */
+  lockLeaves(deviceId: string): void;
+  /**
+   * What the owner's reconnect does: signs in through the Connect Webview (`url`, when lockwarden
+   * made one), which authorizes a new connected account, and Seam lists the lock again as a new
+   * device. Played through the fake's database as its seeding plays a completed webview.
+   */
+  ownerReconnects(url: string | null, lock: SeamLockFixture): void;
   /** POSTs to the fake as another Seam client would. */
   post(path: string, body: unknown, apiKey?: string): Promise<{ status: number; json: unknown }>;
   close(): Promise<void>;
@@ -36,8 +65,16 @@ interface FakeDbState {
   simulateWorkspaceOutage(workspaceId: string, ctx: { routes: string[] }): void;
   simulateWorkspaceOutageRecovery(workspaceId: string): void;
   access_codes: { access_code_id: string; device_id: string; code: string; name: string; status: string; is_managed: boolean }[];
+  addConnectedAccount(params: { provider: string; workspace_id: string; connected_account_id?: string; user_identifier?: { email?: string } }): { connected_account_id: string };
+  deleteDevice(deviceId: string): void;
+  deleteAccessCode(accessCodeId: string): void;
+  updateConnectWebview(params: { connect_webview_id: string; [key: string]: unknown }): void;
+  devices: { device_id: string; connected_account_id?: string; device_type: string; workspace_id: string }[];
+  connected_accounts: { connected_account_id: string; provider: string; workspace_id: string }[];
+  connect_webviews: { connect_webview_id: string; url: string; status: string; accepted_providers?: string[]; connected_account_id: string | null }[];
 }
-type FakeDb = { getState(): FakeDbState };
+/** The fake's database (a zustand store): its seeding methods and tables, as far as tests use them. */
+export type FakeDb = { getState(): FakeDbState };
 
 /** Starts the fake bound to 127.0.0.1 on a port the system chose. */
 export async function startFakeSeam(): Promise<FakeSeam> {
@@ -59,6 +96,22 @@ export async function startFakeSeam(): Promise<FakeSeam> {
       can_remotely_unlock: true,
       properties: { name, online: true, locked: true, battery_level: 0.76, manufacturer, model: { display_name: model, manufacturer_display_name: manufacturer[0]!.toUpperCase() + manufacturer.slice(1) }, supported_code_lengths: [4, 5, 6, 7, 8], max_active_codes_supported: 30, ...extra },
     });
+  const addLock = (f: SeamLockFixture) => {
+    if (!state().connected_accounts.some((a) => a.connected_account_id === f.account)) {
+      state().addConnectedAccount({ provider: f.provider, workspace_id: workspaceId, connected_account_id: f.account, user_identifier: { email: `owner@${f.provider}.example` } });
+    }
+    state().addDevice({
+      device_id: f.deviceId,
+      device_type: `${f.manufacturer}_lock`,
+      name: f.name,
+      workspace_id: workspaceId,
+      connected_account_id: f.account,
+      can_program_online_access_codes: true,
+      can_remotely_lock: true,
+      can_remotely_unlock: true,
+      properties: { name: f.name, online: true, locked: true, battery_level: 0.9, manufacturer: f.manufacturer, model: { display_name: f.model, manufacturer_display_name: f.manufacturer[0]!.toUpperCase() + f.manufacturer.slice(1) }, supported_code_lengths: [4, 5, 6, 7, 8], max_active_codes_supported: 30, ...(f.serial ? { serial_number: f.serial } : {}) },
+    });
+  };
   lock(SEAM_DEVICES.yale, 'Yale back door', 'yale', 'Assure Lock 2');
   // The fake lists only August, Schlage, Yale and SmartThings locks: a Kwikset behind SmartThings.
   lock(SEAM_DEVICES.kwikset, 'Kwikset garage', 'kwikset', 'SmartCode 916', {}, 'smartthings_lock');
@@ -98,6 +151,16 @@ export async function startFakeSeam(): Promise<FakeSeam> {
     otherApiKey,
     workspaceId,
     db,
+    addLock,
+    lockLeaves(deviceId) {
+      for (const c of state().access_codes.filter((x) => x.device_id === deviceId)) state().deleteAccessCode(c.access_code_id);
+      state().deleteDevice(deviceId);
+    },
+    ownerReconnects(webviewUrl, f) {
+      addLock(f);
+      const id = webviewUrl ? new URL(webviewUrl).searchParams.get('connect_webview_id') : null;
+      if (id) state().updateConnectWebview({ connect_webview_id: id, connected_account_id: f.account, status: 'authorized', login_successful: true });
+    },
     outageOnce(routes) {
       outagePending = true;
       state().simulateWorkspaceOutage(workspaceId, { routes });

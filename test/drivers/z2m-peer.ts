@@ -7,6 +7,14 @@
  * the lock's ZCL answers and notifications go through the definition's fromZigbee converters (as
  * the receive extension calls them) into the deep-merged state published on `<base>/<name>`.
  * Failures are logged on `<base>/bridge/logging` the way Zigbee2MQTT words them.
+ *
+ * The network side follows Zigbee2MQTT 2.x (or 1.x with `bridgeApi: 1`) and zigbee-herdsman: a lock
+ * that leaves (a factory reset) is removed from `<base>/bridge/devices` and reported as
+ * `device_leave`; a lock in pairing mode joins only while `<base>/bridge/request/permit_join` has
+ * opened the network (2.x `{"time":N}`, 0 closes, clamped to 254 s; 1.x `{"value":true,"time":N}`),
+ * answered on `<base>/bridge/response/permit_join`; a join is listed, then `device_joined`,
+ * `device_interview` `started` and `successful` (with the definition) or `failed`, each after the
+ * device list is republished, as the bridge extension does. `bridge/info` carries `permit_join`.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -131,6 +139,16 @@ interface SimDevice {
   definition: NonNullable<Definition>;
   endpoint: Endpoint;
   state: Json;
+  /** Where its interview stands (a lock that was on the network at start is interviewed). */
+  interview: 'started' | 'successful' | 'failed';
+}
+
+/** How a lock in pairing mode comes back: itself (same IEEE address) or a replacement of the same model. */
+export interface PairingOptions {
+  /** A different device of the same model joins, with this IEEE address (its friendly name is the address, as Zigbee2MQTT names a new device). */
+  newIeee?: string;
+  /** The interview's outcome (default successful). */
+  interview?: 'successful' | 'failed';
 }
 
 /** A running broker plus simulated Zigbee2MQTT bridge. */
@@ -141,8 +159,18 @@ export interface Zigbee2MqttPeer {
   baseTopic: string;
   /** Simulated locks by name: the Yale (`front door`) and the Kwikset (`garage`). */
   lock(name: string): { ieee: string; endpoint: Endpoint };
-  /** The lock leaves the Zigbee network (as after a factory reset at the lock). */
+  /** The lock leaves the Zigbee network (as after a factory reset at the lock): off the device list, then `device_leave`. */
   leave(name: string): void;
+  /**
+   * The lock (after `leave`), or a replacement of its model, is put in pairing mode: it keeps trying
+   * to join and gets in only while joining is permitted. Resolves with its IEEE address and friendly
+   * name once its interview ended; `cancel` stops trying.
+   */
+  pairingMode(name: string, options?: PairingOptions): { joined: Promise<{ ieee: string; name: string }>; cancel: () => void };
+  /** True while the bridge permits joining (what Zigbee2MQTT's `bridge/info` `permit_join` says). */
+  readonly joiningOpen: boolean;
+  /** `bridge/request/permit_join` payloads received, in order. */
+  permitJoinRequests: unknown[];
   /** Publishes raw bytes on a topic under the base (malformed input tests). */
   publishRaw(subtopic: string, payload: string): Promise<void>;
   /** Stops and restarts the broker on the same port (reconnect tests). */
@@ -153,8 +181,10 @@ export interface Zigbee2MqttPeer {
 }
 
 /** Starts the broker and the bridge with two locks. */
-export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): Promise<Zigbee2MqttPeer> {
+export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which request API the bridge speaks (default 2, Zigbee2MQTT 2.x). */ bridgeApi?: 1 | 2; /** How long an interview takes. */ interviewMs?: number; /** The bridge answers every permit_join with this error (an adapter that fails). */ permitJoinError?: string } = {}): Promise<Zigbee2MqttPeer> {
   const baseTopic = opts.baseTopic ?? 'zigbee2mqtt';
+  const bridgeApi = opts.bridgeApi ?? 2;
+  const interviewMs = opts.interviewMs ?? 30;
   const username = 'lockwarden';
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   let broker = await Aedes.createBroker({
@@ -166,7 +196,13 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
   const url = `mqtt://127.0.0.1:${port}`;
 
   const devices = new Map<string, SimDevice>();
+  /** Locks that left the network, by friendly name (Zigbee2MQTT keeps their name in its settings). */
+  const departed = new Map<string, SimDevice>();
   const received: { topic: string; payload: Json }[] = [];
+  const permitJoinRequests: unknown[] = [];
+  let joinEnd: number | null = null;
+  let joinTimer: ReturnType<typeof setTimeout> | undefined;
+  const pairing = new Set<{ device: SimDevice; outcome: 'successful' | 'failed'; done: (v: { ieee: string; name: string }) => void }>();
   let bridge!: MqttClient;
   let seq = 0;
 
@@ -192,40 +228,124 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
     if (Object.keys(payload).length) publishState(d, { ...payload, linkquality: 180 });
   };
 
-  const addLock = async (name: string, ieee: string, modelId: string, manufacturerName: string) => {
+  const makeLock = async (name: string, ieee: string, modelId: string, manufacturerName: string): Promise<SimDevice> => {
     const definition = await zhc.findByDevice({ modelID: modelId, manufacturerName, ieeeAddr: ieee, type: 'EndDevice', endpoints: [], getEndpoint: () => undefined, customClusters: {}, powerSource: 'Battery' } as never);
     if (!definition) throw new Error(`zigbee-herdsman-converters has no definition for ${modelId}`);
-    const d: SimDevice = { ieee, name, modelId, manufacturerName, definition, state: {}, endpoint: undefined as unknown as Endpoint };
+    const d: SimDevice = { ieee, name, modelId, manufacturerName, definition, state: {}, endpoint: undefined as unknown as Endpoint, interview: 'successful' };
     d.endpoint = new Endpoint(ieee, (type, cluster, data) => void fromZigbee(d, type, cluster, data));
-    devices.set(name, d);
+    return d;
+  };
+  const addLock = async (name: string, ieee: string, modelId: string, manufacturerName: string) => {
+    devices.set(name, await makeLock(name, ieee, modelId, manufacturerName));
   };
   await addLock('front door', '0x000d6f0011aa2201', 'YRD226 TSDB', 'Yale');
   await addLock('garage', '0x000d6f0011bb3302', 'SMARTCODE_DEADBOLT_10_L', 'Kwikset');
 
+  const definitionPayload = (d: SimDevice) => ({ model: d.definition.model, vendor: d.definition.vendor, description: d.definition.description, exposes: JSON.parse(JSON.stringify(typeof d.definition.exposes === 'function' ? [] : d.definition.exposes)) as unknown, options: [], supports_ota: false, source: 'native' });
   const deviceList = () => [
     { ieee_address: '0x00124b0000000001', type: 'Coordinator', friendly_name: 'Coordinator', supported: true, disabled: false, interview_completed: true, definition: null },
-    ...[...devices.values()].map((d) => ({
-      ieee_address: d.ieee,
-      type: 'EndDevice',
-      network_address: 0x1a2b,
-      supported: true,
-      friendly_name: d.name,
-      disabled: false,
-      power_source: 'Battery',
-      model_id: d.modelId,
-      manufacturer: d.manufacturerName,
-      interview_completed: true,
-      interviewing: false,
-      definition: { model: d.definition.model, vendor: d.definition.vendor, description: d.definition.description, exposes: JSON.parse(JSON.stringify(typeof d.definition.exposes === 'function' ? [] : d.definition.exposes)) as unknown, options: [], supports_ota: false, source: 'native' },
-    })),
+    ...[...devices.values()].map((d) => {
+      // Until its interview succeeded the bridge knows neither model nor definition.
+      const known = d.interview === 'successful';
+      return {
+        ieee_address: d.ieee,
+        type: 'EndDevice',
+        network_address: 0x1a2b,
+        supported: known,
+        friendly_name: d.name,
+        disabled: false,
+        power_source: known ? 'Battery' : null,
+        model_id: known ? d.modelId : null,
+        manufacturer: known ? d.manufacturerName : null,
+        interview_completed: known,
+        interviewing: d.interview === 'started',
+        definition: known ? definitionPayload(d) : null,
+      };
+    }),
   ];
+  const publishDevices = () => publish('bridge/devices', deviceList() as unknown as Json, true);
+  const publishInfo = () =>
+    publish('bridge/info', bridgeApi === 2 ? { version: '2.6.0', permit_join: joinEnd !== null, permit_join_end: joinEnd ?? undefined } : { version: '1.42.0', permit_join: joinEnd !== null, permit_join_timeout: joinEnd !== null ? Math.ceil((joinEnd - Date.now()) / 1000) : undefined }, true);
+  const event = (type: string, data: Json) => publish('bridge/event', { type, data });
+
+  /** A device in pairing mode gets in: listed, joined, interviewed, as zigbee-herdsman and the bridge extension report it. */
+  const admit = async (d: SimDevice, outcome: 'successful' | 'failed') => {
+    d.interview = 'started';
+    d.state = {};
+    devices.set(d.name, d);
+    departed.delete(d.name);
+    publishDevices();
+    event('device_joined', { friendly_name: d.name, ieee_address: d.ieee });
+    event('device_interview', { friendly_name: d.name, status: 'started', ieee_address: d.ieee });
+    await new Promise((r) => setTimeout(r, interviewMs));
+    d.interview = outcome;
+    publishDevices();
+    if (outcome === 'failed') {
+      event('device_interview', { friendly_name: d.name, status: 'failed', ieee_address: d.ieee });
+      return;
+    }
+    event('device_interview', { friendly_name: d.name, status: 'successful', ieee_address: d.ieee, supported: true, definition: definitionPayload(d) });
+    publish(`${d.name}/availability`, { state: 'online' }, true);
+    d.endpoint.batteryPercentageRemaining = 200;
+    await fromZigbee(d, 'attributeReport', 'genPowerCfg', { batteryPercentageRemaining: 200 });
+    await fromZigbee(d, 'attributeReport', 'closuresDoorLock', { lockState: d.endpoint.lockState });
+  };
+  const admitPairing = () => {
+    if (joinEnd === null) return;
+    for (const p of [...pairing]) {
+      pairing.delete(p);
+      void admit(p.device, p.outcome).then(() => p.done({ ieee: p.device.ieee, name: p.device.name }));
+    }
+  };
+
+  /** zigbee-herdsman's permitJoin: 0 closes, otherwise open for at most 254 s. */
+  const setJoin = (seconds: number) => {
+    clearTimeout(joinTimer);
+    const time = Math.max(0, Math.min(254, seconds));
+    joinEnd = time > 0 ? Date.now() + time * 1000 : null;
+    if (time > 0) joinTimer = setTimeout(() => setJoin(0), time * 1000);
+    publishInfo();
+    admitPairing();
+    return time;
+  };
+
+  const onRequest = (topic: string, raw: Buffer) => {
+    if (topic !== `${baseTopic}/bridge/request/permit_join`) return;
+    // As the bridge: a payload that is not JSON is taken as a string.
+    let message: unknown = raw.toString();
+    try {
+      message = JSON.parse(raw.toString());
+    } catch {
+      // a plain string
+    }
+    permitJoinRequests.push(message);
+    const transaction = isObject(message) && message.transaction !== undefined ? { transaction: message.transaction } : {};
+    const fail = (error: string) => publish('bridge/response/permit_join', { data: {}, status: 'error', error, ...transaction });
+    if (opts.permitJoinError) return fail(opts.permitJoinError);
+    if (bridgeApi === 2) {
+      // 2.x: `{"time": N}` (or the number alone); `value` is no longer read.
+      if (isObject(message) && message.time === undefined) return fail('Invalid payload');
+      const time = Number.parseInt(String(isObject(message) ? message.time : message), 10);
+      if (Number.isNaN(time)) return fail('Invalid payload');
+      publish('bridge/response/permit_join', { data: { time: setJoin(time) }, status: 'ok', ...transaction });
+      return;
+    }
+    // 1.x: `{"value": true, "time": N}` or `true`/`false`; without a time it stays open (we cap it here).
+    if (isObject(message) && message.value === undefined) return fail('Invalid payload');
+    let value = isObject(message) ? message.value : message;
+    if (typeof value === 'string') value = value.toLowerCase() === 'true';
+    const time = isObject(message) && typeof message.time === 'number' ? message.time : undefined;
+    setJoin(value === true ? (time ?? 254) : 0);
+    publish('bridge/response/permit_join', { data: { value, ...(time ? { time } : {}) }, status: 'ok', ...transaction });
+  };
 
   const onCommand = async (topic: string, raw: Buffer) => {
     const m = new RegExp(`^${baseTopic}/(.+)/(set|get)$`).exec(topic);
     if (!m) return;
     const d = devices.get(m[1]!);
     const type = m[2] as 'set' | 'get';
-    if (!d) return;
+    // A device without a successful interview has no definition: the bridge cannot convert anything.
+    if (!d || d.interview !== 'successful') return;
     let message: Json;
     try {
       message = JSON.parse(raw.toString()) as Json;
@@ -255,11 +375,16 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
   const connectBridge = async () => {
     bridge = await mqtt.connectAsync(url, { username, password, clientId: 'zigbee2mqtt-sim', reconnectPeriod: 20 });
     (bridge.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    bridge.on('message', (topic, payload) => void onCommand(topic, payload));
-    await bridge.subscribeAsync([`${baseTopic}/+/set`, `${baseTopic}/+/get`]);
+    bridge.on('message', (topic, payload) => {
+      if (topic.startsWith(`${baseTopic}/bridge/request/`)) onRequest(topic, payload);
+      else void onCommand(topic, payload);
+    });
+    await bridge.subscribeAsync([`${baseTopic}/+/set`, `${baseTopic}/+/get`, `${baseTopic}/bridge/request/+`]);
     publish('bridge/state', { state: 'online' }, true);
-    publish('bridge/devices', deviceList() as unknown as Json, true);
+    publishInfo();
+    publishDevices();
     for (const d of devices.values()) {
+      if (d.interview !== 'successful') continue;
       publish(`${d.name}/availability`, { state: 'online' }, true);
       d.endpoint.batteryPercentageRemaining = 150;
       await fromZigbee(d, 'attributeReport', 'genPowerCfg', { batteryPercentageRemaining: 150 });
@@ -275,7 +400,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
     baseTopic,
     received,
     lock(name) {
-      const d = devices.get(name);
+      const d = devices.get(name) ?? departed.get(name);
       if (!d) throw new Error(`no simulated lock ${name}`);
       return { ieee: d.ieee, endpoint: d.endpoint };
     },
@@ -283,8 +408,36 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
       const d = devices.get(name)!;
       d.endpoint.users.clear();
       d.state = {};
+      // zigbee-herdsman removes a leaving device from its database; the bridge republishes, then reports.
+      devices.delete(name);
+      departed.set(name, d);
+      publishDevices();
       publish('bridge/event', { type: 'device_leave', data: { ieee_address: d.ieee, friendly_name: d.name } });
     },
+    pairingMode(name, options = {}) {
+      const original = departed.get(name) ?? devices.get(name);
+      if (!original) throw new Error(`no simulated lock ${name}`);
+      if (!options.newIeee && !departed.has(name)) throw new Error(`${name} is still on the network: reset it (leave) first`);
+      let cancel = () => {};
+      const joined = (async () => {
+        const device = options.newIeee ? await makeLock(options.newIeee, options.newIeee, original.modelId, original.manufacturerName) : original;
+        return new Promise<{ ieee: string; name: string }>((resolve, reject) => {
+          const entry = { device, outcome: options.interview ?? 'successful', done: resolve } as const;
+          pairing.add(entry);
+          cancel = () => {
+            pairing.delete(entry);
+            reject(new Error(`${device.name} stopped trying to join`));
+          };
+          admitPairing();
+        });
+      })();
+      joined.catch(() => {});
+      return { joined, cancel: () => cancel() };
+    },
+    get joiningOpen() {
+      return joinEnd !== null;
+    },
+    permitJoinRequests,
     publishRaw: (subtopic, payload) => bridge.publishAsync(`${baseTopic}/${subtopic}`, payload).then(() => undefined),
     async restartBroker(downMs) {
       await bridge.endAsync(true);
@@ -297,6 +450,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string } = {}): P
       await connectBridge();
     },
     async close() {
+      clearTimeout(joinTimer);
       await bridge.endAsync(true);
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));

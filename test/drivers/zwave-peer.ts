@@ -9,14 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BatteryCCGet, BatteryCCReport, DeviceResetLocallyCCNotification, NotificationCCGet, NotificationCCReport, UserIDStatus } from '@zwave-js/cc';
+import { BatteryCCGet, BatteryCCReport, DeviceResetLocallyCCNotification, ECDHProfiles, KEXSchemes, NotificationCCGet, NotificationCCReport, Security2CC, Security2CCKEXSet, Security2CCPublicKeyReport, UserIDStatus } from '@zwave-js/cc';
 import { UserCodeCCExtendedUserCodeSet, UserCodeCCGet, UserCodeCCSet } from '@zwave-js/cc/UserCodeCC';
-import { CommandClasses } from '@zwave-js/core';
+import { CommandClasses, SecurityClass, dskToString, generateECDHKeyPair } from '@zwave-js/core';
 import { Bytes } from '@zwave-js/shared';
 import { FunctionType, Message, MessageType } from '@zwave-js/serial';
-import { RemoveFailedNodeRequest, RemoveFailedNodeStartFlags, RemoveFailedNodeStatus } from '@zwave-js/serial/serialapi';
+import { AddNodeToNetworkRequest, AddNodeType, RemoveFailedNodeRequest, RemoveFailedNodeStartFlags, RemoveFailedNodeStatus } from '@zwave-js/serial/serialapi';
 import { ZwavejsServer } from '@zwave-js/server';
-import { MockController, MockNode, createMockZWaveRequestFrame, getDefaultSupportedFunctionTypes, type MockControllerBehavior, type MockNodeBehavior } from '@zwave-js/testing';
+import { MockController, MockNode, createMockZWaveRequestFrame, getDefaultSupportedFunctionTypes, type MockControllerBehavior, type MockNodeBehavior, type MockNodeOptions } from '@zwave-js/testing';
 import type { Driver } from 'zwave-js';
 import { createAndStartDriverWithMockPort, createDefaultMockControllerBehaviors, createDefaultMockNodeBehaviors } from 'zwave-js/Testing';
 
@@ -65,6 +65,86 @@ const removeFailedNodeBehavior: MockControllerBehavior = {
     return true;
   },
 };
+
+/**
+ * zwave-js stops inclusion twice once a node is in (the second Stop without a callback). The mock
+ * stick takes a Stop while idle for the start of a new inclusion and would then refuse the next real
+ * one: a real stick ignores it, so this behaviour does too.
+ */
+const ignoreStopWhileIdleBehavior: MockControllerBehavior = {
+  onHostMessage(controller, msg) {
+    if (!(msg instanceof AddNodeToNetworkRequest) || msg.addNodeType !== AddNodeType.Stop) return Promise.resolve(undefined);
+    // MockControllerStateKeys.InclusionState / MockControllerInclusionState.Idle (zwave-js lib/controller/MockControllerState).
+    const state = controller.state.get('inclusionState') ?? 0;
+    return Promise.resolve(state === 0 ? true : undefined);
+  },
+};
+
+/** The network keys, shared by zwave-js and the mock stick so secure nodes can be bootstrapped (fixed: test keys only). */
+const SECURITY_KEYS = {
+  S0_Legacy: Bytes.from('0102030405060708090a0b0c0d0e0f10', 'hex'),
+  S2_Unauthenticated: Bytes.from('11111111111111111111111111111111', 'hex'),
+  S2_Authenticated: Bytes.from('22222222222222222222222222222222', 'hex'),
+  S2_AccessControl: Bytes.from('33333333333333333333333333333333', 'hex'),
+};
+
+/** Security a lock joins with after its reset: S2 Access Control (a lock's class), S0, or none. */
+export type ZwaveJoinSecurity = 's2' | 's0' | 'none';
+
+/** The mock door lock's capabilities: a Yale YRD216 with User Code (or User Credential), Door Lock, Notification, Battery. */
+function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity }): NonNullable<MockNodeOptions['capabilities']> {
+  const secure = opts.security === 's2' || opts.security === 's0';
+  return {
+    ...YALE,
+    firmwareVersion: '4.12',
+    ...(opts.security === 's2' ? { securityClasses: new Set([SecurityClass.S2_AccessControl]) } : opts.security === 's0' ? { securityClasses: new Set([SecurityClass.S0_Legacy]) } : {}),
+    commandClasses: [
+      CommandClasses['Manufacturer Specific'],
+      CommandClasses.Version,
+      ...(opts.security === 's2' ? [CommandClasses['Security 2']] : opts.security === 's0' ? [CommandClasses.Security] : []),
+      opts.userCredential
+        ? { ccId: CommandClasses['User Credential'], version: 1, secure }
+        : { ccId: CommandClasses['User Code'], version: 2, secure, numUsers: opts.slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
+      { ccId: CommandClasses['Door Lock'], version: 4, secure },
+      { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
+      { ccId: CommandClasses.Battery, version: 1 },
+      CommandClasses['Device Reset Locally'],
+    ],
+  };
+}
+
+/**
+ * A joining node sends its KEX Set echo once the controller's public key is in, and sends it again
+ * while the controller does not go on (S2: the controller can read it only once the PIN is entered).
+ * The mock node sends it once, right away. Two gaps follow, both closed here: the echo could arrive
+ * before the PIN (zwave-js then ignores it), and after a failed bootstrap (wrong PIN) zwave-js still
+ * has a waiter for "a KEX Set" from that attempt, which takes the next node's echo. So this holds the
+ * node's answer until zwave-js has derived the temporary key from the PIN entered (at most 10 s), and
+ * sends the echo again every second while the node is still in its handshake (at most 5 times).
+ */
+function kexEchoBehavior(driver: Driver): MockNodeBehavior {
+  return {
+    async handleCC(controller, self, cc) {
+      if (!(cc instanceof Security2CCPublicKeyReport) || !cc.includingNode) return undefined;
+      const until = Date.now() + 10_000;
+      while (!driver.securityManager2?.tempKeys.has(self.id) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      let resends = 5;
+      const resend = () => {
+        // The mock's S2 bootstrap state (zwave-js mockCCBehaviors/Security2.ts): stage 1 is the handshake, before KEX Report echo.
+        const state = self.state.get('Security2_bootstrapState') as { stage?: number } | undefined;
+        if (state?.stage !== 1 || resends-- <= 0 || !self.securityManagers.securityManager2) return;
+        const echo = new Security2CCKEXSet({ nodeId: controller.ownNodeId, echo: true, selectedKEXScheme: KEXSchemes.KEXScheme1, selectedECDHProfile: ECDHProfiles.Curve25519, permitCSA: false, grantedKeys: [...self.capabilities.securityClasses] });
+        void self
+          .sendToController(createMockZWaveRequestFrame(Security2CC.encapsulate(echo, self.id, self.securityManagers), { ackRequested: true }))
+          .catch(() => {})
+          .then(() => setTimeout(resend, 1_000).unref());
+      };
+      setTimeout(resend, 1_000).unref();
+      // The default S2 behaviour sends the first echo.
+      return undefined;
+    },
+  };
+}
 
 /** A fault armed for the next command(s) to the lock. */
 export type ZwaveFault = 'timeout' | 'lost_ack' | 'offline';
@@ -118,12 +198,26 @@ export interface ZwavePeer {
   setBattery(level: number): void;
   /** Someone at the keypad programs a code: the lock stores it and reports "New user code added". */
   setPinAtKeypad(slot: number, code: string): Promise<void>;
-  /** Sends a notification report from the lock. */
+  /** Sends a notification report from the lock (as last included). */
   notify(type: number, event: number, parameters?: number[]): Promise<void>;
   /** Arms a fault for the next command(s). */
   injectFault(kind: ZwaveFault): void;
-  /** Someone holds the reset button: the lock forgets its network, sends Device Reset Locally and stops answering. */
+  /** Someone holds the reset button: the lock (as last included) forgets its network, sends Device Reset Locally and stops answering. */
   resetLocally(): Promise<void>;
+  /**
+   * The reset lock is put in inclusion mode (per its manual): the next inclusion adds it as a new node
+   * (`nodeId`, default 3), factory-fresh, joining with `security` (default S2). Resolves with what its
+   * label shows: the DSK and its first five digits, the PIN typed for S2.
+   */
+  awaitInclusion(opts?: { nodeId?: number; security?: ZwaveJoinSecurity }): Promise<{ pin: string; dsk: string }>;
+  /** The lock leaves inclusion mode without having joined. */
+  leaveInclusionMode(): void;
+  /** The mock node the last inclusion added (the lock's new incarnation), once it joined. */
+  readonly included: MockNode | null;
+  /** The mock stick is in its "adding a node" state (an inclusion is running). */
+  isIncluding(): boolean;
+  /** The node ids the mock stick has in its network (the controller's own excluded). */
+  networkNodeIds(): number[];
   close(): Promise<void>;
 }
 
@@ -135,6 +229,7 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
   const { driver, continueStartup, mockPort, serial } = await createAndStartDriverWithMockPort({
     logConfig: process.env.ZWAVE_LOG ? { enabled: true, level: 'debug', forceConsole: true } : { enabled: false },
     storage: { cacheDir, lockDir: path.join(cacheDir, 'locks') },
+    securityKeys: SECURITY_KEYS,
     testingHooks: { skipFirmwareIdentification: true },
     // A mock node answers at once or never: short report waits and one send attempt keep faults quick.
     timeouts: { report: 500 },
@@ -145,29 +240,14 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
     serial,
     ownNodeId: 1,
     homeId: 0x7e57_1e55,
+    securityKeys: SECURITY_KEYS,
     // The default mock stick lacks RemoveFailedNode, which zwave-js needs to drop a locally reset node.
     capabilities: { supportedFunctionTypes: [...getDefaultSupportedFunctionTypes(), FunctionType.RemoveFailedNode] },
   });
   controller.defineBehavior(...createDefaultMockControllerBehaviors(), removeFailedNodeBehavior);
-  const lock = await MockNode.create({
-    id: ZWAVE_LOCK_NODE_ID,
-    controller,
-    capabilities: {
-      ...YALE,
-      firmwareVersion: '4.12',
-      commandClasses: [
-        CommandClasses['Manufacturer Specific'],
-        CommandClasses.Version,
-        opts.userCredential
-          ? { ccId: CommandClasses['User Credential'], version: 1 }
-          : { ccId: CommandClasses['User Code'], version: 2, numUsers: slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
-        { ccId: CommandClasses['Door Lock'], version: 4 },
-        { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
-        { ccId: CommandClasses.Battery, version: 1 },
-        CommandClasses['Device Reset Locally'],
-      ],
-    },
-  });
+  // A later call is asked first (defineBehavior puts its batch in front), so this one sees Stop before the default.
+  controller.defineBehavior(ignoreStopWhileIdleBehavior);
+  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential }) });
   const faults = { fault: null as ZwaveFault | null, setSeen: false };
   lock.defineBehavior(...createDefaultMockNodeBehaviors());
   // Defined later, so they take precedence over the defaults.
@@ -182,8 +262,17 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
   const server = new ZwavejsServer(driver, { host: '127.0.0.1', port, logger: silent, enableDNSServiceDiscovery: false });
   await server.start(false);
 
-  const sendCC = (cc: NotificationCCReport | DeviceResetLocallyCCNotification) =>
-    lock.sendToController(createMockZWaveRequestFrame(cc, { ackRequested: true }));
+  let included: MockNode | null = null;
+  // The lock as it is now: its latest inclusion after a reset, else the node it started as.
+  const current = () => included ?? lock;
+  // A node included with S2 sends its reports encrypted (zwave-js drops plain ones from it).
+  const sendCC = (cc: NotificationCCReport | DeviceResetLocallyCCNotification) => {
+    const node = current();
+    // Whether its S2 bootstrap succeeded (a wrong PIN leaves it included in the clear), as the lock would know.
+    const granted = driver.controller.nodes.get(node.id)?.getHighestSecurityClass();
+    const s2 = granted !== undefined && granted >= SecurityClass.S2_Unauthenticated && granted <= SecurityClass.S2_AccessControl;
+    return node.sendToController(createMockZWaveRequestFrame(s2 ? Security2CC.encapsulate(cc, node.id, node.securityManagers) : cc, { ackRequested: true }));
+  };
 
   const notify = async (type: number, event: number, parameters?: number[]) => {
     await sendCC(new NotificationCCReport({ nodeId: controller.ownNodeId, notificationType: type, notificationEvent: event, notificationStatus: 0xff, ...(parameters ? { eventParameters: Bytes.from(parameters) } : {}) }));
@@ -201,13 +290,13 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
     async setPinAtKeypad(slot: number, code: string) {
       if (opts.userCredential) {
         // The mock's User Credential state (zwave-js mockCCBehaviors/UserCredential.ts): user N with PIN slot N, made locally.
-        lock.state.set(`UserCredential_user_${slot}`, { userType: 0, active: true, credentialRule: 1, expiringTimeoutMinutes: 0, nameEncoding: 0, userName: `User-${slot}`, modifierType: 3, modifierNodeId: 0 });
-        lock.state.set(`UserCredential_cred_1_${slot}`, { userId: slot, credentialData: Bytes.from(code, 'ascii'), modifierType: 3, modifierNodeId: 0 });
+        current().state.set(`UserCredential_user_${slot}`, { userType: 0, active: true, credentialRule: 1, expiringTimeoutMinutes: 0, nameEncoding: 0, userName: `User-${slot}`, modifierType: 3, modifierNodeId: 0 });
+        current().state.set(`UserCredential_cred_1_${slot}`, { userId: slot, credentialData: Bytes.from(code, 'ascii'), modifierType: 3, modifierNodeId: 0 });
         await notify(ACCESS_CONTROL.type, ACCESS_CONTROL.codeAdded, [slot]);
         return;
       }
-      lock.state.set(`UserCode_userIdStatus_${slot}`, UserIDStatus.Enabled);
-      lock.state.set(`UserCode_userCode_${slot}`, code);
+      current().state.set(`UserCode_userIdStatus_${slot}`, UserIDStatus.Enabled);
+      current().state.set(`UserCode_userCode_${slot}`, code);
       await notify(ACCESS_CONTROL.type, ACCESS_CONTROL.codeAdded, [slot]);
     },
     notify,
@@ -225,9 +314,35 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
       faults.setSeen = false;
     },
     async resetLocally() {
+      const node = current();
       await sendCC(new DeviceResetLocallyCCNotification({ nodeId: controller.ownNodeId }));
-      lock.autoAckControllerFrames = false;
+      node.autoAckControllerFrames = false;
     },
+    async awaitInclusion(o = {}) {
+      const security = o.security ?? 's2';
+      // The key pair is made now, as a real lock's is at the factory, so its label (DSK, PIN) is known before it joins.
+      const keyPair = await generateECDHKeyPair();
+      controller.nodePendingInclusion = {
+        id: o.nodeId ?? ZWAVE_LOCK_NODE_ID + 1,
+        capabilities: lockCapabilities({ slots, userCredential: opts.userCredential, security }),
+        setup(node) {
+          node.ecdhKeyPair = keyPair;
+          node.defineBehavior(kexEchoBehavior(driver), notificationGetBehavior, batteryBehavior(() => battery));
+          included = node;
+        },
+      };
+      // zwave-js reads the DSK from the first 16 bytes of the public key the node sends.
+      const dsk = dskToString(keyPair.publicKey.slice(0, 16));
+      return { dsk, pin: dsk.slice(0, 5) };
+    },
+    leaveInclusionMode() {
+      controller.nodePendingInclusion = undefined;
+    },
+    get included() {
+      return included;
+    },
+    isIncluding: () => controller.state.get('inclusionState') === 1,
+    networkNodeIds: () => [...controller.nodes.keys()].filter((id) => id !== controller.ownNodeId).sort((a, b) => a - b),
     async close() {
       await peer.server.destroy();
       await driver.destroy();

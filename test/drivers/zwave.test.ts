@@ -158,14 +158,18 @@ describe('zwave driver', () => {
     assert.equal((await d.status(lockId)).online, true);
   });
 
-  it('a lock reset at the device (Device Reset Locally) is reported as reset_detected and is gone', async () => {
+  it('a lock reset at the device (Device Reset Locally) is reported as reset_detected, gone from the network and in setup mode', async () => {
     const reset = nextEvent(d, (e) => e.type === 'reset_detected', 8_000);
     const started = Date.now();
     await p.resetLocally();
     const e = await reset;
     assert.equal(e.externalId, lockId);
     assert.ok(Date.now() - started < 5_000, 'detected within seconds');
-    await rejectsWith(d.status(lockId), 'driver.unknown_device');
+    // Gone from the network, but not unknown: it is factory-fresh and waits to be included again.
+    const s = await d.status(lockId);
+    assert.equal(s.online, false);
+    assert.equal(s.setupMode, true);
+    await rejectsWith(d.readCredentials(lockId), 'driver.unknown_device');
     assert.deepEqual(await d.discover(), []);
   });
 });

@@ -7,7 +7,6 @@
  * screenshots go to test-output/e2e. Every wait is bounded (20 s) and says what it waited for.
  */
 import { startFakeSeam } from '../drivers/seam-peer.js';
-import type { PhysicalActions } from '../../src/drivers/simulator/fleet-actions.js';
 import type { ResetGating } from '../../src/drivers/simulator/lock-spec.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -29,8 +28,6 @@ const WAIT = 20_000;
 /** What this test reads of the in-process simulator (kept structural: the simulator is the driver's business). */
 interface SimFleetView {
   log: { externalId: string; op: string; slot?: number; source?: string }[];
-  physical: Pick<PhysicalActions, 'reset' | 'setOnDoor'>;
-  outOfBand: { pairController(externalId: string, label: string, kind: 'phone'): { id: string } };
   get(externalId: string): { pins: { slot: number; code: string | null }[]; gating: ResetGating; controllers: { id: string; label: string }[] } | undefined;
 }
 
@@ -316,18 +313,21 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
   });
 
   it('asks the lock for its controllers and removes a phone paired at the lock, never lockwarden itself', async () => {
-    // Someone pairs a phone at the lock since lockwarden last read it: only the lock knows.
-    const phone = fleet()!.outOfBand.pairController(externalId, 'Old tenant phone', 'phone');
+    // Someone pairs a phone at the lock (on its panel, with the vendor app) since lockwarden last read it: only the lock knows.
+    const sim = page.getByTestId('simulated-lock-card');
+    await sim.getByTestId('sim-phone-name').fill('Old tenant phone');
+    await sim.getByTestId('sim-pair-phone').click();
+    await expectText(sim.getByTestId('sim-outcome'), /paired "Old tenant phone"/, 'the phone paired at the lock');
     const card = page.getByTestId('controllers');
     await card.getByRole('button', { name: 'Ask the lock' }).click();
     await expectText(card, /as it answered at/, 'the live list of controllers');
-    const row = page.getByTestId(`controller-${phone.id}`);
+    const row = card.locator('[data-testid^="controller-"]').filter({ hasText: 'Old tenant phone' });
     await expectText(row, /Old tenant phone/, 'the phone paired at the lock');
     await expectText(page.getByTestId('controller-lockwarden'), /this lockwarden/, "lockwarden's own pairing, not removable");
     assert.equal(await page.getByTestId('controller-lockwarden').getByRole('button', { name: 'Remove' }).count(), 0);
     await row.getByRole('button', { name: 'Remove' }).click();
     await page.getByRole('dialog', { name: 'Unpair Old tenant phone?' }).getByRole('button', { name: 'Remove controller' }).click();
-    await eventually('the phone unpaired on the simulated lock', () => !fleet()?.get(externalId)?.controllers.some((c) => c.id === phone.id));
+    await eventually('the phone unpaired on the simulated lock', () => !fleet()?.get(externalId)?.controllers.some((c) => c.label === 'Old tenant phone'));
     try {
       await row.waitFor({ state: 'detached', timeout: WAIT });
     } catch {
@@ -369,11 +369,16 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(page.getByTestId('slot-table'), /Cleaner Bo/, 'the bulk-added PIN on the lock page');
   });
   it('a factory reset at the door shows as an alert on the lock page, acknowledged with a note', async () => {
-    const f = fleet()!;
-    const state = f.get(externalId)!;
-    if (state.gating.needsLockOffDoor) f.physical.setOnDoor(externalId, false);
-    const reset = f.physical.reset(externalId, { holdSeconds: state.gating.holdSeconds, ...(state.gating.buttonSequence ? { sequence: state.gating.buttonSequence } : {}) });
-    assert.deepEqual(reset, { ok: true });
+    // The technician's hands on the lock: the DB-100's reset button held for its 12 s, on the lock page's panel.
+    await page.goto(`${server.url}/locks/${lockId}`);
+    const button = page.getByTestId('simulated-lock-card').getByTestId('sim-reset-button');
+    await button.scrollIntoViewIfNeeded();
+    const box = (await button.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await new Promise((r) => setTimeout(r, 12_600));
+    await page.mouse.up();
+    await eventually('the panel shows setup mode', async () => (await page.getByTestId('sim-indicator').getAttribute('data-state')) === 'setup_mode');
     await page.goto(`${server.url}/locks/${lockId}`);
     const alerts = page.getByTestId('lock-alerts');
     await expectText(alerts, /The lock reported a factory reset/, 'the reset alert on the lock page');

@@ -10,7 +10,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { Actor, Role } from '../../src/domain/identity.js';
 import { createApp } from '../../src/server/app.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
-import { testServices, type TestEnv } from './db.js';
+import { testServices, type TestEnv, type TestServicesOptions } from './db.js';
 
 export const BOOTSTRAP: Actor = { kind: 'system', name: 'bootstrap' };
 export const OWNER_EMAIL = 'owner@example.test';
@@ -33,11 +33,13 @@ export interface TestAppOptions {
   owner?: boolean;
   /** Runs on the app before it is ready, e.g. to add a route. */
   configure?: (app: FastifyInstance) => void;
+  /** Passed to `testServices` (e.g. a simulator fleet on the test's clock). */
+  services?: TestServicesOptions;
 }
 
 /** A logger-less app over a fresh database, with the owner account `OWNER_EMAIL` / `OWNER_PASSWORD`. */
 export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
-  const env = await testServices();
+  const env = await testServices('pglite', opts.services);
   // Closing twice is harmless, so a test may close the database under the app on purpose.
   const database = env.database;
   const closeDb = () => database.close();

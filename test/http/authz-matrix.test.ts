@@ -145,6 +145,12 @@ describe('authorization matrix: every route × role × scope relation × grant s
     if (!attachments.has(c.relation)) attachments.set(c.relation, await make());
     return attachments.get(c.relation)!;
   }
+  /** A practice run of the relation's entry, started by the local CLI (so it is nobody's in the matrix). */
+  const practiceRuns = new Map<Relation, string>();
+  async function practiceRunAt(c: Cell): Promise<string> {
+    if (!practiceRuns.has(c.relation)) practiceRuns.set(c.relation, (await svc().practice.start(SYSTEM, await entryFor(c, false))).id);
+    return practiceRuns.get(c.relation)!;
+  }
   const locationAt = (rel: Relation) => place[rel].doorParent;
   /** The unit at (or, for the building, a unit below) the relation's place. */
   const unitAt = (rel: Relation) => (rel === 'parent building' ? place['sibling unit'].doorParent : place[rel].doorParent);
@@ -292,6 +298,23 @@ describe('authorization matrix: every route × role × scope relation × grant s
       passed: [400],
       build: async (c, a) => ({ method: 'POST', url: `/api/simulator/locks/${await lockFor(c, a)}/drift`, payload: { slot: 30, code: '4455' } }),
     },
+    // The virtual front panel: the fresh lock has no device, 400 past authorization.
+    { op: 'GET /api/simulator/locks/{id}/panel', kind: 'place', actions: ['lock.read', 'reset.perform'], passed: [400], build: async (c, a) => ({ method: 'GET', url: `/api/simulator/locks/${await lockFor(c, a)}/panel` }) },
+    {
+      op: 'POST /api/simulator/locks/{id}/panel',
+      kind: 'place',
+      actions: ['lock.read', 'reset.perform'],
+      passed: [400],
+      build: async (c, a) => ({ method: 'POST', url: `/api/simulator/locks/${await lockFor(c, a)}/panel`, payload: { type: 'press_reset' } }),
+    },
+    // Practice runs: starting one takes reset rights where the entry applies; a run is its starter's alone
+    // (someone else's does not exist for you: the matrix's runs are the local CLI's, so every cell is 404).
+    { op: 'POST /api/handbook/entries/{id}/practice-runs', kind: 'place', actions: ['handbook.read', 'reset.perform'], build: async (c, a) => ({ method: 'POST', url: `/api/handbook/entries/${await entryFor(c, a)}/practice-runs` }) },
+    { op: 'GET /api/handbook/entries/{id}/practice-runs', kind: 'place', actions: ['handbook.read'], build: async (c, a) => ({ method: 'GET', url: `/api/handbook/entries/${await entryFor(c, a)}/practice-runs` }) },
+    { op: 'GET /api/practice-runs/{id}', kind: 'place', expect: () => false, refused: 404, build: async (c) => ({ method: 'GET', url: `/api/practice-runs/${await practiceRunAt(c)}` }) },
+    { op: 'GET /api/practice-runs/{id}/panel', kind: 'place', expect: () => false, refused: 404, build: async (c) => ({ method: 'GET', url: `/api/practice-runs/${await practiceRunAt(c)}/panel` }) },
+    { op: 'POST /api/practice-runs/{id}/panel', kind: 'place', expect: () => false, refused: 404, build: async (c) => ({ method: 'POST', url: `/api/practice-runs/${await practiceRunAt(c)}/panel`, payload: { type: 'clear_keys' } }) },
+    { op: 'POST /api/practice-runs/{id}/finish', kind: 'place', expect: () => false, refused: 404, build: async (c) => ({ method: 'POST', url: `/api/practice-runs/${await practiceRunAt(c)}/finish` }) },
     // Credentials.
     {
       op: 'PATCH /api/credentials/{id}',
@@ -425,6 +448,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
       }),
     },
     // An open case has no close-out record yet: 409 past authorization.
+    { op: 'GET /api/reset-cases/{id}/enrollment', kind: 'place', actions: ['reset.perform'], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/enrollment` }) },
     { op: 'GET /api/reset-cases/{id}/record', kind: 'place', actions: ['reset.read'], passed: [409], build: async (c, a) => ({ method: 'GET', url: `/api/reset-cases/${await caseFor(c, a)}/record` }) },
     // Occupancy of units (stays, the calendar feed) is credential work at the unit; the outbox is the organisation's.
     { op: 'GET /api/units/{id}/occupancy', kind: 'place', actions: ['credential.read'], build: async (c) => ({ method: 'GET', url: `/api/units/${unitAt(c.relation)}/occupancy` }) },

@@ -4,6 +4,7 @@
  * clear errors for steps out of order and bad input, and no PIN code in any answer.
  */
 import assert from 'node:assert/strict';
+import { simSetupCode } from '../../src/drivers/simulator/lock-spec.js';
 import { randomUUID } from 'node:crypto';
 import { verify, createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -67,12 +68,22 @@ describe('reset cases over HTTP', () => {
     v = await step(owner, id, { type: 'complete_preflight' });
     v = await step(owner, id, { type: 'take_snapshot' });
     assert.equal(v.lockedOut.length, 1);
-    for (let i = 1; i <= v.procedure!.length; i++) v = await step(tech, id, { type: 'procedure_step', step: i });
+    for (let i = 1; i <= v.procedure!.length; i++) {
+      const s = v.procedure![i - 1]!;
+      if (s.kind === 'hold' && s.seconds) {
+        v = await step(tech, id, { type: 'start_hold', step: i });
+        env.clock.advance(s.seconds * 1000);
+      }
+      v = await step(tech, id, { type: 'procedure_step', step: i });
+    }
     assert.equal(env.fleet.physical.reset(ext, { holdSeconds: 12 }).ok, true);
     v = await step(tech, id, { type: 'confirm_reset' });
-    env.fleet.outOfBand.enrollAdmin(ext, 'owner phone');
-    env.fleet.outOfBand.pairLockwarden(ext);
-    v = await step(tech, id, { type: 'run_checks', lockId: lock.id });
+    // The enrollment's form: what to type, from the driver.
+    const enrollment = (await injectAs(env.app, asSession(tech), { method: 'GET', url: `/api/reset-cases/${id}/enrollment` })).json<{ method: { code: string } | null }>();
+    assert.equal(enrollment.method?.code, 'pairing_code');
+    expectError(await post(tech, `/api/reset-cases/${id}/steps`, { idempotencyKey: randomUUID(), command: { type: 'reenroll', lockId: lock.id, code: '1111-111-1111' } }), 400, 'device.invalid_code');
+    v = await step(tech, id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext) });
+    assert.equal(v.case.verification.admin_enrollment_accepted?.passed, true);
     // A photo as evidence: uploaded to the case (GPS stripped), then named by id in the check.
     const upload = (body: Buffer, name: string) =>
       injectAs(env.app, asSession(tech), { method: 'POST', url: `/api/reset-cases/${id}/photos?caption=latch`, payload: body, headers: { 'content-type': 'image/jpeg', 'x-filename': name } });

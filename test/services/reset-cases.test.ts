@@ -20,6 +20,7 @@ import { ResetCaseService, type ResetCommand, type ResetCaseView } from '../../s
 import { auditLog, credentials, resetCaseSteps, resetCases, resetSnapshots } from '../../src/store/schema.js';
 import { roleActor } from '../helpers/actors.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
+import { simSetupCode } from '../../src/drivers/simulator/lock-spec.js';
 import { until } from '../helpers/wait.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
@@ -39,8 +40,8 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const models = await env.services.models.list(SYSTEM);
     const place = (await env.services.locks.list(SYSTEM, { limit: 1 })).items[0]!.locationId;
     let n = 0;
-    for (const modelNumber of ['DB-100', 'DB-220W', 'KP-80C', 'CB-2 Pro', 'FP-300']) {
-      for (const use of modelNumber === 'CB-2 Pro' ? ['a', 'b', 'c'] : ['a', 'b']) {
+    for (const modelNumber of ['DB-100', 'DB-220W', 'KP-80C', 'CB-2 Pro', 'FP-300', 'SC-10']) {
+      for (const use of modelNumber === 'CB-2 Pro' ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b']) {
         const model = models.find((m) => m.modelNumber === modelNumber)!;
         locks[`${modelNumber}/${use}`] = await env.services.locks.create(SYSTEM, {
           name: `${modelNumber} reset test ${use}`,
@@ -85,15 +86,29 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     return step(v.case.id, { type: 'complete_preflight' });
   }
 
+  /** Ticks every procedure step; a timed hold is started, refused while it runs, and ticked once the server's clock has passed it. */
   async function tickProcedure(v: ResetCaseView): Promise<ResetCaseView> {
-    for (let i = 1; i <= v.case.profile.procedureSteps; i++) v = await step(v.case.id, { type: 'procedure_step', step: i }, TECH);
+    for (let i = 1; i <= v.case.profile.procedureSteps; i++) {
+      const s = v.procedure?.[i - 1];
+      if (s?.kind === 'hold' && s.seconds) {
+        await refuses(step(v.case.id, { type: 'procedure_step', step: i }, TECH), 'reset.incomplete', /start its timer/);
+        v = await step(v.case.id, { type: 'start_hold', step: i }, TECH);
+        env.clock.advance((s.seconds - 1) * 1000);
+        await refuses(step(v.case.id, { type: 'procedure_step', step: i }, TECH), 'reset.incomplete', /1 s of the/);
+        env.clock.advance(1000);
+      }
+      v = await step(v.case.id, { type: 'procedure_step', step: i }, TECH);
+    }
     return v;
   }
 
+  /** The new owner enrolls with the vendor app, then lockwarden enrolls the lock again with the code on its label; the checks run with it. */
   async function enrollAndCheck(v: ResetCaseView, lock: Lock): Promise<ResetCaseView> {
     env.fleet.outOfBand.enrollAdmin(ext(lock), 'new owner phone');
-    env.fleet.outOfBand.pairLockwarden(ext(lock));
-    return step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
+    v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH);
+    assert.equal(v.case.reenrollment?.to, ext(lock));
+    assert.equal(v.lock.externalId, ext(lock));
+    return v;
   }
 
   async function manualChecks(v: ResetCaseView, lock: Lock): Promise<ResetCaseView> {
@@ -158,7 +173,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     // Before a new admin enrolls, the lock refuses lockwarden: the check says so.
     v = await step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
     assert.equal(v.case.verification.admin_enrollment_accepted?.passed, false);
-    assert.match(v.case.verification.admin_enrollment_accepted.note, /enroll the new admin/);
+    assert.match(v.case.verification.admin_enrollment_accepted.note, /enroll the lock again/);
     v = await enrollAndCheck(v, lock);
     for (const check of ['admin_enrollment_accepted', 'prior_pins_gone', 'prior_controllers_refused'] as const) assert.equal(v.case.verification[check]?.passed, true, check);
     assert.equal(env.fleet.get(ext(lock)).controllers.some((c) => c.id === rogue.id), false);
@@ -228,8 +243,10 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     assert.deepEqual(env.fleet.get(ext(lock)).pins, []);
     v = await manualChecks(v, lock);
     await refuses(step(v.case.id, { type: 'complete_verification' }, TECH), 'reset.incomplete', /cloud unbound/);
-    env.fleet.outOfBand.removeCloudBinding(ext(lock));
-    v = await step(v.case.id, { type: 'run_checks', lockId: lock.id }, TECH);
+    // The fix is offered where the check failed: the manager removes the binding through the driver, and the lock is read again.
+    await refuses(step(v.case.id, { type: 'unbind_cloud' }, TECH), 'auth.forbidden');
+    v = await step(v.case.id, { type: 'unbind_cloud' });
+    assert.equal(env.fleet.get(ext(lock)).cloudBound, false);
     assert.equal(v.case.verification.cloud_unbound?.passed, true);
     v = await step(v.case.id, { type: 'complete_verification' }, TECH);
     assert.equal(v.lockedOut.length, 2);
@@ -240,6 +257,75 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const porter = env.fleet.get(ext(lock)).pins.find((p) => p.slot === 9);
     assert.match(porter?.code ?? '', /^\d{6}$/);
     assert.deepEqual(await env.services.credentials.reveal(SYSTEM, unknown, { reason: 'tell the porter' }), { code: porter!.code });
+  });
+
+  it('remote reset of a local-only lock: the cloud is unbound through the driver, re-enrollment refuses a wrong code, an early try, a device bound elsewhere and a second time, changing nothing', async () => {
+    const lock = locks['CB-2 Pro/d']!;
+    const other = locks['DB-100/b']!;
+    let v = await throughPreflight(lock, 'ownership_transfer');
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    assert.equal(v.case.state, 'account_unbind');
+    const view = await svc().enrollment(TECH, v.case.id);
+    assert.equal(view.method?.code, 'pairing_code');
+    assert.equal(view.cloudUnbind, true);
+    v = await step(v.case.id, { type: 'unbind_cloud' });
+    assert.equal(v.case.state, 'physical_reset');
+    assert.match(v.case.accountUnbind?.note ?? '', /through lockwarden/);
+    assert.equal(env.fleet.get(ext(lock)).cloudBound, false);
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH), 'reset.wrong_state');
+    v = await step(v.case.id, { type: 'remote_reset' }, TECH);
+    assert.equal(v.case.verification.setup_mode?.passed, true);
+
+    const people = (x: ResetCaseView) => x.steps.filter((s) => s.command !== 'device_observed').length;
+    const unchanged = async (what: string) => {
+      const now = await svc().get(TECH, v.case.id);
+      assert.equal(people(now), people(v), `${what}: no step recorded`);
+      assert.equal(now.case.reenrollment, null, `${what}: not enrolled`);
+      assert.equal(now.lock.externalId, ext(lock), `${what}: the binding is unchanged`);
+    };
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id }, TECH), 'reset.invalid', /pairing code/);
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: '0000-000-0000' }, TECH), 'device.invalid_code', /label/);
+    await unchanged('a wrong code');
+    // Another lock, reset and waiting in setup mode, answers its own code: it is bound elsewhere (and of another model).
+    assert.deepEqual(env.fleet.physical.reset(ext(other), { holdSeconds: 12 }), { ok: true });
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(other)) }, TECH), 'reset.device_mismatch', /manufacturer "Demo Hardware Co"/);
+    await unchanged('a lock of another model');
+    const twin = locks['CB-2 Pro/e']!;
+    assert.deepEqual(env.fleet.physical.reset(ext(twin), { holdSeconds: 0 }), { ok: true });
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(twin)) }, TECH), 'reset.device_bound_elsewhere', /CB-2 Pro reset test e/);
+    await unchanged('a device bound to another lock');
+    // The lock enrolls but its acknowledgement is lost: the person is told it may have gone through, and trying again takes it as it is.
+    env.fleet.injectFault(ext(lock), 'lost_ack');
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH), 'device.timeout', /may have enrolled all the same: try again/);
+    await unchanged('an enrollment not acknowledged');
+    v = await step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH);
+    assert.equal(v.case.reenrollment?.method, 'setup_code');
+    assert.equal(v.case.verification.admin_enrollment_accepted?.passed, true);
+    assert.match(v.case.verification.admin_enrollment_accepted.note, /lockwarden enrolled the lock again/);
+    assert.equal(v.case.verification.cloud_unbound?.passed, true);
+    await refuses(step(v.case.id, { type: 'reenroll', lockId: lock.id, code: simSetupCode(ext(lock)) }, TECH), 'reset.already_reenrolled');
+    const rebinds = await env.database.db.select().from(auditLog).where(eq(auditLog.targetId, lock.id));
+    assert.ok(rebinds.some((a) => a.action === 'lock.rebind'), 'the binding is audited');
+    v = await manualChecks(v, lock);
+    v = await step(v.case.id, { type: 'complete_verification' }, TECH);
+    v = await step(v.case.id, { type: 'complete_rebuild' }, TECH);
+    v = await step(v.case.id, { type: 'close', note: 'handed over' });
+    assert.equal(v.case.state, 'closed');
+  });
+
+  it('a blocked reset that is not replaced after all ends with a reason: the case is cancelled and the lock needs attention', async () => {
+    const lock = locks['SC-10/a']!;
+    let v = await throughPreflight(lock, 'firmware_inconsistent');
+    v = await step(v.case.id, { type: 'take_snapshot' });
+    assert.equal(v.lock.serviceState, 'reset_in_progress');
+    await refuses(step(v.case.id, { type: 'cancel', note: 'x' }), 'reset.wrong_state');
+    v = await step(v.case.id, { type: 'report_blocked', reason: 'damaged', note: 'the housing is cracked' }, TECH);
+    assert.equal(v.case.state, 'replace_device');
+    assert.ok(v.next.includes('cancel'), 'cancelling is offered');
+    await refuses(step(v.case.id, { type: 'cancel', note: '' }), 'validation.failed');
+    v = await step(v.case.id, { type: 'cancel', note: 'the owner will replace the whole door next month' });
+    assert.equal(v.case.state, 'cancelled');
+    assert.equal(v.lock.serviceState, 'needs_attention');
   });
 
   it('split storage with a physical gating failure: a wrong sequence leaves the lock as it was; retry with the right one', async () => {
@@ -283,8 +369,7 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     }
     v = await step(v.case.id, { type: 'report_blocked', reason: 'does_not_enter_setup_mode', note: 'two resets, no setup mode' }, TECH);
     assert.equal(v.case.state, 'replace_device');
-    assert.deepEqual(v.next, ['device_replaced']);
-    await refuses(step(v.case.id, { type: 'cancel', note: 'give up' }), 'reset.wrong_state');
+    assert.deepEqual(v.next, ['device_replaced', 'cancel'], 'replace the device, or end the case with a reason');
     v = await step(v.case.id, { type: 'confirm_device_replaced', note: 'new unit fitted' });
     assert.equal(v.case.state, 'verification');
   });

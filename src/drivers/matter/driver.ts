@@ -6,15 +6,17 @@
  *
  * matter.js retries a peer that lost our fabric forever (`NoSharedTrustRoots`), so every call runs
  * under the driver's own deadline; a deadline missed by a lock that answers as commissionable again
- * with the discriminator it had is a factory reset, reported as `reset_detected`.
+ * with the discriminator it had is a factory reset, reported as `reset_detected`; the driver then
+ * disables that peer (matter.js persists it) and `status` reports it in setup mode until the lock is
+ * commissioned again (`enroll`) under a new node id.
  */
 import { createHash } from 'node:crypto';
-import { ControllerBehavior, Environment, Millis, ServerNode, type ClientNode, type Endpoint } from '@matter/main';
+import { CommissioningClient, ControllerBehavior, Environment, Millis, ServerNode, UnexpectedDataError, causedBy, type ClientNode, type Endpoint } from '@matter/main';
 import { DoorLockClient, OperationalCredentialsClient } from '@matter/main/behaviors';
 import { DoorLock } from '@matter/main/clusters';
 import { MdnsService } from '@matter/main/protocol';
-import { ManualPairingCodeCodec, QrPairingCodeCodec } from '@matter/main/types';
-import { DriverError, WEEKDAYS, type CredentialSchedule, type Weekday, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
+import { ManualPairingCodeCodec, QrPairingCodeCodec, isValidPasscode } from '@matter/main/types';
+import { DriverError, WEEKDAYS, type CredentialSchedule, type Weekday, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 
 /** Plain configuration of lockwarden's Matter controller. */
 export interface MatterDriverConfig {
@@ -98,21 +100,70 @@ export function rootKeyFingerprint(key: Uint8Array): string {
   return (createHash('sha256').update(key).digest('hex').slice(0, 32).match(/../g) ?? []).join(':');
 }
 
-/** Decodes a manual (11/21 digits) or QR (`MT:...`) pairing code; never echoes it. */
-export function parsePairingCode(code: string): { passcode: number; discriminator?: number; shortDiscriminator?: number } {
-  const trimmed = code.trim().replace(/[\s-]/g, '');
-  try {
-    if (trimmed.startsWith('MT:')) {
-      const [qr] = QrPairingCodeCodec.decode(trimmed);
-      if (!qr) throw new Error('empty');
-      return { passcode: qr.passcode, discriminator: qr.discriminator };
+/** What a pairing code carries: the setup passcode and the discriminator (long from a QR payload, short from a manual code). */
+export interface PairingIdentifiers {
+  passcode: number;
+  discriminator?: number;
+  shortDiscriminator?: number;
+}
+
+const invalidCode = (why: string) => new DriverError('driver.invalid_code', `the pairing code is not a valid Matter pairing code: ${why}`);
+const FORBIDDEN_PASSCODE = 'the setup passcode in it is one Matter does not allow (all one digit, or a plain run like one to eight); check the code on the lock';
+
+/**
+ * Decodes a manual pairing code (11 or 21 digits; spaces and dashes are ignored) or a QR payload
+ * (`MT:...`) with matter.js's codecs. A bad code is `driver.invalid_code` saying what is wrong
+ * (length, check digit, version, passcode), never echoing the code.
+ */
+export function parsePairingCode(code: string): PairingIdentifiers {
+  const trimmed = code.trim();
+  if (trimmed === '') throw invalidCode('no code was given; type the 11-digit code from the lock\'s label or app');
+  if (/^mt:/i.test(trimmed)) {
+    // Base38 has no lower-case letters, so an upper-cased payload is the same payload; '-' and '.' belong to it.
+    const payload = trimmed.toUpperCase().replace(/\s+/g, '');
+    if (payload.length <= 3) throw invalidCode('nothing follows MT:; copy the whole text of the QR code');
+    let qr: { passcode: number; discriminator: number } | undefined;
+    try {
+      [qr] = QrPairingCodeCodec.decode(payload);
+    } catch (e) {
+      if (e instanceof Error && /passcode/i.test(e.message)) throw invalidCode(FORBIDDEN_PASSCODE);
+      throw invalidCode('the QR payload after MT: is damaged or cut off; copy it again from the label or the app');
     }
-    if (!/^\d{11}(\d{10})?$/.test(trimmed)) throw new Error('shape');
-    const m = ManualPairingCodeCodec.decode(trimmed);
-    return { passcode: m.passcode, ...(m.shortDiscriminator !== undefined ? { shortDiscriminator: m.shortDiscriminator } : {}) };
-  } catch {
-    throw new DriverError('driver.refused', 'the pairing code is not a valid Matter pairing code (11 or 21 digits with a correct check digit, or an MT: QR payload)');
+    if (!qr) throw invalidCode('the QR payload after MT: holds no device');
+    if (!isValidPasscode(qr.passcode)) throw invalidCode(FORBIDDEN_PASSCODE);
+    return { passcode: qr.passcode, discriminator: qr.discriminator };
   }
+  const digits = trimmed.replace(/[\s-]/g, '');
+  if (!/^\d+$/.test(digits)) throw invalidCode('a manual pairing code has only digits (spaces and dashes are fine), and a QR payload starts with MT:');
+  if (digits.length !== 11 && digits.length !== 21) throw invalidCode(`a manual pairing code has 11 or 21 digits, this one has ${digits.length}`);
+  if (Number(digits[0]) >= 8) throw invalidCode('a manual pairing code cannot start with 8 or 9');
+  try {
+    const m = ManualPairingCodeCodec.decode(digits);
+    return { passcode: m.passcode, shortDiscriminator: m.shortDiscriminator };
+  } catch (e) {
+    if (e instanceof Error && /checksum/i.test(e.message)) throw invalidCode('its last digit (the check digit) does not match the others; a digit is mistyped or two are swapped');
+    if (e instanceof Error && /passcode/i.test(e.message)) throw invalidCode(FORBIDDEN_PASSCODE);
+    throw invalidCode('its digits do not decode');
+  }
+}
+
+/** How a Matter lock joins lockwarden's fabric again after a factory reset, in plain words. */
+export const MATTER_ENROLLMENT: EnrollmentMethod = {
+  kind: 'commissioning',
+  code: 'pairing_code',
+  security: [],
+  instructions:
+    "After the factory reset the lock waits to be paired (if it does not, put it in pairing mode as its manual says). Type the 11-digit manual pairing code from the lock's label or its app, or the text of its QR code, which starts with MT:. lockwarden then pairs the lock with its own Matter fabric; keep the lock close to the network until it is done.",
+};
+
+/** Bounds of one enrollment's commissioning, shared by its steps. */
+interface CommissionBudget {
+  /** The moment the commissioning gives up (ms since the epoch). */
+  until: number;
+  /** Fires when the person cancels or the time is up: discovery and PASE stop. */
+  signal: AbortSignal;
+  /** The failure when the time is up. */
+  timedOut: DriverError;
 }
 
 /** lockwarden's Matter controller and the locks in its fabric. */
@@ -126,6 +177,8 @@ export class MatterDriver implements LockDriver {
   private readonly listeners = new Set<(e: DriverEvent) => void>();
   private readonly subscribed = new Set<string>();
   private readonly resetReported = new Set<string>();
+  /** One commissioning at a time: two would race for the same device's commissioning window. */
+  private enrolling = false;
   private readonly timeoutMs: number;
   private readonly now: () => Date;
 
@@ -161,18 +214,8 @@ export class MatterDriver implements LockDriver {
   /** Commissions a lock into lockwarden's fabric by its pairing code; resolves with its `externalId`. */
   async commission(pairingCode: string): Promise<string> {
     const identifiers = parsePairingCode(pairingCode);
-    const controller = await this.start();
-    const ms = this.config.commissionTimeoutMs ?? 30_000;
-    let peer: ClientNode;
-    try {
-      peer = await deadline(Promise.resolve(controller.peers.commission({ ...identifiers, timeout: Millis(ms) }) as Promise<ClientNode>), ms + 1_000, 'commissioning');
-    } catch (e) {
-      if (e instanceof DriverError && e.code === 'driver.timeout') throw new DriverError('driver.timeout', `commissioning: no lock answered the pairing code within ${ms} ms`);
-      const why = e instanceof Error ? e.name : 'error';
-      throw new DriverError('driver.refused', `commissioning failed (${why}): no lock in pairing mode accepted this pairing code`);
-    }
-    const discriminator = (peer.state as { commissioning?: { discriminator?: number } }).commissioning?.discriminator;
-    this.track(peer, discriminator);
+    const peer = await this.commissionBounded(identifiers, this.config.commissionTimeoutMs ?? 30_000);
+    this.track(peer, undefined);
     return this.externalIdOf(peer.id);
   }
 
@@ -185,7 +228,8 @@ export class MatterDriver implements LockDriver {
   }
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
-    const { lock } = await this.lockOf(externalId);
+    // What the lock could do is known from its last report even after a reset (the case asks how to enroll it).
+    const { lock } = await this.lockOf(externalId, { evenIfReset: true });
     const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; numberOfWeekDaySchedulesSupportedPerUser?: number; numberOfYearDaySchedulesSupportedPerUser?: number; featureMap?: { pinCredential?: boolean; user?: boolean; weekDayAccessSchedules?: boolean; yearDayAccessSchedules?: boolean } }>(lock, 'doorLock') ?? {};
     const pins = s.featureMap?.pinCredential && s.featureMap.user ? Math.min(s.numberOfTotalUsersSupported ?? 0, s.numberOfPinUsersSupported ?? 0) : 0;
     return {
@@ -199,15 +243,32 @@ export class MatterDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
-      enrollment: null,
+      enrollment: MATTER_ENROLLMENT,
       cloudUnbind: false,
     };
   }
 
+  /**
+   * The lock's state, read through lockwarden's CASE session. After a factory reset a Matter lock
+   * cannot tell its old controllers anything (its fabrics are gone, our session just stops answering),
+   * so the driver infers the reset: when a read misses its deadline and the device is announcing itself
+   * commissionable again with the long discriminator it had (`probeReset`), it reports
+   * `{ online: false, setupMode: true }` and disables the peer, which matter.js keeps in its store, so
+   * the answer stays the same after a restart until the lock is enrolled anew. A lock that does not
+   * answer and is not seen commissionable is `{ online: false, setupMode: false }`: it may just be out
+   * of reach, and nothing says it was reset.
+   */
   async status(externalId: string): Promise<DeviceStatus> {
-    const { peer, lock } = await this.lockOf(externalId);
-    // A read through the session proves the fabric is still there; a missed deadline is checked for a reset.
-    await this.call(externalId, this.reach(lock), 'reach the lock');
+    const { peer, lock } = await this.lockOf(externalId, { evenIfReset: true });
+    const offline = (setupMode: boolean): DeviceStatus => ({ online: false, batteryPercent: null, bolt: 'unknown', firmware: null, setupMode, cloudBound: null });
+    if (isDisabled(peer)) return offline(true);
+    try {
+      // A read through the session proves the fabric is still there.
+      await deadline(this.reach(lock), this.timeoutMs, 'reach the lock');
+    } catch (e) {
+      if (!(e instanceof DriverError) || e.code !== 'driver.timeout') throw matterError(e, 'reach the lock');
+      return offline(await this.probeReset(externalId).catch(() => false));
+    }
     const lockState = stateOf<{ lockState?: number | null }>(lock, 'doorLock')?.lockState;
     const bolt: DeviceStatus['bolt'] = lockState === DoorLock.LockState.Locked ? 'locked' : lockState === DoorLock.LockState.Unlocked ? 'unlocked' : lockState === DoorLock.LockState.NotFullyLocked ? 'jammed' : 'unknown';
     const info = stateOf<{ softwareVersionString?: string }>(peer, 'basicInformation');
@@ -311,12 +372,31 @@ export class MatterDriver implements LockDriver {
     throw new DriverError('driver.not_supported', 'Matter has no remote factory reset; a reset at the lock is detected when its fabric is gone');
   }
 
-  prepareEnrollment(): Promise<EnrollmentPreparation> {
-    return Promise.reject(new DriverError('driver.not_supported', 'recommissioning on this Matter fabric is not built yet'));
+  /** What the person does at the lock before typing its pairing code (no link: commissioning is local). */
+  prepareEnrollment(_previousExternalId: string | null): Promise<EnrollmentPreparation> {
+    return Promise.resolve({ instructions: MATTER_ENROLLMENT.instructions, url: null });
   }
 
-  enroll(): Promise<EnrolledDevice> {
-    return Promise.reject(new DriverError('driver.not_supported', 'recommissioning on this Matter fabric is not built yet'));
+  /**
+   * Commissions a factory-fresh lock into lockwarden's fabric with the pairing code the person typed,
+   * within `timeoutMs` (or until `signal` aborts): a new node id, reported once the lock answers a
+   * DoorLock read. A malformed code or one whose passcode the lock refuses is `driver.invalid_code`;
+   * no lock in pairing mode in time is `driver.timeout`. Nothing half-commissioned stays: a device
+   * found but not commissioned is forgotten, and one commissioned too late (or that is no door lock)
+   * is decommissioned again. The previous peer, when the driver saw it reset, is deleted then.
+   */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    if (!request.code?.trim()) throw invalidCode("no code was given; type the 11-digit code from the lock's label or app");
+    const identifiers = parsePairingCode(request.code);
+    const peer = await this.commissionBounded(identifiers, request.timeoutMs, request.signal, async (node, until) => {
+      const lock = this.doorLockOf(node);
+      if (!lock) throw new DriverError('driver.refused', 'the device that accepted the pairing code is not a door lock (it has no Door Lock cluster); it was unpaired again');
+      await deadline(this.reach(lock), Math.max(1, Math.min(this.timeoutMs, until - Date.now())), 'read the newly paired lock');
+    });
+    this.track(peer, undefined);
+    await this.forgetResetPeer(request.previousExternalId);
+    const info = stateOf<{ vendorName?: string; productName?: string; serialNumber?: string }>(peer, 'basicInformation');
+    return { externalId: this.externalIdOf(peer.id), manufacturer: info?.vendorName || null, model: info?.productName || null, serial: info?.serialNumber || null };
   }
 
   unbindCloud(): Promise<void> {
@@ -328,7 +408,8 @@ export class MatterDriver implements LockDriver {
     const out: DiscoveredDevice[] = [];
     for (const peer of controller.peers) {
       const info = stateOf<{ vendorName?: string; productName?: string; nodeLabel?: string }>(peer, 'basicInformation');
-      if (!this.doorLockOf(peer)) continue;
+      // A lock seen reset is no longer reachable under this id; it shows again once enrolled anew.
+      if (!this.doorLockOf(peer) || isDisabled(peer)) continue;
       out.push({ externalId: this.externalIdOf(peer.id), manufacturer: info?.vendorName ?? null, model: info?.productName ?? null, label: info?.nodeLabel || [info?.vendorName, info?.productName].filter(Boolean).join(' ') || peer.id });
     }
     return out;
@@ -400,8 +481,9 @@ export class MatterDriver implements LockDriver {
     if (found.length === 0) return false;
     if (!this.resetReported.has(externalId)) {
       this.resetReported.add(externalId);
-      // Our fabric is gone: stop matter.js from retrying the old session forever.
-      await deadline(Promise.resolve(controller.peers.get(peerId)?.delete()), 3_000, 'forget the peer').catch(() => {});
+      // Our fabric is gone: stop matter.js from retrying the old session forever. Disabled rather than
+      // deleted, the peer keeps saying "reset" (status) across restarts until the lock is enrolled anew.
+      await deadline(Promise.resolve(controller.peers.get(peerId)?.disable()), 3_000, 'disable the peer').catch(() => {});
       this.emit({ type: 'reset_detected', externalId, at: this.now() });
     }
     return true;
@@ -503,13 +585,129 @@ export class MatterDriver implements LockDriver {
     return undefined;
   }
 
-  private async lockOf(externalId: string) {
+  private async lockOf(externalId: string, opts: { evenIfReset?: boolean } = {}) {
     const controller = await this.start();
     const prefix = `${this.hubKey}:`;
     const peer = externalId.startsWith(prefix) ? controller.peers.get(externalId.slice(prefix.length)) : undefined;
     const lock = peer ? this.doorLockOf(peer) : undefined;
     if (!peer || !lock) throw new DriverError('driver.unknown_device', `lockwarden's Matter fabric has no lock ${externalId}`);
+    if (!opts.evenIfReset && isDisabled(peer)) throw new DriverError('driver.refused', "the lock no longer holds lockwarden's fabric (it was factory reset): enroll it again with its pairing code");
     return { peer, lock };
+  }
+
+  /** Deletes the peer a lock was before its reset, once the driver saw that reset (the peer is disabled then). */
+  private async forgetResetPeer(previousExternalId: string | null): Promise<void> {
+    const prefix = `${this.hubKey}:`;
+    if (!previousExternalId?.startsWith(prefix) || !this.controller) return;
+    const old = this.controller.peers.get(previousExternalId.slice(prefix.length));
+    if (!old || !isDisabled(old)) return;
+    this.peers.delete(old.id);
+    await deadline(Promise.resolve(old.delete()), 3_000, 'forget the reset peer').catch(() => {});
+  }
+
+  /**
+   * Commissions the device a pairing code names within `ms` (or until `signal` aborts), then runs
+   * `accept` on it (within the same bound). Whatever fails or comes too late leaves nothing behind:
+   * a commissioned node is decommissioned and deleted again.
+   */
+  private async commissionBounded(ids: PairingIdentifiers, ms: number, signal?: AbortSignal, accept?: (node: ClientNode, until: number) => Promise<void>): Promise<ClientNode> {
+    // Discovery adds a node per announcement it sees (matter.js culls them only minutes later).
+    const controller = await this.start();
+    const known = new Set(controller.peers.map((p) => p.id));
+    if (this.enrolling) throw new DriverError('driver.busy', 'another lock is being paired with this Matter fabric right now; try again when it is done');
+    this.enrolling = true;
+    const abort = new AbortController();
+    let reason: DriverError | undefined;
+    const stopWith = (e: DriverError) => {
+      reason ??= e;
+      abort.abort(reason);
+    };
+    const timedOut = new DriverError('driver.timeout', `no lock in pairing mode accepted the pairing code within ${Math.round(ms / 1000)} s: check that the lock was factory reset (or is in pairing mode) and is close to the network, then try again`);
+    const timer = setTimeout(() => stopWith(timedOut), ms);
+    const cancelled = () => stopWith(new DriverError('driver.timeout', 'the pairing was cancelled before a lock accepted the code'));
+    if (signal?.aborted) cancelled();
+    signal?.addEventListener('abort', cancelled, { once: true });
+    const stopped = new Promise<never>((_, reject) => {
+      const fail = () => reject(reason ?? new DriverError('driver.timeout', 'the pairing was stopped'));
+      if (abort.signal.aborted) fail();
+      else abort.signal.addEventListener('abort', fail, { once: true });
+    });
+    stopped.catch(() => {});
+    const budget: CommissionBudget = { until: Date.now() + ms, signal: abort.signal, timedOut };
+    let kept: ClientNode | undefined;
+    const work = (async () => {
+      const node = await this.commissionWithin(ids, budget);
+      try {
+        await accept?.(node, budget.until);
+      } catch (e) {
+        await this.unpair(node);
+        throw e;
+      }
+      return node;
+    })();
+    try {
+      kept = await Promise.race([work, stopped]);
+      return kept;
+    } catch (e) {
+      // A commissioning that completes after the deadline is undone: the person was told it failed.
+      if (abort.signal.aborted) work.then((node) => this.unpair(node), () => {});
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', cancelled);
+      this.enrolling = false;
+      for (const node of controller.peers) if (!known.has(node.id) && node !== kept && !node.lifecycle.isCommissioned) await forget(node);
+    }
+  }
+
+  /**
+   * Finds the commissionable device a code names and commissions it, one address at a time. matter.js
+   * alone tries a device's addresses 15 s apart and reports a wrong passcode only once every address
+   * failed or the time is up; one failed PASE key confirmation (UnexpectedDataError, the same test
+   * matter.js uses) already says the passcode is wrong, and each wrong try counts against the lock's
+   * limit (Matter closes the window after 20). A device found but not commissioned is forgotten again;
+   * an announcement that fails otherwise (stale, the device left pairing mode) is looked up again.
+   */
+  private async commissionWithin(ids: PairingIdentifiers, budget: CommissionBudget): Promise<ClientNode> {
+    const controller = await this.start();
+    const left = () => budget.until - Date.now();
+    const identifier = ids.discriminator !== undefined ? { longDiscriminator: ids.discriminator } : { shortDiscriminator: ids.shortDiscriminator };
+    while (left() > 0 && !budget.signal.aborted) {
+      const discovery = controller.peers.locate({ ...identifier, timeout: Millis(left()) });
+      const cancel = () => discovery.cancel(budget.signal.reason);
+      budget.signal.addEventListener('abort', cancel, { once: true });
+      let node: ClientNode;
+      try {
+        node = await discovery;
+      } catch {
+        break;
+      } finally {
+        budget.signal.removeEventListener('abort', cancel);
+      }
+      const addresses = [...((node.state as { commissioning?: { addresses?: readonly object[] } }).commissioning?.addresses ?? [])];
+      for (const address of addresses) {
+        if (left() <= 0 || budget.signal.aborted) break;
+        try {
+          await node.setStateOf(CommissioningClient, { addresses: [address] } as never);
+          await node.commission({ passcode: ids.passcode, abort: budget.signal, timeout: Millis(left()) });
+          return node;
+        } catch (e) {
+          if (causedBy(e, UnexpectedDataError)) {
+            await forget(node);
+            throw new DriverError('driver.invalid_code', "the lock did not accept this pairing code (its setup passcode is wrong): check the code on the lock's label or in its app and type it again; after many wrong tries the lock leaves pairing mode and must be put in pairing mode again");
+          }
+        }
+      }
+      await forget(node);
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1_000, left()))));
+    }
+    throw budget.signal.reason instanceof DriverError ? budget.signal.reason : budget.timedOut;
+  }
+
+  /** Undoes a commissioning: our fabric off the device (it may be gone already), the node out of the peers. */
+  private async unpair(node: ClientNode): Promise<void> {
+    await deadline(Promise.resolve(node.decommission()), 5_000, 'unpair the device').catch(() => {});
+    await forget(node);
   }
 
   private track(peer: ClientNode, discriminator: number | undefined): void {
@@ -561,6 +759,16 @@ export async function closeNode(node: ServerNode, environment: Environment): Pro
   const services = [node.env, environment].map((env) => ({ env, mdns: env.maybeGet(MdnsService) }));
   await node.close();
   for (const { env, mdns } of services) if (mdns) await Promise.resolve(env.close(MdnsService)).catch(() => mdns.close());
+}
+
+/** A peer the driver disabled after seeing its reset (matter.js persists the flag with the peer). */
+function isDisabled(peer: ClientNode): boolean {
+  return (peer.state as { network?: { isDisabled?: boolean } }).network?.isDisabled === true;
+}
+
+/** Deletes a node from the peers, bounded: a node that went wrong must not hold the caller up. */
+async function forget(node: ClientNode): Promise<void> {
+  await deadline(Promise.resolve(node.delete()), 3_000, 'forget the node').catch(() => {});
 }
 
 /** Creates lockwarden's Matter controller driver from plain configuration (`storagePath`). */

@@ -18,9 +18,15 @@
  *
  * The API key is a secret: no log line and no error message carries it, nor a PIN, nor Seam's own
  * error text (which can echo the code).
+ *
+ * After a factory reset a lock drops out of its maker's account and Seam drops it from the
+ * workspace. The driver remembers what each device it saw was, so `status` of such a lock reads
+ * "reset, enroll it again" and `enroll` can recognise it when the owner reconnects the account
+ * (through the Connect Webview `prepareEnrollment` makes) and Seam lists it as a new device.
+ * `unbindCloud` removes a lock from the workspace (see there for why sometimes its account).
  */
 import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type ObservedController, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
 import { isSeamEvent, type SeamEvent } from './webhook.js';
 
@@ -47,6 +53,8 @@ export interface SeamDriverConfig {
   defaultSlots?: number;
   /** Commands in flight at once through this workspace. */
   hubConcurrency?: number;
+  /** How often `enroll` lists the workspace while it waits for the reconnected lock. */
+  enrollPollMs?: number;
   now?: () => number;
   logger?: SeamDriverLogger;
 }
@@ -77,6 +85,7 @@ interface SeamDevice {
   device_type?: string;
   display_name?: string;
   connected_account_id?: string;
+  created_at?: string;
   can_remotely_lock?: boolean;
   can_remotely_unlock?: boolean;
   can_program_online_access_codes?: boolean;
@@ -93,6 +102,7 @@ interface SeamDevice {
     max_active_codes_supported?: number;
     code_constraints?: { constraint_type: string; min_length?: number; max_length?: number }[];
     firmware_version?: string;
+    serial_number?: string;
     [key: string]: unknown;
   };
 }
@@ -126,6 +136,20 @@ export class SeamDriver implements LockDriver {
   /** The slot each code had at the last read, to name the slot a `pin_used` event refers to. */
   private readonly slotOfCode = new Map<string, number>();
   private readonly seenEvents = new Set<string>();
+  /**
+   * Every device this driver has read or listed, as last seen: when it was last present (wall
+   * clock, to compare with Seam's `created_at`), its account's provider once asked, and whether
+   * Seam has since stopped listing it. A reset lock drops out of the workspace; what it was
+   * (manufacturer, model, serial, account) must outlive it for the reconnect link and for `enroll`
+   * to recognise the lock again, and `status` must tell "left the workspace" from "never existed".
+   * In memory: a process that never saw a device answers for it as for any unknown id.
+   */
+  private readonly known = new Map<string, KnownDevice>();
+  /** Open re-enrollment windows by previous device id ('' for none): the locks already listed when each opened. */
+  private readonly windows = new Map<string, Set<string>>();
+  /** The Connect Webview made for each open window, reused while the owner has not completed it. */
+  private readonly webviews = new Map<string, { id: string; url: string }>();
+  private readonly enrollPollMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private since: string;
@@ -140,6 +164,7 @@ export class SeamDriver implements LockDriver {
     this.pollIntervalMs = config.pollIntervalMs ?? 30_000;
     this.defaultSlots = config.defaultSlots ?? 50;
     this.hubConcurrency = config.hubConcurrency ?? 4;
+    this.enrollPollMs = config.enrollPollMs ?? 5_000;
     this.now = config.now ?? Date.now;
     this.logger = config.logger;
     this.limiter = new SeamRateLimiter(this.now, { ...SEAM_RATE_LIMITS, ...config.rateLimits });
@@ -159,11 +184,31 @@ export class SeamDriver implements LockDriver {
   }
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
-    return capabilitiesOf(await this.device(externalId), this.defaultSlots);
+    try {
+      return capabilitiesOf(await this.device(externalId), this.defaultSlots);
+    } catch (e) {
+      // A lock gone from the workspace still is what it was: the reset case asks how to re-enroll it.
+      const gone = this.goneDevice(e, externalId);
+      if (gone) return capabilitiesOf(gone, this.defaultSlots);
+      throw e;
+    }
   }
 
+  /**
+   * A lock this driver saw in the workspace and Seam no longer lists reads as factory-fresh and
+   * offline, not as an error: a reset removes the lock from its maker's account, Seam drops it, and
+   * it comes back only as a new device once the owner reconnects the account (`enroll`). The reset
+   * case's setup-mode check passes on that ("it left the network: enroll it again"). An id this
+   * process never saw stays `driver.unknown_device`.
+   */
   async status(externalId: string): Promise<DeviceStatus> {
-    const d = await this.device(externalId);
+    let d: SeamDevice;
+    try {
+      d = await this.device(externalId);
+    } catch (e) {
+      if (this.goneDevice(e, externalId)) return { online: false, batteryPercent: null, bolt: 'unknown', firmware: null, setupMode: true, cloudBound: false };
+      throw e;
+    }
     const p = d.properties ?? {};
     const battery = typeof p.battery_level === 'number' ? Math.round(Math.min(1, Math.max(0, p.battery_level)) * 100) : null;
     return {
@@ -180,7 +225,9 @@ export class SeamDriver implements LockDriver {
     const device = await this.device(externalId);
     const slots = capabilitiesOf(device, this.defaultSlots).pin.slots;
     const pins = this.toPins(await this.codes(externalId), slots).map(({ pin }) => pin);
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    // Seam lists no controllers; lockwarden's own way in, this workspace, is the one it can vouch
+    // for (after a re-enrollment, "lockwarden enrolled the lock again" rests on it).
+    return { pins, controllers: [SEAM_SELF_CONTROLLER], digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
@@ -239,26 +286,123 @@ export class SeamDriver implements LockDriver {
     return Promise.reject(new DriverError('driver.not_supported', 'Seam cannot factory reset a lock'));
   }
 
-  prepareEnrollment(): Promise<EnrollmentPreparation> {
-    return Promise.reject(new DriverError('driver.not_supported', 'finding a reconnected Seam device is not built yet'));
+  /**
+   * A Connect Webview for the owner to reconnect the lock's account, offering the previous lock's
+   * provider where known. Opens the re-enrollment window (see `enroll`). Where Seam offers no
+   * webview, the instructions say how to reconnect in Seam's console instead and `url` is null.
+   */
+  async prepareEnrollment(previousExternalId: string | null): Promise<EnrollmentPreparation> {
+    await this.openWindow(previousExternalId);
+    const prev = previousExternalId ? this.known.get(previousExternalId) : undefined;
+    const provider = prev ? await this.providerOf(prev) : null;
+    const account = provider ? `the ${providerName(provider)} account` : 'the account of the lock’s maker';
+    const instructions = `Open the link and sign in to ${account} the lock is set up in (after the reset, set the lock up in the maker’s app again first if it is no longer listed there). Seam then lists the lock again and lockwarden finds it.`;
+    // The case page asks on every visit: one pending link per re-enrollment, not one per page load.
+    const made = this.webviews.get(previousExternalId ?? '');
+    if (made) {
+      const found = await this.postRaw('/connect_webviews/get', { connect_webview_id: made.id });
+      if (found.ok && (found.json as { connect_webview?: { status?: unknown } } | null)?.connect_webview?.status === 'pending') return { url: made.url, instructions };
+    }
+    let res = await this.postRaw('/connect_webviews/create', provider ? { accepted_providers: [provider] } : {});
+    // Seam does not offer that provider in a webview: let the owner pick the maker there.
+    if (provider && (res.status === 400 || res.status === 422)) res = await this.postRaw('/connect_webviews/create', {});
+    const webview = (res.json as { connect_webview?: { url?: unknown; connect_webview_id?: unknown } } | null)?.connect_webview;
+    if (res.ok && typeof webview?.url === 'string') {
+      if (typeof webview.connect_webview_id === 'string') this.webviews.set(previousExternalId ?? '', { id: webview.connect_webview_id, url: webview.url });
+      if (this.webviews.size > 200) this.webviews.delete(this.webviews.keys().next().value!);
+      return { url: webview.url, instructions };
+    }
+    if (res.ok || res.status === 404 || res.status === 405) {
+      return { url: null, instructions: `Seam did not give lockwarden a reconnect link, so there is none to open here: in the Seam console, connect ${account} the lock is set up in again (after the reset, set the lock up in the maker’s app again first if it is no longer listed there). lockwarden then finds the lock.` };
+    }
+    throw this.statusError(null, res.status, res.type, res.retryAfter, 'device');
   }
 
-  enroll(): Promise<EnrolledDevice> {
-    return Promise.reject(new DriverError('driver.not_supported', 'finding a reconnected Seam device is not built yet'));
+  /**
+   * Waits for the reset lock to come back into the workspace as a new device, after the owner
+   * reconnected its account. A lock counts as new when it was not listed as the window opened
+   * (`prepareEnrollment`, `unbindCloud`, or this call, whichever came first) or was added to Seam
+   * after the previous device was last seen present; it is never the previous device itself nor
+   * one Seam dropped. Where the previous device's manufacturer, model or serial are known, a
+   * lock reporting others is passed over. Whether the device belongs to another lock record is
+   * beyond the driver: the service refuses those. Polls every `enrollPollMs` until `timeoutMs`
+   * or the signal, then `driver.timeout`; a Seam outage during the wait is waited out.
+   */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    const started = Date.now();
+    const previousId = request.previousExternalId;
+    const signal = request.signal;
+    const stop = (why: string) => new DriverError('driver.timeout', why);
+    if (signal?.aborted) throw stop('the search for the reconnected lock was cancelled');
+    const baseline = await this.openWindow(previousId);
+    const prev = previousId ? this.known.get(previousId) : undefined;
+    for (;;) {
+      try {
+        const found = await this.newLock(previousId, prev, baseline);
+        if (found) {
+          // It answers our commands: read it directly, not only in a list.
+          const d = await this.device(found.device_id);
+          this.windows.delete(previousId ?? '');
+          this.webviews.delete(previousId ?? '');
+          return { externalId: d.device_id, manufacturer: manufacturerOf(d), model: modelOf(d), serial: serialOf(d) };
+        }
+      } catch (e) {
+        if (!(e instanceof DriverError && e.retryable)) throw e;
+      }
+      if (signal?.aborted) throw stop('the search for the reconnected lock was cancelled');
+      const left = started + request.timeoutMs - Date.now();
+      if (left <= 0) {
+        throw stop(`no new lock came into the Seam workspace within ${Math.max(1, Math.round(request.timeoutMs / 1000))} s: reconnect the lock’s account through the link, then try again`);
+      }
+      await sleep(Math.min(this.enrollPollMs, left), signal);
+    }
   }
 
-  unbindCloud(): Promise<void> {
-    return Promise.reject(new DriverError('driver.not_supported', 'removing a device from the Seam workspace is not built yet'));
+  /**
+   * Removes the lock from this Seam workspace, so no account lockwarden reaches holds it any more.
+   * When the lock is the only device on its connected account, the account is deleted: Seam's docs
+   * say a deleted *device* never appears in the workspace again (only deleting its account brings
+   * it back), which would keep the reset lock from being re-enrolled. When the account holds other
+   * devices, only the device is deleted (`/devices/delete`), leaving the others; if Seam offers no
+   * device deletion, that is `driver.refused` and nothing changed. Called again for a lock already
+   * gone, it succeeds: the binding is gone either way, and a retry after a crash must not fail.
+   */
+  async unbindCloud(externalId: string): Promise<void> {
+    let d: SeamDevice;
+    try {
+      d = await this.device(externalId);
+    } catch (e) {
+      if (e instanceof DriverError && e.code === 'driver.unknown_device') return;
+      throw e;
+    }
+    // What the reconnect link needs must be asked before the account may go.
+    const entry = this.known.get(externalId)!;
+    await this.providerOf(entry);
+    await this.openWindow(externalId);
+    const account = d.connected_account_id;
+    const others = account ? await this.otherDevicesOn(account, externalId) : null;
+    if (account && others === 0) {
+      const res = await this.postRaw('/connected_accounts/delete', { connected_account_id: account });
+      if (res.ok || (res.status === 404 && res.type === 'connected_account_not_found')) {
+        entry.gone = true;
+        return;
+      }
+      // Any other 404/405: Seam offers no account deletion here; the device alone is removed below.
+      if (res.status !== 404 && res.status !== 405) throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
+    }
+    const res = await this.postRaw('/devices/delete', { device_id: externalId });
+    if (!res.ok && !(res.status === 404 && res.type === 'device_not_found')) {
+      if (res.status === 404 || res.status === 405) {
+        const why = others ? `its connected account holds ${others} other device(s) that removing the account would take with it` : 'nor its connected account';
+        throw new DriverError('driver.refused', `Seam does not remove a single device in this workspace, and ${why}: remove the lock from the account in its maker’s app instead`);
+      }
+      throw this.statusError(externalId, res.status, res.type, res.retryAfter, 'device');
+    }
+    entry.gone = true;
   }
 
   async discover(): Promise<DiscoveredDevice[]> {
-    const devices = (await this.call(null, 'read', false, () => this.seam.locks.list())) as unknown as SeamDevice[];
-    return devices.map((d) => ({
-      externalId: d.device_id,
-      manufacturer: d.properties?.manufacturer ?? knownName(d.properties?.model?.manufacturer_display_name) ?? manufacturerFromType(d.device_type),
-      model: knownName(d.properties?.model?.display_name) ?? null,
-      label: d.display_name ?? d.properties?.name ?? d.device_id,
-    }));
+    return (await this.listLocks()).map((d) => ({ externalId: d.device_id, manufacturer: manufacturerOf(d), model: modelOf(d), label: d.display_name ?? d.properties?.name ?? d.device_id }));
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
@@ -354,7 +498,85 @@ export class SeamDriver implements LockDriver {
   }
 
   private async device(externalId: string): Promise<SeamDevice> {
-    return await this.call(externalId, 'read', false, () => this.seam.devices.get({ device_id: externalId }));
+    let d: SeamDevice;
+    try {
+      d = await this.call(externalId, 'read', false, () => this.seam.devices.get({ device_id: externalId }));
+    } catch (e) {
+      const entry = this.known.get(externalId);
+      if (entry && e instanceof DriverError && e.code === 'driver.unknown_device') entry.gone = true;
+      throw e;
+    }
+    this.remember(d);
+    return d;
+  }
+
+  /** The workspace's locks (Seam's lock device types), remembered. */
+  private async listLocks(): Promise<SeamDevice[]> {
+    const devices = (await this.call(null, 'read', false, () => this.seam.locks.list())) as unknown as SeamDevice[];
+    for (const d of devices) this.remember(d);
+    return devices;
+  }
+
+  private remember(d: SeamDevice): void {
+    const entry = this.known.get(d.device_id);
+    this.known.set(d.device_id, { device: d, seenAt: Date.now(), gone: false, provider: entry?.provider });
+  }
+
+  /** The cached device when `e` says Seam no longer knows a device this driver saw. */
+  private goneDevice(e: unknown, externalId: string): SeamDevice | undefined {
+    const entry = this.known.get(externalId);
+    return e instanceof DriverError && e.code === 'driver.unknown_device' && entry?.gone ? entry.device : undefined;
+  }
+
+  /** Opens the re-enrollment window for a previous device (once): the locks listed now are not new. */
+  private async openWindow(previousId: string | null): Promise<Set<string>> {
+    const key = previousId ?? '';
+    const open = this.windows.get(key);
+    if (open) return open;
+    const ids = new Set((await this.listLocks()).map((d) => d.device_id));
+    this.windows.set(key, ids);
+    if (this.windows.size > 200) this.windows.delete(this.windows.keys().next().value!);
+    return ids;
+  }
+
+  /** The first lock that came into the workspace for this re-enrollment and could be the previous one. */
+  private async newLock(previousId: string | null, prev: KnownDevice | undefined, baseline: Set<string>): Promise<SeamDevice | undefined> {
+    const locks = await this.listLocks();
+    const candidates = locks
+      .filter((d) => d.device_id !== previousId)
+      .filter((d) => !baseline.has(d.device_id) || (prev !== undefined && Date.parse(d.created_at ?? '') >= prev.seenAt))
+      .filter((d) => !prev || (same(manufacturerOf(prev.device), manufacturerOf(d)) && same(modelOf(prev.device), modelOf(d)) && same(serialOf(prev.device), serialOf(d))))
+      .sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? '') || a.device_id.localeCompare(b.device_id));
+    return candidates[0];
+  }
+
+  /** The Seam provider of a device's connected account (asked once), else the one its device type names. */
+  private async providerOf(entry: KnownDevice): Promise<string | null> {
+    if (entry.provider !== undefined) return entry.provider;
+    let provider: string | null = null;
+    const account = entry.device.connected_account_id;
+    if (account) {
+      try {
+        const found = (await this.call(null, 'read', false, () => this.seam.connectedAccounts.get({ connected_account_id: account }))) as unknown as { provider?: unknown };
+        if (typeof found.provider === 'string' && /^[a-z0-9_]{1,60}$/.test(found.provider)) provider = found.provider;
+      } catch {
+        // The account may be gone already; the device type still names the provider.
+      }
+    }
+    provider ??= /^([a-z0-9_]+)_lock$/.exec(entry.device.device_type ?? '')?.[1] ?? null;
+    entry.provider = provider;
+    return provider;
+  }
+
+  /** How many devices besides this one (managed or not) the connected account holds. */
+  private async otherDevicesOn(account: string, externalId: string): Promise<number> {
+    const [managed, unmanaged] = await Promise.all([
+      this.call(null, 'read', false, () => this.seam.devices.list({ connected_account_id: account })),
+      this.call(null, 'read', false, () => this.seam.devices.unmanaged.list({ connected_account_id: account })),
+    ]);
+    const ids = new Set([...(managed as unknown as SeamDevice[]), ...(unmanaged as unknown as SeamDevice[])].map((d) => d.device_id));
+    ids.delete(externalId);
+    return ids.size;
   }
 
   /** Managed and unmanaged codes of a device, without the ones being removed. */
@@ -410,6 +632,14 @@ export class SeamDriver implements LockDriver {
 
   /** Plain JSON POST for the calls where the SDK and the API (or its fake) disagree. */
   private async post(externalId: string, path: string, body: Record<string, unknown>, opts: { goneIsFine?: boolean } = {}): Promise<unknown> {
+    const res = await this.postRaw(path, body);
+    if (res.ok) return res.json;
+    if (res.status === 404 && opts.goneIsFine) return null;
+    throw this.statusError(externalId, res.status, res.type, res.retryAfter, path.startsWith('/access_codes/') ? 'access code' : 'device');
+  }
+
+  /** One JSON POST; a transport failure throws, any HTTP answer is returned with Seam's error type. */
+  private async postRaw(path: string, body: Record<string, unknown>): Promise<{ ok: boolean; status: number; json: unknown; type: string | undefined; retryAfter: string | null }> {
     let res: Response;
     try {
       res = await fetch(`${this.endpoint}${path}`, {
@@ -428,10 +658,8 @@ export class SeamDriver implements LockDriver {
     } catch {
       json = null;
     }
-    if (res.ok) return json;
-    if (res.status === 404 && opts.goneIsFine) return null;
     const type = (json as { error?: { type?: unknown } } | null)?.error?.type;
-    throw this.statusError(externalId, res.status, typeof type === 'string' ? type : undefined, res.headers.get('retry-after'), path.startsWith('/access_codes/') ? 'access code' : 'device');
+    return { ok: res.ok, status: res.status, json, type: typeof type === 'string' ? type : undefined, retryAfter: res.headers.get('retry-after') };
   }
 
   /** Runs one SDK call, mapping every failure to a `DriverError` (and 429 to a hold on the device). */
@@ -505,6 +733,65 @@ function toPin(slot: number, c: SeamAccessCode): ObservedPin {
   return { slot, code: typeof c.code === 'string' && c.code !== '' ? c.code : null, name, schedule, enabled: (c.errors ?? []).length === 0 };
 }
 
+/** What the driver keeps of a device it saw (see `SeamDriver.known`). */
+interface KnownDevice {
+  device: SeamDevice;
+  /** When Seam last listed it, by this machine's clock (ms). */
+  seenAt: number;
+  gone: boolean;
+  /** Its account's provider: undefined until asked, null when Seam did not say. */
+  provider?: string | null;
+}
+
+/** lockwarden itself, reaching the lock through its Seam workspace (its hub, see `hubOf`). */
+export const SEAM_SELF_CONTROLLER: ObservedController = { id: 'seam-workspace', label: 'lockwarden, through its Seam workspace', kind: 'hub', admin: false, self: true };
+
+/** How a Seam lock is enrolled again after a reset: the owner reconnects its account. */
+export const SEAM_ENROLLMENT: EnrollmentMethod = {
+  kind: 'reconnect',
+  code: 'none',
+  security: [],
+  instructions:
+    'After a factory reset the lock drops out of the Seam workspace. The owner sets the lock up again in its maker’s app if it asks, then reconnects that account to Seam through the link lockwarden shows. lockwarden then finds the lock in the workspace again; there is no code to type.',
+};
+
+function manufacturerOf(d: SeamDevice): string | null {
+  return d.properties?.manufacturer ?? knownName(d.properties?.model?.manufacturer_display_name) ?? manufacturerFromType(d.device_type);
+}
+
+function modelOf(d: SeamDevice): string | null {
+  return knownName(d.properties?.model?.display_name) ?? null;
+}
+
+function serialOf(d: SeamDevice): string | null {
+  const s = d.properties?.serial_number;
+  return typeof s === 'string' && s.trim() !== '' ? s : null;
+}
+
+/** Two facts agree unless both are known and differ (letter case aside). */
+function same(a: string | null, b: string | null): boolean {
+  return a === null || b === null || a.toLowerCase() === b.toLowerCase();
+}
+
+/** A provider's name as a person knows it. */
+function providerName(provider: string): string {
+  const names: Record<string, string> = { smartthings: 'SmartThings', ttlock: 'TTLock', igloohome: 'igloohome', my_2n: '2N' };
+  return names[provider] ?? provider.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+}
+
+/** Waits `ms`, or less when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Seam says "Generic" / "Device" when it does not know: that is no name. */
 function knownName(name: string | undefined): string | undefined {
   return name && name !== 'Generic' && name !== 'Device' ? name : undefined;
@@ -533,8 +820,8 @@ export function capabilitiesOf(d: SeamDevice, defaultSlots: number): DriverCapab
     remoteFactoryReset: false,
     cloudBinding: true,
     events: true,
-    enrollment: null,
-    cloudUnbind: false,
+    enrollment: SEAM_ENROLLMENT,
+    cloudUnbind: true,
   };
 }
 

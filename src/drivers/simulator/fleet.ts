@@ -11,6 +11,7 @@ import { outOfBandActions, physicalActions, type AppliedChange, type OutOfBandAc
 import { CREDENTIAL_OPS, faultApplies, type ChangeSource, type FaultKind, type SimCommand, type SimFleetConfig, type SimLogEntry, type SimLogOp } from './faults.js';
 import { LOCKWARDEN_CONTROLLER_ID, normaliseSetupCode, simSetupCode, type SimCapabilities, type VirtualLockSpec, type VirtualLockState } from './lock-spec.js';
 import { ScriptedFaults, SimNetwork } from './network.js';
+import { SimPanels } from './panel.js';
 import { FleetSnapshotSchema } from './schemas.js';
 import { VirtualLock } from './virtual-lock.js';
 
@@ -63,6 +64,8 @@ export class SimFleet {
   readonly outOfBand: OutOfBandActions;
   /** Hands on the lock: resets, taking it off the door, blocking resets, the mechanical key. */
   readonly physical: PhysicalActions;
+  /** The virtual front panels: a person's hands on each lock, through `physical` and `outOfBand`. */
+  readonly panel: SimPanels;
 
   constructor(opts: SimFleetOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -71,6 +74,18 @@ export class SimFleet {
     const host = { apply: this.apply.bind(this), now: () => this.clock.now() };
     this.outOfBand = outOfBandActions(host);
     this.physical = physicalActions(host);
+    this.panel = new SimPanels({
+      clock: this.clock,
+      get: (externalId) => this.get(externalId),
+      physical: this.physical,
+      outOfBand: this.outOfBand,
+      // Swapping batteries is hands on the lock, not another app: logged as physical.
+      setBattery: (externalId, percent) =>
+        this.apply(externalId, 'physical', (lock) => {
+          lock.setBattery(percent);
+          return { op: 'set_battery', detail: String(percent), value: undefined };
+        }),
+    });
   }
 
   // ---- configuration and faults ---------------------------------------------------------------
@@ -126,6 +141,7 @@ export class SimFleet {
   /** Takes a lock out of the fleet; false when there was none. */
   remove(externalId: string): boolean {
     if (!this.devices.delete(externalId)) return false;
+    this.panel.forget(externalId);
     this.record(externalId, 'physical', { op: 'remove', value: undefined });
     return true;
   }

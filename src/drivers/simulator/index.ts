@@ -38,6 +38,7 @@ export {
   type SimLogOp,
 } from './faults.js';
 export type { OutOfBandActions, PhysicalActions } from './fleet-actions.js';
+export { PANEL_ACTIONS, PANEL_KEYS, PanelActionSchema, SimPanels, refusalWords, sequenceKeys, simMasterCode, type IndicatorState, type PanelAction, type PanelAttempt, type PanelKey, type PanelOutcome, type PanelView } from './panel.js';
 export { SimFleet, type SimDeviceInfo, type SimFleetOptions, type SimFleetSnapshot } from './fleet.js';
 export { InProcessSimTransport, type SimTransport } from './transport.js';
 export { SimulatorDriver, type SimulatorDriverOptions } from './driver.js';

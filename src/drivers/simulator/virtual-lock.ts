@@ -62,7 +62,7 @@ export class VirtualLock {
 
   /** Throws `driver.refused` when the lock no longer takes our commands (after a reset, or unpaired). */
   requireLockwarden(): void {
-    if (this.s.setupMode) throw new DriverError('driver.refused', `${this.s.externalId} is in setup mode: enroll an admin and pair lockwarden again`);
+    if (this.s.setupMode) throw new DriverError('driver.refused', `${this.s.externalId} is in setup mode after its reset: enroll it with lockwarden again`);
     if (!this.acceptsLockwarden()) throw new DriverError('driver.refused', `${this.s.externalId} is no longer paired with lockwarden`);
   }
 
@@ -209,11 +209,13 @@ export class VirtualLock {
   /**
    * Lockwarden enrolls the lock again with the setup code from its label, as a controller includes a
    * factory-fresh device: only while lockwarden is not paired, and only from setup mode or once the
-   * vendor app's admin opened pairing. Lockwarden becomes an admin; setup mode ends.
+   * vendor app's admin opened pairing. Lockwarden becomes an admin; setup mode ends. Enrolling again
+   * once lockwarden is enrolled changes nothing and answers as enrolled: an enrollment whose
+   * acknowledgement was lost, tried again, is not refused.
    */
   enrollLockwarden(code: string): void {
     if (normaliseSetupCode(code) !== normaliseSetupCode(simSetupCode(this.s.externalId))) throw new DriverError('driver.invalid_code', 'the setup code does not match this lock\'s label');
-    if (this.s.controllers.some((c) => c.id === LOCKWARDEN_CONTROLLER_ID)) throw new DriverError('driver.refused', `${this.s.externalId} is already enrolled with lockwarden`);
+    if (this.s.controllers.some((c) => c.id === LOCKWARDEN_CONTROLLER_ID)) return;
     if (!this.s.setupMode && !this.s.controllers.some((c) => c.admin)) {
       throw new DriverError('driver.refused', `${this.s.externalId} is not in setup mode, so it does not accept a new enrollment: repeat the reset`);
     }

@@ -18,12 +18,23 @@
  * away fails at once with `driver.unreachable` (the client reconnects by itself, backing off).
  *
  * `device_leave` on `<base>/bridge/event` (what a factory-reset lock does) becomes
- * `reset_detected`; `pin_code_added/deleted/changed` actions become `credentials_changed`.
+ * `reset_detected`, and `status()` of that lock then says it is in setup mode (it left the network
+ * and waits to join again) instead of failing; `pin_code_added/deleted/changed` actions become
+ * `credentials_changed`.
+ *
+ * Re-enrollment is a Zigbee join: `enroll` opens the network through the bridge API
+ * (`<base>/bridge/request/permit_join`, bounded in time), waits on `<base>/bridge/event` for a device
+ * to join (`device_joined`) and be interviewed (`device_interview` `successful`) as a lock, checks it
+ * answers, and closes the network again (time 0) however the wait ends. The request carries both
+ * forms Zigbee2MQTT has documented, `{"value":true,"time":N}` (1.x: `value` required) and 2.x's
+ * `{"time":N}` (2.x ignores `value`; 0 closes), and either answer on
+ * `<base>/bridge/response/permit_join` is understood (`{"data":{"value":true,"time":N}}` or
+ * `{"data":{"time":N}}`). Zigbee2MQTT clamps the time to 254 s, so a longer wait reopens it.
  * Payloads that are not JSON or not the expected shape are logged by topic only (a state payload can
  * carry PINs) and ignored.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 
 /** Where lockwarden's own logs go (pino-compatible subset). */
 export interface Zigbee2MqttLogger {
@@ -81,6 +92,30 @@ interface Z2mState {
   failureSeq: number;
 }
 
+/** One `enroll` in progress: what the bridge reported joining while the network was open. */
+interface JoinSession {
+  previous: string | null;
+  /** Devices that joined during this session, in order. */
+  joined: string[];
+  /** Interview outcome per joined device. */
+  interviews: Map<string, { status: 'started' | 'successful' | 'failed'; vendor: string | null; model: string | null }>;
+  /** Called after each relevant event so the waiting `enroll` re-evaluates. */
+  changed: () => void;
+}
+
+interface PermitRequest {
+  transaction: string;
+  resolve: (data: Record<string, unknown>) => void;
+  reject: (e: DriverError) => void;
+}
+
+/** The most Zigbee2MQTT permits joining for in one request (it clamps to 254 s). */
+const MAX_PERMIT_SECONDS = 254;
+
+/** What the person at the lock does while lockwarden keeps the Zigbee network open. */
+export const ZIGBEE_ENROLLMENT_INSTRUCTIONS =
+  'After the factory reset, put the lock in pairing mode as its manual describes (most Zigbee locks try to join by themselves right after a reset) and keep it within reach of the Zigbee coordinator or a mains-powered Zigbee device. lockwarden keeps the Zigbee network open for joining while it waits, recognises the lock when it joins, and closes the network again afterwards.';
+
 interface Waiter {
   ieee: string;
   done: () => boolean;
@@ -118,6 +153,12 @@ export class Zigbee2MqttDriver implements LockDriver {
   private readonly listeners = new Set<(e: DriverEvent) => void>();
   /** Slots lockwarden itself wrote lately (`ieee:slot` -> when): their programming events are echoes. */
   private readonly ownWrites = new Map<string, number>();
+  /** Devices that left the network (a factory reset), until they join again: ieee -> when. */
+  private readonly left = new Map<string, number>();
+  private readonly joinSessions = new Set<JoinSession>();
+  private readonly permitRequests = new Map<string, PermitRequest>();
+  /** The coordinator's IEEE address, from the device list. */
+  private coordinator: string | null = null;
   private devicesSeen = false;
   private readonly devicesWaiters = new Set<() => void>();
   private closed = false;
@@ -189,7 +230,8 @@ export class Zigbee2MqttDriver implements LockDriver {
   }
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
-    await this.device(externalId);
+    // A lock that left the network (reset) still has capabilities: the reset case asks how to enroll it.
+    if (!(await this.hasLeft(externalId))) await this.device(externalId);
     return {
       pin: { slots: this.slots, minLength: this.minLength, maxLength: this.maxLength, alphabet: 'digits' },
       schedules: { window: false, recurring: false },
@@ -200,12 +242,14 @@ export class Zigbee2MqttDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
-      enrollment: null,
+      enrollment: { kind: 'join', code: 'none', security: [], instructions: ZIGBEE_ENROLLMENT_INSTRUCTIONS },
       cloudUnbind: false,
     };
   }
 
   async status(externalId: string): Promise<DeviceStatus> {
+    // The bridge said the lock left the network (a factory reset does this): it waits to join again.
+    if (await this.hasLeft(externalId)) return { online: false, batteryPercent: null, bolt: 'unknown', firmware: null, setupMode: true, cloudBound: false };
     const d = await this.device(externalId);
     const s = this.state(d.ieee);
     const start = s.publishes;
@@ -234,7 +278,7 @@ export class Zigbee2MqttDriver implements LockDriver {
       const u = s.users.get(slot);
       if (u && (u.status === 'enabled' || u.status === 'disabled')) pins.push({ slot, code: u.pinCode, name: '', schedule: { kind: 'always' }, enabled: u.status === 'enabled' });
     }
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    return { pins, controllers: this.selfController(), digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
@@ -304,12 +348,81 @@ export class Zigbee2MqttDriver implements LockDriver {
     return Promise.reject(new DriverError('driver.not_supported', 'a Zigbee lock is factory reset at the lock, not over the network'));
   }
 
-  prepareEnrollment(): Promise<EnrollmentPreparation> {
-    return Promise.reject(new DriverError('driver.not_supported', 'permit join through this Zigbee2MQTT bridge is not built yet'));
+  /** The same instructions for every lock: a Zigbee join needs nothing prepared beyond pairing mode. */
+  prepareEnrollment(_previousExternalId?: string | null): Promise<EnrollmentPreparation> {
+    return Promise.resolve({ instructions: ZIGBEE_ENROLLMENT_INSTRUCTIONS, url: null });
   }
 
-  enroll(): Promise<EnrolledDevice> {
-    return Promise.reject(new DriverError('driver.not_supported', 'permit join through this Zigbee2MQTT bridge is not built yet'));
+  /**
+   * Opens the Zigbee network through the bridge, waits for a lock to join and be interviewed, and
+   * closes the network again however the wait ends. The previous device (same IEEE address) is
+   * preferred when it rejoins; another lock that joins in the window is taken as a replacement (the
+   * service matches its model). A failed interview is `driver.refused`; nothing in time or an abort
+   * is `driver.timeout`.
+   */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    if (!Number.isFinite(request.timeoutMs) || request.timeoutMs <= 0) throw new DriverError('driver.refused', 'the enrollment needs a positive time limit');
+    const deadline = this.now() + request.timeoutMs;
+    if (request.signal?.aborted) throw new DriverError('driver.timeout', 'the enrollment was cancelled before the Zigbee network was opened');
+    await this.whenDevicesKnown();
+    this.requireConnected();
+    let wake: () => void = () => {};
+    const session: JoinSession = { previous: request.previousExternalId, joined: [], interviews: new Map(), changed: () => wake() };
+    this.joinSessions.add(session);
+    let renew: ReturnType<typeof setTimeout> | undefined;
+    let finished = false;
+    try {
+      const open = async (): Promise<void> => {
+        const seconds = Math.max(1, Math.min(MAX_PERMIT_SECONDS, Math.ceil((deadline - this.now()) / 1000)));
+        await this.permitJoin(seconds, deadline);
+        // Zigbee2MQTT closes the network after at most 254 s: reopen shortly before, while we still wait.
+        if (!finished && deadline - this.now() > seconds * 1000) {
+          renew = setTimeout(() => void open().catch((e: unknown) => this.logger?.warn({ driver: this.name, code: (e as DriverError).code }, 'reopening the Zigbee network for joining failed')), Math.max(1_000, (seconds - 5) * 1000));
+        }
+      };
+      await open();
+      const ieee = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => finish(), Math.max(0, deadline - this.now()));
+        const onAbort = () => finish(new DriverError('driver.timeout', 'the enrollment was cancelled; the Zigbee network is closed again'));
+        request.signal?.addEventListener('abort', onAbort, { once: true });
+        let settled = false;
+        // Cancelled while the bridge was still answering the open request.
+        if (request.signal?.aborted) queueMicrotask(onAbort);
+        const finish = (e?: DriverError, value?: string) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          request.signal?.removeEventListener('abort', onAbort);
+          wake = () => {};
+          if (value !== undefined) resolve(value);
+          else reject(e ?? this.joinTimeout(session, request.timeoutMs));
+        };
+        wake = () => {
+          try {
+            const chosen = this.chooseJoined(session);
+            if (chosen) finish(undefined, chosen);
+          } catch (e) {
+            finish(e as DriverError);
+          }
+        };
+        wake();
+      });
+      clearTimeout(renew);
+      const d = await this.waitForListedLock(ieee, deadline);
+      // The contract: resolve once the device answers lockwarden's commands.
+      const s = this.state(ieee);
+      const start = s.publishes;
+      await this.command(d, 'get', { state: '' }, () => s.publishes > start, false);
+      // The interview's definition names vendor and model; the bridge's list fills what it left out.
+      const interview = session.interviews.get(ieee);
+      return { externalId: ieee, manufacturer: interview?.vendor ?? d.manufacturer, model: interview?.model ?? d.model, serial: null };
+    } finally {
+      finished = true;
+      clearTimeout(renew);
+      this.joinSessions.delete(session);
+      // Also after a failed or unanswered open request: the bridge may have opened the network anyway.
+      await this.closeJoin();
+    }
   }
 
   unbindCloud(): Promise<void> {
@@ -330,8 +443,126 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.closed = true;
     for (const w of this.waiters) w.reject(new DriverError('driver.unreachable', 'the driver was closed'));
     this.waiters.clear();
+    for (const r of this.permitRequests.values()) r.reject(new DriverError('driver.unreachable', 'the driver was closed'));
+    this.permitRequests.clear();
     this.listeners.clear();
     await this.client.endAsync(true);
+  }
+
+  /**
+   * A Zigbee lock is joined to one network, whose trust centre is the bridge's coordinator: that is
+   * lockwarden's own pairing (`self`), listed so a reset case sees the lock enrolled anew once it
+   * rejoined. Zigbee has no other controllers to list or remove (`capabilities().controllers` stays false).
+   */
+  private selfController(): ObservedController[] {
+    return [{ id: `coordinator:${this.coordinator ?? 'unknown'}`, label: 'Zigbee2MQTT coordinator (lockwarden’s Zigbee network)', kind: 'hub', admin: true, self: true }];
+  }
+
+  /** True when the bridge reported this device leaving and it has not joined again. */
+  private async hasLeft(externalId: string): Promise<boolean> {
+    if (!this.left.has(externalId)) return false;
+    await this.whenDevicesKnown();
+    return !this.devices.has(externalId) && this.left.has(externalId);
+  }
+
+  /**
+   * The device this session enrolls, once decided: the previous device when it rejoined and passed
+   * its interview; another lock that passed, unless the previous device is still being interviewed.
+   * A joined device whose interview failed ends the session with a clear error.
+   */
+  private chooseJoined(session: JoinSession): string | undefined {
+    const lockPassed = (ieee: string) => session.interviews.get(ieee)?.status === 'successful' && this.devices.get(ieee)?.isLock === true;
+    if (session.previous && lockPassed(session.previous)) return session.previous;
+    const pending = (ieee: string) => {
+      const status = session.interviews.get(ieee)?.status;
+      return status !== 'successful' && status !== 'failed';
+    };
+    const candidate = session.joined.find(lockPassed);
+    if (candidate && !(session.previous && session.joined.includes(session.previous) && pending(session.previous))) return candidate;
+    const failed = session.joined.find((ieee) => session.interviews.get(ieee)?.status === 'failed');
+    // Another device still being interviewed may be the lock: only fail once nothing is left to wait for.
+    if (failed && !candidate && !session.joined.some(pending)) {
+      throw new DriverError(
+        'driver.refused',
+        `a device (${failed}) joined the Zigbee network but Zigbee2MQTT could not interview it, so it is not paired: factory reset the lock again, keep it close to the coordinator or a mains-powered Zigbee device, and retry`,
+      );
+    }
+    return undefined;
+  }
+
+  private joinTimeout(session: JoinSession, timeoutMs: number): DriverError {
+    const seconds = Math.round(timeoutMs / 1000);
+    const pending = session.joined.some((ieee) => session.interviews.get(ieee)?.status !== 'successful' && session.interviews.get(ieee)?.status !== 'failed');
+    const nonLock = session.joined.some((ieee) => session.interviews.get(ieee)?.status === 'successful' && this.devices.get(ieee)?.isLock !== true);
+    const why = pending
+      ? 'a device joined but its interview did not finish in time'
+      : nonLock
+        ? 'only devices that are not locks joined'
+        : 'no device joined';
+    return new DriverError('driver.timeout', `${why} within ${seconds} s; the Zigbee network is closed again: check the lock is in pairing mode and retry`);
+  }
+
+  /** The interviewed device as the bridge lists it (the list is republished right before the event). */
+  private async waitForListedLock(ieee: string, deadline: number): Promise<Z2mDevice> {
+    const end = Math.min(deadline, this.now() + this.timeoutMs);
+    while (!this.devices.get(ieee)?.isLock) {
+      if (this.now() >= end) throw new DriverError('driver.timeout', 'the lock joined but Zigbee2MQTT did not list it in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.devices.get(ieee)!;
+  }
+
+  /** Permits joining for `seconds` (0 closes) and resolves with the bridge's answer. */
+  private permitJoin(seconds: number, deadline = Infinity): Promise<Record<string, unknown>> {
+    this.requireConnected();
+    const transaction = `lockwarden-${Math.random().toString(36).slice(2, 10)}`;
+    // `value` for 1.x bridges (required there), `time` for both (2.x uses it alone; 0 closes).
+    const payload = { value: seconds > 0, time: seconds, transaction };
+    return new Promise((resolve, reject) => {
+      const wait = Math.max(1, Math.min(this.timeoutMs, deadline - this.now()));
+      const timer = setTimeout(() => {
+        this.permitRequests.delete(transaction);
+        reject(new DriverError('driver.timeout', `Zigbee2MQTT did not answer the request to ${seconds > 0 ? 'open' : 'close'} the network for joining within ${Math.round(wait)} ms`));
+      }, wait);
+      this.permitRequests.set(transaction, {
+        transaction,
+        resolve: (data) => {
+          clearTimeout(timer);
+          this.permitRequests.delete(transaction);
+          resolve(data);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          this.permitRequests.delete(transaction);
+          reject(e);
+        },
+      });
+      this.client.publish(`${this.base}/bridge/request/permit_join`, JSON.stringify(payload), { qos: 1 });
+    });
+  }
+
+  /** Closes joining; a failure is logged (the bridge closes by itself when the permitted time ends). */
+  private async closeJoin(): Promise<void> {
+    try {
+      await this.permitJoin(0);
+    } catch (e) {
+      this.logger?.warn({ driver: this.name, code: e instanceof DriverError ? e.code : 'error' }, 'closing the Zigbee network for joining failed; the bridge closes it when the permitted time ends');
+    }
+  }
+
+  private onPermitJoinResponse(response: unknown): void {
+    if (!isRecord(response)) throw new BadPayload('bridge/response/permit_join is not an object');
+    const transaction = typeof response.transaction === 'string' ? response.transaction : undefined;
+    // A bridge that does not echo transactions: the only request outstanding is the one answered.
+    const request = transaction !== undefined ? this.permitRequests.get(transaction) : this.permitRequests.size === 1 ? [...this.permitRequests.values()][0] : undefined;
+    if (!request) return;
+    const data = isRecord(response.data) ? response.data : {};
+    if (response.status !== 'ok') {
+      const said = typeof response.error === 'string' && response.error ? `: "${response.error.slice(0, 200)}"` : '';
+      request.reject(new DriverError('driver.refused', `Zigbee2MQTT refused to change joining${said}`));
+      return;
+    }
+    request.resolve(data);
   }
 
   private async setBolt(externalId: string, state: 'LOCK' | 'UNLOCK'): Promise<void> {
@@ -444,6 +675,7 @@ export class Zigbee2MqttDriver implements LockDriver {
       if (rest === 'bridge/devices') return this.onDevices(parseJson(payload));
       if (rest === 'bridge/event') return this.onBridgeEvent(parseJson(payload));
       if (rest === 'bridge/logging' || rest === 'bridge/log') return this.onLogging(parseJson(payload));
+      if (rest === 'bridge/response/permit_join') return this.onPermitJoinResponse(parseJson(payload));
       if (rest.startsWith('bridge/')) return;
       if (rest.endsWith('/availability')) return this.onAvailability(rest.slice(0, -'/availability'.length), payload);
       const ieee = this.byName.get(rest);
@@ -464,6 +696,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.byName.clear();
     for (const raw of list) {
       if (!isRecord(raw) || typeof raw.ieee_address !== 'string' || typeof raw.friendly_name !== 'string') continue;
+      if (raw.type === 'Coordinator') this.coordinator = raw.ieee_address;
       const def = isRecord(raw.definition) ? raw.definition : null;
       const exposes = Array.isArray(def?.exposes) ? def.exposes : [];
       const device: Z2mDevice = {
@@ -480,6 +713,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.devicesSeen = true;
     for (const w of this.devicesWaiters) w();
     this.devicesWaiters.clear();
+    for (const session of this.joinSessions) session.changed();
   }
 
   private onBridgeEvent(event: unknown): void {
@@ -490,7 +724,28 @@ export class Zigbee2MqttDriver implements LockDriver {
       const s = this.state(ieee);
       s.users.clear();
       s.online = false;
+      this.left.set(ieee, this.now());
       this.emit({ type: 'reset_detected', externalId: ieee, at: new Date(this.now()) });
+    } else if (event.type === 'device_joined' && ieee) {
+      this.left.delete(ieee);
+      for (const session of this.joinSessions) {
+        if (!session.joined.includes(ieee)) session.joined.push(ieee);
+        session.changed();
+      }
+    } else if (event.type === 'device_interview' && ieee) {
+      const status = event.data.status;
+      if (status !== 'started' && status !== 'successful' && status !== 'failed') throw new BadPayload('device_interview has no known status');
+      const def = isRecord(event.data.definition) ? event.data.definition : null;
+      for (const session of this.joinSessions) {
+        // Only devices that joined in this window count (a re-interview of another lock is no join),
+        // and the previous device, which may be interviewed again without a join event.
+        if (!session.joined.includes(ieee)) {
+          if (ieee !== session.previous) continue;
+          session.joined.push(ieee);
+        }
+        session.interviews.set(ieee, { status, vendor: typeof def?.vendor === 'string' ? def.vendor : null, model: typeof def?.model === 'string' ? def.model : null });
+        session.changed();
+      }
     }
   }
 

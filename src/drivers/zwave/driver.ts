@@ -6,9 +6,9 @@
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentPreparation } from '../contract.js';
+import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
-import { CC, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
+import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
 import { UserCredentialPins, type UserCredentialInfo } from './user-credentials.js';
 
@@ -31,6 +31,19 @@ const TAMPER_EVENTS = new Set([0x03, 0x04, 0x09]);
 /** Door Lock modes (CC:0062.01.02.11.002): 0xFF secured, 0xFE unknown, anything else some unsecured mode. */
 const DOOR_SECURED = 0xff;
 const DOOR_UNKNOWN = 0xfe;
+
+/** Manufacturer Specific CC, whose Device Specific Report carries a serial number where the device has one. */
+const CC_MANUFACTURER_SPECIFIC = 0x72;
+
+/** How a Z-Wave lock is enrolled again after a factory reset: inclusion by the Z-Wave JS server. */
+const ENROLLMENT: EnrollmentMethod = {
+  kind: 'inclusion',
+  code: 'dsk_pin',
+  security: ['s2', 's0', 'none'],
+  instructions:
+    "Keep the lock within reach of the Z-Wave controller. When lockwarden says it is waiting, put the lock in inclusion (pairing) mode as its manual describes. " +
+    "For S2 security, type the 5-digit PIN printed under the QR code on the lock's label (the first five digits of its DSK); S0 and no security need no PIN.",
+};
 
 /** What the driver keeps about one node. */
 interface NodeInfo {
@@ -61,6 +74,16 @@ function valueOf(dump: NodeDump, cc: number, property: string): unknown {
   return dump.values?.find((v) => v.commandClass === cc && (v.endpoint ?? 0) === 0 && v.property === property && v.propertyKey === undefined)?.value;
 }
 
+/** Make, model and serial as the node reports them (model and make named by zwave-js's device database where it knows the device). */
+function identityOf(dump: NodeDump): { manufacturer: string | null; model: string | null; serial: string | null } {
+  const serial = dump.values?.find((v) => v.commandClass === CC_MANUFACTURER_SPECIFIC && v.property === 'deviceId' && v.propertyKey === 'SerialNumber')?.value;
+  return {
+    manufacturer: dump.deviceConfig?.manufacturer ?? dump.manufacturer ?? null,
+    model: dump.deviceConfig?.label ?? dump.label ?? null,
+    serial: typeof serial === 'string' && serial.trim() !== '' ? serial.trim() : null,
+  };
+}
+
 function isLock(info: NodeInfo): boolean {
   return info.dump.isControllerNode !== true && (info.ccs.has(CC.userCode) || info.ccs.has(CC.userCredential) || info.ccs.has(CC.doorLock));
 }
@@ -72,6 +95,12 @@ export class ZwaveDriver implements LockDriver {
   readonly hubKey: string;
   readonly client: ZwaveJsClient;
   private readonly nodes = new Map<number, NodeInfo>();
+  /** Lock nodes the server dropped because they sent Device Reset Locally: factory-fresh, waiting to be included again. */
+  private readonly resetNodes = new Map<number, NodeInfo>();
+  /** Nodes that joined through an enrollment that failed (wrong PIN, security missing): never offered as locks. */
+  private readonly refusedJoins = new Set<number>();
+  /** An inclusion this driver started is running (the server includes one node at a time). */
+  private including = false;
   private readonly listeners = new Set<(e: DriverEvent) => void>();
   private readonly now: () => Date;
 
@@ -103,9 +132,11 @@ export class ZwaveDriver implements LockDriver {
   }
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
-    const { info } = await this.node(externalId);
-    const ucr = info.ccs.has(CC.userCredential) ? await this.userCredentialInfo(info) : null;
-    const uc = !ucr && info.ccs.has(CC.userCode) ? await this.userCodeInfo(info) : null;
+    const { info, reset } = await this.node(externalId, true);
+    // A node reset at the device no longer answers: its PIN limits are what was learnt before it left, if anything.
+    const learnt = <T>(p: Promise<T> | undefined): Promise<T | null> => (p ?? Promise.resolve(null)).catch(() => null);
+    const ucr = info.ccs.has(CC.userCredential) ? await (reset ? learnt(info.userCredentials) : this.userCredentialInfo(info)) : null;
+    const uc = !ucr && info.ccs.has(CC.userCode) ? await (reset ? learnt(info.userCodes) : this.userCodeInfo(info)) : null;
     return {
       pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
       // Schedule Entry Lock CC is not driven yet: codes are always valid.
@@ -118,13 +149,15 @@ export class ZwaveDriver implements LockDriver {
       remoteFactoryReset: false,
       cloudBinding: false,
       events: true,
-      enrollment: null,
+      enrollment: ENROLLMENT,
       cloudUnbind: false,
     };
   }
 
   async status(externalId: string): Promise<DeviceStatus> {
-    const { nodeId, info } = await this.node(externalId);
+    const { nodeId, info, reset } = await this.node(externalId, true);
+    // Reset at the lock: it left the network and waits, factory-fresh, to be included again.
+    if (reset) return { online: false, batteryPercent: info.battery, bolt: 'unknown', firmware: info.dump.firmwareVersion ?? null, setupMode: true, cloudBound: null };
     let bolt: DeviceStatus['bolt'] = 'unknown';
     if (info.ccs.has(CC.doorLock)) {
       const r = doorLockGetResponse.safeParse(await this.invoke(nodeId, CC.doorLock, 'get', [], 'read the bolt'));
@@ -150,7 +183,9 @@ export class ZwaveDriver implements LockDriver {
         pins.push({ slot, code: /^[0-9]+$/.test(c.code) ? c.code : null, name: '', schedule: { kind: 'always' }, enabled: c.status !== USER_ID_STATUS.disabled });
       }
     }
-    return { pins, controllers: [], digitalKeys: [], biometrics: [] };
+    // A node belongs to one network: the one lockwarden reaches it through. Being read at all proves it.
+    const network: ObservedController = { id: `zwave-network:${this.hubKey}`, label: `lockwarden's Z-Wave network (Z-Wave JS server ${this.hubKey})`, kind: 'hub', admin: true, self: true };
+    return { pins, controllers: [network], digitalKeys: [], biometrics: [] };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
@@ -213,12 +248,33 @@ export class ZwaveDriver implements LockDriver {
     throw new DriverError('driver.not_supported', 'Z-Wave has no remote factory reset; a reset at the lock is reported as Device Reset Locally');
   }
 
-  prepareEnrollment(): Promise<EnrollmentPreparation> {
-    return Promise.reject(new DriverError('driver.not_supported', 're-inclusion through this Z-Wave JS server is not built yet'));
+  async prepareEnrollment(previousExternalId: string | null): Promise<EnrollmentPreparation> {
+    this.checkHub(previousExternalId);
+    return { instructions: ENROLLMENT.instructions, url: null };
   }
 
-  enroll(): Promise<EnrolledDevice> {
-    return Promise.reject(new DriverError('driver.not_supported', 're-inclusion through this Z-Wave JS server is not built yet'));
+  /**
+   * Includes a factory-fresh lock through the server (`controller.begin_inclusion`), answering the
+   * server's S2 prompts (grant what the lock asks for, enter the typed PIN), and resolves once the new
+   * node's interview is done. A wrong PIN, a lock that joins without the chosen security, or no lock
+   * within `timeoutMs` (or an abort) rejects; inclusion is stopped before the promise settles.
+   */
+  async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
+    this.checkHub(request.previousExternalId);
+    const security = request.security ?? 's2';
+    if (!ENROLLMENT.security.includes(security)) throw new DriverError('driver.not_supported', `Z-Wave inclusion offers S2, S0 or no security, not "${String(security)}"`);
+    const pin = (request.code ?? '').trim();
+    // The PIN is never echoed: it is the lock's secret until the key exchange is done.
+    if (security === 's2' && !/^[0-9]{5}$/.test(pin)) throw new DriverError('driver.invalid_code', "S2 needs the 5-digit PIN printed under the QR code on the lock's label (digits only)");
+    if (request.signal?.aborted) throw new DriverError('driver.timeout', 'the inclusion was cancelled before it started');
+    if (this.including) throw new DriverError('driver.busy', `an inclusion is already running on the Z-Wave JS server ${this.hubKey}`);
+    this.including = true;
+    try {
+      await this.client.ready();
+      return await this.include(security, pin, request.timeoutMs, request.signal);
+    } finally {
+      this.including = false;
+    }
   }
 
   unbindCloud(): Promise<void> {
@@ -229,9 +285,8 @@ export class ZwaveDriver implements LockDriver {
     await this.client.ready();
     const out: DiscoveredDevice[] = [];
     for (const [nodeId, info] of [...this.nodes].sort(([a], [b]) => a - b)) {
-      if (!isLock(info)) continue;
-      const manufacturer = info.dump.deviceConfig?.manufacturer ?? info.dump.manufacturer ?? null;
-      const model = info.dump.deviceConfig?.label ?? info.dump.label ?? null;
+      if (!isLock(info) || this.refusedJoins.has(nodeId)) continue;
+      const { manufacturer, model } = identityOf(info.dump);
       const label = info.dump.name || [manufacturer, model].filter(Boolean).join(' ') || `Z-Wave node ${nodeId}`;
       out.push({ externalId: this.externalIdOf(nodeId), manufacturer, model, label });
     }
@@ -264,14 +319,132 @@ export class ZwaveDriver implements LockDriver {
     return [...this.nodes].filter(([, i]) => isLock(i)).map(([id]) => this.externalIdOf(id));
   }
 
-  private async node(externalId: string): Promise<{ nodeId: number; info: NodeInfo }> {
+  /** The lock node behind `externalId`; with `orReset`, also a lock node that was reset at the device and left (`reset`). */
+  private async node(externalId: string, orReset = false): Promise<{ nodeId: number; info: NodeInfo; reset: boolean }> {
     const m = /^(.+):(\d{1,4})$/.exec(externalId);
     if (!m || m[1] !== this.hubKey) throw new DriverError('driver.unknown_device', `${externalId} is not a node of the Z-Wave JS server ${this.hubKey}`);
     await this.client.ready();
     const nodeId = Number(m[2]);
     const info = this.nodes.get(nodeId);
-    if (!info || !isLock(info)) throw new DriverError('driver.unknown_device', `the Z-Wave JS server ${this.hubKey} has no lock node ${nodeId}`);
-    return { nodeId, info };
+    if (info && isLock(info)) return { nodeId, info, reset: false };
+    const gone = orReset && !info ? this.resetNodes.get(nodeId) : undefined;
+    if (gone) return { nodeId, info: gone, reset: true };
+    throw new DriverError('driver.unknown_device', `the Z-Wave JS server ${this.hubKey} has no lock node ${nodeId}`);
+  }
+
+  /** A previous device id of another server cannot be re-included here. */
+  private checkHub(previousExternalId: string | null): void {
+    if (previousExternalId !== null && this.hubOf(previousExternalId) !== this.hubKey) {
+      throw new DriverError('driver.unknown_device', `${previousExternalId} is not a node of the Z-Wave JS server ${this.hubKey}`);
+    }
+  }
+
+  /** Runs one inclusion (see `enroll`); `pin` is used only when the server asks for it. */
+  private include(security: 's2' | 's0' | 'none', pin: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<EnrolledDevice> {
+    return new Promise<EnrolledDevice>((resolve, reject) => {
+      let settled = false;
+      let joined: number | null = null;
+      const seconds = Math.round(timeoutMs / 100) / 10;
+      const cleanup = () => {
+        settled = true;
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      // Every failure stops inclusion first, so the promise settles with the controller idle again.
+      const fail = (err: DriverError) => {
+        if (settled) return;
+        cleanup();
+        void this.client
+          .command('controller.stop_inclusion', {}, { what: 'stop inclusion' })
+          .catch(() => {})
+          .then(() => reject(err));
+      };
+      const done = (nodeId: number) => {
+        if (settled) return;
+        const info = this.nodes.get(nodeId);
+        if (!info) return;
+        cleanup();
+        if (!isLock(info)) {
+          this.refusedJoins.add(nodeId);
+          const { manufacturer, model } = identityOf(info.dump);
+          const what = [manufacturer, model].filter(Boolean).join(' ') || 'a device';
+          reject(new DriverError('driver.refused', `the device that joined (node ${nodeId}, ${what}) is not a lock; lockwarden left it on the network but did not enroll it`));
+          return;
+        }
+        resolve({ externalId: this.externalIdOf(nodeId), ...identityOf(info.dump) });
+      };
+      const timer = setTimeout(() => {
+        fail(
+          joined === null
+            ? new DriverError('driver.timeout', `no lock joined within ${seconds} s; inclusion was stopped. Put the lock in inclusion mode as its manual describes, then try again`)
+            : new DriverError('driver.timeout', `the lock joined as node ${joined} but did not finish answering lockwarden's questions within ${seconds} s; it was not enrolled`),
+        );
+      }, timeoutMs);
+      const onAbort = () => fail(new DriverError('driver.timeout', 'the inclusion was cancelled; inclusion was stopped'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const answer = (command: string, args: Record<string, unknown>, what: string) => {
+        this.client.command(command, args, { what, write: true }).catch((e: unknown) => fail(e instanceof DriverError ? e : new DriverError('driver.refused', `${what} failed`)));
+      };
+      const off = this.client.on((s) => {
+        if (settled || s.kind === 'connected') return;
+        if (s.kind === 'disconnected') return fail(new DriverError('driver.unreachable', `the connection to the Z-Wave JS server ${this.hubKey} dropped during the inclusion`));
+        const e = s.event;
+        if (e.source === 'controller') {
+          switch (e.event) {
+            case 'grant security classes': {
+              const requested = inclusionGrant.safeParse(e.requested);
+              // The lock asks for the classes it needs (a lock: S2 Access Control); the person chose S2, so grant them.
+              answer('controller.grant_security_classes', { inclusionGrant: requested.success ? { securityClasses: requested.data.securityClasses, clientSideAuth: false } : { securityClasses: [], clientSideAuth: false } }, 'grant the security classes the lock asks for');
+              return;
+            }
+            case 'validate dsk and enter pin':
+              // Without a PIN (S0/none chosen, yet the server asks) an empty answer cancels the S2 key exchange.
+              answer('controller.validate_dsk_and_enter_pin', { pin: security === 's2' ? pin : '' }, "enter the PIN from the lock's label");
+              return;
+            case 'inclusion failed':
+              return fail(new DriverError('driver.refused', 'the lock started to join but the controller reported the inclusion as failed; put the lock in inclusion mode again and retry'));
+            case 'node added': {
+              const node = nodeDump.safeParse(e.node);
+              if (!node.success) return;
+              joined = node.data.nodeId;
+              this.resetNodes.delete(joined);
+              const result = inclusionResult.safeParse(e.result);
+              if (result.success && result.data.lowSecurity && security !== 'none') {
+                this.refusedJoins.add(joined);
+                const reason = result.data.lowSecurityReason;
+                if (reason === BOOTSTRAP_S2_INCORRECT_PIN) {
+                  return fail(
+                    new DriverError(
+                      'driver.invalid_code',
+                      `the PIN did not match the lock's label, so the secure key exchange failed. The lock joined the network without security as node ${joined}; lockwarden did not enroll it. ` +
+                        "Factory-reset the lock again (it leaves the network by itself), then enroll it with the 5-digit PIN printed under the QR code",
+                    ),
+                  );
+                }
+                const why = reason !== undefined ? (BOOTSTRAP_FAILURES[reason] ?? `reason ${reason}`) : 'unknown reason';
+                return fail(new DriverError('driver.refused', `the lock joined as node ${joined} without the ${security.toUpperCase()} security that was chosen (${why}); lockwarden did not enroll it. Factory-reset the lock again and retry`));
+              }
+              if (node.data.ready === true) done(joined);
+              return;
+            }
+          }
+          return;
+        }
+        if (e.source !== 'node' || e.nodeId !== joined || joined === null) return;
+        if (e.event === 'ready') done(joined);
+        else if (e.event === 'interview failed' && (e.args as { isFinal?: unknown } | undefined)?.isFinal === true) {
+          this.refusedJoins.add(joined);
+          fail(new DriverError('driver.unreachable', `the lock joined as node ${joined} but stopped answering during its interview; it was not enrolled`));
+        }
+      });
+      this.client
+        .command('controller.begin_inclusion', { options: { strategy: INCLUSION_STRATEGY[security] } }, { what: 'start inclusion', write: true })
+        .then((r) => {
+          if ((r as { success?: unknown } | undefined)?.success === false) fail(new DriverError('driver.busy', `the Z-Wave JS server ${this.hubKey} is already including or excluding a device (another app may be doing it); try again when it is done`));
+        })
+        .catch((e: unknown) => fail(e instanceof DriverError ? e : new DriverError('driver.refused', 'start inclusion failed')));
+    });
   }
 
   private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false): Promise<unknown> {
@@ -378,15 +551,22 @@ export class ZwaveDriver implements LockDriver {
     if (e.source === 'controller') {
       const node = nodeDump.safeParse(e.node);
       if (!node.success) return;
-      if (e.event === 'node added') this.addNode(node.data);
+      if (e.event === 'node added') {
+        this.addNode(node.data);
+        this.resetNodes.delete(node.data.nodeId);
+        this.refusedJoins.delete(node.data.nodeId);
+      }
       if (e.event === 'node removed') {
         const info = this.nodes.get(node.data.nodeId);
         this.nodes.delete(node.data.nodeId);
+        this.refusedJoins.delete(node.data.nodeId);
         if (!info || !isLock(info)) return;
         const externalId = this.externalIdOf(node.data.nodeId);
         // Reset: the node sent Device Reset Locally (someone reset it at the lock) and was dropped.
-        if (e.reason === REMOVE_REASON_RESET) this.emit({ type: 'reset_detected', externalId, at });
-        else this.emit({ type: 'online', externalId, online: false, at });
+        if (e.reason === REMOVE_REASON_RESET) {
+          this.resetNodes.set(node.data.nodeId, info);
+          this.emit({ type: 'reset_detected', externalId, at });
+        } else this.emit({ type: 'online', externalId, online: false, at });
       }
       return;
     }

@@ -16,6 +16,12 @@ export const CC = { doorLock: 0x62, userCode: 0x63, notification: 0x71, battery:
 export const REMOVE_REASON_RESET = 5;
 /** `NodeStatus.Dead` in zwave-js. */
 export const NODE_STATUS_DEAD = 3;
+/** `InclusionStrategy` in zwave-js for the security the person chose: Security_S2, Security_S0, Insecure. */
+export const INCLUSION_STRATEGY = { s2: 4, s0: 3, none: 2 } as const;
+/** `SecurityBootstrapFailure.S2IncorrectPIN` in zwave-js: the PIN typed did not match the node's key, so the key exchange failed. */
+export const BOOTSTRAP_S2_INCORRECT_PIN = 6;
+/** `SecurityBootstrapFailure` names for messages, indexed by value (zwave-js lib/controller/Inclusion). */
+export const BOOTSTRAP_FAILURES = ['cancelled', 'no keys configured on the server', 'no way to ask for the PIN', 'timed out', 'no common security parameters', 'cancelled by the device', 'incorrect PIN', 'wrong security level', 'downgraded to S0', 'unknown error'] as const;
 /** User Code CC user id status (CC:0063.01.03.11.001). */
 export const USER_ID_STATUS = { available: 0, enabled: 1, disabled: 2 } as const;
 
@@ -65,6 +71,11 @@ export const nodeDump = z.looseObject({
   values: z.array(nodeValue).optional(),
 });
 export type NodeDump = z.infer<typeof nodeDump>;
+
+/** The security classes a joining node asks for (`grant security classes` event, `controller.grant_security_classes`). */
+export const inclusionGrant = z.looseObject({ securityClasses: z.array(z.number().int()), clientSideAuth: z.boolean() });
+/** How a node's inclusion went (`node added` event's `result`). */
+export const inclusionResult = z.looseObject({ lowSecurity: z.boolean().optional(), lowSecurityReason: z.number().int().optional() });
 
 export const startListeningResult = z.looseObject({ state: z.looseObject({ nodes: z.array(nodeDump) }) });
 

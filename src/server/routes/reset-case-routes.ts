@@ -3,7 +3,7 @@ import { ResetCaseOpenSchema } from '../../domain/reset-case.js';
 import type { Services } from '../../services/index.js';
 import { ResetCaseFilterSchema, ResetStepSchema } from '../../services/reset-case-service.js';
 import { actorOf } from '../auth.js';
-import { IdParams, ResetCaseDataOut, ResetCaseOut, ResetCaseRecordOut, items } from '../schemas.js';
+import { IdParams, ResetCaseDataOut, ResetCaseOut, ResetCaseRecordOut, ResetEnrollmentOut, items } from '../schemas.js';
 
 /** Reset cases: open one, follow it step by step, read its signed close-out record. */
 export function resetCaseRoutes(services: Services): FastifyPluginAsyncZod {
@@ -30,7 +30,33 @@ export function resetCaseRoutes(services: Services): FastifyPluginAsyncZod {
           response: { 200: ResetCaseOut },
         },
       },
-      async (req) => services.resetCases.step(actorOf(req), req.params.id, req.body),
+      async (req, reply) => {
+        // A person who gives up on a waiting enrollment closes the request: the driver stops waiting.
+        const gaveUp = new AbortController();
+        const onClose = () => {
+          if (!reply.raw.writableFinished) gaveUp.abort();
+        };
+        reply.raw.on('close', onClose);
+        try {
+          return await services.resetCases.step(actorOf(req), req.params.id, req.body, { signal: gaveUp.signal });
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+      },
+    );
+
+    app.get(
+      '/reset-cases/:id/enrollment',
+      {
+        schema: {
+          tags,
+          summary: 'How the case\'s lock is enrolled again',
+          description: 'The driver\'s re-enrollment method (what to type, what to do at the lock) and what the person needs first, such as a link to reconnect the lock\'s account.',
+          params: IdParams,
+          response: { 200: ResetEnrollmentOut },
+        },
+      },
+      async (req) => services.resetCases.enrollment(actorOf(req), req.params.id),
     );
 
     app.get(

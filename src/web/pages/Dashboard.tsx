@@ -29,6 +29,45 @@ const REASON_COLORS: Record<ResetReason, string> = {
 /** "23 Feb" for a week's Monday. */
 const weekLabel = (iso: string) => new Date(`${iso}T00:00:00Z`).toLocaleDateString(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' });
 
+/** A demo lock of one model in service, to try a reset on (the demo fleet's), or none. */
+function useDemoLock(model: string) {
+  return useQuery({
+    queryKey: ['try-a-reset', model],
+    staleTime: 60_000,
+    queryFn: async () => (await api<{ items: { id: string; name: string; isDemo: boolean; modelNumber: string; serviceState: string }[] }>('GET', `/api/locks?q=${encodeURIComponent(model)}&limit=20`)).items.find((l) => l.isDemo && l.modelNumber === model && l.serviceState === 'in_service') ?? null,
+  });
+}
+
+/**
+ * "Try a reset": two demo locks to practise on, one reset at the door (its virtual front panel
+ * plays the technician's hands) and one remote reset whose cloud account outlives a local reset.
+ */
+function TryAReset() {
+  const door = useDemoLock('DB-100');
+  const remote = useDemoLock('CB-2 Pro');
+  if (!door.data && !remote.data) return null;
+  return (
+    <Card withBorder data-testid="try-a-reset">
+      <Title order={4}>Try a reset on the demo</Title>
+      <Text size="sm" mb="xs">
+        Open a reset case on a simulated lock and take it to its signed close-out; the lock’s virtual front panel plays your hands at the door.
+      </Text>
+      <Stack gap={4}>
+        {door.data && (
+          <Anchor component={Link} to={`/locks/${door.data.id}`}>
+            At the door, full erase: {door.data.name}
+          </Anchor>
+        )}
+        {remote.data && (
+          <Anchor component={Link} to={`/locks/${remote.data.id}`}>
+            Remotely, with its cloud account removed first: {remote.data.name}
+          </Anchor>
+        )}
+      </Stack>
+    </Card>
+  );
+}
+
 export function Dashboard() {
   const q = useQuery({ queryKey: ['dashboard'], queryFn: () => api<Wire<DashboardData>>('GET', '/api/dashboard'), refetchInterval: 60_000 });
   if (q.isPending) return <Loader />;
@@ -42,6 +81,7 @@ export function Dashboard() {
   return (
     <Stack data-testid="dashboard">
       <Title order={2}>Dashboard</Title>
+      <TryAReset />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder>
           <Group justify="space-between" mb="xs">

@@ -10,6 +10,7 @@ import { GenericBadge, StatusBadge, stepHeadline, TIER_LABELS, useEntry, verifie
 import { useCan } from '../session.js';
 import { AttachmentsSection, AttachmentThumbs, useAttachments } from './HandbookAttachments.js';
 import { HandbookSecrets } from './HandbookSecrets.js';
+import { PracticeRuns } from './PracticePage.js';
 
 function Section({ title, children, testId }: { title: string; children: ReactNode; testId?: string }) {
   return (
@@ -160,6 +161,8 @@ export function HandbookEntryPage() {
           ))}
         </Stack>
       </Section>
+
+      <PracticeRuns entryId={e.id} />
 
       {attachments.isError && <Alert color="red">Attachments: {attachments.error.message}</Alert>}
       <AttachmentsSection entryId={e.id} stepCount={c.steps.length} items={files} canWrite={canWrite} />

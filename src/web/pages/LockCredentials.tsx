@@ -57,9 +57,11 @@ export function StatusBadge({ status, testId }: { status: CredentialJson['status
 export function LockCredentials({ lock }: { lock: LockJson }) {
   const queryClient = useQueryClient();
   const canRead = useCan('credential.read');
-  const canWrite = useCan('credential.write') && lock.serviceState !== 'retired';
+  // While a reset case owns the lock, the case reads it and sends its commands: nothing here would land.
+  const inReset = lock.serviceState === 'reset_in_progress';
+  const canWrite = useCan('credential.write') && lock.serviceState !== 'retired' && !inReset;
   const canReveal = useCan('credential.reveal');
-  const canOperate = useCan('lock.operate') && lock.serviceState !== 'retired';
+  const canOperate = useCan('lock.operate') && lock.serviceState !== 'retired' && !inReset;
   const creds = useLockCredentials(lock.id, canRead);
   const [dialog, setDialog] = useState<Dialog | null>(null);
   const [bolt, setBolt] = useState<{ bolt: string; at: number } | null>(null);
@@ -144,6 +146,11 @@ export function LockCredentials({ lock }: { lock: LockJson }) {
         {canWrite && takesPins && <Button onClick={() => open({ kind: 'add' })}>Add PIN</Button>}
       </Group>
 
+      {inReset && (
+        <Alert color="orange" title="A reset case owns this lock" data-testid="reset-owns-lock">
+          Until the case closes, lockwarden reads this lock and sends it commands only from the case, so what you see below is the last read before the case. The case&apos;s page shows setup mode, the cloud account and the controllers as the case sees them now.
+        </Alert>
+      )}
       <Card withBorder data-testid="device-status">
         <Group justify="space-between" align="flex-start">
           <Stack gap={4}>
@@ -178,9 +185,11 @@ export function LockCredentials({ lock }: { lock: LockJson }) {
                 </Button>
               </>
             )}
-            <Button variant="light" loading={refresh.isPending} onClick={() => refresh.mutate()}>
-              Read now
-            </Button>
+            {!inReset && (
+              <Button variant="light" loading={refresh.isPending} onClick={() => refresh.mutate()}>
+                Read now
+              </Button>
+            )}
           </Group>
         </Group>
         {refresh.isError && (

@@ -13,6 +13,7 @@ import { LockAlerts } from './LockAlerts.js';
 import { LockCredentials } from './LockCredentials.js';
 import { LockHistory } from './LockHistory.js';
 import { LockResetCases } from './LockResetCases.js';
+import { SimulatedLockCard } from './SimPanel.js';
 import { StateBadge } from './StateBadge.js';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
@@ -33,6 +34,7 @@ export function LockDetail() {
   const canWrite = useCan('lock.write');
   const canRetire = useCan('lock.retire');
   const canReset = useCan('reset.read');
+  const canPerformReset = useCan('reset.perform');
   const [retiring, setRetiring] = useState(false);
   const [reason, setReason] = useState('');
   const lock = useQuery({ queryKey: ['lock', id], queryFn: () => api<LockJson>('GET', `/api/locks/${id}`) });
@@ -125,6 +127,7 @@ export function LockDetail() {
           {l.notes || '-'}
         </Text>
       </Card>
+      {l.driver === 'simulator' && l.externalId && canPerformReset && !retired && <SimulatedLockCard lockId={l.id} />}
       <LockCredentials lock={l} />
       <LockResetCases lockId={l.id} />
       <LockHistory lockId={l.id} />

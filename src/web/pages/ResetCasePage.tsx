@@ -2,14 +2,15 @@
  * One reset case, one step at a time. The technician's part (the procedure at the door, checks) is
  * laid out for a phone: full-width buttons, one procedure step on screen, a big timer for timed holds.
  */
-import { useEffect, useState } from 'react';
-import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, Image, Loader, Progress, RingProgress, Select, SimpleGrid, Stack, Text, Textarea, Timeline, Title } from '@mantine/core';
+import { useEffect, useMemo, useState } from 'react';
+import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, Image, Loader, Progress, RingProgress, Select, SimpleGrid, Stack, Text, TextInput, Textarea, Timeline, Title } from '@mantine/core';
 import { Link, useParams } from 'react-router-dom';
 import { STEP_KIND_LABELS, type Step } from '../../domain/handbook.js';
 import { MANUAL_CHECKS, PREFLIGHT_CHECKS, RESET_BLOCK_REASONS, RESET_REMEDIES, type ResetRemedy } from '../../domain/reset-case.js';
 import { formAlert, formatDate } from '../api.js';
+import { SimulatedLockCard } from './SimPanel.js';
 import { useCan, useSession } from '../session.js';
-import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, photoUrl, useCasePhotos, useResetCase, useStep, useUploadPhoto, type CaseViewJson } from '../resets.js';
+import { BLOCK_LABELS, CHECK_LABELS, PREFLIGHT_LABELS, REASON_LABELS, REMEDY_LABELS, STATE_LABELS, photoUrl, useCasePhotos, useEnrollment, useReenroll, useResetCase, useStep, useUploadPhoto, type CaseViewJson } from '../resets.js';
 
 type Send = (command: { type: string } & Record<string, unknown>) => void;
 
@@ -49,6 +50,7 @@ export function ResetCasePage() {
         <Alert color="orange">A device command ({v.openIntents.map((i) => i.command).join(', ')}) was started and not confirmed: repeat that step; the lock is checked before anything is sent again.</Alert>
       )}
       <Now v={v} send={send} busy={step.isPending} />
+      {v.lock.driver === 'simulator' && ['physical_reset', 'verification', 'replace_device', 'account_unbind'].includes(c.state) && <SimulatedLockCard lockId={v.lock.id} />}
       {v.next.includes('cancel') && <CancelCase send={send} busy={step.isPending} />}
       {v.missing.length > 0 && !['closed', 'cancelled', 'triage'].includes(c.state) && (
         <Card withBorder>
@@ -248,18 +250,7 @@ function Now({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) 
         </Card>
       );
     case 'account_unbind':
-      return (
-        <Card withBorder>
-          <Stack>
-            <Text size="sm">This model keeps its cloud account binding through a local reset. Remove the lock from the vendor account now; verification checks it.</Text>
-            {canManage && (
-              <Big onClick={() => send({ type: 'confirm_account_unbound' })} disabled={busy}>
-                Removed from the account
-              </Big>
-            )}
-          </Stack>
-        </Card>
-      );
+      return <AccountSide v={v} send={send} busy={busy} />;
     case 'physical_reset':
       return <AtTheDoor v={v} send={send} busy={busy} />;
     case 'replace_device':
@@ -323,7 +314,17 @@ function AtTheDoor({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boole
       <Stack>
         {steps.length > 0 && <Progress value={(c.procedureDone.length / steps.length) * 100} size="lg" aria-label="procedure progress" />}
         {next >= 0 ? (
-          <ProcedureStep key={next} n={next + 1} total={steps.length} step={steps[next]!} onDone={() => send({ type: 'procedure_step', step: next + 1 })} busy={busy} />
+          <ProcedureStep
+            key={next}
+            n={next + 1}
+            total={steps.length}
+            step={steps[next]!}
+            holdStartedAt={c.holds?.[String(next + 1)] ?? null}
+            serverNow={v.now}
+            onStart={() => send({ type: 'start_hold', step: next + 1 })}
+            onDone={() => send({ type: 'procedure_step', step: next + 1 })}
+            busy={busy}
+          />
         ) : (
           <>
             <Text fw={600}>{steps.length ? 'Every step done.' : 'No handbook procedure for this model: follow the manufacturer’s.'}</Text>
@@ -348,19 +349,27 @@ function AtTheDoor({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boole
   );
 }
 
-/** One procedure step; a hold shows a big countdown that must run out before the tick. */
-function ProcedureStep({ n, total, step, onDone, busy }: { n: number; total: number; step: Step; onDone: () => void; busy: boolean }) {
+/**
+ * One procedure step; a hold shows a big countdown that must run out before the tick. A hold's start
+ * is kept by the server (a reload carries on counting, on the server's clock); a wait for an
+ * indicator is only a guide, counted here.
+ */
+function ProcedureStep({ n, total, step, holdStartedAt, serverNow, onStart, onDone, busy }: { n: number; total: number; step: Step; holdStartedAt: string | null; serverNow: string; onStart: () => void; onDone: () => void; busy: boolean }) {
   const timed = step.kind === 'hold' || step.kind === 'wait_indicator' ? (step.seconds ?? 0) : 0;
-  const [startedAt, setStartedAt] = useState<number | null>(null);
+  const held = step.kind === 'hold';
+  // How far the browser's clock is from the server's (measured when the case arrived), so a hold counts as the server counts it.
+  const skew = useMemo(() => Date.parse(serverNow) - Date.now(), [serverNow]);
+  const [localStart, setLocalStart] = useState<number | null>(null);
+  const startedAt = held ? (holdStartedAt ? Date.parse(holdStartedAt) - skew : null) : localStart;
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (startedAt === null) return;
     const t = setInterval(() => setNow(Date.now()), 200);
     return () => clearInterval(t);
   }, [startedAt]);
-  const left = startedAt === null ? timed : Math.max(0, timed - Math.floor((now - startedAt) / 1000));
+  const left = startedAt === null ? timed : Math.max(0, timed - Math.floor((Math.max(now, startedAt) - startedAt) / 1000));
   // A hold must last its time; a wait for an indicator may end as soon as the light shows.
-  const held = step.kind !== 'hold' || timed === 0 || (startedAt !== null && left === 0);
+  const ready = !held || timed === 0 || (startedAt !== null && left === 0);
   return (
     <Stack data-testid="procedure-step">
       <Text size="sm" c="dimmed">
@@ -379,7 +388,7 @@ function ProcedureStep({ n, total, step, onDone, busy }: { n: number; total: num
           <RingProgress
             size={220}
             thickness={18}
-            sections={[{ value: ((timed - left) / timed) * 100, color: held ? 'green' : 'blue' }]}
+            sections={[{ value: ((timed - left) / timed) * 100, color: ready ? 'green' : 'blue' }]}
             label={
               <Text ta="center" fz={64} fw={700} data-testid="timer">
                 {left}
@@ -389,14 +398,173 @@ function ProcedureStep({ n, total, step, onDone, busy }: { n: number; total: num
         </Group>
       )}
       {timed > 0 && startedAt === null && (
-        <Big onClick={() => setStartedAt(Date.now())} variant="light">
-          Start the {timed} s timer
+        <Big onClick={() => (held ? onStart() : setLocalStart(Date.now()))} variant="light" disabled={busy} data-testid="start-timer">
+          {held ? `Press and hold now: start the ${timed} s timer` : `Start the ${timed} s timer`}
         </Big>
       )}
-      <Big onClick={onDone} disabled={busy || !held} data-testid="tick">
+      {held && startedAt !== null && left > 0 && (
+        <Button variant="subtle" onClick={onStart} disabled={busy}>
+          Let go too early? Start the hold again
+        </Button>
+      )}
+      <Big onClick={onDone} disabled={busy || !ready} data-testid="tick">
         ✓ Done
       </Big>
     </Stack>
+  );
+}
+
+/**
+ * The account side of a reset: where the driver can, lockwarden removes the lock from the vendor
+ * account itself; otherwise the person does it on the account and records it, with a photo or
+ * screenshot as evidence. Verification re-reads the lock either way.
+ */
+function AccountSide({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const canManage = useCan('reset.manage');
+  const enrollment = useEnrollment(v.case.id, canManage);
+  const [note, setNote] = useState('');
+  const [photos, setPhotos] = useState<string[]>([]);
+  if (!canManage) return <Text>A manager removes the lock from its vendor account.</Text>;
+  return (
+    <Card withBorder data-testid="account-side">
+      <Stack>
+        <Text size="sm">This model keeps its cloud account binding through a local reset, so the previous account would keep the lock. Remove the lock from the vendor account first; verification reads the lock again to check it.</Text>
+        {enrollment.isPending ? (
+          <Loader size="sm" />
+        ) : enrollment.data?.cloudUnbind ? (
+          <Big onClick={() => send({ type: 'unbind_cloud' })} disabled={busy} data-testid="unbind-cloud">
+            Remove it from the vendor account now
+          </Big>
+        ) : (
+          <>
+            <Text size="sm" fw={600}>
+              lockwarden cannot do this for this lock: sign in to the vendor&apos;s app or website as the account owner, remove the lock there, then record it here.
+            </Text>
+            <Textarea label="What you did (which account, when)" value={note} onChange={(e) => setNote(e.currentTarget.value)} autosize minRows={2} />
+            <CheckPhotos caseId={v.case.id} check="cloud_unbound" ids={photos} onChange={setPhotos} />
+            <Big onClick={() => send({ type: 'confirm_account_unbound', note, evidence: photos })} disabled={busy || !note.trim()} data-testid="confirm-unbound">
+              Removed from the account
+            </Big>
+          </>
+        )}
+      </Stack>
+    </Card>
+  );
+}
+
+/**
+ * Enrolling the lock again after its reset, as its driver does it: a code from the label where it
+ * needs one, the security where the protocol offers a choice, a link to reconnect an account where
+ * the service gives one. The request waits for the lock; "Stop waiting" ends it.
+ */
+function Reenroll({ v }: { v: CaseViewJson }) {
+  const c = v.case;
+  const enrollment = useEnrollment(c.id, true);
+  const reenroll = useReenroll(c.id);
+  const [code, setCode] = useState('');
+  const [security, setSecurity] = useState<string | null>(null);
+  const m = enrollment.data?.method ?? null;
+  const prep = enrollment.data?.preparation ?? null;
+  const needsCode = m ? m.code !== 'none' : true;
+  const codeLabel = m?.code === 'dsk_pin' ? 'The 5-digit PIN under the QR code on the lock’s label' : 'The setup or pairing code from the lock’s label';
+  const error = reenroll.isError && !(reenroll.error instanceof DOMException) ? reenroll.error.message : null;
+  return (
+    <Card withBorder data-testid="reenroll">
+      <Stack>
+        <Text fw={600}>Enroll the lock again</Text>
+        {enrollment.isPending && <Loader size="sm" />}
+        {enrollment.data?.unavailable && <Text size="sm">{enrollment.data.unavailable}</Text>}
+        {m && <Text size="sm">{m.instructions}</Text>}
+        {prep && prep.instructions !== m?.instructions && <Text size="sm">{prep.instructions}</Text>}
+        {prep?.url && (
+          <Anchor href={prep.url} target="_blank" rel="noreferrer" data-testid="reconnect-link">
+            Open the page that reconnects the lock’s account
+          </Anchor>
+        )}
+        {needsCode && !enrollment.data?.unavailable && (
+          <TextInput label={codeLabel} value={code} onChange={(e) => setCode(e.currentTarget.value)} inputMode="numeric" autoComplete="off" size="lg" data-testid="enroll-code" />
+        )}
+        {m && m.security.length > 1 && (
+          <Select
+            label="Security"
+            data={m.security.map((s) => ({ value: s, label: s === 's2' ? 'S2 (recommended)' : s === 's0' ? 'S0 (older locks)' : 'No encryption (only if the lock allows nothing else)' }))}
+            value={security ?? m.security[0]!}
+            onChange={setSecurity}
+          />
+        )}
+        {error && (
+          <Alert color="red" data-testid="reenroll-error">
+            {error}
+          </Alert>
+        )}
+        {reenroll.isPending ? (
+          <Group>
+            <Loader size="sm" />
+            <Text size="sm">Waiting for the lock (up to two minutes)…</Text>
+            <Button variant="subtle" onClick={reenroll.cancel}>
+              Stop waiting
+            </Button>
+          </Group>
+        ) : (
+          !enrollment.data?.unavailable && (
+            <Big
+              onClick={() => reenroll.mutate({ lockId: v.lock.id, ...(code.trim() ? { code: code.trim() } : {}), ...(m && m.security.length > 1 ? { security: security ?? m.security[0]! } : {}) })}
+              disabled={needsCode && !code.trim()}
+              data-testid="reenroll-start"
+            >
+              Enroll it with lockwarden
+            </Big>
+          )
+        )}
+      </Stack>
+    </Card>
+  );
+}
+
+/** What fixes a failed automatic check, next to it: an action where lockwarden can do it, words where a person must. */
+function CheckFix({ v, check, send, busy }: { v: CaseViewJson; check: string; send: Send; busy: boolean }) {
+  const c = v.case;
+  const canManage = useCan('reset.manage');
+  const enrollment = useEnrollment(c.id, check === 'cloud_unbound');
+  const m = c.verification[check as keyof typeof c.verification];
+  if (!m || m.passed) return null;
+  switch (check) {
+    case 'setup_mode':
+    case 'prior_pins_gone':
+      return <Text size="xs">Repeat the reset below (check the hold time, the battery and whether the lock must come off the door), or record it as blocked if it cannot be done.</Text>;
+    case 'cloud_unbound':
+      return enrollment.data?.cloudUnbind && canManage ? (
+        <Button size="xs" variant="light" onClick={() => send({ type: 'unbind_cloud' })} disabled={busy} data-testid="fix-cloud_unbound">
+          Remove it from the vendor account now
+        </Button>
+      ) : (
+        <Text size="xs">Remove the lock from the vendor account in the vendor’s app or website, then run the lock’s checks again.</Text>
+      );
+    case 'prior_controllers_refused':
+      return <StillPaired v={v} send={send} busy={busy} />;
+    case 'admin_enrollment_accepted':
+      return <Text size="xs">{c.reenrollment ? 'Run the lock’s checks again; if it still refuses, repeat the reset.' : 'Enroll the lock again (below); the checks run by themselves after it.'}</Text>;
+    default:
+      return null;
+  }
+}
+
+/** Controllers that were on the lock before the reset and still are, each with a button that unpairs it. */
+function StillPaired({ v, send, busy }: { v: CaseViewJson; send: Send; busy: boolean }) {
+  const m = v.case.verification.prior_controllers_refused;
+  const still = (m?.evidence ?? []).flatMap((e) => {
+    const hit = /^controller:([^|]+)\|(.*)$/.exec(e);
+    return hit ? [{ id: hit[1]!, label: hit[2]! }] : [];
+  });
+  if (still.length === 0) return <Text size="xs">Run the lock’s checks again once the lock answers.</Text>;
+  return (
+    <Group gap="xs">
+      {still.map((x) => (
+        <Button key={x.id} size="xs" variant="light" color="red" onClick={() => send({ type: 'remove_prior_controller', lockId: v.lock.id, controllerId: x.id })} disabled={busy}>
+          Remove {x.label}
+        </Button>
+      ))}
+    </Group>
   );
 }
 
@@ -405,10 +573,19 @@ function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: bo
   const canPerform = useCan('reset.perform');
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [photos, setPhotos] = useState<Record<string, string[]>>({});
+  const [block, setBlock] = useState<string | null>(null);
   const manual = new Set<string>(MANUAL_CHECKS);
+  const canEnroll = canPerform && !c.reenrollment && (c.verification.setup_mode?.passed || c.replacement);
   return (
     <Card withBorder data-testid="verification">
       <Stack>
+        {c.reenrollment && (
+          <Text size="sm" data-testid="reenrolled">
+            Enrolled with lockwarden again {formatDate(c.reenrollment.at)}
+            {c.reenrollment.manufacturer || c.reenrollment.model ? ` (the device reports ${[c.reenrollment.manufacturer, c.reenrollment.model].filter(Boolean).join(' ')})` : ''}.
+          </Text>
+        )}
+        {canEnroll && <Reenroll v={v} />}
         {v.requiredChecks.map((check) => {
           const m = c.verification[check];
           return (
@@ -420,9 +597,10 @@ function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: bo
                 </Badge>
               </Group>
               {m?.note && <Text size="xs" c="dimmed">{m.note}</Text>}
-              {m && m.evidence.length > 0 && (
+              {canPerform && !manual.has(check) && <CheckFix v={v} check={check} send={send} busy={busy} />}
+              {m && m.evidence.filter((e) => !e.startsWith('controller:')).length > 0 && (
                 <Group gap={4}>
-                  {m.evidence.map((e) =>
+                  {m.evidence.filter((e) => !e.startsWith('controller:')).map((e) =>
                     /^[0-9a-f-]{36}$/.test(e) ? <Image key={e} src={`${photoUrl(c.id, e)}/thumbnail`} alt="evidence photo" h={40} w={56} fit="cover" radius="sm" /> : <Text key={e} size="xs">{e}</Text>,
                   )}
                 </Group>
@@ -453,9 +631,17 @@ function Verification({ v, send, busy }: { v: CaseViewJson; send: Send; busy: bo
               Verification complete
             </Big>
             {!c.replacement && (
-              <Button variant="subtle" onClick={() => send({ type: 'retry_reset' })} disabled={busy}>
+              <Button variant="subtle" onClick={() => send({ type: 'retry_reset' })} disabled={busy} data-testid="retry-reset">
                 Repeat the reset
               </Button>
+            )}
+            {!c.verification.setup_mode?.passed && (
+              <Group align="end" grow>
+                <Select label="The reset cannot be done" placeholder="why" data={RESET_BLOCK_REASONS.map((r) => ({ value: r, label: BLOCK_LABELS[r] }))} value={block} onChange={setBlock} />
+                <Button color="red" variant="light" disabled={!block || busy} onClick={() => send({ type: 'report_blocked', reason: block })}>
+                  Record as blocked
+                </Button>
+              </Group>
             )}
           </>
         )}
