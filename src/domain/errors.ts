@@ -18,6 +18,12 @@ export type ErrorCode =
   | 'auth.enrolment_required'
   /** A TOTP code, recovery code or passkey answer did not prove the second factor. */
   | 'auth.second_factor_invalid'
+  /** The account is linked to the single sign-on provider and the owner turned password sign-in off for such accounts. */
+  | 'auth.password_sign_in_off'
+  /** Single sign-on is not set up (or is turned off). */
+  | 'sso.not_configured'
+  /** The identity provider did not answer (discovery or a token request). */
+  | 'sso.unreachable'
   | 'second_factor.not_found'
   | 'second_factor.not_enrolled'
   | 'second_factor.required_by_policy'

@@ -51,7 +51,8 @@ export type StepUpAction =
   | 'second_factor.reset_user'
   | 'second_factor.enrol'
   | 'second_factor.remove'
-  | 'second_factor.recovery_codes';
+  | 'second_factor.recovery_codes'
+  | 'sso.settings';
 
 const WHAT: Record<StepUpAction, string> = {
   'handbook.secret.reveal': 'revealing a handbook secret',
@@ -66,6 +67,7 @@ const WHAT: Record<StepUpAction, string> = {
   'second_factor.enrol': 'adding a second factor',
   'second_factor.remove': 'removing a second factor',
   'second_factor.recovery_codes': 'making new recovery codes',
+  'sso.settings': 'changing single sign-on',
 };
 
 /** Whether `assurance` allows a step-up action at `now`. */

@@ -21,6 +21,7 @@ import { demoLoaded } from '../services/demo-fleet.js';
 import { ping } from '../store/database.js';
 import { auditClientScope } from '../services/audit-log.js';
 import { actorOf, registerAuth } from './auth.js';
+import { ssoRoutes } from './routes/sso-routes.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { registerSecurityHeaders, SPA_CSP } from './security-headers.js';
@@ -70,6 +71,7 @@ export const LOG_REDACT = [
   '*.currentPassword',
   '*.token',
   '*.secret',
+  '*.clientSecret',
   '*.code',
   '*.value',
   '*.pin_code',
@@ -210,6 +212,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(backupRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
       await api.register(secondFactorRoutes(opts.services));
+      await api.register(ssoRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));

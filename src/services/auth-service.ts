@@ -28,6 +28,7 @@ import { endAccess, endSessions } from './session-control.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { SecondFactorService } from './second-factor-service.js';
 import { requireStepUp, type SessionStage, type TokenScope } from '../domain/second-factor.js';
+import { ssoPasswordRefusal } from './sso-settings.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
 /** A session ends 7 days after sign-in however active it is (OWASP ASVS 5.0 V7.3.2). */
@@ -220,6 +221,12 @@ export class AuthService {
       await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason } });
       throw new AppError('auth.invalid_credentials', 'email or password is wrong');
     }
+    // Checked only after the password proved right, so it tells nothing to someone guessing.
+    const sso = await ssoPasswordRefusal(this.ctx.db, user.id);
+    if (sso) {
+      await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'denied', target: { type: 'user', id: user.id, label: email }, details: { reason: 'password_off_for_sso' } });
+      throw new AppError('auth.password_sign_in_off', `this account signs in with ${sso.providerName}: password sign-in is turned off for it. Use "Sign in with ${sso.providerName}"`);
+    }
     await attempt.succeeded();
     return this.openSession(user, 'auth.sign_in');
   }
@@ -236,17 +243,27 @@ export class AuthService {
     return this.openSession(user, 'auth.one_time_sign_in');
   }
 
-  private async openSession(user: UserRow, action: 'auth.sign_in' | 'auth.one_time_sign_in'): Promise<SignedIn> {
+  /**
+   * Opens a session for `user` after a first factor was proven (a password, a one-time link, or a
+   * sign-in at the single sign-on provider), in the stage the second-factor rules give it.
+   * `secondFactorDone`: the identity provider proved a second factor the owner trusts.
+   */
+  async openSession(
+    user: UserRow,
+    action: 'auth.sign_in' | 'auth.one_time_sign_in' | 'auth.sso.sign_in',
+    opts: { secondFactorDone?: boolean; details?: Record<string, unknown> } = {},
+  ): Promise<SignedIn> {
     const now = this.ctx.clock.now();
     const sessionToken = this.ctx.ids.secret(32);
     const csrfToken = this.ctx.ids.secret(24);
     const { actor, user: shown } = await this.userActor(user, 'session');
-    // A password (or a one-time link) alone opens only a limited session when the account has a
-    // second factor, or must enrol one under the owner's policy; the auth hook enforces the stage.
-    const stage = await new SecondFactorService(this.ctx).stageAtSignIn(user.id);
+    // A password (or a one-time link, or an IdP sign-in) alone opens only a limited session when the
+    // account has a second factor, or must enrol one under the owner's policy; the auth hook enforces the stage.
+    const stage = opts.secondFactorDone ? 'full' : await new SecondFactorService(this.ctx).stageAtSignIn(user.id);
+    const details = { ...opts.details, ...(stage !== 'full' ? { stage } : {}) };
     await inTransaction(this.ctx.db, async (tx) => {
       await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now, stage });
-      await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email }, ...(stage !== 'full' ? { details: { stage } } : {}) });
+      await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email }, ...(Object.keys(details).length ? { details } : {}) });
     });
     const limited = stage !== 'full';
     return {

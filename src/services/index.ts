@@ -19,6 +19,7 @@ import { BackupService, type BackupFiles } from './backup-service.js';
 import { ResetPhotoService } from './reset-photo-service.js';
 import { DashboardService } from './dashboard-service.js';
 import { SecondFactorService } from './second-factor-service.js';
+import { SsoService } from './sso-service.js';
 import { PracticeService } from './practice-service.js';
 
 /** Every use case, built once over one context. */
@@ -44,6 +45,7 @@ export interface Services {
   resetPhotos: ResetPhotoService;
   dashboard: DashboardService;
   secondFactor: SecondFactorService;
+  sso: SsoService;
   practice: PracticeService;
 }
 
@@ -73,6 +75,7 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     resetPhotos: new ResetPhotoService(ctx),
     dashboard: new DashboardService(ctx, turnovers),
     secondFactor: new SecondFactorService(ctx),
+    sso: new SsoService(ctx, auth),
     practice: new PracticeService(ctx),
   };
 }

@@ -154,6 +154,23 @@ export const sessions = pgTable(
  * the row; `confirmed_at` null until a first code proves the app has it; `last_time_step` refuses a
  * code used before) or a WebAuthn credential (passkey, security key: its public key and counter).
  */
+/**
+ * Accounts linked to an identity at the single sign-on provider: the IdP's issuer and subject (its
+ * stable id for the person), linked once by verified email; later sign-ins match by subject.
+ */
+export const ssoIdentities = pgTable(
+  'sso_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    emailAtLink: text('email_at_link').notNull(),
+    linkedAt: ts('linked_at').notNull(),
+    lastSignInAt: ts('last_sign_in_at'),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index('sso_identities_user_idx').on(t.userId)],
+);
+
 export const secondFactors = pgTable(
   'second_factors',
   {

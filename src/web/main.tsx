@@ -98,7 +98,7 @@ function App() {
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/practice/:id" element={<PracticePage />} />
           <Route path="/tokens" element={<Tokens />} />
-          <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} />} />
+          <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} showSso={me.data.user.roles.some((r) => r.role === 'owner' && r.locationId === null)} />} />
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />

@@ -634,6 +634,14 @@ describe('authorization matrix: every route × role × scope relation × grant s
     // Setting it is an organisation-wide owner's; removing someone's factors, organisation-wide user.write.
     { op: 'PUT /api/settings/second-factor-policy', kind: 'org', stepUp: true, build: async () => ({ method: 'PUT', url: '/api/settings/second-factor-policy', payload: { requiredForRoles: [] } }) },
     { op: 'POST /api/users/{id}/second-factors/reset', kind: 'org', stepUp: true, build: async () => ({ method: 'POST', url: `/api/users/${grantee}/second-factors/reset` }) },
+    // Single sign-on changes how everyone signs in: organisation-wide owners only (and a step-up, test/http/sso.test.ts).
+    { op: 'GET /api/settings/sso', kind: 'org', expect: () => false, build: async () => ({ method: 'GET', url: '/api/settings/sso' }) },
+    {
+      op: 'PUT /api/settings/sso',
+      kind: 'org',
+      expect: () => false,
+      build: async () => ({ method: 'PUT', url: '/api/settings/sso', payload: { enabled: false, providerName: 'Matrix IdP', issuerUrl: 'https://idp.example.test', clientId: 'matrix' } }),
+    },
   ];
   /** Operations not in the matrix, and why. */
   const EXEMPT: Record<string, string> = {
@@ -642,6 +650,9 @@ describe('authorization matrix: every route × role × scope relation × grant s
     'POST /api/auth/password': "acts on the caller's own account only (test/http/api.test.ts, hardening.test.ts)",
     'POST /api/auth/sign-out': "acts on the caller's own session only",
     'POST /api/auth/sign-out-everywhere': "acts on the caller's own sessions only (hardening.test.ts)",
+    'GET /api/auth/sso': 'public: whether the sign-in page shows the single sign-on button (test/http/sso.test.ts)',
+    'GET /api/auth/sso/start': 'public: sends the browser to the identity provider (test/http/sso.test.ts)',
+    'GET /api/auth/sso/callback': 'public: the identity provider sends the browser back here; the sealed attempt, state, PKCE and the ID token are the authority (test/http/sso.test.ts)',
     'POST /api/integrations/{id}/webhook': 'public: Seam signs its deliveries; the signature is the authority (test/http/integrations.test.ts)',
   };
   let siteOfUnit = '';

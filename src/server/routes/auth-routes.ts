@@ -35,7 +35,8 @@ export function authRoutes(services: Services, opts: { secureCookies: boolean })
         csrfToken: req.csrfToken ?? '',
         allowedActions: limited ? [] : allowedActions(actor),
         organisationActions: limited ? [] : organisationActions(actor),
-        mustSetPassword: !req.user!.hasPassword,
+        // Someone who signs in through the identity provider needs no password here.
+        mustSetPassword: !req.user!.hasPassword && !(await services.sso.signsInWithSso(req.user!.id)),
         stage,
         secondFactorMethods: await services.secondFactor.methodsOf(req.user!.id),
       };

@@ -3,6 +3,7 @@ import { Alert, Badge, Button, Card, Checkbox, Code, Group, Image, List, Stack, 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, formatDate, type Wire } from '../api.js';
 import { problem, registerPasskey } from '../second-factor.js';
+import { SsoSettingsCard } from './SsoSettings.js';
 import type { SecondFactorStatus } from '../../domain/second-factor.js';
 
 type Status = Wire<SecondFactorStatus>;
@@ -107,10 +108,10 @@ function PolicyCard() {
 
 /**
  * The signed-in user's second factors: add an authenticator app or a passkey, see and remove them,
- * new recovery codes; for owners, the organisation's policy. With `required`, it is the guided
+ * new recovery codes; for owners, the organisation's policy and single sign-on. With `required`, it is the guided
  * enrolment a session is limited to under the policy.
  */
-export function Security({ required = false, showPolicy = false, onEnrolled }: { required?: boolean; showPolicy?: boolean; onEnrolled?: () => void }) {
+export function Security({ required = false, showPolicy = false, showSso = false, onEnrolled }: { required?: boolean; showPolicy?: boolean; showSso?: boolean; onEnrolled?: () => void }) {
   const queryClient = useQueryClient();
   const [codes, setCodes] = useState<string[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -202,6 +203,7 @@ export function Security({ required = false, showPolicy = false, onEnrolled }: {
         </Card>
       )}
       {showPolicy && <PolicyCard />}
+      {showSso && <SsoSettingsCard />}
     </Stack>
   );
 }
