@@ -17,7 +17,7 @@ export type ActorGrant =
 export type Actor =
   | { kind: 'user'; userId: string; email: string; via: 'session' | 'token'; grants: ActorGrant[] }
   /** The local CLI on a data folder no server owns: whoever can read the folder holds everything. */
-  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' };
+  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' | 'audit' };
 
 /** Actions the policy knows. Unknown actions are denied. */
 export type Action =
