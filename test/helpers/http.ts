@@ -10,6 +10,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { Actor, Role } from '../../src/domain/identity.js';
 import { createApp } from '../../src/server/app.js';
 import { loadDemoFleet } from '../../src/services/demo-fleet.js';
+import type { Engine } from '../../src/store/database.js';
 import { testServices, type TestEnv, type TestServicesOptions } from './db.js';
 
 export const BOOTSTRAP: Actor = { kind: 'system', name: 'bootstrap' };
@@ -35,11 +36,13 @@ export interface TestAppOptions {
   configure?: (app: FastifyInstance) => void;
   /** Passed to `testServices` (e.g. a simulator fleet on the test's clock). */
   services?: TestServicesOptions;
+  /** The database engine (default PGlite). */
+  engine?: Engine;
 }
 
 /** A logger-less app over a fresh database, with the owner account `OWNER_EMAIL` / `OWNER_PASSWORD`. */
 export async function testApp(opts: TestAppOptions = {}): Promise<HttpEnv> {
-  const env = await testServices('pglite', opts.services);
+  const env = await testServices(opts.engine ?? 'pglite', opts.services);
   // Closing twice is harmless, so a test may close the database under the app on purpose.
   const database = env.database;
   const closeDb = () => database.close();

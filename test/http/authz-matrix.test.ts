@@ -557,7 +557,9 @@ describe('authorization matrix: every route × role × scope relation × grant s
   let siteOfUnit = '';
 
   before(async () => {
-    env = await testApp({ demo: true });
+    // On PostgreSQL where there is one: the matrix is about authorization, not storage, and its
+    // 9,288 requests cost less server time there (docs/benchmarks.md: lock detail 1.2 ms on PostgreSQL, 3.5 ms on PGlite).
+    env = await testApp({ demo: true, engine: process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite' });
     owner = await signIn(env.app, OWNER_EMAIL, OWNER_PASSWORD);
     const locks = (await svc().locks.list(SYSTEM, { limit: 500 })).items;
     const byName = (name: string) => locks.find((l) => l.name === name)!;
