@@ -11,7 +11,7 @@ import { and, desc, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-
 import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
 import { deploymentMasterKeyring, type MasterKeyring } from './crypto/envelope.js';
-import { AuditMac, checkpointsFilePath, deploymentCheckpointSigner, type CheckpointSigner } from './crypto/audit-chain.js';
+import { AuditMac, auditWitnessTarget, chainKeyOf, checkpointsFilePath, deploymentCheckpointSigner, type CheckpointSigner } from './crypto/audit-chain.js';
 import { AuditLog } from './services/audit-log.js';
 import { isDriverError, type DriverEvent, type DriverRegistry, type LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
@@ -87,6 +87,10 @@ export interface RuntimeOptions {
     checkpointSeconds?: number;
     /** Checkpoint at stop when this process recorded something (default true). */
     checkpointOnStop?: boolean;
+    /** Where checkpoints are also sent: a file elsewhere or an http(s) URL (default: `LOCKWARDEN_AUDIT_WITNESS`); null for none. */
+    witness?: string | null;
+    /** Verification fails when entries older than this have no checkpoint (default 300 s, five checkpoint intervals). */
+    checkpointMaxAgeSeconds?: number;
   };
 }
 
@@ -184,8 +188,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       db: opts.database.db,
       clock: opts.clock ?? systemClock,
       mac: new AuditMac(secrets),
+      chainKey: chainKeyOf(secrets),
       signer: opts.audit?.signer ?? deploymentCheckpointSigner(opts.dataDir),
       checkpointsFile: opts.audit?.checkpointsFile === undefined ? checkpointsFilePath(opts.dataDir) : opts.audit.checkpointsFile,
+      witness: opts.audit?.witness === undefined ? auditWitnessTarget() : opts.audit.witness,
+      ...(opts.audit?.checkpointMaxAgeSeconds === undefined ? {} : { checkpointMaxAgeSeconds: opts.audit.checkpointMaxAgeSeconds }),
     }),
     randomInt: (max) => randomInt(max),
     integrations: host,
@@ -328,14 +335,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         void firstPass(() => checkDrift(ctx, every).catch(onError));
       }
     }
-    // A signed checkpoint every minute while there is something new (recorded by any process), and one at stop (see AuditLog.checkpoint).
+    // A signed checkpoint every minute while there is something new (recorded by any process, or
+    // left unsigned by a process that stopped abruptly: verification requires one), and one at stop
+    // (see AuditLog.checkpoint). A witness that did not get it is reported, and sent it again next time.
     const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
     if (checkpointEvery > 0) {
       checkpointTimer = setInterval(
         () =>
           void ctx.audit
-            .needsCheckpoint(maintenanceMode === 'leader')
+            .needsCheckpoint(true)
             .then((needed) => (needed ? ctx.audit.checkpoint() : undefined))
+            .then((made) => {
+              if (made?.witnessError) onError(new Error(made.witnessError));
+            })
             .catch(onError),
         checkpointEvery * 1000,
       );

@@ -26,7 +26,7 @@ export type Actor =
       assurance?: Assurance;
     }
   /** The local CLI on a data folder no server owns: whoever can read the folder holds everything. */
-  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' | 'sso' };
+  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' | 'sso' | 'audit' };
 
 /** Actions the policy knows. Unknown actions are denied. */
 export type Action =

@@ -713,17 +713,29 @@ export const auditHead = pgTable(
     id: integer('id').primaryKey(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     hash: text('hash').notNull(),
+    /**
+     * The first seq whose hash is keyed with the deployment's secret (entries before it were written
+     * unkeyed, before migration 0019); null until the first append after the upgrade sets it.
+     */
+    keyedFrom: bigint('keyed_from', { mode: 'number' }),
   },
   (t) => [check('audit_head_single_check', sql`${t.id} = 1`)],
 );
 
-/** Signed checkpoints of the chain ({seq, hash, time} under Ed25519); also appended to a file outside the database. */
+/**
+ * Signed checkpoints of the chain ({seq, hash, time} under Ed25519); also appended to a file outside the
+ * database and sent to the witness. From migration 0019 each also signs the seq of the checkpoint
+ * before it (`prev_seq`, 0 for the first) and where the keyed chain starts (`keyed_from`); both are
+ * null on older checkpoints.
+ */
 export const auditCheckpoints = pgTable('audit_checkpoints', {
   seq: bigint('seq', { mode: 'number' }).primaryKey(),
   hash: text('hash').notNull(),
   at: ts('at').notNull(),
   keyId: text('key_id').notNull(),
   signature: text('signature').notNull(),
+  prevSeq: bigint('prev_seq', { mode: 'number' }),
+  keyedFrom: bigint('keyed_from', { mode: 'number' }),
 });
 
 /** Public keys that have signed checkpoints, by key id. */

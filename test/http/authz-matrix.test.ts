@@ -585,6 +585,7 @@ describe('authorization matrix: every route × role × scope relation × grant s
     { op: 'GET /api/audit', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit' }) },
     { op: 'GET /api/audit/export', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/export?format=jsonl' }) },
     { op: 'GET /api/audit/verify', kind: 'org', build: async () => ({ method: 'GET', url: '/api/audit/verify' }) },
+    { op: 'POST /api/audit/verify', kind: 'org', build: async () => ({ method: 'POST', url: '/api/audit/verify', payload: { witness: { source: 'matrix', checkpoints: [] } } }) },
     { op: 'POST /api/audit/checkpoint', kind: 'org', build: async () => ({ method: 'POST', url: '/api/audit/checkpoint' }) },
     // A backup carries every table and the deployment's keys: the organisation's owners and admins only.
     { op: 'POST /api/admin/backup', kind: 'org', stepUp: true, build: async () => ({ method: 'POST', url: '/api/admin/backup', payload: { passphrase: 'a matrix passphrase' } }) },
