@@ -260,9 +260,12 @@ export class AuthService {
     // A password (or a one-time link, or an IdP sign-in) alone opens only a limited session when the
     // account has a second factor, or must enrol one under the owner's policy; the auth hook enforces the stage.
     const stage = opts.secondFactorDone ? 'full' : await new SecondFactorService(this.ctx).stageAtSignIn(user.id);
-    const details = { ...opts.details, ...(stage !== 'full' ? { stage } : {}) };
+    // An account with no password signs in only at the provider: that fresh sign-in is its "confirm
+    // it's you" (it has nothing else to confirm with until it enrols a second factor, which needs one).
+    const confirmed = action === 'auth.sso.sign_in' && stage === 'full' && !user.passwordHash;
+    const details = { ...opts.details, ...(stage !== 'full' ? { stage } : {}), ...(confirmed ? { stepUp: 'sign_in_at_identity_provider' } : {}) };
     await inTransaction(this.ctx.db, async (tx) => {
-      await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now, stage });
+      await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now, stage, ...(confirmed ? { stepUpAt: now } : {}) });
       await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email }, ...(Object.keys(details).length ? { details } : {}) });
     });
     const limited = stage !== 'full';

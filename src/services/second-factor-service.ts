@@ -412,6 +412,9 @@ export class SecondFactorService {
     switch (proof.method) {
       case 'password': {
         const user = await new IdentityRepository(this.ctx.db).userById(userId);
+        if (user && !user.passwordHash) {
+          throw new AppError('validation.failed', "this account has no password: it signs in through single sign-on. Sign in again with your provider (that confirms it's you for 5 minutes), or add an authenticator app on the Security page", [{ path: 'password', message: 'this account has no password' }]);
+        }
         return !!user?.passwordHash && (await verifyPassword(user.passwordHash, proof.password));
       }
       case 'recovery':

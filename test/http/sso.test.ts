@@ -312,6 +312,13 @@ describe('single sign-on with OpenID Connect over HTTP', () => {
     assert.equal(nora.user.email, 'nora@example.test');
     assert.equal(nora.user.hasPassword, false);
     assert.deepEqual(nora.user.roles.map((x) => [x.role, x.locationId]), [['technician', siteId]]);
+    // With no password and no second factor, the provider sign-in itself is the fresh confirmation:
+    // she can enrol an authenticator app now (a step-up act), and could not otherwise ever confirm.
+    const enrol = await app.inject({ method: 'POST', url: '/api/auth/security/totp', headers: { cookie: r.cookie!, 'x-csrf-token': nora.csrfToken } });
+    assert.equal(enrol.statusCode, 200, enrol.body);
+    const byPassword = await app.inject({ method: 'POST', url: '/api/auth/step-up', headers: { cookie: r.cookie!, 'x-csrf-token': nora.csrfToken }, payload: { method: 'password', password: 'anything at all' } });
+    assert.equal(byPassword.statusCode, 400, byPassword.body);
+    assert.match(byPassword.json<{ error: { message: string } }>().error.message, /no password: it signs in through single sign-on. Sign in again with your provider/);
 
     idp.accounts.set('fay', { email: 'fay@example.test', email_verified: true, groups: ['staff', 'facilities'] });
     const fay = await me((await ssoSignIn('fay')).cookie!);
