@@ -23,7 +23,7 @@ import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 /** The kinds of target the server connects to; the owner's private-network allowance is per kind. */
-export const OUTBOUND_KINDS = ['ical', 'webhook', 'smtp', 'integration'] as const;
+export const OUTBOUND_KINDS = ['ical', 'webhook', 'smtp', 'integration', 'sso'] as const;
 export type OutboundKind = (typeof OUTBOUND_KINDS)[number];
 
 /** Turns a host name into its addresses (the system resolver by default; tests inject their own). */
@@ -105,11 +105,11 @@ function checkAddress(policy: OutboundPolicy, kind: OutboundKind, host: string, 
   if (PRIVATE_RANGES.has(range) && policy.allowPrivate.has(kind)) return;
   const what = RANGE_WORDS[range] ?? `a reserved address (${range})`;
   const shown = host === address ? address : `${host} (${address})`;
-  const hint = PRIVATE_RANGES.has(range) && (kind === 'integration' || kind === 'smtp') ? `; an owner can allow a private network for ${kind} targets with LOCKWARDEN_ALLOW_PRIVATE_TARGETS` : '';
+  const hint = PRIVATE_RANGES.has(range) && (kind === 'integration' || kind === 'smtp' || kind === 'sso') ? `; an owner can allow a private network for ${kind} targets with LOCKWARDEN_ALLOW_PRIVATE_TARGETS` : '';
   throw new OutboundError('refused', `${shown} is ${what}: lockwarden does not connect there for ${KIND_WORDS[kind]}${hint}`);
 }
 
-const KIND_WORDS: Record<OutboundKind, string> = { ical: 'a calendar feed', webhook: 'a webhook', smtp: 'email', integration: 'an integration' };
+const KIND_WORDS: Record<OutboundKind, string> = { ical: 'a calendar feed', webhook: 'a webhook', smtp: 'email', integration: 'an integration', sso: 'a single sign-on provider' };
 
 /**
  * Checks a URL without resolving names: its host as an IP literal (any encoding) or `localhost`.

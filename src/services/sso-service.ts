@@ -30,7 +30,8 @@ import { LocationRepository } from '../store/location-repository.js';
 import { MetaRepository } from '../store/meta-repository.js';
 import { SsoRepository } from '../store/sso-repository.js';
 import type { AuthService, SignedIn } from './auth-service.js';
-import type { ServiceContext } from './context.js';
+import { outboundOf, type ServiceContext } from './context.js';
+import { OutboundError, outboundFetch, type OutboundPolicy } from '../net/outbound.js';
 import { loadSsoSettings, normaliseIssuer, SSO_SETTINGS_KEY } from './sso-settings.js';
 
 /** How long a person has between leaving for the IdP and coming back. */
@@ -145,8 +146,10 @@ export class SsoService {
       try {
         this.discovered = null;
         await this.configuration(settings);
-      } catch {
-        // The IdP's answer is not echoed: it may be anything the URL points at.
+      } catch (e) {
+        // The outbound policy's refusal is ours and safe to show; the IdP's answer is never echoed: it may be anything the URL points at.
+        const refused = outboundRefusal(e);
+        if (refused) throw validationError([{ path: 'issuerUrl', message: refused }]);
         throw validationError([{ path: 'issuerUrl', message: 'no OpenID provider answered at this issuer URL (its /.well-known/openid-configuration could not be read or names another issuer)' }]);
       }
     }
@@ -170,12 +173,16 @@ export class SsoService {
     if (this.discovered?.key === key && now - this.discovered.at < DISCOVERY_TTL_MS) return this.discovered.config;
     const secret = this.ctx.secrets.decrypt(s.clientSecretSealed!, SECRET_CONTEXT);
     const url = new URL(s.issuerUrl);
+    const viaPolicy = policyFetch(outboundOf(this.ctx));
     const config = await oidc.discovery(url, s.clientId, undefined, oidc.ClientSecretBasic(secret), {
       timeout: IDP_TIMEOUT_S,
+      [oidc.customFetch]: viaPolicy,
       // Plain http only when the owner configured an http issuer (an IdP on a trusted network, or a test).
       ...(url.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
     });
     config.timeout = IDP_TIMEOUT_S;
+    // Token, userinfo and key requests go through the same outbound policy as discovery.
+    config[oidc.customFetch] = viaPolicy;
     this.discovered = { key, at: now, config };
     return config;
   }
@@ -319,4 +326,35 @@ export class SsoService {
       return null;
     }
   }
+}
+
+/** The outbound policy's refusal inside an error from openid-client (thrown as is, or as its cause), else null. */
+function outboundRefusal(e: unknown): string | null {
+  for (let x: unknown = e, depth = 0; x && depth < 3; x = (x as { cause?: unknown }).cause, depth++) {
+    if (x instanceof OutboundError && x.reason === 'refused') return x.message;
+  }
+  return null;
+}
+
+/**
+ * openid-client's fetch, under the server's outbound policy (kind `sso`): the provider's address is
+ * resolved and checked (no loopback, private or metadata address unless the owner allows `sso` on a
+ * private network), the connection is pinned to it, no redirect is followed, and answers are bounded.
+ */
+function policyFetch(policy: OutboundPolicy) {
+  return async (url: string, options: { body?: unknown; headers: Record<string, string>; method: string }): Promise<Response> => {
+    // openid-client sends forms as URLSearchParams (token endpoint) and JSON or JWTs as strings.
+    const body = options.body instanceof URLSearchParams ? options.body.toString() : typeof options.body === 'string' ? options.body : undefined;
+    const res = await outboundFetch(policy, 'sso', url, {
+      method: options.method === 'POST' ? 'POST' : 'GET',
+      headers: options.headers,
+      ...(body === undefined ? {} : { body }),
+      maxBytes: 1024 * 1024,
+      timeoutMs: IDP_TIMEOUT_S * 1000,
+      maxRedirects: 0,
+    });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    return new Response(res.status === 204 || res.status === 304 ? null : new Uint8Array(res.body), { status: res.status, headers });
+  };
 }

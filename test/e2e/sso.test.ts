@@ -51,7 +51,8 @@ describe('single sign-on in a browser', { skip: haveBrowser ? false : `no browse
   before(async () => {
     mkdirSync(shots, { recursive: true });
     dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-sso-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    // The test's provider listens on this machine, as an on-premises provider on a LAN would: the owner allows it.
+    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), allowPrivateTargets: ['sso'], simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
     base = server.url.replace('127.0.0.1', 'localhost');
     idp = await startTestProvider([`${base}/api/auth/sso/callback`]);
     idp.accounts.set('dana', { email: 'dana@example.test', email_verified: true, name: 'Dana Facilities', groups: ['staff', 'facilities'] });

@@ -170,7 +170,7 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       audit: { ...audit, checkpointSeconds: 0, checkpointOnStop: false },
       // The test peers of integrations and SMTP listen on 127.0.0.1, as an owner's LAN servers would:
       // those kinds are allowed a private network, as LOCKWARDEN_ALLOW_PRIVATE_TARGETS would; feeds and webhooks are not.
-      outbound: outboundPolicy({ allowPrivate: ['integration', 'smtp'] }),
+      outbound: outboundPolicy({ allowPrivate: ['integration', 'smtp', 'sso'] }),
       ...(opts.queue ? {} : { jobs: { enqueue: async (r: ReconcileRequest[]) => void queued.push(...r) } }),
       ...opts.runtime,
     });

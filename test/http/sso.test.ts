@@ -7,6 +7,7 @@
  * The person's part at the provider is its own login and consent forms, filled over HTTP.
  */
 import assert from 'node:assert/strict';
+import { outboundPolicy } from '../../src/net/outbound.js';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -156,6 +157,18 @@ describe('single sign-on with OpenID Connect over HTTP', () => {
     // Nothing answers at this issuer: refused, and nothing fetched is echoed.
     const nowhere = expectError(await put(owner, { ...baseSettings(), issuerUrl: 'http://127.0.0.1:9/', clientSecret: 'x' }), 400, 'validation.failed');
     assert.deepEqual(nowhere.fields?.map((f) => f.path), ['issuerUrl']);
+    assert.equal((await injectAs(app, asSession(owner), { method: 'GET', url: '/api/settings/sso' })).json<{ settings: unknown }>().settings, null, 'nothing was saved');
+    // Under the default outbound policy (no private network allowed for sso), the test's provider on
+    // this machine is refused before anything is fetched, in the policy's own words.
+    const allowed = env.services.ctx.outbound;
+    env.services.ctx.outbound = outboundPolicy();
+    try {
+      const local = expectError(await put(owner, { ...baseSettings(), clientSecret: idp.clientSecret }), 400, 'validation.failed');
+      assert.deepEqual(local.fields?.map((f) => f.path), ['issuerUrl']);
+      assert.match(local.fields[0]!.message, /127\.0\.0\.1 is this machine \(loopback\).*single sign-on provider.*LOCKWARDEN_ALLOW_PRIVATE_TARGETS/);
+    } finally {
+      env.services.ctx.outbound = allowed;
+    }
     assert.equal((await injectAs(app, asSession(owner), { method: 'GET', url: '/api/settings/sso' })).json<{ settings: unknown }>().settings, null, 'nothing was saved');
   });
 
