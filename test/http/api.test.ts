@@ -165,7 +165,9 @@ describe('HTTP API', () => {
     it('refuses every operation in the OpenAPI document except sign-in (and Seam’s signed webhook)', async () => {
       const doc = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
       // The webhook's authority is Seam's signature (test/http/integrations.test.ts), not a session.
-      const PUBLIC = new Set(['POST /api/auth/sign-in', 'POST /api/auth/one-time', 'POST /api/integrations/{id}/webhook']);
+      // Single sign-on's three routes start and finish a sign-in (whether it is on, the redirect, the
+      // provider's answer), so they come before any session (test/http/sso.test.ts).
+      const PUBLIC = new Set(['POST /api/auth/sign-in', 'POST /api/auth/one-time', 'POST /api/integrations/{id}/webhook', 'GET /api/auth/sso', 'GET /api/auth/sso/start', 'GET /api/auth/sso/callback']);
       let checked = 0;
       for (const [p, ops] of Object.entries(doc.paths)) {
         for (const method of Object.keys(ops)) {
