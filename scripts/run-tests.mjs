@@ -28,6 +28,7 @@ if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.includes(`${p
 }
 
 // Each file's time in tests is collected by a second reporter and the slowest are printed at the end.
+const concurrency = process.env.TEST_CONCURRENCY ?? 2;
 const timings = mkdtempSync(path.join(tmpdir(), 'lw-test-times-'));
 const durationsFile = path.join(timings, 'durations.jsonl');
 
@@ -45,7 +46,7 @@ const result = spawnSync(
     `--test-reporter-destination=${path.join(timings, 'reporter.out')}`,
     '--test-force-exit',
     '--test-timeout=600000',
-    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    `--test-concurrency=${concurrency}`,
     ...files,
   ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_ENV: 'test', TEST_DURATIONS_FILE: durationsFile } },
@@ -70,6 +71,6 @@ function printSlowest() {
   if (perFile.size < 2) return;
   const rows = [...perFile].sort((a, b) => b[1] - a[1]);
   const total = rows.reduce((s, [, ms]) => s + ms, 0);
-  console.log(`\nslowest test files (of ${rows.length}; ${(total / 1000).toFixed(0)} s in tests over all files, run ${process.env.TEST_CONCURRENCY ?? 2} at a time):`);
+  console.log(`\nslowest test files (of ${rows.length}; ${(total / 1000).toFixed(0)} s in tests over all files, run ${concurrency} at a time):`);
   for (const [file, ms] of rows.slice(0, Number(process.env.TEST_SLOWEST ?? 15))) console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${path.relative(root, file)}`);
 }

@@ -509,7 +509,7 @@ export class ResetCaseService {
         return {
           events: [{ type: 'close', note: command.note }],
           effects: async (tx, closed) => {
-            await tx.update(locks).set({ serviceState: closed.outcome === 'device_replaced' ? 'needs_attention' : 'in_service', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+            await setServiceState(tx, lock.id, closed.outcome === 'device_replaced' ? 'needs_attention' : 'in_service', who.at);
             await this.sign(tx, closed);
           },
           // The lock is ours again: read it so the credentials page shows what the rebuild put there.
@@ -520,7 +520,7 @@ export class ResetCaseService {
           events: [{ type: 'cancel', note: command.note }],
           // A case cancelled after its snapshot (a blocked reset not replaced) hands the lock back as needing attention.
           effects: async (tx) => {
-            if (lock.serviceState === 'reset_in_progress') await tx.update(locks).set({ serviceState: 'needs_attention', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+            if (lock.serviceState === 'reset_in_progress') await setServiceState(tx, lock.id, 'needs_attention', who.at);
           },
         };
     }
@@ -644,7 +644,7 @@ export class ResetCaseService {
         const cipher = seal(key, dk.version, Buffer.from(JSON.stringify(payload), 'utf8'), snapshotAad(row.id, dk.id, dk.version));
         await new ResetCaseRepository(tx).insertSnapshot({ caseId: row.id, dataKeyId: dk.id, cipher, items: items.length, createdAt: who.at });
         // From here the case owns the lock: the reconciler leaves it alone until close-out.
-        await tx.update(locks).set({ serviceState: 'reset_in_progress', updatedAt: who.at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lock.id));
+        await setServiceState(tx, lock.id, 'reset_in_progress', who.at);
       },
     };
   }
@@ -966,6 +966,11 @@ function auditEvent(e: ResetEvent): Record<string, unknown> {
 }
 
 /** A driver's refusal of an enrollment, in the words the person at the lock needs. */
+/** Moves a lock to the service state a case gives it (a new version, so stale edits are refused). */
+async function setServiceState(tx: Db, lockId: string, state: 'reset_in_progress' | 'needs_attention' | 'in_service', at: Date): Promise<void> {
+  await tx.update(locks).set({ serviceState: state, updatedAt: at, version: sql`${locks.version} + 1` }).where(eq(locks.id, lockId));
+}
+
 function enrollmentError(lockName: string, e: DriverError, timeoutSeconds: number): AppError {
   switch (e.code) {
     case 'driver.invalid_code':
