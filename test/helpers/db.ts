@@ -22,6 +22,12 @@ import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runti
 import { SimFleet } from '../../src/drivers/simulator/index.js';
 import { outboundPolicy } from '../../src/net/outbound.js';
 
+/**
+ * An outbound policy with no private network allowed: start-up then records no allowance in the audit
+ * log, so a suite that counts entries sees its own from seq 1.
+ */
+export const NO_PRIVATE = outboundPolicy();
+
 /** Engines the storage suites run on: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
 export const ENGINES: Engine[] = ['pglite', ...(process.env.TEST_DATABASE_URL ? (['postgres'] as const) : [])];
 if (process.env.LOCKWARDEN_REQUIRE_PG === '1' && !process.env.TEST_DATABASE_URL) {

@@ -18,7 +18,7 @@ import type { AuditCheckpoint, AuditEntry, AuditProblemKind, AuditVerifyReport }
 import type { Actor } from '../../src/domain/identity.js';
 import { appendCheckpointLine, readCheckpointFile, readWitness, parseWitnessTarget } from '../../src/services/audit-witness.js';
 import { AuditRepository } from '../../src/store/audit-repository.js';
-import { ENGINES, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
+import { ENGINES, NO_PRIVATE, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
 
 const KEY = chainKeyOf(TEST_SECRETS);
 const USER: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test', via: 'session', grants: [] };
@@ -42,7 +42,7 @@ async function seeded(engine: (typeof ENGINES)[number]): Promise<Env> {
   const signer = memoryCheckpointSigner();
   const file = path.join(dir, 'data', 'checkpoints.jsonl');
   const witnessFile = path.join(dir, 'elsewhere', 'witness.jsonl');
-  const env = await testServices(engine, { runtime: { audit: { signer, checkpointsFile: file, witness: witnessFile, checkpointSeconds: 0, checkpointOnStop: false } } });
+  const env = await testServices(engine, { runtime: { outbound: NO_PRIVATE, audit: { signer, checkpointsFile: file, witness: witnessFile, checkpointSeconds: 0, checkpointOnStop: false } } });
   const { audit } = env.runtime.ctx;
   const record = (n: number) => audit.record(env.database.db, { actor: USER, action: 'lock.update', target: { type: 'lock', id: `lock-${n}` }, details: { n } });
   for (let i = 1; i <= 10; i++) await record(i);
@@ -261,7 +261,7 @@ for (const engine of ENGINES) {
       dirs.push(dir);
       const signer = memoryCheckpointSigner();
       const file = path.join(dir, 'checkpoints.jsonl');
-      const env = await testServices(engine, { runtime: { audit: { signer, checkpointsFile: file, witness: null, checkpointSeconds: 0, checkpointOnStop: false } } });
+      const env = await testServices(engine, { runtime: { outbound: NO_PRIVATE, audit: { signer, checkpointsFile: file, witness: null, checkpointSeconds: 0, checkpointOnStop: false } } });
       try {
         // Three entries as the code before the upgrade wrote them: unkeyed, with a version 1 checkpoint.
         const repo = new AuditRepository(env.database.db);

@@ -14,7 +14,7 @@ import type { Actor } from '../../src/domain/identity.js';
 import type { AuditEvent } from '../../src/services/audit-log.js';
 import { queryRows } from '../../src/store/database.js';
 import { AuditRepository } from '../../src/store/audit-repository.js';
-import { ENGINES, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
+import { ENGINES, NO_PRIVATE, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
 
 /** The chain's key in tests: an attacker who re-hashes with it holds the deployment's secret key. */
 const KEY = chainKeyOf(TEST_SECRETS);
@@ -49,7 +49,7 @@ for (const engine of ENGINES) {
   describe(`audit log chain (${engine})`, () => {
     let env: TestEnv;
     before(async () => {
-      env = await testServices(engine);
+      env = await testServices(engine, { runtime: { outbound: NO_PRIVATE } });
     });
     after(() => env.close());
 
@@ -128,7 +128,7 @@ for (const engine of ENGINES) {
   describe(`audit log tamper tests (${engine})`, () => {
     /** A log of 12 entries with a checkpoint at 10 (file and table), untouched. */
     const seeded = async (): Promise<TestEnv> => {
-      const env = await testServices(engine);
+      const env = await testServices(engine, { runtime: { outbound: NO_PRIVATE } });
       const { audit } = env.runtime.ctx;
       for (let i = 1; i <= 10; i++) await audit.record(env.database.db, event(i));
       await audit.checkpoint();
