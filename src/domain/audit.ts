@@ -141,6 +141,23 @@ export const AUDIT_PROBLEM_KINDS = [
 ] as const;
 export type AuditProblemKind = (typeof AUDIT_PROBLEM_KINDS)[number];
 
+/** What each kind of problem means, in words for the audit page (every kind has one). */
+export const AUDIT_PROBLEM_LABELS: Record<AuditProblemKind, string> = {
+  edited: 'An entry was changed',
+  removed: 'Entries are missing',
+  reordered: 'Entries are out of order',
+  truncated: 'The end of the log is gone',
+  bad_signature: 'A checkpoint signature does not verify',
+  unknown_key: 'A checkpoint was signed by a key this server does not hold',
+  checkpoint_mismatch: 'Entries were rewritten under a checkpoint',
+  checkpoint_missing: 'A checkpoint is missing',
+  bad_checkpoint_file: 'The checkpoint file cannot be read',
+  head_mismatch: 'The last entry recorded disagrees with the log',
+  uncheckpointed: 'Old entries have no signed checkpoint',
+  witness_disagrees: 'The outside witness disagrees',
+  key_switch: 'Where the keyed chain starts was moved',
+};
+
 export interface AuditProblem {
   seq: number;
   kind: AuditProblemKind;
