@@ -64,9 +64,9 @@ export interface MatterPeer {
    */
   setPinAtKeypad(slot: number, code: string, credentialIndex?: number): Promise<void>;
   /** The lock's own record of user `slot` (type, credentials, creator fabric), or undefined. */
-  userAt(slot: number): { userType: number; userStatus: number; credentials: { credentialType: number; credentialIndex: number }[]; creatorFabricIndex: number } | undefined;
+  userAt(slot: number): Promise<{ userType: number; userStatus: number; credentials: { credentialType: number; credentialIndex: number }[]; creatorFabricIndex: number } | undefined>;
   /** The week-day schedules the lock keeps for user `slot`. */
-  weekDaySchedulesOf(slot: number): { weekDayIndex: number; startHour: number; startMinute: number; endHour: number; endMinute: number }[];
+  weekDaySchedulesOf(slot: number): Promise<{ weekDayIndex: number; startHour: number; startMinute: number; endHour: number; endMinute: number }[]>;
   /** From now on the lock refuses every week-day schedule sent to it (its own rules), until switched off. */
   refuseWeekDaySchedules(on: boolean): void;
   /** The PIN user `slot` holds (whatever its credential index), decrypted as the keypad would check it, or null. */
@@ -86,6 +86,8 @@ export interface MatterPeer {
   fabricCount(): number;
   /** The lock's own view of its users (slot numbers). */
   userSlots(): number[];
+  /** The same, read inside a transaction (always current; see `userAt`). */
+  usersNow(): Promise<number[]>;
   /** The PIN the lock holds under PIN credential index `slot` (decrypted from its credential store, as the keypad would check it), or null. */
   pinAt(slot: number): Promise<string | null>;
   /**
@@ -179,22 +181,37 @@ export async function startMatterPeer(shape: MatterLockShape = {}): Promise<Matt
         lock.events.lockUserChange.emit({ lockDataType: DoorLock.LockDataType.Pin, dataOperationType: DoorLock.DataOperationType.Add, operationSource: DoorLock.OperationSource.Keypad, userIndex: slot, fabricIndex: null, sourceNode: null, dataIndex: credentialIndex }, agent.context);
       });
     },
-    userAt(slot) {
-      type User = ReturnType<MatterPeer['userAt']> & { userIndex: number };
-      const all = (door().state as unknown as { doorLock: { users?: User[] } }).doorLock.users ?? [];
-      const u = all.find((x) => x.userIndex === slot);
-      return u && { userType: u.userType, userStatus: u.userStatus, credentials: u.credentials.map((c) => ({ credentialType: c.credentialType, credentialIndex: c.credentialIndex })), creatorFabricIndex: u.creatorFabricIndex };
+    // Read inside a transaction: the endpoint's state seen from outside reuses the records of a list
+    // by position, and shows an old user's fields after the table changed.
+    async userAt(slot) {
+      type User = NonNullable<Awaited<ReturnType<MatterPeer['userAt']>>> & { userIndex: number };
+      let found: Awaited<ReturnType<MatterPeer['userAt']>>;
+      await door().act((agent) => {
+        const u = (agent.get(ShapeLockServer) as unknown as { state: { users: User[] } }).state.users.find((x) => x.userIndex === slot);
+        found = u && { userType: u.userType, userStatus: u.userStatus, credentials: u.credentials.map((c) => ({ credentialType: c.credentialType, credentialIndex: c.credentialIndex })), creatorFabricIndex: u.creatorFabricIndex };
+      });
+      return found;
     },
-    weekDaySchedulesOf(slot) {
-      type Week = ReturnType<MatterPeer['weekDaySchedulesOf']>[number] & { userIndex: number };
-      const all = (door().state as unknown as { doorLock: { weekDaySchedules?: Week[] } }).doorLock.weekDaySchedules ?? [];
-      return all.filter((w) => w.userIndex === slot).map((w) => ({ weekDayIndex: w.weekDayIndex, startHour: w.startHour, startMinute: w.startMinute, endHour: w.endHour, endMinute: w.endMinute }));
+    async usersNow() {
+      let out: number[] = [];
+      await door().act((agent) => {
+        out = (agent.get(ShapeLockServer) as unknown as { state: { users: { userIndex: number }[] } }).state.users.map((u) => u.userIndex);
+      });
+      return out.sort((a, b) => a - b);
+    },
+    async weekDaySchedulesOf(slot) {
+      type Week = Awaited<ReturnType<MatterPeer['weekDaySchedulesOf']>>[number] & { userIndex: number };
+      let out: Week[] = [];
+      await door().act((agent) => {
+        out = (agent.get(ShapeLockServer) as unknown as { state: { weekDaySchedules: Week[] } }).state.weekDaySchedules.filter((w) => w.userIndex === slot);
+      });
+      return out.map((w) => ({ weekDayIndex: w.weekDayIndex, startHour: w.startHour, startMinute: w.startMinute, endHour: w.endHour, endMinute: w.endMinute }));
     },
     refuseWeekDaySchedules(on) {
       refusing = on;
     },
     async pinOfUser(slot) {
-      const index = api.userAt(slot)?.credentials.find((c) => c.credentialType === PIN_TYPE)?.credentialIndex;
+      const index = (await api.userAt(slot))?.credentials.find((c) => c.credentialType === PIN_TYPE)?.credentialIndex;
       return index === undefined ? null : api.pinAt(index);
     },
     async allPins() {

@@ -78,7 +78,7 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     assert.deepEqual(caps.schedules, { window: false, recurring: true });
     await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '4821', name: 'short', schedule: ALWAYS }), 'driver.invalid_pin', /6-8 digits/);
     await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '482193', name: 'window', schedule: { kind: 'window', from: '2031-01-01T00:00:00Z', until: '2031-01-02T00:00:00Z' } }), 'driver.not_supported');
-    assert.deepEqual(s.peer.userSlots(), []);
+    assert.deepEqual(await s.peer.usersNow(), []);
   });
 
   it('sees a PIN its user holds under another credential index, and clearing a slot takes only that user\'s PIN', async () => {
@@ -91,7 +91,7 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     ]);
     await s.driver.clearPin(s.id, 4);
     assert.equal(await s.peer.pinOfUser(2), '246810', "slot 2's PIN is still there");
-    assert.equal(s.peer.userAt(4), undefined);
+    assert.equal(await s.peer.userAt(4), undefined);
     assert.deepEqual((await pinsRead()).map((p) => p.slot), [2]);
   });
 
@@ -103,7 +103,7 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     assert.deepEqual((await pinsRead()).map((p) => [p.slot, p.name]), [[2, ''], [4, 'Guest']]);
     // The same code as slot 2's is a duplicate, and nothing is left behind in slot 5.
     await rejectsWith(s.driver.setPin(s.id, { slot: 5, code: '246810', name: 'dup', schedule: ALWAYS }), 'driver.duplicate_pin', /another slot/);
-    assert.equal(s.peer.userAt(5), undefined);
+    assert.equal(await s.peer.userAt(5), undefined);
   });
 
   it('replaces a PIN programmed at the keypad, leaving no trace of the old code', async () => {
@@ -121,27 +121,27 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
   it('refuses an overnight week-day window (22:00-06:00) before sending anything, the slot as it was', async () => {
     await s.driver.setPin(s.id, { slot: 1, code: '700001', name: 'Night', schedule: ALWAYS });
     const overnight: CredentialSchedule = { kind: 'recurring', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '22:00', end: '06:00' };
-    await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '700002', name: 'Night', schedule: overnight }), 'driver.invalid_pin', /ends? \(06:00\) .*after .*start \(22:00\)/);
-    assert.equal(s.peer.userAt(1)?.userType, UNRESTRICTED);
+    await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '700002', name: 'Night', schedule: overnight }), 'driver.invalid_pin', /ends \(06:00\) before it starts \(22:00\).*nothing was sent/);
+    assert.equal((await s.peer.userAt(1))?.userType, UNRESTRICTED);
     assert.equal(await s.peer.pinOfUser(1), '700001', 'the old PIN is still the one');
-    assert.deepEqual(s.peer.weekDaySchedulesOf(1), []);
+    assert.deepEqual(await s.peer.weekDaySchedulesOf(1), []);
     assert.deepEqual(await pinsRead(), [{ slot: 1, name: 'Night', schedule: ALWAYS, enabled: true }]);
     // A new slot gets nothing at all.
     await rejectsWith(s.driver.setPin(s.id, { slot: 2, code: '700003', name: 'Night', schedule: overnight }), 'driver.invalid_pin', /after/);
-    assert.deepEqual(s.peer.userSlots(), [1]);
+    assert.deepEqual(await s.peer.usersNow(), [1]);
   });
 
   it('leaves the slot as it was when the lock refuses a schedule, and says so', async () => {
     await s.driver.setPin(s.id, { slot: 1, code: '700001', name: 'Day', schedule: ALWAYS });
     s.peer.refuseWeekDaySchedules(true);
     const days: CredentialSchedule = { kind: 'recurring', days: ['mon', 'wed'], start: '08:00', end: '12:00' };
-    await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '700004', name: 'Day', schedule: days }), 'driver.refused', /refused the schedule.*slot 1 is as it was/);
-    assert.equal(s.peer.userAt(1)?.userType, UNRESTRICTED, 'not switched to a schedule-only user');
+    await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '700004', name: 'Day', schedule: days }), 'driver.refused', /refused the week-day schedule for slot 1 .*slot 1 is as it was/);
+    assert.equal((await s.peer.userAt(1))?.userType, UNRESTRICTED, 'not switched to a schedule-only user');
     assert.equal(await s.peer.pinOfUser(1), '700001');
     assert.deepEqual(await pinsRead(), [{ slot: 1, name: 'Day', schedule: ALWAYS, enabled: true }]);
     // A new slot the lock refuses the schedule of stays empty.
     await rejectsWith(s.driver.setPin(s.id, { slot: 2, code: '700005', name: 'Day', schedule: days }), 'driver.refused', /slot 2 is empty/);
-    assert.deepEqual(s.peer.userSlots(), [1]);
+    assert.deepEqual(await s.peer.usersNow(), [1]);
     assert.deepEqual(await s.peer.allPins(), ['700001']);
   });
 
@@ -151,14 +151,14 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     assert.deepEqual(await pinsRead(), [{ slot: 1, name: 'Half', schedule: ALWAYS, enabled: false }]);
     // Writing it again repairs it.
     await s.driver.setPin(s.id, { slot: 1, code: '700001', name: 'Half', schedule: ALWAYS });
-    assert.equal(s.peer.userAt(1)?.userType, UNRESTRICTED);
+    assert.equal((await s.peer.userAt(1))?.userType, UNRESTRICTED);
     assert.deepEqual(await pinsRead(), [{ slot: 1, name: 'Half', schedule: ALWAYS, enabled: true }]);
   });
 
   it('reports a 6th PIN on the full 5-user lock as the lock being full, changing nothing', async () => {
     for (let slot = 1; slot <= 5; slot++) await s.driver.setPin(s.id, { slot, code: `80000${slot}`, name: `p${slot}`, schedule: ALWAYS });
     await rejectsWith(s.driver.setPin(s.id, { slot: 6, code: '800006', name: 'p6', schedule: ALWAYS }), 'driver.slot_full', /full.*all 5/);
-    assert.deepEqual(s.peer.userSlots(), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await s.peer.usersNow(), [1, 2, 3, 4, 5]);
     assert.equal((await s.peer.allPins()).includes('800006'), false);
     // With a slot free, slot 6 is simply not one of the lock's, and the error names the free one.
     await s.driver.clearPin(s.id, 3);
