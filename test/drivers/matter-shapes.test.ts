@@ -165,3 +165,31 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     await rejectsWith(s.driver.setPin(s.id, { slot: 6, code: '800006', name: 'p6', schedule: ALWAYS }), 'driver.invalid_pin', /slot 6 is outside .*1-5.*slot 3 is free/);
   });
 });
+
+describe('matter driver on a lock with more users than PIN credentials (8 users, 4 PINs)', () => {
+  let peer: MatterPeer;
+  let driver: MatterDriver;
+  let id: string;
+  before(async () => {
+    peer = await startMatterPeer({ users: 8, pinUsers: 4, minPinLength: 4, maxPinLength: 8, weekDaySchedules: 1, yearDaySchedules: 1 });
+    driver = createMatterDriver({ environment: peer.controllerEnvironment, hubKey: 'mt2', timeoutMs: 2_000, commissionTimeoutMs: 15_000 });
+    id = await driver.commission(peer.pairingCode);
+  });
+  after(async () => {
+    await driver?.close();
+    await peer?.close();
+  });
+
+  it('offers every user as a slot, sees a keypad PIN on a high user, and calls a 5th PIN "full" by its PIN credentials', async () => {
+    assert.equal((await driver.capabilities(id)).pin.slots, 8);
+    await peer.setPinAtKeypad(7, '7007', 2);
+    for (const slot of [1, 2, 3]) await driver.setPin(id, { slot, code: `900${slot}`, name: `p${slot}`, schedule: ALWAYS });
+    assert.deepEqual((await driver.readCredentials(id)).pins.map((p) => p.slot).sort(), [1, 2, 3, 7]);
+    await rejectsWith(driver.setPin(id, { slot: 5, code: '9005', name: 'p5', schedule: ALWAYS }), 'driver.slot_full', /no room for another PIN: all 4 of its PIN credentials are in use; slot 5 is empty, as it was/);
+    assert.deepEqual(await peer.usersNow(), [1, 2, 3, 7]);
+    // Clearing the keypad user frees a credential: slot 5 takes it.
+    await driver.clearPin(id, 7);
+    await driver.setPin(id, { slot: 5, code: '9005', name: 'p5', schedule: ALWAYS });
+    assert.equal(await peer.pinOfUser(5), '9005');
+  });
+});
