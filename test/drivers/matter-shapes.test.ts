@@ -145,6 +145,17 @@ describe('matter driver on a 5-user lock with 6-8 digit PINs and week-day schedu
     assert.deepEqual(await s.peer.allPins(), ['700001']);
   });
 
+  it('puts the old schedule back when the lock refuses the new PIN (a duplicate) after the schedule was written', async () => {
+    const monday: CredentialSchedule = { kind: 'recurring', days: ['mon'], start: '08:00', end: '12:00' };
+    await s.driver.setPin(s.id, { slot: 1, code: '700001', name: 'Mon', schedule: monday });
+    await s.driver.setPin(s.id, { slot: 2, code: '700002', name: 'Other', schedule: ALWAYS });
+    const tuesday: CredentialSchedule = { kind: 'recurring', days: ['tue'], start: '14:00', end: '16:30' };
+    await rejectsWith(s.driver.setPin(s.id, { slot: 1, code: '700002', name: 'Mon', schedule: tuesday }), 'driver.duplicate_pin', /another slot holds the same code; slot 1 is as it was/);
+    assert.deepEqual(await s.peer.weekDaySchedulesOf(1), [{ weekDayIndex: 1, startHour: 8, startMinute: 0, endHour: 12, endMinute: 0 }]);
+    assert.equal(await s.peer.pinOfUser(1), '700001');
+    assert.deepEqual((await pinsRead()).find((p) => p.slot === 1), { slot: 1, name: 'Mon', schedule: monday, enabled: true });
+  });
+
   it('reads a schedule-only user with no schedule as a PIN that does not open, not as "always"', async () => {
     await s.driver.setPin(s.id, { slot: 1, code: '700001', name: 'Half', schedule: ALWAYS });
     await s.peer.leaveScheduleOnlyWithoutSchedule(1);

@@ -226,7 +226,7 @@ const MATTER_LAST_S = 0xffff_ffff;
 /**
  * A schedule the lock can keep, checked before anything is sent: a kind the lock declares, weekdays,
  * times of day, and an end after the start (the contract's rule: a recurring window ends after it
- * starts on the same day; Matter's week-day schedule is the same, §5.2.10.14).
+ * starts on the same day; Matter's SetWeekDaySchedule takes the same).
  */
 function checkSchedule(slot: number, s: CredentialSchedule, caps: DriverCapabilities): void {
   if (s.kind === 'always') return;
@@ -259,7 +259,7 @@ function describeSchedule(s: CredentialSchedule): string {
   return `${s.start}-${s.end} on ${s.days.join(', ')}`;
 }
 
-/** What a user's type lets its PIN do, in words (DoorLock UserTypeEnum, §5.2.6.x). */
+/** What a user's type lets its PIN do, in words (the Door Lock cluster's UserTypeEnum). */
 function typeWords(userType: DoorLock.UserType | null): string {
   const T = DoorLock.UserType;
   const words: Record<number, string> = {
@@ -459,8 +459,9 @@ export class MatterDriver implements LockDriver {
     let replaced: string | null = null;
     const own = stateOf<{ currentFabricIndex?: number }>(peer, 'operationalCredentials')?.currentFabricIndex;
     if (isOccupied(user) && own !== undefined && user.creatorFabricIndex !== own) {
-      // Only the fabric that created a user may change its credentials and name (Matter 1.3
-      // §5.2.10.20, §5.2.10.25): replacing what the keypad or another controller made means removing it.
+      // Only the fabric that created a user may change its name or credentials (Door Lock SetUser and
+      // SetCredential; matter.js answers "invalid command"): replacing what the keypad or another
+      // controller made means removing it (ClearUser takes any user) and adding it anew.
       replaced = user.creatorFabricIndex ? 'by another controller' : 'at the keypad';
       await this.call(externalId, cmds.clearUser({ userIndex: pin.slot }), `remove user ${pin.slot}`);
       user = { ...user, userStatus: null, credentials: null };
@@ -478,7 +479,7 @@ export class MatterDriver implements LockDriver {
     const cmds = lock.commandsOf(DoorLockClient);
     const user: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: slot }), `read user ${slot}`);
     if (!isOccupied(user)) return;
-    // ClearUser clears the user's credentials and schedules with it (§5.2.10.23), whatever their indexes.
+    // ClearUser clears the user's credentials and schedules with it (ClearUser), whatever their indexes.
     if ((user.credentials ?? []).every((c) => c.credentialType === PIN)) {
       await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
       return;
@@ -696,7 +697,7 @@ export class MatterDriver implements LockDriver {
   /**
    * A PIN credential index no credential holds: the slot's own number when free (keypads usually
    * number them alike), else the first gap. GetCredentialStatus answers with the next occupied index
-   * (§5.2.10.29), so the walk skips runs of taken ones. Null when every index is taken.
+   * (NextCredentialIndex), so the walk skips runs of taken ones. Null when every index is taken.
    */
   private async freePinIndex(externalId: string, lock: Endpoint, slot: number): Promise<number | null> {
     const cmds = lock.commandsOf(DoorLockClient);
