@@ -7,36 +7,15 @@
  * is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { Actor } from '../../src/domain/identity.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { RunningServer } from '../../src/server/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const SECRET = 'RC-7731-0042';
-
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
 
 async function choosePassword(page: Page, link: string, password: string): Promise<void> {
   await page.goto(link);
@@ -46,10 +25,10 @@ async function choosePassword(page: Page, link: string, password: string): Promi
   await page.getByTestId('user-email').waitFor({ timeout: WAIT });
 }
 
-describe('access requests in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('access requests in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
-  let dataDir: string;
   const contexts: BrowserContext[] = [];
   let owner: Page;
   let tech: Page;
@@ -67,9 +46,9 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
   };
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-access-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    e2e = await startE2E('access', { onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     // The site's own procedure for its cash safe, with the reset card number kept as a secret.
     const services = server.runtime.services;
     const site = (await services.locations.list(SYSTEM)).find((l) => l.name === 'Northgate Offices')!;
@@ -79,20 +58,13 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     await services.handbook.addSecret(SYSTEM, override.id, { kind: 'reset_card_number', label: 'Reset card', value: SECRET });
     await services.auth.createUser(SYSTEM, { email: 'tech@example.test', displayName: 'Theo Technician', role: 'technician', locationId: site.id, password: 'technician password 1' });
     entryUrl = `${server.url}/handbook/entries/${override.id}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
     owner = await newPage();
     tech = await newPage();
     manager = await newPage();
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('the owner invites a manager for one site and gets a one-time link', async () => {
@@ -150,7 +122,7 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     await manager.getByLabel('Your reason').fill('scheduled turnover, ticket 4411');
     await manager.getByTestId('approve').click();
     await expectText(manager.getByRole('tabpanel'), /Nothing waiting for your decision/, 'the inbox after approving');
-    await manager.screenshot({ path: path.join(shots, 'access-approved.png'), fullPage: true });
+    await manager.screenshot({ path: path.join(SHOTS, 'access-approved.png'), fullPage: true });
   });
 
   it('the technician now reveals the secret, and the reveal is on the record', async () => {
@@ -169,7 +141,7 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     await expectText(tech.getByTestId('revealed-value'), new RegExp(SECRET), 'the revealed value');
     await tech.keyboard.press('Escape');
     await expectText(tech.getByTestId('reveal-row'), /tech@example\.test.*resetting the cash safe now/s, 'the reveal record');
-    await tech.screenshot({ path: path.join(shots, 'access-revealed.png'), fullPage: true });
+    await tech.screenshot({ path: path.join(SHOTS, 'access-revealed.png'), fullPage: true });
   });
 
   it('the audit log shows the request, the approval and the reveal, and verifies', async () => {
@@ -185,6 +157,6 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     assert.ok(!(await table.innerText()).includes(SECRET), 'the secret is not on the page');
     await owner.getByRole('button', { name: /checkpoint/i }).first().click();
     await expectText(owner.getByTestId('audit-verify-badge'), /verified up to checkpoint #\d+/i, 'the verification badge');
-    await owner.screenshot({ path: path.join(shots, 'access-audit.png'), fullPage: true });
+    await owner.screenshot({ path: path.join(SHOTS, 'access-audit.png'), fullPage: true });
   });
 });

@@ -4,35 +4,22 @@
  * verification badge says the chain is verified up to the signed checkpoint.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import type { Page } from 'playwright-core';
 import type { Actor } from '../../src/domain/identity.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { shot, SKIP_WITHOUT_BROWSER, startE2E, type E2E } from './harness.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 
-describe('audit log page in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
-  let server: RunningServer;
-  let browser: Browser;
+describe('audit log page in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let page: Page;
-  let dataDir: string;
   let code = '';
   const password = 'correct horse battery staple';
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-audit-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), logLevel: 'silent' }, () => undefined);
+    e2e = await startE2E('audit');
+    const server = e2e.server;
     const { services } = server.runtime;
     await services.auth.createUser(SYSTEM, { email: 'auditor@example.test', displayName: 'Auditor', role: 'auditor', password });
     const owner = (await services.auth.listUsers(SYSTEM)).find((u) => u.roles.some((r) => r.role === 'owner'))!;
@@ -50,21 +37,13 @@ describe('audit log page in a browser', { skip: haveBrowser ? false : `no browse
     code = added.code;
     await services.credentials.reveal(ownerActor, added.credential.id, { reason: 'tenant at the door' });
     await server.runtime.ctx.audit.checkpoint();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page = await e2e.newPage({ viewport: { width: 1400, height: 900 } });
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => e2e?.close());
 
   it('shows the sign-in and the reveal, filters, and the verified badge', async () => {
-    await page.goto(`${server.url}/signin`);
+    await page.goto(`${e2e.url}/signin`);
     await page.getByLabel('Email').fill('auditor@example.test');
     await page.getByLabel(/^Password/).fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -79,7 +58,7 @@ describe('audit log page in a browser', { skip: haveBrowser ? false : `no browse
     const badge = page.getByTestId('audit-verify-badge');
     await badge.waitFor();
     assert.match(await badge.innerText(), /verified up to checkpoint #\d+/i);
-    await page.screenshot({ path: path.join(shots, 'audit-01-log.png') });
+    await shot(page, 'audit-01-log');
 
     await page.getByLabel('Action').fill('credential.');
     await page.getByRole('button', { name: 'Filter' }).click();

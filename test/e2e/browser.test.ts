@@ -4,44 +4,30 @@
  * out and back in. Drives Debian's Chromium through playwright-core; screenshots go to test-output/e2e.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type Browser, type Page } from 'playwright-core';
+import { SHOTS, SKIP_WITHOUT_BROWSER, startE2E, type E2E } from './harness.js';
+import type { RunningServer } from '../../src/server/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-
-describe('web UI in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('web UI in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  let dataDir: string;
   const lines: string[] = [];
   const password = 'correct horse battery staple';
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), logLevel: 'silent' }, (l) => lines.push(l));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    // The first start of a new user: a truly empty data folder.
+    e2e = await startE2E('first-start', { fresh: true, onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('signs in with the printed one-time link and sets a password', async () => {
@@ -59,7 +45,7 @@ describe('web UI in a browser', { skip: haveBrowser ? false : `no browser at ${C
     await page.getByText(/at least 12 characters/).last().waitFor();
     await page.getByLabel(/^New password/).fill(password);
     await page.getByLabel(/^Repeat password/).fill(password);
-    await page.screenshot({ path: path.join(shots, '01-choose-password.png') });
+    await page.screenshot({ path: path.join(SHOTS, '01-choose-password.png') });
     await page.getByRole('button', { name: 'Save password' }).click();
     await page.getByTestId('lock-table').waitFor();
     await page.getByText(/demo fleet/i).first().waitFor();
@@ -90,14 +76,14 @@ describe('web UI in a browser', { skip: haveBrowser ? false : `no browser at ${C
     const names = await rows.allInnerTexts();
     assert.ok(names.every((n) => /FP-300/.test(n)), names.join('\n'));
     assert.match(page.url(), /family=biometric/);
-    await page.screenshot({ path: path.join(shots, '02-lock-list-biometric.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '02-lock-list-biometric.png'), fullPage: true });
 
     const first = rows.first().getByRole('link').first();
     const name = (await first.innerText()).trim();
     await first.click();
     await page.getByRole('heading', { level: 1, name }).waitFor();
     await page.getByText('FP-300').first().waitFor();
-    await page.screenshot({ path: path.join(shots, '03-lock-detail.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '03-lock-detail.png'), fullPage: true });
   });
 
   it('shows the location tree with both demo sites', async () => {
@@ -106,6 +92,6 @@ describe('web UI in a browser', { skip: haveBrowser ? false : `no browser at ${C
     await tree.waitFor();
     await tree.getByText('Harbour View Apartments').waitFor();
     await tree.getByText('Northgate Offices').waitFor();
-    await page.screenshot({ path: path.join(shots, '04-locations.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '04-locations.png'), fullPage: true });
   });
 });

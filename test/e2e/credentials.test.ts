@@ -9,21 +9,11 @@
 import { startFakeSeam } from '../drivers/seam-peer.js';
 import type { ResetGating } from '../../src/drivers/simulator/lock-spec.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
+import { type Browser, type Page } from 'playwright-core';
+import { eventually, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import type { RunningServer } from '../../src/server/serve.js';
 
 /** What this test reads of the in-process simulator (kept structural: the simulator is the driver's business). */
 interface SimFleetView {
@@ -31,36 +21,11 @@ interface SimFleetView {
   get(externalId: string): { pins: { slot: number; code: string | null }[]; gating: ResetGating; controllers: { id: string; label: string }[] } | undefined;
 }
 
-/** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
-
-/** Polls `check` until it returns a truthy value; fails naming `what` and the last value seen. */
-async function eventually<T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> {
-  const deadline = Date.now() + WAIT;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`${what}: not within ${WAIT / 1000} s (last: ${JSON.stringify(last)})`);
-}
-
-describe('credentials in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('credentials in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  let dataDir: string;
   const lines: string[] = [];
   const password = 'correct horse battery staple';
   // Shared between the steps: the lock, the PIN added to it, its code.
@@ -74,22 +39,16 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
   const apiGet = <T,>(url: string): Promise<T> => page.evaluate(async (u) => (await fetch(u)).json() as Promise<T>, url);
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-cred-'));
     // The simulator runs in-process so the test can look at the simulated locks themselves.
     // The Seam workspace the test connects is a fake on this machine: the operator allows integrations on a private network, as for a LAN.
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), allowPrivateTargets: ['integration'], simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    e2e = await startE2E('cred', { serve: { allowPrivateTargets: ['integration'] }, onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('signs in and opens a simulated deadbolt', async () => {
@@ -146,7 +105,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(dialog, /weak PIN: one digit repeated/, 'the server refuses a weak code, on the Code input');
     assert.equal(await dialog.getByLabel(/^Code/).getAttribute('aria-invalid'), 'true', 'the Code input is marked invalid');
     await dialog.getByLabel(/^Code/).fill('');
-    await page.screenshot({ path: path.join(shots, '10-add-pin.png') });
+    await page.screenshot({ path: path.join(SHOTS, '10-add-pin.png') });
 
     const created = page.waitForResponse((r) => r.url().endsWith(`/api/locks/${lockId}/pins`) && r.request().method() === 'POST', { timeout: WAIT });
     await dialog.getByRole('button', { name: 'Add PIN' }).click();
@@ -166,7 +125,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await shown.waitFor({ timeout: WAIT });
     assert.equal((await shown.innerText()).trim(), code);
     await page.getByText('Note it now').waitFor();
-    await page.screenshot({ path: path.join(shots, '11-new-pin-code.png') });
+    await page.screenshot({ path: path.join(SHOTS, '11-new-pin-code.png') });
     await page.getByRole('button', { name: 'I have noted it' }).click();
 
     const row = page.getByTestId(`slot-row-${slot}`);
@@ -177,7 +136,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(page.getByTestId(`slot-status-${slot}`), /^confirmed$/, `slot ${slot} confirmed by the lock (the worker applies it through the simulator)`);
     await expectText(page.getByTestId(`slot-state-${slot}`), /In sync/, `slot ${slot} in sync with the lock`);
     assert.equal(fleet()?.get(externalId)?.pins.find((p) => p.slot === slot)?.code, code, 'the simulated lock holds the code');
-    await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '12-pin-confirmed.png') });
+    await page.getByTestId('credentials-section').screenshot({ path: path.join(SHOTS, '12-pin-confirmed.png') });
   });
 
   it('reveals the code only with a reason', async () => {
@@ -239,7 +198,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     assert.equal(change.slot, slot, 'the first managed PIN slot was changed');
     assert.notEqual(change.code, code);
     await expectText(page.getByTestId('sim-drift-result'), new RegExp(`Slot ${slot} now holds ${change.code}`), 'the simulator card reports the change');
-    await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '13-drift-simulated.png') });
+    await page.getByTestId('credentials-section').screenshot({ path: path.join(SHOTS, '13-drift-simulated.png') });
 
     // The out-of-band change happened on the simulated lock ...
     const keypad = f.log.filter((e) => e.externalId === externalId && e.op === 'set_pin' && e.slot === slot && e.source !== 'driver');
@@ -260,7 +219,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(page.getByTestId(`slot-status-${slot}`), /^confirmed$/, `slot ${slot} confirmed after the repair`);
     const seen = await page.evaluate<string[]>('window.seenStates');
     console.log(`slot ${slot} states seen on the page during the repair: ${seen.join(' -> ') || '(none: repaired between two polls)'}`);
-    await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '14-drift-repaired.png') });
+    await page.getByTestId('credentials-section').screenshot({ path: path.join(SHOTS, '14-drift-repaired.png') });
   });
 
   it('shows codes set outside lockwarden as unmanaged, adopts one and removes another', async () => {
@@ -279,7 +238,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
       await page.getByTestId(`slot-row-${s}`).getByRole('button', { name: 'Adopt' }).waitFor({ timeout: WAIT });
     }
     await expectText(page.getByTestId('drift-count'), /2 slots differ from the lock/, 'the drift count');
-    await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '16-unmanaged.png') });
+    await page.getByTestId('credentials-section').screenshot({ path: path.join(SHOTS, '16-unmanaged.png') });
 
     await page.getByTestId('slot-row-20').getByRole('button', { name: 'Adopt' }).click();
     const adopt = page.getByRole('dialog', { name: 'Adopt the code in slot 20' });
@@ -310,7 +269,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
       assert.fail(`slot ${slot} still listed ${WAIT / 1000} s after revoking it: ${await page.getByTestId(`slot-row-${slot}`).innerText()}`);
     }
     await eventually(`slot ${slot} empty on the simulated lock`, () => !fleet()?.get(externalId)?.pins.some((p) => p.slot === slot));
-    await page.getByTestId('credentials-section').screenshot({ path: path.join(shots, '17-after-adopt-remove-revoke.png') });
+    await page.getByTestId('credentials-section').screenshot({ path: path.join(SHOTS, '17-after-adopt-remove-revoke.png') });
   });
 
   it('asks the lock for its controllers and removes a phone paired at the lock, never lockwarden itself', async () => {
@@ -334,7 +293,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     } catch {
       assert.fail(`the phone still listed ${WAIT / 1000} s after removing it: ${await row.innerText()}`);
     }
-    await card.screenshot({ path: path.join(shots, '18-controllers.png') });
+    await card.screenshot({ path: path.join(SHOTS, '18-controllers.png') });
   });
 
   it('runs a bulk change on one unit and follows its progress', async () => {
@@ -356,7 +315,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(current.getByTestId('bulk-finished'), /^finished$/, 'the bulk change finishes without failures');
     await expectText(current.getByTestId('bulk-counts'), /^2 done, 0 failed, 0 pending of 2$/, 'both locks done');
     await expectText(page.getByTestId('bulk-recent'), /add PINs for Cleaner Bo on 2 locks/, 'the change in the recent list');
-    await page.screenshot({ path: path.join(shots, '15-bulk-finished.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '15-bulk-finished.png'), fullPage: true });
 
     // From a filtered lock list, the bulk page targets exactly the locks of that filter.
     await page.goto(`${server.url}/locks?family=biometric`);
@@ -420,7 +379,7 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
       await card.getByRole('link', { name: 'Open lock' }).first().click();
       await page.getByRole('heading', { name: 'Unit A101 side door (Seam)' }).waitFor({ timeout: WAIT });
       assert.doesNotMatch(await page.content(), new RegExp(seam.apiKey), 'the key is never on a page');
-      await page.screenshot({ path: path.join(shots, '18-seam-lock-adopted.png'), fullPage: true });
+      await page.screenshot({ path: path.join(SHOTS, '18-seam-lock-adopted.png'), fullPage: true });
     } finally {
       await seam.close();
     }

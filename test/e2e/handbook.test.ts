@@ -6,42 +6,20 @@
  * reveal record then shows. Drives Debian's Chromium through playwright-core; every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type Browser, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import type { RunningServer } from '../../src/server/serve.js';
 import { jpegWithGps } from '../helpers/images.js';
 import { readPdf } from '../helpers/pdf.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
-
-/** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
-
-describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('the handbook in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  let dataDir: string;
   const lines: string[] = [];
   const password = 'correct horse battery staple';
   let entryUrl = '';
@@ -49,22 +27,16 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
   const newText = 'Press and hold the interior reset button with a straightened paperclip';
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-hb-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    e2e = await startE2E('hb', { onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+/);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
     page.on('dialog', (d) => void d.accept());
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('signs in and reaches a demo lock’s reset procedure in at most three clicks from the home page', async () => {
@@ -97,7 +69,7 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     await expectText(page.getByTestId('entry-header').getByTestId('handbook-status'), /never verified/, 'the status badge');
     assert.ok((await page.getByTestId('step').count()) >= 2, 'numbered steps');
     startRevision = Number(await page.getByTestId('entry-revision').innerText());
-    await page.screenshot({ path: path.join(shots, 'handbook-entry.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'handbook-entry.png'), fullPage: true });
   });
 
   it('edits a step with a reason, and a save without a reason is refused', async () => {
@@ -121,7 +93,7 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     const added = await page.getByTestId('diff-added').allInnerTexts();
     assert.ok(added.join(' ').includes('paperclip'), `highlighted additions: ${JSON.stringify(added)}`);
     assert.ok((await page.getByTestId('diff-removed').count()) > 0, 'removed words are highlighted on the left');
-    await page.screenshot({ path: path.join(shots, 'handbook-diff.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'handbook-diff.png'), fullPage: true });
   });
 
   it('marks the entry verified', async () => {
@@ -158,7 +130,7 @@ describe('the handbook in a browser', { skip: haveBrowser ? false : `no browser 
     await page.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, await thumb.elementHandle(), { timeout: WAIT });
     assert.equal(await thumb.evaluate((el) => (el as HTMLImageElement).naturalWidth), 320, 'the thumbnail is 320 px wide');
     await expectText(page.getByTestId('step').first().getByTestId('attachment'), /Reset button behind the back plate/, 'the caption under the thumbnail');
-    await page.screenshot({ path: path.join(shots, 'handbook-attachment.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'handbook-attachment.png'), fullPage: true });
     await thumb.click();
     const full = page.getByTestId('attachment-full');
     await full.waitFor({ timeout: WAIT });

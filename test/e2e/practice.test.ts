@@ -5,34 +5,15 @@
  * setup mode, finishes, and the entry lists the run as passed with the early release noted. The lock
  * page's own panel is photographed too, on a phone and on a desktop.
  */
-import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { RunningServer } from '../../src/server/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
 
 /** Holds the panel's reset button down with the pointer for `ms` of real time. */
 async function holdReset(page: Page, ms: number): Promise<void> {
@@ -46,10 +27,10 @@ async function holdReset(page: Page, ms: number): Promise<void> {
   await page.mouse.up();
 }
 
-describe('a practice run in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('a practice run in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
-  let dataDir: string;
   const contexts: BrowserContext[] = [];
   let phone: Page;
   let desk: Page;
@@ -69,25 +50,18 @@ describe('a practice run in a browser', { skip: haveBrowser ? false : `no browse
   };
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-practice-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, () => undefined);
+    e2e = await startE2E('practice');
+    server = e2e.server;
+    browser = e2e.browser;
     const services = server.runtime.services;
     lock = (await services.locks.list(SYSTEM, { limit: 200 })).items.find((l) => l.modelNumber === 'DB-100' && l.serviceState === 'in_service')!;
     await services.auth.createUser(SYSTEM, { email: 'tech@example.test', displayName: 'Tess Technician', role: 'technician', password: 'technician password 1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
     phone = await newPage({ width: 390, height: 844 });
     desk = await newPage({ width: 1280, height: 900 });
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('the lock page shows a simulated lock its virtual front panel, on a phone and a desktop', async () => {
@@ -100,7 +74,7 @@ describe('a practice run in a browser', { skip: haveBrowser ? false : `no browse
       await expectText(card.getByTestId('sim-setup-code'), /^\d{4}-\d{3}-\d{4}$/, 'the label shows the setup code');
       await card.scrollIntoViewIfNeeded();
       const size = page.viewportSize()!;
-      await page.screenshot({ path: path.join(shots, `lock-panel-${size.width}x${size.height}.png`) });
+      await page.screenshot({ path: path.join(SHOTS, `lock-panel-${size.width}x${size.height}.png`) });
     }
   });
 
@@ -115,12 +89,12 @@ describe('a practice run in a browser', { skip: haveBrowser ? false : `no browse
     await holdReset(phone, 2500);
     await expectText(phone.getByTestId('sim-outcome'), /Refused: held too short\. The button was released after \d+(\.\d)? s; this model needs it held for 12 s/, 'the panel says the hold was too short');
     await expectText(phone.getByTestId('sim-indicator'), /Red blinks/, 'the light says refused');
-    await phone.screenshot({ path: path.join(shots, 'practice-refused-390x844.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'practice-refused-390x844.png'), fullPage: true });
 
     await holdReset(phone, 12_600);
     await expectText(phone.getByTestId('sim-indicator'), /setup mode/, 'the twin is in setup mode');
-    await phone.screenshot({ path: path.join(shots, 'practice-390x844.png') });
-    await phone.screenshot({ path: path.join(shots, 'practice-full-390x844.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'practice-390x844.png') });
+    await phone.screenshot({ path: path.join(SHOTS, 'practice-full-390x844.png'), fullPage: true });
 
     await phone.getByRole('button', { name: 'Finish the practice run' }).click();
     await expectText(phone.getByTestId('practice-result'), /Passed: the twin reached setup mode; 1 refused attempt \(hold too short\)/, 'the result');
@@ -130,7 +104,7 @@ describe('a practice run in a browser', { skip: haveBrowser ? false : `no browse
     await expectText(run, /hold too short/, 'with the early release noted');
     await expectText(run, /tech@example.test/, 'and who practised');
     await phone.getByTestId('practice-runs').scrollIntoViewIfNeeded();
-    await phone.screenshot({ path: path.join(shots, 'practice-recorded-390x844.png') });
+    await phone.screenshot({ path: path.join(SHOTS, 'practice-recorded-390x844.png') });
 
     // The practice twin never touched the lock: it is still working normally.
     await phone.goto(`${server.url}/locks/${lock.id}`);

@@ -11,35 +11,18 @@
  * reason, and the dashboard counts them.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { RunningServer } from '../../src/server/serve.js';
 import { jpegWithGps } from '../helpers/images.js';
 import { readPdf } from '../helpers/pdf.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
-
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
 
 async function assertEventually(fn: () => Promise<boolean>, what: string): Promise<void> {
   const until = Date.now() + WAIT;
@@ -50,10 +33,10 @@ async function assertEventually(fn: () => Promise<boolean>, what: string): Promi
   assert.fail(`${what}: not within ${WAIT / 1000} s`);
 }
 
-describe('resets in a browser, through the UI and the lock’s virtual panel', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('resets in a browser, through the UI and the lock’s virtual panel', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
-  let dataDir: string;
   const contexts: BrowserContext[] = [];
   let owner: Page;
   let second: Page;
@@ -143,29 +126,22 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
   };
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-reset-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    e2e = await startE2E('reset', { onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     const services = server.runtime.services;
     // Finding the demo lock and the people is setup; the journey itself is the UI's.
     lock = (await services.locks.list(SYSTEM, { limit: 200 })).items.find((l) => l.modelNumber === 'DB-100' && l.serviceState === 'in_service')!;
     code = (await services.credentials.addPin(SYSTEM, lock.id, { holder: 'Guest Ada' })).code;
     await services.auth.createUser(SYSTEM, { email: 'second@example.test', displayName: 'Second Admin', role: 'admin', password: 'second admin password' });
     await services.auth.createUser(SYSTEM, { email: 'tech@example.test', displayName: 'Tess Technician', role: 'technician', password: 'technician password 1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
     owner = await newPage({ width: 1280, height: 900 });
     second = await newPage({ width: 1280, height: 900 });
     tech = await newPage({ width: 390, height: 844 });
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   it('(a) the owner sees the guest’s PIN reach the lock, fits fresh batteries on the panel, opens a compromise case and ticks off preflight', async () => {
@@ -216,7 +192,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     await signInAs(tech, 'tech@example.test', 'technician password 1');
     await tech.goto(caseUrl);
     await tech.getByTestId('at-the-door').waitFor({ timeout: WAIT });
-    await tech.screenshot({ path: path.join(shots, 'reset-at-the-door.png'), fullPage: true });
+    await tech.screenshot({ path: path.join(SHOTS, 'reset-at-the-door.png'), fullPage: true });
     let reloaded = false;
     for (let i = 0; i < 12; i++) {
       const step = tech.getByTestId('procedure-step');
@@ -238,7 +214,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
           const left = Number(await tech.getByTestId('timer').innerText());
           assert.ok(left <= seconds - 2, `the timer carried on after the reload (${left} s left of ${seconds})`);
           assert.equal(await tech.getByTestId('start-timer').count(), 0, 'no new start after the reload');
-          await tech.screenshot({ path: path.join(shots, 'reset-hold-timer.png') });
+          await tech.screenshot({ path: path.join(SHOTS, 'reset-hold-timer.png') });
         }
         await expectText(tech.getByTestId('timer'), /^0$/, 'the timer run out');
       }
@@ -257,7 +233,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     assert.notEqual(await tech.getByTestId('sim-indicator').getAttribute('data-state'), 'setup_mode');
     await holdResetButton(tech, 13);
     await assertEventually(async () => (await tech.getByTestId('sim-indicator').getAttribute('data-state')) === 'setup_mode', 'the panel shows setup mode');
-    await tech.screenshot({ path: path.join(shots, 'reset-panel-setup-mode.png'), fullPage: true });
+    await tech.screenshot({ path: path.join(SHOTS, 'reset-panel-setup-mode.png'), fullPage: true });
     await tech.getByTestId('confirm-reset').click();
     await state(tech, /Verification/);
     await expectText(tech.getByTestId('check-setup_mode'), /passed/, 'setup mode read from the lock');
@@ -277,7 +253,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     await expectText(tech.getByTestId('check-latch_and_door'), /passed/, 'the latch check');
     await tech.getByTestId('photo-thumbnail').first().waitFor({ timeout: WAIT });
     assert.equal(await tech.getByTestId('photo-thumbnail').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the thumbnail loads');
-    await tech.screenshot({ path: path.join(shots, 'reset-verification.png'), fullPage: true });
+    await tech.screenshot({ path: path.join(SHOTS, 'reset-verification.png'), fullPage: true });
     await tech.getByRole('button', { name: 'Verification complete' }).click();
     await state(tech, /Rebuild/);
     await expectText(tech.getByTestId('locked-out'), /Guest Ada/, 'who is locked out');
@@ -294,7 +270,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     const rec = await owner.evaluate(async (u) => (await fetch(u)).json() as Promise<{ verified: boolean }>, `/api/reset-cases/${id}/record`);
     assert.equal(rec.verified, true);
     assert.equal(JSON.stringify(rec).includes(code), false);
-    await owner.screenshot({ path: path.join(shots, 'reset-closed.png'), fullPage: true });
+    await owner.screenshot({ path: path.join(SHOTS, 'reset-closed.png'), fullPage: true });
     await owner.goto(`${server.url}/locks/${lock.id}`);
     const row = owner.locator('[data-testid^="slot-row-"]').filter({ hasText: 'Guest Ada' });
     await assertEventually(async () => {
@@ -338,7 +314,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     await state(phone, /Snapshot/);
     await phone.getByRole('button', { name: 'Take the snapshot' }).click();
     await state(phone, /Account side/);
-    await phone.screenshot({ path: path.join(shots, 'reset-remote-account-side.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'reset-remote-account-side.png'), fullPage: true });
     await phone.getByTestId('unbind-cloud').click();
     await state(phone, /Reset at the door/);
     await phone.getByRole('button', { name: 'Reset remotely instead' }).click();
@@ -347,7 +323,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     await reenroll(phone);
     await expectText(phone.getByTestId('check-cloud_unbound'), /passed/, 'the cloud binding gone');
     await passManualChecks(phone);
-    await phone.screenshot({ path: path.join(shots, 'reset-remote-verification.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'reset-remote-verification.png'), fullPage: true });
     await phone.getByRole('button', { name: 'Verification complete' }).click();
     await state(phone, /Rebuild/);
     await phone.getByRole('button', { name: 'Rebuild complete' }).click();
@@ -376,6 +352,6 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
     await expectText(owner.getByTestId('dash-turnovers'), /No turnovers due today/, 'the turnovers panel');
     assert.ok((await owner.locator('[data-testid="dashboard"] .recharts-surface').count()) >= 2, 'both charts drawn');
     await owner.getByTestId('try-a-reset').waitFor({ timeout: WAIT });
-    await owner.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });
+    await owner.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   });
 });

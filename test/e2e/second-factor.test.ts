@@ -8,69 +8,41 @@
  * (WebAuthn refuses an IP address as relying party). Every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSync } from 'otplib';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import type { RunningServer } from '../../src/server/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const OWNER = 'owner@lockwarden.local';
 const PASSWORD = 'correct horse battery staple';
 
-/** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
-
-describe('second factors in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('second factors in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
   let desk: Page;
   let phoneContext: BrowserContext;
   let phone: Page;
-  let dataDir: string;
   let base = '';
   let totpSecret = '';
   let recoveryCodes: string[] = [];
   const lines: string[] = [];
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-2fa-'));
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    // localhost is pinned to the server's address in Chromium: no lookup leaves the machine, and never ::1.
+    e2e = await startE2E('2fa', { chromiumArgs: ['--host-resolver-rules=MAP localhost 127.0.0.1'], onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     base = server.url.replace('127.0.0.1', 'localhost');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // localhost is pinned to the server's address: no lookup leaves the machine, and never ::1.
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP localhost 127.0.0.1'],
-    });
     desk = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     phone = await phoneContext.newPage();
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
   });
 
   const signInWithPassword = async (page: Page) => {
@@ -117,7 +89,7 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await confirm.getByRole('button', { name: 'Confirm' }).click();
     await expectText(confirm, /password is wrong/, 'a wrong password is refused in the dialog');
     await confirm.getByLabel('Your password').fill(PASSWORD);
-    await desk.screenshot({ path: path.join(shots, 'step-up-dialog.png') });
+    await desk.screenshot({ path: path.join(SHOTS, 'step-up-dialog.png') });
     await confirm.getByRole('button', { name: 'Confirm' }).click();
     // The dialog retried the reveal by itself once the server accepted the password.
     await expectText(desk.getByTestId('revealed-value'), /^864209$/, 'the revealed value after the step-up');
@@ -133,14 +105,14 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     totpSecret = (await secret.innerText()).trim();
     assert.match(totpSecret, /^[A-Z2-7]{32}$/);
     await desk.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor({ timeout: WAIT });
-    await desk.screenshot({ path: path.join(shots, 'security-totp.png'), fullPage: true });
+    await desk.screenshot({ path: path.join(SHOTS, 'security-totp.png'), fullPage: true });
     await desk.getByLabel('Code the app shows').fill(generateSync({ secret: totpSecret }));
     await desk.getByRole('button', { name: 'Turn on' }).click();
     const codes = desk.getByTestId('recovery-codes');
     await codes.waitFor({ timeout: WAIT });
     recoveryCodes = (await codes.locator('code').allInnerTexts()).map((c) => c.trim());
     assert.equal(recoveryCodes.length, 10);
-    await desk.screenshot({ path: path.join(shots, 'security-recovery-codes.png'), fullPage: true });
+    await desk.screenshot({ path: path.join(SHOTS, 'security-recovery-codes.png'), fullPage: true });
     await desk.getByRole('button', { name: 'I saved them' }).click();
     await expectText(desk.getByRole('table'), /Authenticator app/, 'the new factor in the list');
     await expectText(desk.locator('body'), /10 recovery codes left/, 'the recovery codes count');
@@ -156,12 +128,12 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await desk.getByLabel('Passkey name').fill('Laptop passkey');
     await desk.getByRole('button', { name: 'Add a passkey or security key' }).click();
     await expectText(desk.getByRole('table'), /Laptop passkey/, 'the passkey in the list');
-    await desk.screenshot({ path: path.join(shots, 'security-factors.png'), fullPage: true });
+    await desk.screenshot({ path: path.join(SHOTS, 'security-factors.png'), fullPage: true });
   });
 
   it('signs in on a phone with the authenticator app', async () => {
     await signInWithPassword(phone);
-    await phone.screenshot({ path: path.join(shots, 'second-step-phone.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'second-step-phone.png'), fullPage: true });
     const width = await phone.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the second step fits the phone (${width} px wide)`);
     // The code of the next 30 s step (a phone clock a little ahead is accepted): the current step's
@@ -180,7 +152,7 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await signInWithPassword(desk);
     await desk.getByRole('button', { name: 'Use a passkey or security key' }).click();
     await desk.getByTestId('lock-table').waitFor({ timeout: WAIT });
-    await desk.screenshot({ path: path.join(shots, 'signed-in-passkey.png') });
+    await desk.screenshot({ path: path.join(SHOTS, 'signed-in-passkey.png') });
   });
 
   it('recovers with a recovery code on the phone, once', async () => {
@@ -190,7 +162,7 @@ describe('second factors in a browser', { skip: haveBrowser ? false : `no browse
     await signInWithPassword(phone);
     await phone.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await phone.getByLabel('Recovery code').fill(recoveryCodes[0]!);
-    await phone.screenshot({ path: path.join(shots, 'recovery-code-phone.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(SHOTS, 'recovery-code-phone.png'), fullPage: true });
     await phone.getByRole('button', { name: 'Continue' }).click();
     await phone.getByTestId('lock-table').waitFor({ timeout: WAIT });
     await phone.goto(`${base}/security`);

@@ -8,68 +8,40 @@
  * cross-site as with a real provider. Every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type Browser, type Page } from 'playwright-core';
+import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import type { RunningServer } from '../../src/server/serve.js';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const PASSWORD = 'correct horse battery staple';
 
-/** Waits until `locator` shows text matching `re`; fails naming `what` and the text last seen. */
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
-
-describe('single sign-on in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('single sign-on in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let idp: TestProvider;
   let browser: Browser;
   let desk: Page;
-  let dataDir: string;
   let base = '';
   const lines: string[] = [];
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-sso-'));
     // The test's provider listens on this machine, as an on-premises provider on a LAN would: the owner allows it.
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), allowPrivateTargets: ['sso'], simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    // localhost is pinned to the server's address in Chromium: no lookup leaves the machine, and never ::1.
+    e2e = await startE2E('sso', { serve: { allowPrivateTargets: ['sso'] }, chromiumArgs: ['--host-resolver-rules=MAP localhost 127.0.0.1'], onLine: (l) => lines.push(l) });
+    server = e2e.server;
+    browser = e2e.browser;
     base = server.url.replace('127.0.0.1', 'localhost');
     idp = await startTestProvider([`${base}/api/auth/sso/callback`]);
     idp.accounts.set('dana', { email: 'dana@example.test', email_verified: true, name: 'Dana Facilities', groups: ['staff', 'facilities'] });
     idp.accounts.set('ursula', { email: 'ursula@example.test', email_verified: false, name: 'Ursula Unverified' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // localhost is pinned to the server's address: no lookup leaves the machine, and never ::1.
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP localhost 127.0.0.1'],
-    });
     desk = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await e2e?.close();
     await idp?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** From lockwarden's sign-in page through the provider's own pages, as `login`. */
@@ -118,7 +90,7 @@ describe('single sign-on in a browser', { skip: haveBrowser ? false : `no browse
     await confirm.getByRole('button', { name: 'Confirm' }).click();
     await expectText(card, /Single sign-on settings saved/, 'the settings saved after the step-up');
     await expectText(card, /A secret is stored/, 'the stored secret acknowledged, not shown');
-    await desk.screenshot({ path: path.join(shots, 'sso-settings.png'), fullPage: true });
+    await desk.screenshot({ path: path.join(SHOTS, 'sso-settings.png'), fullPage: true });
 
     await desk.reload();
     await card.waitFor({ timeout: WAIT });
@@ -133,14 +105,14 @@ describe('single sign-on in a browser', { skip: haveBrowser ? false : `no browse
     try {
       await page.goto(`${base}/signin`);
       await page.getByRole('link', { name: 'Sign in with Example Login' }).waitFor({ timeout: WAIT });
-      await page.screenshot({ path: path.join(shots, 'sso-sign-in-button.png') });
+      await page.screenshot({ path: path.join(SHOTS, 'sso-sign-in-button.png') });
       await signInAtProvider(page, 'dana');
       await page.getByTestId('lock-table').waitFor({ timeout: WAIT });
       assert.equal(new URL(page.url()).origin, base, 'back at lockwarden');
       await expectText(page.getByTestId('user-email'), /^dana@example\.test$/, 'signed in as the provider said');
       // No "choose a password" step: this account signs in through the provider.
       assert.equal(await page.getByLabel(/^New password/).count(), 0);
-      await page.screenshot({ path: path.join(shots, 'sso-signed-in.png') });
+      await page.screenshot({ path: path.join(SHOTS, 'sso-signed-in.png') });
     } finally {
       await context.close();
     }
@@ -159,7 +131,7 @@ describe('single sign-on in a browser', { skip: haveBrowser ? false : `no browse
       await expectText(refusal, /has not verified your email address/, 'the refusal on the sign-in page');
       assert.doesNotMatch(await refusal.innerText(), /unverified_email|[a-z]+_[a-z]+/, 'a sentence, not a code');
       assert.equal(new URL(page.url()).pathname, '/signin');
-      await page.screenshot({ path: path.join(shots, 'sso-refused.png') });
+      await page.screenshot({ path: path.join(SHOTS, 'sso-refused.png') });
     } finally {
       await context.close();
     }

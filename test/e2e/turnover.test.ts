@@ -8,55 +8,23 @@
  * confirmed" on its page. Drives Debian's Chromium through playwright-core; every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { PACKAGE_ROOT, serveConfig } from '../../src/config.js';
+import { type Browser, type Page } from 'playwright-core';
+import { eventually, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import { fixedClock } from '../../src/domain/clock.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { RunningServer } from '../../src/server/serve.js';
 import { smtpPeer, type SmtpPeer } from '../helpers/smtp.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.LOCKWARDEN_REQUIRE_BROWSER === '1') {
-  throw new Error(`LOCKWARDEN_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
-}
-const shots = path.join(PACKAGE_ROOT, 'test-output', 'e2e');
-const WAIT = 20_000;
 const H = 3600_000;
 
-async function expectText(locator: Locator, re: RegExp, what: string): Promise<void> {
-  try {
-    await locator.filter({ hasText: re }).first().waitFor({ timeout: WAIT });
-  } catch {
-    const seen = await locator
-      .first()
-      .innerText({ timeout: 500 })
-      .catch(() => '<not on the page>');
-    assert.fail(`${what}: expected ${re} within ${WAIT / 1000} s, last saw "${seen}"`);
-  }
-}
-
-async function eventually<T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> {
-  const deadline = Date.now() + WAIT;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`${what}: not within ${WAIT / 1000} s (last: ${JSON.stringify(last)})`);
-}
-
-describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('a turnover in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
+  let e2e: E2E;
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  let dataDir: string;
   let smtp: SmtpPeer | undefined;
   let feedServer: Server;
   let feedUrl = '';
@@ -80,8 +48,6 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
   };
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-turnover-'));
     smtp = await smtpPeer();
     // The booking platform's calendar: one booking five days out (all-day dates, as Airbnb publishes them).
     const feed = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Test//Feed//EN', 'BEGIN:VEVENT', 'UID:booking-1@test', `DTSTART;VALUE=DATE:${ymd(at(5 * 24))}`, `DTEND;VALUE=DATE:${ymd(at(8 * 24))}`, 'SUMMARY:Fiona Feed', 'END:VEVENT', 'END:VCALENDAR'].join('\r\n');
@@ -89,25 +55,21 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     await new Promise<void>((r) => feedServer.listen(0, '127.0.0.1', r));
     feedUrl = `http://127.0.0.1:${(feedServer.address() as AddressInfo).port}/a101.ics`;
 
-    server = await startServer(
-      { ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent', smtpUrl: smtp.url, mailFrom: 'lockwarden@example.test', allowPrivateTargets: ['ical', 'smtp'] },
-      (l) => lines.push(l),
+    e2e = await startE2E('turnover', {
+      serve: { smtpUrl: smtp.url, mailFrom: 'lockwarden@example.test', allowPrivateTargets: ['ical', 'smtp'] },
       // The test runs the turnover job itself on its clock; the outbox delivers as it would in production.
-      { clock, turnoverSeconds: 0, outboxSeconds: 1 },
-    );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      runtime: { clock, turnoverSeconds: 0, outboxSeconds: 1 },
+      onLine: (l) => lines.push(l),
     });
+    server = e2e.server;
+    browser = e2e.browser;
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 }, timezoneId: 'UTC' });
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await e2e?.close();
     await smtp?.close();
     await new Promise<void>((r) => (feedServer ? feedServer.close(() => r()) : r()));
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('opens Unit A101 from the location tree and adds stays by hand and through its calendar feed', async () => {
@@ -161,7 +123,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     await expectText(page.locator('body'), /Occupancy settings saved/, 'the feed URL saved');
     await page.getByRole('button', { name: 'Read feed now' }).click();
     await expectText(page.getByTestId('stays'), /Fiona Feed.*calendar feed/, 'the booking from the feed in the list');
-    await page.screenshot({ path: path.join(shots, '60-occupancy.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '60-occupancy.png'), fullPage: true });
   });
 
   it("revokes the outgoing guest's code and issues the incoming guest's on every lock; the guest gets the code by email", async () => {
@@ -181,7 +143,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     await eventually('the outgoing code gone from the front door', () => !codesOn(locks.front.externalId).includes(outgoing[0]!));
     const row = page.getByTestId(`turnover-lock-${locks.front.id}`);
     await expectText(row, /removed.*confirmed/, 'the front door: outgoing removed, incoming confirmed');
-    await page.getByTestId('turnovers-today').screenshot({ path: path.join(shots, '61-turnover-today.png') });
+    await page.getByTestId('turnovers-today').screenshot({ path: path.join(SHOTS, '61-turnover-today.png') });
   });
 
   it('a lock that has not confirmed the incoming code two hours before arrival raises an alert on its page', async () => {
@@ -189,7 +151,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     assert.equal((await tick()).alerts, 1);
     await page.goto(`${server.url}/locks/${locks.patio.id}`);
     await expectText(page.getByTestId('lock-alerts'), /not confirmed on this lock.*Ivan Incoming/s, 'the turnover alert on the patio door');
-    await page.getByTestId('lock-alerts').screenshot({ path: path.join(shots, '62-turnover-alert.png') });
+    await page.getByTestId('lock-alerts').screenshot({ path: path.join(SHOTS, '62-turnover-alert.png') });
 
     // The dashboard's "turnovers due today" shows the unit with one lock of two ready and one failed.
     await page.goto(`${server.url}/dashboard`);

@@ -5,14 +5,14 @@
  */
 import { BUILT_IN_FACTORIES, type DriverFactories } from '../../src/drivers/integration-host.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fixedClock, systemIds, type Clock } from '../../src/domain/clock.js';
-import { migrationsFolder, openPostgres, PGLITE_EXTENSIONS, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
+import { migrationsFolder, openEmbedded, openPostgres, PGLITE_EXTENSIONS, wrapPglite, type Database, type Engine } from '../../src/store/database.js';
 import type { Services } from '../../src/services/index.js';
 import { SecretBox, staticKeySource } from '../../src/crypto/secret-box.js';
 import { memoryMasterKeyring } from '../../src/crypto/envelope.js';
@@ -63,6 +63,44 @@ async function pgliteTemplate(): Promise<Buffer> {
   writeFileSync(tmp, buf);
   renameSync(tmp, file);
   return buf;
+}
+
+let embeddedTemplate: Promise<string> | undefined;
+
+/**
+ * The embedded database folder (`<data>/pglite`) that a new data folder holds after its first start
+ * has migrated it and the job queue has made its schema, with nothing else in it: made once per
+ * migrations hash in the temp folder (PGlite's initdb and the migrations take 5-10 s each time).
+ */
+function embeddedFolderTemplate(): Promise<string> {
+  return (embeddedTemplate ??= (async () => {
+    const dir = path.join(tmpdir(), `lockwarden-test-datafolder-${migrationsHash()}`);
+    if (existsSync(path.join(dir, 'pglite'))) return path.join(dir, 'pglite');
+    const work = mkdtempSync(`${dir}.${process.pid}.`);
+    const db = await openEmbedded(work, { purpose: 'test template' });
+    await (await JobQueue.open(db.jobConnection, { supervise: false })).stop();
+    await db.close();
+    mkdirSync(dir, { recursive: true });
+    try {
+      renameSync(path.join(work, 'pglite'), path.join(dir, 'pglite'));
+    } catch (e) {
+      // Another test process made it first: theirs is the same.
+      if (!existsSync(path.join(dir, 'pglite'))) throw e;
+    }
+    rmSync(work, { recursive: true, force: true });
+    return path.join(dir, 'pglite');
+  })());
+}
+
+/**
+ * Puts into `dataDir` the migrated, empty embedded database a first start would make, so a suite
+ * that is not about the first start skips PGlite's initdb and the migrations. Everything start-up
+ * does beyond that (keys, the owner, the demo fleet, the one-time link) is still done by the product.
+ */
+export async function seedDataFolder(dataDir: string): Promise<void> {
+  const template = await embeddedFolderTemplate();
+  mkdirSync(dataDir, { recursive: true });
+  cpSync(template, path.join(dataDir, 'pglite'), { recursive: true });
 }
 
 async function pgTemplate(adminUrl: string): Promise<string> {
