@@ -55,6 +55,7 @@ export function storeObservedPins(ctx: ServiceContext, lockId: string, pins: Obs
     name: p.name,
     schedule: p.schedule,
     enabled: p.enabled,
+    ...(p.offline ? { offline: true } : {}),
   }));
 }
 
