@@ -96,6 +96,9 @@ export function checkPinForLock(code: string, caps: DriverCapabilities, field = 
   if (code.length < caps.pin.minLength || code.length > caps.pin.maxLength) {
     throw fieldError(field, `this lock takes PINs of ${caps.pin.minLength}-${caps.pin.maxLength} digits`);
   }
+  const keys = caps.pin.digits;
+  const missing = keys === undefined ? [] : [...new Set(code)].filter((d) => !keys.includes(d)).sort();
+  if (missing.length > 0) throw fieldError(field, `this lock's keypad has no ${missing.join(' or ')} key; use only the digits ${[...keys!].join(', ')}`);
   const weak = weakness(code);
   if (weak) throw fieldError(field, `weak PIN: ${weak}`);
 }
@@ -122,12 +125,12 @@ export function weakness(code: string): string | null {
 }
 
 /**
- * Generates a code of `length` digits with a CSPRNG, rejecting weak codes and any code `taken`
- * says is already on the lock.
+ * Generates a code of `length` digits with a CSPRNG, drawn only from `digits` (the keys the lock's
+ * keypad has, every digit by default), rejecting weak codes and any code `taken` says is already on the lock.
  */
-export function generatePin(length: number, randomInt: (max: number) => number, taken: (code: string) => boolean): string {
+export function generatePin(length: number, randomInt: (max: number) => number, taken: (code: string) => boolean, digits = '0123456789'): string {
   for (let i = 0; i < 1000; i++) {
-    const code = Array.from({ length }, () => String(randomInt(10))).join('');
+    const code = Array.from({ length }, () => digits[randomInt(digits.length)]!).join('');
     if (!weakness(code) && !taken(code)) return code;
   }
   throw new AppError('credential.no_code_available', 'could not find a free strong PIN of that length');

@@ -29,6 +29,11 @@ export interface DriverCapabilities {
     maxLength: number;
     /** Only decimal digits today; kept as data so a driver can declare otherwise. */
     alphabet: 'digits';
+    /**
+     * The digits the keypad takes, in order ("123456789"), when the device reports fewer than all
+     * ten (a keypad without a 0); absent when every digit works. Generated and checked codes use only these.
+     */
+    digits?: string;
   };
   schedules: { window: boolean; recurring: boolean };
   digitalKeys: boolean;
@@ -156,6 +161,14 @@ export interface DeviceStatus {
   cloudBound: boolean | null;
 }
 
+/** How a caller follows and ends a long credential read. */
+export interface CredentialReadOptions {
+  /** The caller gave up: no further exchange is started and the read rejects with `driver.timeout`. */
+  signal?: AbortSignal;
+  /** Slots read so far out of `total`, called as the read goes. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** A PIN to write into one slot. */
 export interface PinWrite {
   slot: number;
@@ -199,7 +212,12 @@ export interface LockDriver {
   readonly hubConcurrency: number;
   capabilities(externalId: string): Promise<DriverCapabilities>;
   status(externalId: string): Promise<DeviceStatus>;
-  readCredentials(externalId: string): Promise<ObservedCredentials>;
+  /**
+   * Everything credential-like on the lock. A driver whose read takes one exchange per slot paces it
+   * to the device, reports `onProgress`, and stops asking once `signal` aborts (rejecting with
+   * `driver.timeout`); drivers that read in one exchange may ignore both.
+   */
+  readCredentials(externalId: string, options?: CredentialReadOptions): Promise<ObservedCredentials>;
   /** Writes a PIN into a slot, replacing whatever the slot held. Resolves once the lock acknowledged. */
   setPin(externalId: string, pin: PinWrite): Promise<void>;
   /** Empties a slot. Clearing an empty slot succeeds. */

@@ -154,7 +154,7 @@ export const CredentialOut = z.object({
 });
 
 const CapabilitiesOut = z.object({
-  pin: z.object({ slots: z.number(), minLength: z.number(), maxLength: z.number(), alphabet: z.string() }),
+  pin: z.object({ slots: z.number(), minLength: z.number(), maxLength: z.number(), alphabet: z.string(), digits: z.string().optional() }),
   schedules: z.object({ window: z.boolean(), recurring: z.boolean() }),
   digitalKeys: z.boolean(),
   controllers: z.boolean(),

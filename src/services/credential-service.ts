@@ -145,7 +145,7 @@ export class CredentialService {
     if (data.slot !== undefined) checkSlot(data.slot, caps);
     const result = await inTransaction(this.ctx.db, async (tx) => {
       const taken = await this.takenOnLock(tx, lockId);
-      const code = data.code ?? generatePin(generatedLength(caps, data.length), this.ctx.randomInt, (c) => taken.codes.has(this.print(c, lockId)));
+      const code = data.code ?? generatePin(generatedLength(caps, data.length), this.ctx.randomInt, (c) => taken.codes.has(this.print(c, lockId)), caps.pin.digits);
       checkPinForLock(code, caps);
       if (taken.codes.has(this.print(code, lockId))) {
         throw new AppError('credential.duplicate_pin', 'this lock already holds that code in another slot; choose another', [{ path: 'code', message: 'already on this lock' }]);
@@ -435,7 +435,7 @@ export class CredentialService {
       for (const add of data.add) {
         try {
           checkSchedule(add.schedule, caps);
-          const code = add.code ?? generatePin(generatedLength(caps, add.length), this.ctx.randomInt, (c) => codes.has(this.print(c, lock.id)));
+          const code = add.code ?? generatePin(generatedLength(caps, add.length), this.ctx.randomInt, (c) => codes.has(this.print(c, lock.id)), caps.pin.digits);
           checkPinForLock(code, caps);
           if (codes.has(this.print(code, lock.id))) throw new AppError('credential.duplicate_pin', 'the lock already holds that code');
           const slot = firstFree(caps, slots);

@@ -24,7 +24,7 @@ import { createAndStartDriverWithMockPort, createDefaultMockControllerBehaviors,
 const YALE = { manufacturerId: 0x0129, productType: 0x8004, productId: 0x0600 };
 export const ZWAVE_LOCK_NODE_ID = 2;
 /** Access Control (0x06) events a keypad lock reports. */
-export const ACCESS_CONTROL = { type: 0x06, keypadLock: 0x05, keypadUnlock: 0x06, allCodesDeleted: 0x0c, codeDeleted: 0x0d, codeAdded: 0x0e } as const;
+export const ACCESS_CONTROL = { type: 0x06, keypadLock: 0x05, keypadUnlock: 0x06, allCodesDeleted: 0x0c, codeDeleted: 0x0d, codeAdded: 0x0e, duplicateCode: 0x0f } as const;
 /** Home Security (0x07) "Tampering, product cover removed". */
 export const HOME_SECURITY = { type: 0x07, tamper: 0x03 } as const;
 
@@ -92,7 +92,7 @@ const SECURITY_KEYS = {
 export type ZwaveJoinSecurity = 's2' | 's0' | 'none';
 
 /** The mock door lock's capabilities: a Yale YRD216 with User Code (or User Credential), Door Lock, Notification, Battery. */
-function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity }): NonNullable<MockNodeOptions['capabilities']> {
+function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity; chars?: string }): NonNullable<MockNodeOptions['capabilities']> {
   const secure = opts.security === 's2' || opts.security === 's0';
   return {
     ...YALE,
@@ -104,9 +104,9 @@ function lockCapabilities(opts: { slots: number; userCredential?: boolean; secur
       ...(opts.security === 's2' ? [CommandClasses['Security 2']] : opts.security === 's0' ? [CommandClasses.Security] : []),
       opts.userCredential
         ? { ccId: CommandClasses['User Credential'], version: 1, secure }
-        : { ccId: CommandClasses['User Code'], version: 2, secure, numUsers: opts.slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
+        : { ccId: CommandClasses['User Code'], version: 2, secure, numUsers: opts.slots, supportedASCIIChars: opts.chars ?? '0123456789', supportsUserCodeChecksum: true },
       { ccId: CommandClasses['Door Lock'], version: 4, secure },
-      { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
+      { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted, ACCESS_CONTROL.duplicateCode], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
       { ccId: CommandClasses.Battery, version: 1 },
       CommandClasses['Device Reset Locally'],
     ],
@@ -176,6 +176,53 @@ function faultBehavior(state: { fault: ZwaveFault | null; setSeen: boolean }): M
   };
 }
 
+/**
+ * What a real keypad lock does with a User Code Set that the zwave-js mock stores blindly: a code
+ * with a character its keypad lacks is not stored, and a code another slot holds is not stored
+ * either, reported as Access Control "New user code not added due to duplicate code" (0x0F), as
+ * Yale and Schlage locks do.
+ */
+function keypadRulesBehavior(chars: string, refuseDuplicates: boolean): MockNodeBehavior {
+  return {
+    handleCC(controller, self, cc) {
+      // zwave-js writes V2 locks with Extended User Code Set (one code here).
+      const write = cc instanceof UserCodeCCSet ? cc : cc instanceof UserCodeCCExtendedUserCodeSet && cc.userCodes.length === 1 ? cc.userCodes[0]! : null;
+      if (!write || write.userIdStatus === UserIDStatus.Available) return undefined;
+      const code = typeof write.userCode === 'string' ? write.userCode : '';
+      if ([...code].some((c) => !chars.includes(c))) return { action: 'stop' };
+      if (!refuseDuplicates) return undefined;
+      for (const [key, value] of self.state) {
+        const m = /^UserCode_userCode_(\d+)$/.exec(key);
+        if (!m || Number(m[1]) === write.userId || value !== code) continue;
+        const status = self.state.get(`UserCode_userIdStatus_${m[1]}`);
+        if (status === undefined || status === UserIDStatus.Available) continue;
+        return { action: 'sendCC', cc: new NotificationCCReport({ nodeId: controller.ownNodeId, notificationType: ACCESS_CONTROL.type, notificationEvent: ACCESS_CONTROL.duplicateCode, notificationStatus: 0xff }) };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A slow radio: every command's answer leaves the lock `ms` later (the ACK is at once, as on a real link). */
+function responseDelayBehavior(ms: number): MockNodeBehavior {
+  return {
+    async handleCC() {
+      await new Promise((r) => setTimeout(r, ms));
+      return undefined;
+    },
+  };
+}
+
+/** Records the name of every command the lock receives (the mock keeps its own record private). */
+function frameLogBehavior(log: string[]): MockNodeBehavior {
+  return {
+    handleCC(_controller, _self, cc) {
+      log.push(cc.constructor.name);
+      return undefined;
+    },
+  };
+}
+
 /** A port on 127.0.0.1 that was free a moment ago (ZwavejsServer ignores port 0). */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -195,6 +242,8 @@ export interface ZwavePeer {
   nodeId: number;
   /** Slots the mock lock has. */
   slots: number;
+  /** Names of the commands the lock received (UserCodeCCGet, UserCodeCCSet, ...), oldest first; clear with `received.length = 0`. */
+  received: string[];
   setBattery(level: number): void;
   /** Someone at the keypad programs a code: the lock stores it and reports "New user code added". */
   setPinAtKeypad(slot: number, code: string): Promise<void>;
@@ -222,7 +271,19 @@ export interface ZwavePeer {
 }
 
 /** Boots the driver on a mock controller with one mock door lock and a ZwavejsServer in front of it. */
-export async function startZwavePeer(opts: { slots?: number; battery?: number; userCredential?: boolean } = {}): Promise<ZwavePeer> {
+export async function startZwavePeer(
+  opts: {
+    slots?: number;
+    battery?: number;
+    userCredential?: boolean;
+    /** A slow radio: ms between a command and the lock's answer. */
+    responseDelayMs?: number;
+    /** The characters the keypad takes (User Code V2 "supported ASCII chars"); default every digit. */
+    chars?: string;
+    /** The lock refuses a code another slot holds (Access Control 0x0F), as real keypad locks do. */
+    refuseDuplicates?: boolean;
+  } = {},
+): Promise<ZwavePeer> {
   const slots = opts.slots ?? 10;
   let battery = opts.battery ?? 87;
   const cacheDir = await mkdtemp(path.join(tmpdir(), 'lockwarden-zwave-'));
@@ -247,11 +308,14 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
   controller.defineBehavior(...createDefaultMockControllerBehaviors(), removeFailedNodeBehavior);
   // A later call is asked first (defineBehavior puts its batch in front), so this one sees Stop before the default.
   controller.defineBehavior(ignoreStopWhileIdleBehavior);
-  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential }) });
+  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential, chars: opts.chars }) });
+  const received: string[] = [];
   const faults = { fault: null as ZwaveFault | null, setSeen: false };
   lock.defineBehavior(...createDefaultMockNodeBehaviors());
   // Defined later, so they take precedence over the defaults.
-  lock.defineBehavior(faultBehavior(faults), notificationGetBehavior, batteryBehavior(() => battery));
+  lock.defineBehavior(faultBehavior(faults), notificationGetBehavior, batteryBehavior(() => battery), keypadRulesBehavior(opts.chars ?? '0123456789', opts.refuseDuplicates ?? false));
+  // Asked first: every command is logged, then answered late on a slow radio.
+  lock.defineBehavior(...(opts.responseDelayMs ? [responseDelayBehavior(opts.responseDelayMs)] : []), frameLogBehavior(received));
   controller.addNode(lock);
   const ready = new Promise<void>((resolve) => driver.once('all nodes ready', () => resolve()));
   continueStartup();
@@ -286,6 +350,7 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
     lock,
     nodeId: ZWAVE_LOCK_NODE_ID,
     slots,
+    received,
     setBattery: (level) => void (battery = level),
     async setPinAtKeypad(slot: number, code: string) {
       if (opts.userCredential) {

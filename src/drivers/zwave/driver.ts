@@ -6,7 +6,7 @@
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { DriverError, type CredentialReadOptions, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
 import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
@@ -20,6 +20,16 @@ export interface ZwaveDriverConfig extends ZwaveClientOptions {
   hubConcurrency?: number;
   /** Injectable clock for event times. */
   now?: () => Date;
+  /**
+   * Slot reads a full User Code read keeps in flight. zwave-js sends one frame to a node at a time, so
+   * more only wait in its queue; two keep the radio busy between WebSocket round trips.
+   */
+  readWindow?: number;
+  /**
+   * What one slot may take within a full read's single deadline (`requestTimeoutMs` + slots x this):
+   * a Z-Wave frame with its retries; a slow link at ~150 ms a frame stays well inside it.
+   */
+  slotReadBudgetMs?: number;
 }
 
 /** Access Control notification events (Notification CC type 0x06) the driver maps. */
@@ -56,6 +66,8 @@ interface NodeInfo {
   userCredentials?: Promise<UserCredentialInfo>;
   /** The codes last read or written, with their checksum; trusted while the lock's checksum matches. */
   codes?: { checksum: number | null; slots: Map<number, SlotCode> };
+  /** Access Control "code not added: duplicate" reports seen (a write compares before and after). */
+  duplicateRefusals: number;
 }
 
 interface UserCodeInfo {
@@ -103,9 +115,15 @@ export class ZwaveDriver implements LockDriver {
   private including = false;
   private readonly listeners = new Set<(e: DriverEvent) => void>();
   private readonly now: () => Date;
+  private readonly readWindow: number;
+  private readonly slotReadBudgetMs: number;
+  private readonly requestTimeoutMs: number;
 
   constructor(config: ZwaveDriverConfig) {
     this.client = new ZwaveJsClient(config);
+    this.readWindow = Math.max(1, config.readWindow ?? 2);
+    this.slotReadBudgetMs = config.slotReadBudgetMs ?? 500;
+    this.requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
     this.hubKey = config.hubKey ?? new URL(config.url).host;
     this.hubConcurrency = config.hubConcurrency ?? 1;
     this.now = config.now ?? (() => new Date());
@@ -138,7 +156,7 @@ export class ZwaveDriver implements LockDriver {
     const ucr = info.ccs.has(CC.userCredential) ? await (reset ? learnt(info.userCredentials) : this.userCredentialInfo(info)) : null;
     const uc = !ucr && info.ccs.has(CC.userCode) ? await (reset ? learnt(info.userCodes) : this.userCodeInfo(info)) : null;
     return {
-      pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
+      pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits', ...keypadDigits(uc?.chars) },
       // Schedule Entry Lock CC is not driven yet: codes are always valid.
       schedules: { window: false, recurring: false },
       digitalKeys: false,
@@ -170,13 +188,13 @@ export class ZwaveDriver implements LockDriver {
     return { online: !info.dead, batteryPercent: info.battery, bolt, firmware: info.dump.firmwareVersion ?? null, setupMode: false, cloudBound: null };
   }
 
-  async readCredentials(externalId: string): Promise<ObservedCredentials> {
+  async readCredentials(externalId: string, options: CredentialReadOptions = {}): Promise<ObservedCredentials> {
     const { nodeId, info } = await this.node(externalId);
     const pins: ObservedPin[] = [];
     if (info.ccs.has(CC.userCredential)) {
       pins.push(...(await this.pinsOf(nodeId).read()));
     } else if (info.ccs.has(CC.userCode)) {
-      const codes = await this.readCodes(nodeId, info);
+      const codes = await this.readCodes(nodeId, info, options);
       for (const [slot, c] of [...codes].sort(([a], [b]) => a - b)) {
         if (c.status === USER_ID_STATUS.available) continue;
         // Some locks mask codes in reports ("****"): then the code is unreadable, not "****".
@@ -200,12 +218,18 @@ export class ZwaveDriver implements LockDriver {
     const uc = await this.userCodeInfo(info);
     checkPin(pin.slot, pin.code, uc.slots, uc.chars);
     if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Z-Wave lock takes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
-    const codes = await this.readCodes(nodeId, info);
-    const holder = [...codes].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
+    // A write touches its own slot (Set, then a Get of that slot), never the whole table: 250 reads
+    // per PIN is 13 s on a real lock. Another slot holding the code is caught by the table this driver
+    // already knows when the lock's checksum vouches for it (one exchange), else by the lock itself,
+    // which refuses a duplicate and says so; lockwarden's own records refuse one before any driver call.
+    const known = await this.trustedCodes(nodeId, info, uc);
+    const holder = known && [...known].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
     if (holder) throw new DriverError('driver.duplicate_pin', `slot ${holder[0]} already holds this PIN`, { slot: pin.slot });
+    const refusalsBefore = info.duplicateRefusals;
     await this.invoke(nodeId, CC.userCode, 'set', [pin.slot, USER_ID_STATUS.enabled, pin.code], 'set a user code', true);
     const got = await this.confirmSlot(nodeId, info, pin.slot);
     if (got.status === USER_ID_STATUS.available || (/^[0-9]+$/.test(got.code) && got.code !== pin.code)) {
+      if (info.duplicateRefusals > refusalsBefore) throw new DriverError('driver.duplicate_pin', `the lock refused the code for slot ${pin.slot}: another slot already holds it`, { slot: pin.slot });
       info.codes = undefined;
       throw new DriverError('driver.refused', `the lock did not store the code in slot ${pin.slot}`, { slot: pin.slot });
     }
@@ -489,20 +513,76 @@ export class ZwaveDriver implements LockDriver {
     return info.userCodes;
   }
 
+  /**
+   * The whole code table as this driver last knew it, when the lock's checksum (one exchange) says it
+   * is still the lock's; null when there is none or the lock cannot vouch for it (no checksum). Never
+   * reads the table itself.
+   */
+  private async trustedCodes(nodeId: number, info: NodeInfo, uc: UserCodeInfo): Promise<Map<number, SlotCode> | null> {
+    if (!info.codes || !uc.checksum || info.codes.checksum === null) return null;
+    const c = await this.invoke(nodeId, CC.userCode, 'getUserCodeChecksum', [], 'read the user code checksum');
+    if (typeof c === 'number' && c === info.codes.checksum) return info.codes.slots;
+    info.codes = undefined;
+    return null;
+  }
+
   /** The lock's codes: the cached ones while the lock's checksum matches them, else every slot read again. */
-  private async readCodes(nodeId: number, info: NodeInfo): Promise<Map<number, SlotCode>> {
+  private async readCodes(nodeId: number, info: NodeInfo, options: CredentialReadOptions = {}): Promise<Map<number, SlotCode>> {
     const uc = await this.userCodeInfo(info);
     let checksum: number | null = null;
     if (uc.checksum) {
       const c = await this.invoke(nodeId, CC.userCode, 'getUserCodeChecksum', [], 'read the user code checksum');
       checksum = typeof c === 'number' ? c : null;
-      if (checksum !== null && info.codes && info.codes.checksum === checksum) return info.codes.slots;
+      if (checksum !== null && info.codes && info.codes.checksum === checksum) {
+        options.onProgress?.(uc.slots, uc.slots);
+        return info.codes.slots;
+      }
     }
-    const slots = new Map<number, SlotCode>();
-    const reads = Array.from({ length: uc.slots }, (_, i) => i + 1).map(async (slot) => slots.set(slot, await this.getSlot(nodeId, slot)));
-    await Promise.all(reads);
+    const slots = await this.readAllSlots(nodeId, uc.slots, options);
     info.codes = { checksum, slots };
     return slots;
+  }
+
+  /**
+   * Reads slots 1..total paced to the radio: zwave-js sends a node one frame at a time, so only
+   * `readWindow` reads are in flight (all at once, each with its own deadline, the last ones timed out
+   * waiting in the queue). One deadline covers the whole read, scaled to the table; when it passes or
+   * the caller aborts, no further read is started and at most `readWindow` are left to finish.
+   */
+  private async readAllSlots(nodeId: number, total: number, options: CredentialReadOptions): Promise<Map<number, SlotCode>> {
+    const out = new Map<number, SlotCode>();
+    const deadlineMs = this.requestTimeoutMs + total * this.slotReadBudgetMs;
+    let next = 1;
+    let stopped: DriverError | null = null;
+    let stop: (e: DriverError) => void = () => {};
+    const halted = new Promise<never>((_, reject) => {
+      stop = (e) => {
+        stopped ??= e;
+        reject(stopped);
+      };
+    });
+    halted.catch(() => {});
+    const timer = setTimeout(() => stop(new DriverError('driver.timeout', `the lock reported ${out.size} of its ${total} user code slots within ${Math.round(deadlineMs / 1000)} s; the rest was not asked`)), deadlineMs);
+    const onAbort = () => stop(new DriverError('driver.timeout', `the read was cancelled after ${out.size} of ${total} user code slots; the rest was not asked`));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const lane = async () => {
+      while (stopped === null && next <= total) {
+        const slot = next++;
+        out.set(slot, await this.getSlot(nodeId, slot));
+        options.onProgress?.(out.size, total);
+      }
+    };
+    const lanes = Promise.all(Array.from({ length: Math.min(this.readWindow, total) }, lane));
+    lanes.catch((e: unknown) => stop(e instanceof DriverError ? e : new DriverError('driver.timeout', 'a user code read failed')));
+    try {
+      await Promise.race([lanes, halted]);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (stopped) throw stopped;
+    return out;
   }
 
   private async getSlot(nodeId: number, slot: number): Promise<SlotCode> {
@@ -543,7 +623,7 @@ export class ZwaveDriver implements LockDriver {
 
   private addNode(d: NodeDump): void {
     const battery = valueOf(d, CC.battery, 'level');
-    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD });
+    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0 });
   }
 
   private onServerEvent(e: ZwaveServerEvent): void {
@@ -624,6 +704,10 @@ export class ZwaveDriver implements LockDriver {
         return this.emit({ type: 'credentials_changed', externalId, at });
       case ACCESS.keypadDisabled:
         return this.emit({ type: 'tamper', externalId, at });
+      case ACCESS.duplicateCode:
+        // The lock kept the slot as it was; the write that caused it says so (setPin).
+        info.duplicateRefusals++;
+        return;
     }
   }
 }
@@ -637,6 +721,13 @@ function boltOf(mode: number): DeviceStatus['bolt'] {
 /** Creates the driver for one Z-Wave JS server from plain configuration (`url`, optional `hubKey`). */
 export function createZwaveDriver(config: ZwaveDriverConfig): ZwaveDriver {
   return new ZwaveDriver(config);
+}
+
+/** The digits among the keypad's characters, as `digits` capability data when some of 0-9 are missing. */
+function keypadDigits(chars: string | undefined): { digits?: string } {
+  if (chars === undefined) return {};
+  const digits = [...'0123456789'].filter((d) => chars.includes(d)).join('');
+  return digits.length < 10 ? { digits } : {};
 }
 
 /** Slot and PIN rules of a User Credential node: its PIN slots and lengths; never echoes the code. */
