@@ -269,6 +269,11 @@ export const DRIVER_ERROR_CODES = [
   'driver.refused',
   /** A DSK PIN or pairing code the device did not accept. */
   'driver.invalid_code',
+  /**
+   * The device sleeps (a battery Z-Wave lock between wake-ups): the command is queued and is sent
+   * once when it wakes; a retry sends nothing more. Not retryable; the outcome arrives as an event.
+   */
+  'driver.queued',
 ] as const;
 export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
 

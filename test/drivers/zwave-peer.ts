@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WakeUpCCIntervalCapabilitiesGet, WakeUpCCIntervalCapabilitiesReport, WakeUpCCIntervalGet, WakeUpCCIntervalReport, WakeUpCCIntervalSet, WakeUpCCNoMoreInformation, WakeUpCCWakeUpNotification } from '@zwave-js/cc/WakeUpCC';
 import { BatteryCCGet, BatteryCCReport, DeviceResetLocallyCCNotification, ECDHProfiles, KEXSchemes, NotificationCCGet, NotificationCCReport, Security2CC, Security2CCKEXSet, Security2CCPublicKeyReport, UserIDStatus } from '@zwave-js/cc';
 import { UserCodeCCExtendedUserCodeSet, UserCodeCCGet, UserCodeCCSet } from '@zwave-js/cc/UserCodeCC';
 import { CommandClasses, SecurityClass, dskToString, generateECDHKeyPair } from '@zwave-js/core';
@@ -92,10 +93,12 @@ const SECURITY_KEYS = {
 export type ZwaveJoinSecurity = 's2' | 's0' | 'none';
 
 /** The mock door lock's capabilities: a Yale YRD216 with User Code (or User Credential), Door Lock, Notification, Battery. */
-function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity; chars?: string }): NonNullable<MockNodeOptions['capabilities']> {
+function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity; chars?: string; sleeping?: boolean }): NonNullable<MockNodeOptions['capabilities']> {
   const secure = opts.security === 's2' || opts.security === 's0';
   return {
     ...YALE,
+    // A battery lock that sleeps between Wake Up notifications (no FLiRS beam): the controller queues its commands.
+    ...(opts.sleeping ? { isListening: false, isFrequentListening: false } : {}),
     firmwareVersion: '4.12',
     ...(opts.security === 's2' ? { securityClasses: new Set([SecurityClass.S2_AccessControl]) } : opts.security === 's0' ? { securityClasses: new Set([SecurityClass.S0_Legacy]) } : {}),
     commandClasses: [
@@ -109,7 +112,32 @@ function lockCapabilities(opts: { slots: number; userCredential?: boolean; secur
       { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted, ACCESS_CONTROL.duplicateCode], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
       { ccId: CommandClasses.Battery, version: 1 },
       CommandClasses['Device Reset Locally'],
+      ...(opts.sleeping ? [{ ccId: CommandClasses['Wake Up'], version: 2 }] : []),
     ],
+  };
+}
+
+/**
+ * Wake Up CC on the lock's side (zwave-js ships no mock of it): answers the interval questions of the
+ * interview, and falls asleep on "No More Information": then it hears nothing (no ACK, no answer)
+ * until it wakes up by itself (`wakeUp()`), as a battery node does.
+ */
+function wakeUpBehavior(sleep: { asleep: boolean }): MockNodeBehavior {
+  return {
+    handleCC(controller, self, cc) {
+      if (sleep.asleep) return { action: 'stop' };
+      if (cc instanceof WakeUpCCIntervalGet) return { action: 'sendCC', cc: new WakeUpCCIntervalReport({ nodeId: controller.ownNodeId, wakeUpInterval: 3600, controllerNodeId: controller.ownNodeId }) };
+      if (cc instanceof WakeUpCCIntervalCapabilitiesGet) {
+        return { action: 'sendCC', cc: new WakeUpCCIntervalCapabilitiesReport({ nodeId: controller.ownNodeId, minWakeUpInterval: 60, maxWakeUpInterval: 86_400, defaultWakeUpInterval: 3600, wakeUpIntervalSteps: 60, wakeUpOnDemandSupported: false }) };
+      }
+      if (cc instanceof WakeUpCCIntervalSet) return { action: 'ok' };
+      if (cc instanceof WakeUpCCNoMoreInformation) {
+        sleep.asleep = true;
+        self.autoAckControllerFrames = false;
+        return { action: 'ok' };
+      }
+      return undefined;
+    },
   };
 }
 
@@ -251,6 +279,10 @@ export interface ZwavePeer {
   notify(type: number, event: number, parameters?: number[]): Promise<void>;
   /** Arms a fault for the next command(s). */
   injectFault(kind: ZwaveFault): void;
+  /** A sleeping lock (`sleeping: true`) wakes up and says so (Wake Up Notification); it sleeps again when the controller is done. */
+  wakeUp(): Promise<void>;
+  /** The sleeping lock is asleep now. */
+  isAsleep(): boolean;
   /** Someone holds the reset button: the lock (as last included) forgets its network, sends Device Reset Locally and stops answering. */
   resetLocally(): Promise<void>;
   /**
@@ -282,6 +314,8 @@ export async function startZwavePeer(
     chars?: string;
     /** The lock refuses a code another slot holds (Access Control 0x0F), as real keypad locks do. */
     refuseDuplicates?: boolean;
+    /** A battery lock with Wake Up CC that sleeps (hears nothing) between wake-ups. */
+    sleeping?: boolean;
   } = {},
 ): Promise<ZwavePeer> {
   const slots = opts.slots ?? 10;
@@ -308,18 +342,37 @@ export async function startZwavePeer(
   controller.defineBehavior(...createDefaultMockControllerBehaviors(), removeFailedNodeBehavior);
   // A later call is asked first (defineBehavior puts its batch in front), so this one sees Stop before the default.
   controller.defineBehavior(ignoreStopWhileIdleBehavior);
-  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential, chars: opts.chars }) });
+  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential, chars: opts.chars, sleeping: opts.sleeping }) });
+  const sleep = { asleep: false };
   const received: string[] = [];
   const faults = { fault: null as ZwaveFault | null, setSeen: false };
   lock.defineBehavior(...createDefaultMockNodeBehaviors());
   // Defined later, so they take precedence over the defaults.
   lock.defineBehavior(faultBehavior(faults), notificationGetBehavior, batteryBehavior(() => battery), keypadRulesBehavior(opts.chars ?? '0123456789', opts.refuseDuplicates ?? false));
   // Asked first: every command is logged, then answered late on a slow radio.
+  lock.defineBehavior(...(opts.sleeping ? [wakeUpBehavior(sleep)] : []));
   lock.defineBehavior(...(opts.responseDelayMs ? [responseDelayBehavior(opts.responseDelayMs)] : []), frameLogBehavior(received));
   controller.addNode(lock);
   const ready = new Promise<void>((resolve) => driver.once('all nodes ready', () => resolve()));
   continueStartup();
-  await ready;
+  // zwave-js interviews a sleeping node only while it is awake: the lock wakes (as at its inclusion) until the interview is done.
+  const waking = opts.sleeping
+    ? setInterval(() => {
+        if (!sleep.asleep) void lock.sendToController(createMockZWaveRequestFrame(new WakeUpCCWakeUpNotification({ nodeId: controller.ownNodeId }), { ackRequested: false })).catch(() => {});
+      }, 300)
+    : null;
+  await ready.finally(() => waking && clearInterval(waking));
+  if (opts.sleeping) {
+    // zwave-js keeps a node awake for its interview (`keepAwake`, public API) and may restore that late; released here,
+    // the next exchange (a battery reading) ends with "No More Information" and the lock sleeps, as after a real inclusion.
+    const node = driver.controller.nodes.get(ZWAVE_LOCK_NODE_ID);
+    if (node) {
+      node.keepAwake = false;
+      await node.commandClasses.Battery.get();
+    }
+    for (const until = Date.now() + 10_000; !sleep.asleep && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    if (!sleep.asleep) throw new Error('the sleeping mock lock was not sent to sleep after its interview');
+  }
 
   const port = await freePort();
   const silent = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
@@ -378,6 +431,12 @@ export async function startZwavePeer(
       faults.fault = kind;
       faults.setSeen = false;
     },
+    async wakeUp() {
+      sleep.asleep = false;
+      lock.autoAckControllerFrames = true;
+      await lock.sendToController(createMockZWaveRequestFrame(new WakeUpCCWakeUpNotification({ nodeId: controller.ownNodeId }), { ackRequested: false }));
+    },
+    isAsleep: () => sleep.asleep,
     async resetLocally() {
       const node = current();
       await sendCC(new DeviceResetLocallyCCNotification({ nodeId: controller.ownNodeId }));

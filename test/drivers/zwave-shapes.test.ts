@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
-import { isDriverError } from '../../src/drivers/contract.js';
+import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
 import { createZwaveDriver, type ZwaveDriver } from '../../src/drivers/zwave/index.js';
 import { checkPinForLock, generatePin } from '../../src/domain/credentials.js';
 import { AppError } from '../../src/domain/errors.js';
@@ -176,5 +176,52 @@ describe('zwave shape: a keypad without a 0 key (User Code V2 supported characte
     p.received.length = 0;
     await rejectsWith(d.setPin(lockId, { slot: 2, code: '305678', name: 'x', schedule: always }), 'driver.invalid_pin', /does not take the digit\(s\) 0/);
     assert.deepEqual(p.received, [], 'nothing was sent to the lock');
+  });
+});
+
+describe('zwave shape: a sleeping battery lock (Wake Up CC)', () => {
+  let p: ZwavePeer;
+  let d: ZwaveDriver;
+  before(async () => {
+    p = await startZwavePeer({ slots: 10, sleeping: true });
+    // Short exchanges: a command that waited for the wake-up under this deadline would time out.
+    d = await driverFor(p, { requestTimeoutMs: 2_000 });
+  });
+  after(async () => {
+    await d?.close();
+    await p?.close();
+  });
+
+  it('a change to a sleeping lock is answered at once as queued until it wakes, sent once on wake-up, and reported', async () => {
+    assert.ok(p.isAsleep(), 'the lock sleeps');
+    const caps = await d.capabilities(lockId);
+    assert.equal(caps.pin.slots, 10, 'capabilities come from what the interview learnt, without waking the lock');
+    assert.equal((await d.status(lockId)).online, true, 'asleep is not offline');
+    p.received.length = 0;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      await rejectsWith(d.setPin(lockId, { slot: 3, code: '482915', name: 'guest', schedule: always }), 'driver.queued', /queued until the lock wakes up and is sent once then/);
+      assert.ok(performance.now() - started < 1_000, 'answered at once, not after a timeout');
+    }
+    await rejectsWith(d.setPin(lockId, { slot: 3, code: '999111', name: 'other', schedule: always }), 'driver.busy', /already queued until the lock wakes up/);
+    await rejectsWith(d.readCredentials(lockId), 'driver.queued', /reading the lock's codes is queued until the lock wakes up/);
+    await rejectsWith(d.readCredentials(lockId), 'driver.queued');
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.deepEqual(p.received, [], 'nothing reached the sleeping lock, and nothing timed out and was resent');
+
+    const changes: DriverEvent[] = [];
+    const off = d.onEvent((e) => e.type === 'credentials_changed' && changes.push(e));
+    await p.wakeUp();
+    for (const until = Date.now() + 20_000; changes.length < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    off();
+    assert.equal(changes.length, 2, 'the write and the read each reported once done');
+    const sets = p.received.filter((f) => f === 'UserCodeCCExtendedUserCodeSet' || f === 'UserCodeCCSet');
+    assert.equal(sets.length, 1, `one write reached the lock: ${p.received.join(', ')}`);
+    assert.equal(p.lock.state.get('UserCode_userCode_3'), '482915', 'the code was written');
+    assert.ok(p.received.filter((f) => f === 'UserCodeCCGet').length <= 10 + 1 + 2, 'one table read (plus the read-back), not one per call');
+    for (const until = Date.now() + 5_000; !p.isAsleep() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(p.isAsleep(), 'the lock went back to sleep');
+    // Asleep again: the read answers with the table read at the wake-up, which shows the new code.
+    assert.deepEqual((await d.readCredentials(lockId)).pins.map((x) => [x.slot, x.code]), [[3, '482915']]);
   });
 });

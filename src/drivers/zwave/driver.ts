@@ -8,7 +8,8 @@
  */
 import { DriverError, type CredentialReadOptions, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
-import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
+import { createHash } from 'node:crypto';
+import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_ASLEEP, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
 import { UserCredentialPins, type UserCredentialInfo } from './user-credentials.js';
 
@@ -30,6 +31,8 @@ export interface ZwaveDriverConfig extends ZwaveClientOptions {
    * a Z-Wave frame with its retries; a slow link at ~150 ms a frame stays well inside it.
    */
   slotReadBudgetMs?: number;
+  /** How long a command queued for a sleeping lock may wait for its wake-up (default a day). */
+  sleepingCommandTimeoutMs?: number;
 }
 
 /** Access Control notification events (Notification CC type 0x06) the driver maps. */
@@ -68,6 +71,10 @@ interface NodeInfo {
   codes?: { checksum: number | null; slots: Map<number, SlotCode> };
   /** Access Control "code not added: duplicate" reports seen (a write compares before and after). */
   duplicateRefusals: number;
+  /** The node sleeps now (Wake Up CC): the server holds its commands until it wakes. */
+  asleep: boolean;
+  /** Commands queued for its wake-up, by what they change ("pin:7", "door", "read"): one each, never sent twice. */
+  queued: Map<string, { signature: string; answer: DriverError }>;
 }
 
 interface UserCodeInfo {
@@ -118,8 +125,10 @@ export class ZwaveDriver implements LockDriver {
   private readonly readWindow: number;
   private readonly slotReadBudgetMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly sleepingCommandTimeoutMs: number;
 
   constructor(config: ZwaveDriverConfig) {
+    this.sleepingCommandTimeoutMs = config.sleepingCommandTimeoutMs ?? 24 * 3600_000;
     this.client = new ZwaveJsClient(config);
     this.readWindow = Math.max(1, config.readWindow ?? 2);
     this.slotReadBudgetMs = config.slotReadBudgetMs ?? 500;
@@ -176,6 +185,8 @@ export class ZwaveDriver implements LockDriver {
     const { nodeId, info, reset } = await this.node(externalId, true);
     // Reset at the lock: it left the network and waits, factory-fresh, to be included again.
     if (reset) return { online: false, batteryPercent: info.battery, bolt: 'unknown', firmware: info.dump.firmwareVersion ?? null, setupMode: true, cloudBound: null };
+    // Asleep is not offline: the lock answers at its next wake-up; asking now would only queue a frame.
+    if (info.asleep) return { online: !info.dead, batteryPercent: info.battery, bolt: 'unknown', firmware: info.dump.firmwareVersion ?? null, setupMode: false, cloudBound: null };
     let bolt: DeviceStatus['bolt'] = 'unknown';
     if (info.ccs.has(CC.doorLock)) {
       const r = doorLockGetResponse.safeParse(await this.invoke(nodeId, CC.doorLock, 'get', [], 'read the bolt'));
@@ -194,7 +205,7 @@ export class ZwaveDriver implements LockDriver {
     if (info.ccs.has(CC.userCredential)) {
       pins.push(...(await this.pinsOf(nodeId).read()));
     } else if (info.ccs.has(CC.userCode)) {
-      const codes = await this.readCodes(nodeId, info, options);
+      const codes = info.asleep ? this.codesWhileAsleep(externalId, nodeId, info) : await this.readCodes(nodeId, info, options);
       for (const [slot, c] of [...codes].sort(([a], [b]) => a - b)) {
         if (c.status === USER_ID_STATUS.available) continue;
         // Some locks mask codes in reports ("****"): then the code is unreadable, not "****".
@@ -222,6 +233,12 @@ export class ZwaveDriver implements LockDriver {
     // per PIN is 13 s on a real lock. Another slot holding the code is caught by the table this driver
     // already knows when the lock's checksum vouches for it (one exchange), else by the lock itself,
     // which refuses a duplicate and says so; lockwarden's own records refuse one before any driver call.
+    if (info.asleep) {
+      return this.queueForWakeUp(externalId, info, `pin:${pin.slot}`, `set:${pin.code}`, `the new code for slot ${pin.slot}`, pin.slot, async () => {
+        await this.invoke(nodeId, CC.userCode, 'set', [pin.slot, USER_ID_STATUS.enabled, pin.code], 'set a user code', true, this.sleepingCommandTimeoutMs);
+        await this.confirmSlot(nodeId, info, pin.slot);
+      });
+    }
     const known = await this.trustedCodes(nodeId, info, uc);
     const holder = known && [...known].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
     if (holder) throw new DriverError('driver.duplicate_pin', `slot ${holder[0]} already holds this PIN`, { slot: pin.slot });
@@ -244,6 +261,12 @@ export class ZwaveDriver implements LockDriver {
     if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
     const uc = await this.userCodeInfo(info);
     checkPin(slot, null, uc.slots, uc.chars);
+    if (info.asleep) {
+      return this.queueForWakeUp(externalId, info, `pin:${slot}`, 'clear', `emptying slot ${slot}`, slot, async () => {
+        await this.invoke(nodeId, CC.userCode, 'clear', [slot], 'clear a user code', true, this.sleepingCommandTimeoutMs);
+        await this.confirmSlot(nodeId, info, slot);
+      });
+    }
     await this.invoke(nodeId, CC.userCode, 'clear', [slot], 'clear a user code', true);
     const got = await this.confirmSlot(nodeId, info, slot);
     if (got.status !== USER_ID_STATUS.available) {
@@ -471,9 +494,9 @@ export class ZwaveDriver implements LockDriver {
     });
   }
 
-  private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false): Promise<unknown> {
+  private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false, timeoutMs?: number): Promise<unknown> {
     return this.client
-      .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what })
+      .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
       .then((r) => (r as { response?: unknown } | undefined)?.response);
   }
 
@@ -494,12 +517,19 @@ export class ZwaveDriver implements LockDriver {
       // The interview leaves one userIdStatus value per supported slot.
       let slots = 0;
       for (const v of info.dump.values ?? []) if (v.commandClass === CC.userCode && v.property === 'userIdStatus' && typeof v.propertyKey === 'number') slots = Math.max(slots, v.propertyKey);
+      let chars = '0123456789';
+      let checksum = false;
+      if (info.asleep) {
+        // A sleeping lock answers nothing now: what its interview reported, as the server keeps it, without a frame.
+        const cached = async (property: string) => ((await this.client.command('node.get_value', { nodeId, valueId: { commandClass: CC.userCode, endpoint: 0, property } }, { what: `read the cached ${property}` })) as { value?: unknown } | undefined)?.value;
+        const [users, ascii, sum] = await Promise.all([cached('supportedUsers'), cached('supportedASCIIChars'), cached('supportsUserCodeChecksum')]);
+        if (typeof users === 'number' && slots === 0) slots = users;
+        if (slots > 0) return { slots: Math.min(slots, 0xffff), chars: typeof ascii === 'string' ? ascii : chars, checksum: sum === true };
+      }
       if (slots === 0) {
         const n = await this.invoke(nodeId, CC.userCode, 'getUsersCount', [], 'count user code slots');
         slots = typeof n === 'number' ? n : 0;
       }
-      let chars = '0123456789';
-      let checksum = false;
       if ((info.ccs.get(CC.userCode) ?? 1) >= 2) {
         const caps = userCodeCapabilities.safeParse(await this.invoke(nodeId, CC.userCode, 'getCapabilities', [], 'read user code capabilities'));
         if (caps.success) {
@@ -511,6 +541,46 @@ export class ZwaveDriver implements LockDriver {
     })();
     info.userCodes.catch(() => (info.userCodes = undefined));
     return info.userCodes;
+  }
+
+  /**
+   * A change for a sleeping lock: sent to the server now, which holds it until the lock wakes (a
+   * real lock may sleep for an hour), and answered at once with `driver.queued` so the caller can
+   * say so instead of timing out. The same change asked again is answered the same and sends
+   * nothing; a different change to the same slot waits until the first went out. When the lock
+   * woke and took it, the slot is read back and a `credentials_changed` event tells the caller.
+   */
+  private queueForWakeUp(externalId: string, info: NodeInfo, key: string, change: string, what: string, slot: number | undefined, send: () => Promise<void>): never {
+    // A digest, not the code: the queue entry outlives the call.
+    const signature = createHash('sha256').update(`${key}\0${change}`).digest('hex');
+    const queued = info.queued.get(key);
+    if (queued?.signature === signature) throw queued.answer;
+    if (queued) throw new DriverError('driver.busy', `another change to ${key.startsWith('pin:') ? `slot ${slot}` : 'the lock'} is already queued until the lock wakes up; try again after it woke`, slot !== undefined ? { slot } : {});
+    const answer = new DriverError('driver.queued', `the lock is asleep (a battery lock that wakes up now and then): ${what} is queued until the lock wakes up and is sent once then`, slot !== undefined ? { slot } : {});
+    info.queued.set(key, { signature, answer });
+    void send()
+      .catch(() => {
+        // The outcome is read from the lock again; the event below makes the caller do that.
+      })
+      .finally(() => {
+        info.queued.delete(key);
+        this.emit({ type: 'credentials_changed', externalId, at: this.now(), note: `${what} was sent when the lock woke up` });
+      });
+    throw answer;
+  }
+
+  /**
+   * The code table of a sleeping lock: the one last read (kept current by this driver's own writes
+   * and dropped on any keypad change the lock reports), else a full read queued for its next
+   * wake-up, answered with `driver.queued`.
+   */
+  private codesWhileAsleep(externalId: string, nodeId: number, info: NodeInfo): Map<number, SlotCode> {
+    if (info.codes) return info.codes.slots;
+    return this.queueForWakeUp(externalId, info, 'read', 'read', "reading the lock's codes", undefined, async () => {
+      const uc = await this.userCodeInfo(info);
+      const slots = await this.readAllSlots(nodeId, uc.slots, {}, this.sleepingCommandTimeoutMs);
+      info.codes = { checksum: uc.checksum ? userCodeChecksum(slots) : null, slots };
+    });
   }
 
   /**
@@ -549,9 +619,10 @@ export class ZwaveDriver implements LockDriver {
    * waiting in the queue). One deadline covers the whole read, scaled to the table; when it passes or
    * the caller aborts, no further read is started and at most `readWindow` are left to finish.
    */
-  private async readAllSlots(nodeId: number, total: number, options: CredentialReadOptions): Promise<Map<number, SlotCode>> {
+  private async readAllSlots(nodeId: number, total: number, options: CredentialReadOptions, wakeWaitMs = 0): Promise<Map<number, SlotCode>> {
     const out = new Map<number, SlotCode>();
-    const deadlineMs = this.requestTimeoutMs + total * this.slotReadBudgetMs;
+    // A read queued for a sleeping lock first waits for its wake-up (its first answers), then runs on the usual budget.
+    const deadlineMs = wakeWaitMs + this.requestTimeoutMs + total * this.slotReadBudgetMs;
     let next = 1;
     let stopped: DriverError | null = null;
     let stop: (e: DriverError) => void = () => {};
@@ -569,7 +640,7 @@ export class ZwaveDriver implements LockDriver {
     const lane = async () => {
       while (stopped === null && next <= total) {
         const slot = next++;
-        out.set(slot, await this.getSlot(nodeId, slot));
+        out.set(slot, await this.getSlot(nodeId, slot, out.size === 0 && wakeWaitMs > 0 ? wakeWaitMs : undefined));
         options.onProgress?.(out.size, total);
       }
     };
@@ -585,8 +656,8 @@ export class ZwaveDriver implements LockDriver {
     return out;
   }
 
-  private async getSlot(nodeId: number, slot: number): Promise<SlotCode> {
-    const r = userCodeGetResponse.safeParse(await this.invoke(nodeId, CC.userCode, 'get', [slot], `read user code slot ${slot}`));
+  private async getSlot(nodeId: number, slot: number, timeoutMs?: number): Promise<SlotCode> {
+    const r = userCodeGetResponse.safeParse(await this.invoke(nodeId, CC.userCode, 'get', [slot], `read user code slot ${slot}`, false, timeoutMs));
     if (!r.success) throw new DriverError('driver.timeout', `the lock did not report user code slot ${slot}`);
     return { status: r.data.userIdStatus, code: typeof r.data.userCode === 'string' ? r.data.userCode : '' };
   }
@@ -611,7 +682,9 @@ export class ZwaveDriver implements LockDriver {
   private async setDoor(externalId: string, mode: number): Promise<void> {
     const { nodeId, info } = await this.node(externalId);
     if (!info.ccs.has(CC.doorLock)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no Door Lock command class');
-    await this.invoke(nodeId, CC.doorLock, 'set', [mode], mode === DOOR_SECURED ? 'lock' : 'unlock', true);
+    const what = mode === DOOR_SECURED ? 'lock' : 'unlock';
+    if (info.asleep) return this.queueForWakeUp(externalId, info, 'door', what, `the ${what} command`, undefined, async () => void (await this.invoke(nodeId, CC.doorLock, 'set', [mode], what, true, this.sleepingCommandTimeoutMs)));
+    await this.invoke(nodeId, CC.doorLock, 'set', [mode], what, true);
   }
 
   private onConnected(dumps: NodeDump[]): void {
@@ -623,7 +696,7 @@ export class ZwaveDriver implements LockDriver {
 
   private addNode(d: NodeDump): void {
     const battery = valueOf(d, CC.battery, 'level');
-    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0 });
+    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0, asleep: d.status === NODE_STATUS_ASLEEP, queued: this.nodes.get(d.nodeId)?.queued ?? new Map() });
   }
 
   private onServerEvent(e: ZwaveServerEvent): void {
@@ -655,6 +728,10 @@ export class ZwaveDriver implements LockDriver {
     if (!info) return;
     const externalId = this.externalIdOf(e.nodeId);
     switch (e.event) {
+      case 'sleep':
+      case 'wake up':
+        info.asleep = e.event === 'sleep';
+        return;
       case 'dead':
       case 'alive':
         info.dead = e.event === 'dead';
