@@ -696,7 +696,7 @@ export class ZwaveDriver implements LockDriver {
 
   private addNode(d: NodeDump): void {
     const battery = valueOf(d, CC.battery, 'level');
-    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0, asleep: d.status === NODE_STATUS_ASLEEP, queued: this.nodes.get(d.nodeId)?.queued ?? new Map() });
+    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0, asleep: d.status === NODE_STATUS_ASLEEP, queued: this.nodes.get(d.nodeId)?.queued ?? new Map<string, { signature: string; answer: DriverError }>() });
   }
 
   private onServerEvent(e: ZwaveServerEvent): void {
