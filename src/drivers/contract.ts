@@ -205,6 +205,14 @@ export interface DeviceStatus {
   cloudBound: boolean | null;
 }
 
+/** How a caller follows and ends a long credential read. */
+export interface CredentialReadOptions {
+  /** The caller gave up: no further exchange is started and the read rejects with `driver.timeout`. */
+  signal?: AbortSignal;
+  /** Slots read so far out of `total`, called as the read goes. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** A PIN to write into one slot. */
 export interface PinWrite {
   slot: number;
@@ -253,7 +261,12 @@ export interface LockDriver {
   readonly hubConcurrency: number;
   capabilities(externalId: string): Promise<DriverCapabilities>;
   status(externalId: string): Promise<DeviceStatus>;
-  readCredentials(externalId: string): Promise<ObservedCredentials>;
+  /**
+   * Everything credential-like on the lock. A driver whose read takes one exchange per slot paces it
+   * to the device, reports `onProgress`, and stops asking once `signal` aborts (rejecting with
+   * `driver.timeout`); drivers that read in one exchange may ignore both.
+   */
+  readCredentials(externalId: string, options?: CredentialReadOptions): Promise<ObservedCredentials>;
   /** Writes a PIN into a slot, replacing whatever the slot held. Resolves once the lock acknowledged. */
   setPin(externalId: string, pin: PinWrite): Promise<void>;
   /** Empties a slot. Clearing an empty slot succeeds. */
@@ -305,6 +318,11 @@ export const DRIVER_ERROR_CODES = [
   'driver.refused',
   /** A DSK PIN or pairing code the device did not accept. */
   'driver.invalid_code',
+  /**
+   * The device sleeps (a battery Z-Wave lock between wake-ups): the command is queued and is sent
+   * once when it wakes; a retry sends nothing more. Not retryable; the outcome arrives as an event.
+   */
+  'driver.queued',
 ] as const;
 export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
 
