@@ -60,10 +60,19 @@ describe('zigbee2mqtt lock shapes through the real converter definitions', () =>
 
   it('takes the user count and numbering from the device definition, not from configuration', async () => {
     const seen: Record<string, unknown> = {};
+    const asked: Record<string, number> = {};
     for (const name of ['schlage', 'danalock', 'yale assure', 'nimly', 'kwikset 910', 'wyze']) {
+      peer.received.length = 0;
       const { slots, minLength, maxLength, firstDeviceSlot } = (await driver.capabilities(id(name))).pin;
       seen[name] = { slots, minLength, maxLength, firstDeviceSlot };
+      asked[name] = peer.received.length;
+      // Learnt once: asking again sends nothing.
+      peer.received.length = 0;
+      assert.equal((await driver.capabilities(id(name))).pin.slots, slots);
+      assert.equal(peer.received.length, 0, `${name}: the second capabilities call asked nothing`);
     }
+    // One status read, then a doubling and halving search over the converter's range: about 2 log2(users).
+    assert.deepEqual(asked, { schlage: 11, danalock: 11, 'yale assure': 17, nimly: 1, 'kwikset 910': 0, wyze: 0 });
     assert.deepEqual(seen, {
       schlage: { slots: 30, minLength: 4, maxLength: 8, firstDeviceSlot: 0 },
       danalock: { slots: 20, minLength: 4, maxLength: 8, firstDeviceSlot: 0 },

@@ -19,7 +19,11 @@
  *   read   `<base>/<name>/get` `{"pin_code":{"user":N}}`
  * and the answer lands in the device's state as `users.N.status`. The status is what counts
  * (`enabled`/`disabled` hold a code, `available` is empty), never whether `pin_code` is present:
- * Zigbee2MQTT shows codes only with its `expose_pin` option.
+ * Zigbee2MQTT shows codes only with its `expose_pin` option. A write is confirmed by that read-back
+ * or by the lock's own programming event for the user (`pin_code_added/changed/deleted`). A lock
+ * whose code reads Zigbee2MQTT never answers (a Nimly: its definition converts no Get PIN Code
+ * answer) has only the event; once a read went unanswered while the lock answered a status read, its
+ * reads answer `driver.not_supported` at once.
  *
  * Zigbee2MQTT publishes the whole cached state after every device message, so a reply cannot be
  * told from an earlier copy by content alone: a command waits for the publishes its own request
