@@ -89,6 +89,24 @@ describe('zigbee2mqtt driver specifics', () => {
     await driver.clearPin(id, 5);
   });
 
+  it('keeps the numbering of an older integration (firstUser 1: slot N is Zigbee user N) when configured so', async () => {
+    const id = peer.lock('garage').ieee;
+    const older = driverFor(peer, { slots: undefined, firstUser: 1 });
+    try {
+      const caps = await older.capabilities(id);
+      assert.deepEqual([caps.pin.slots, caps.pin.firstDeviceSlot], [29, 1], 'users 1-29 of the Kwikset’s 0-29');
+      peer.received.length = 0;
+      await older.setPin(id, { slot: 3, code: '8080', name: 'x', schedule: { kind: 'always' } });
+      assert.deepEqual(peer.received[0], { topic: 'garage/set', payload: { pin_code: { user: 3, user_type: 'unrestricted', user_enabled: true, pin_code: '8080' } } });
+      assert.equal(peer.lock('garage').endpoint.users.get(3)?.pin, '8080');
+      assert.deepEqual((await older.readCredentials(id)).pins.map((p) => [p.slot, p.code]), [[3, '8080']]);
+      await older.clearPin(id, 3);
+      assert.equal(peer.lock('garage').endpoint.users.has(3), false);
+    } finally {
+      await older.close();
+    }
+  });
+
   it('reports keypad programming, lock/unlock and a device_leave as events', async () => {
     const id = peer.lock('front door').ieee;
     const seen: DriverEvent[] = [];

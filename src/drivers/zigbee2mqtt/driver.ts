@@ -8,7 +8,8 @@
  * definition exposes `pin_code` (a Kwikset 910 or a Wyze does not: PIN calls answer
  * `driver.not_supported` at once, as does a lock whose bridge logs "No converter available for
  * 'pin_code'"). Zigbee users are numbered from 0 (ZCL Door Lock; the converters take users
- * 0..pinCodeCount-1), so lockwarden slot N is Zigbee user N-1 (`firstDeviceSlot` 0). How many users
+ * 0..pinCodeCount-1), so lockwarden slot N is Zigbee user N-1 (`firstDeviceSlot` 0; `firstUser: 1`
+ * keeps the older numbering, slot N = user N, for integrations that wrote codes that way). How many users
  * a lock has is the lock's own report where its definition passes it on (`num_pin_users`, a Nimly),
  * else the range the definition's converter accepts: Zigbee2MQTT does not publish a definition's
  * `pinCodeCount`, but its converter refuses a user outside it at once, without a radio frame, so the
@@ -80,6 +81,12 @@ export interface Zigbee2MqttDriverConfig {
   rangeProbeMs?: number;
   /** The lock's user count when neither the lock nor its definition tells it (the driver cannot ask). */
   fallbackSlots?: number;
+  /**
+   * The Zigbee user that is lockwarden's slot 1: 0 (default, the lock's own numbering) or 1 for an
+   * integration set up before lockwarden numbered from 0, which wrote slot N to user N (its user 0 is
+   * then not managed).
+   */
+  firstUser?: 0 | 1;
   /** Code reads in flight at once during a full read (the bridge sends them one at a time). */
   readWindow?: number;
   /** Reconnect backoff: first wait, doubling up to the maximum. */
@@ -176,6 +183,7 @@ export class Zigbee2MqttDriver implements LockDriver {
   private readonly base: string;
   private readonly client: MqttClient;
   private readonly maxSlots: number | null;
+  private readonly firstUser: number;
   private readonly fallbackSlots: number;
   private readonly rangeProbeMs: number;
   private readonly readWindow: number;
@@ -215,6 +223,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.base = (config.baseTopic ?? 'zigbee2mqtt').replace(/\/+$/, '');
     if (!this.base || /[#+]/.test(this.base)) throw new DriverError('driver.refused', 'the base topic must be a plain MQTT topic (no wildcards)');
     this.maxSlots = config.slots ?? null;
+    this.firstUser = config.firstUser === 1 ? 1 : 0;
     this.fallbackSlots = config.fallbackSlots ?? 30;
     this.rangeProbeMs = config.rangeProbeMs ?? 1_000;
     this.readWindow = Math.max(1, config.readWindow ?? 4);
@@ -287,21 +296,20 @@ export class Zigbee2MqttDriver implements LockDriver {
     const d = left ? (this.devices.get(externalId) ?? null) : await this.device(externalId);
     const s = this.state(externalId);
     // A lock that left keeps what was learnt of it; one never seen gets the fallback.
-    let slots = 0;
+    let users = 0;
     if (d && this.takesPins(d)) {
-      slots = left
+      users = left
         ? (this.userCounts.get(d.ieee) ?? s.numPinUsers ?? this.fallbackSlots)
         : await this.userCount(d).catch((e: unknown) => {
             // The bridge said it has no PIN converter for this lock: it takes none.
             if (this.noPinConverter.has(d.ieee)) return 0;
             throw e;
           });
-    }
-    else if (!d && left) slots = this.userCounts.get(externalId) ?? this.fallbackSlots;
-    if (this.maxSlots !== null) slots = Math.min(slots, this.maxSlots);
+    } else if (!d && left) users = this.userCounts.get(externalId) ?? this.fallbackSlots;
+    const slots = this.slotsOf(users);
     const { minLength, maxLength } = this.pinLengths(externalId);
     return {
-      pin: { slots, minLength, maxLength, alphabet: 'digits', ...(slots > 0 ? { firstDeviceSlot: 0 } : {}) },
+      pin: { slots, minLength, maxLength, alphabet: 'digits', ...(slots > 0 ? { firstDeviceSlot: this.firstUser } : {}) },
       schedules: { window: false, recurring: false },
       digitalKeys: false,
       controllers: false,
@@ -349,7 +357,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     for (;;) {
       const answered = s.quietPublishes - start;
       if (answered >= slots) break;
-      for (; sent < slots && sent < answered + this.readWindow; sent++) this.publish(d, 'get', { pin_code: { user: sent } });
+      for (; sent < slots && sent < answered + this.readWindow; sent++) this.publish(d, 'get', { pin_code: { user: sent + this.firstUser } });
       try {
         await this.wait(d, () => s.quietPublishes - start > answered, failStart, 'get', false);
       } catch (e) {
@@ -365,7 +373,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     }
     const pins: ObservedPin[] = [];
     for (let slot = 1; slot <= slots; slot++) {
-      const u = s.users.get(slot - 1);
+      const u = s.users.get(this.userOf(slot));
       if (u && (u.status === 'enabled' || u.status === 'disabled')) pins.push({ slot, code: u.pinCode, name: '', schedule: { kind: 'always' }, enabled: u.status === 'enabled' });
     }
     return { ...none, pins };
@@ -376,7 +384,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.requirePins(d, pin.slot);
     const slots = await this.slotCount(d);
     this.validate(pin, slots, d.ieee);
-    const user = pin.slot - 1;
+    const user = this.userOf(pin.slot);
     const s = this.state(d.ieee);
     for (const [other, u] of s.users) {
       if (other !== user && u.pinCode === pin.code && (u.status === 'enabled' || u.status === 'disabled')) {
@@ -415,7 +423,7 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.requirePins(d, slot);
     const slots = await this.slotCount(d);
     if (!Number.isInteger(slot) || slot < 1 || slot > slots) throw new DriverError('driver.invalid_pin', `slot ${slot} does not exist on this lock (slots 1..${slots})`, { slot });
-    const user = slot - 1;
+    const user = this.userOf(slot);
     const s = this.state(d.ieee);
     this.ownWrites.set(`${d.ieee}:${user}`, this.now());
     const start = s.publishes;
@@ -728,8 +736,18 @@ export class Zigbee2MqttDriver implements LockDriver {
 
   /** lockwarden's slots on this lock: its user count, capped by configuration. */
   private async slotCount(d: Z2mDevice): Promise<number> {
-    const n = await this.userCount(d);
+    return this.slotsOf(await this.userCount(d));
+  }
+
+  /** lockwarden's slots for a lock with this many Zigbee users (from `firstUser`, capped by configuration). */
+  private slotsOf(users: number): number {
+    const n = Math.max(0, users - this.firstUser);
     return this.maxSlots === null ? n : Math.min(n, this.maxSlots);
+  }
+
+  /** The Zigbee user that holds lockwarden's slot. */
+  private userOf(slot: number): number {
+    return slot - 1 + this.firstUser;
   }
 
   /**
@@ -1066,7 +1084,8 @@ export class Zigbee2MqttDriver implements LockDriver {
       const own = user !== undefined && state.action_source_name === 'rf' && (this.ownWrites.get(`${ieee}:${user}`) ?? -Infinity) > this.now() - 60_000;
       this.emit({ type: 'credentials_changed', externalId: ieee, at, ...(own ? { bySelf: true } : {}) });
     } else if (action === 'unlock' && user !== undefined && state.action_source_name === 'keypad') {
-      this.emit({ type: 'pin_used', externalId: ieee, slot: user + 1, at });
+      const slot = user + 1 - this.firstUser;
+      if (slot >= 1) this.emit({ type: 'pin_used', externalId: ieee, slot, at });
     }
     this.check(ieee);
   }
