@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { systemClock } from '../src/domain/clock.js';
-import { AuditMac, memoryCheckpointSigner } from '../src/crypto/audit-chain.js';
+import { AuditMac, chainKeyOf, memoryCheckpointSigner } from '../src/crypto/audit-chain.js';
 import { SecretBox, staticKeySource } from '../src/crypto/secret-box.js';
 import { AuditLog, type AuditEvent } from '../src/services/audit-log.js';
 import { openPostgres, PGLITE_EXTENSIONS, wrapPglite, type Db } from '../src/store/database.js';
@@ -46,7 +46,8 @@ export async function runAudit(opts: { entries: number; batch: number; databaseU
   const B = opts.batch;
   const database = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await wrapPglite(new PGlite({ extensions: PGLITE_EXTENSIONS }));
   try {
-    const audit = new AuditLog({ db: database.db, clock: systemClock, mac: new AuditMac(new SecretBox(staticKeySource(Buffer.alloc(32, 1)))), signer: memoryCheckpointSigner(), checkpointsFile: null });
+    const secrets = new SecretBox(staticKeySource(Buffer.alloc(32, 1)));
+    const audit = new AuditLog({ db: database.db, clock: systemClock, mac: new AuditMac(secrets), chainKey: chainKeyOf(secrets), signer: memoryCheckpointSigner(), checkpointsFile: null });
     const single = Math.min(500, N);
     let t = performance.now();
     for (let i = 0; i < single; i++) await audit.record(database.db, event(i));

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AppError } from './domain/errors.js';
 import { parseInput } from './domain/validation.js';
+import { OUTBOUND_KINDS, parseAllowPrivate, type OutboundKind } from './net/outbound.js';
 
 /** The package root, from `src/` (tsx), `dist/` (built) and `dist/bundle/` (the bundled command). */
 export const PACKAGE_ROOT = ((here: string) => (existsSync(path.join(here, '..', 'package.json')) ? path.resolve(here, '..') : path.resolve(here, '..', '..')))(
@@ -51,6 +52,8 @@ const ServeConfigSchema = z.object({
   /** Commands one process sends at once to one simulated hub. */
   simHubConcurrency: z.coerce.number().int('LOCKWARDEN_SIM_HUB_CONCURRENCY must be a whole number').min(1).max(1000),
   role: z.enum(SERVE_ROLES, { error: `role must be one of ${SERVE_ROLES.join(', ')}` }),
+  /** Kinds of target the owner lets the server reach on a private network (LOCKWARDEN_ALLOW_PRIVATE_TARGETS). */
+  allowPrivateTargets: z.array(z.enum(OUTBOUND_KINDS)),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -75,12 +78,22 @@ export function serveConfig(flags: { port?: string | number; host?: string; demo
     role: flags.role ?? (env.LOCKWARDEN_ROLE || 'all'),
     workerConcurrency: env.LOCKWARDEN_WORKER_CONCURRENCY || 2000,
     simHubConcurrency: env.LOCKWARDEN_SIM_HUB_CONCURRENCY || 2,
+    allowPrivateTargets: allowPrivateFrom(env.LOCKWARDEN_ALLOW_PRIVATE_TARGETS),
   });
   // An embedded database belongs to exactly one process, so it cannot be shared out between roles.
   if (cfg.role !== 'all' && !cfg.databaseUrl) {
     throw new AppError('validation.failed', `--role ${cfg.role} needs a shared PostgreSQL (DATABASE_URL=postgres://...): the embedded database in the data folder is owned by one process, which must run every role (--role all)`);
   }
   return cfg;
+}
+
+/** LOCKWARDEN_ALLOW_PRIVATE_TARGETS as a list of kinds; an unknown kind is a validation error naming it. */
+function allowPrivateFrom(value: string | undefined): OutboundKind[] {
+  try {
+    return parseAllowPrivate(value);
+  } catch (e) {
+    throw new AppError('validation.failed', (e as Error).message, [{ path: 'LOCKWARDEN_ALLOW_PRIVATE_TARGETS', message: (e as Error).message }]);
+  }
 }
 
 /** The data folder the CLI works on. */

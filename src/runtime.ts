@@ -3,14 +3,15 @@
  * gated per hub), the durable job queue and, when asked, a worker that reconciles locks. The server,
  * the local CLI and the tests all build their services through here, so they behave the same.
  */
-import { BUILT_IN_FACTORIES, IntegrationHost, type DriverFactories } from './drivers/integration-host.js';
+import { BUILT_IN_FACTORIES, checkIntegrationTarget, IntegrationHost, type DriverFactories } from './drivers/integration-host.js';
+import { outboundPolicy, type OutboundPolicy } from './net/outbound.js';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { and, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
 import { systemClock, systemIds, type Clock, type Ids } from './domain/clock.js';
 import { deploymentKeySource, SecretBox } from './crypto/secret-box.js';
 import { deploymentMasterKeyring, type MasterKeyring } from './crypto/envelope.js';
-import { AuditMac, checkpointsFilePath, deploymentCheckpointSigner, type CheckpointSigner } from './crypto/audit-chain.js';
+import { AuditMac, auditWitnessTarget, chainKeyOf, checkpointsFilePath, deploymentCheckpointSigner, type CheckpointSigner } from './crypto/audit-chain.js';
 import { AuditLog } from './services/audit-log.js';
 import { isDriverError, type DriverEvent, type DriverRegistry, type LockDriver } from './drivers/contract.js';
 import { gateByHub } from './drivers/hub-gate.js';
@@ -21,8 +22,8 @@ import { startLeadership, type Leadership } from './store/leader-lock.js';
 import { createServices, type Services } from './services/index.js';
 import { reconcileRequests, type JobSink, type ServiceContext } from './services/context.js';
 import { Reconciler } from './services/reconciler.js';
-import type { Database } from './store/database.js';
-import { credentials, lockModels, lockObservations, locks } from './store/schema.js';
+import { inTransaction, type Database } from './store/database.js';
+import { auditLog, credentials, lockModels, lockObservations, locks } from './store/schema.js';
 
 /** Where simulated locks live: in this process (saved in the data folder), in a `lockwarden sim` process, or nowhere. */
 export type SimulatorMode =
@@ -63,6 +64,8 @@ export interface RuntimeOptions {
   driverFactories?: DriverFactories;
   /** SMTP for notification email (absent: email waits in the outbox, shown as not sent). */
   mail?: { smtpUrl: string; from: string };
+  /** What the server may connect to (LOCKWARDEN_ALLOW_PRIVATE_TARGETS); absent: no private network for any kind. */
+  outbound?: OutboundPolicy;
   /** Seconds between rounds of the turnover job and of outbox delivery (default 60 and 5, with a worker); 0 turns them off. */
   turnoverSeconds?: number;
   outboxSeconds?: number;
@@ -84,6 +87,10 @@ export interface RuntimeOptions {
     checkpointSeconds?: number;
     /** Checkpoint at stop when this process recorded something (default true). */
     checkpointOnStop?: boolean;
+    /** Where checkpoints are also sent: a file elsewhere or an http(s) URL (default: `LOCKWARDEN_AUDIT_WITNESS`); null for none. */
+    witness?: string | null;
+    /** Verification fails when entries older than this have no checkpoint (default 300 s, five checkpoint intervals). */
+    checkpointMaxAgeSeconds?: number;
   };
 }
 
@@ -152,7 +159,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     drivers.set('simulator', gateByHub(new SimulatorDriver(transport, { hubConcurrency: mode.hubConcurrency ?? 2 })));
   }
   // Real locks: each protocol's integrations behind one driver (`<integration id>/<device id>`).
-  const host = new IntegrationHost(opts.driverFactories ?? BUILT_IN_FACTORIES, opts.dataDir);
+  const outbound = opts.outbound ?? outboundPolicy();
+  // Each start of an integration resolves and checks its server's address first (outbound policy).
+  const host = new IntegrationHost(opts.driverFactories ?? BUILT_IN_FACTORIES, opts.dataDir, (url) => checkIntegrationTarget(outbound, url));
   for (const [name, mux] of host.multiplexers) drivers.set(name, gateByHub(mux));
   const registry: DriverRegistry = { get: (name) => drivers.get(name) };
 
@@ -179,14 +188,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       db: opts.database.db,
       clock: opts.clock ?? systemClock,
       mac: new AuditMac(secrets),
+      chainKey: chainKeyOf(secrets),
       signer: opts.audit?.signer ?? deploymentCheckpointSigner(opts.dataDir),
       checkpointsFile: opts.audit?.checkpointsFile === undefined ? checkpointsFilePath(opts.dataDir) : opts.audit.checkpointsFile,
+      witness: opts.audit?.witness === undefined ? auditWitnessTarget() : opts.audit.witness,
+      ...(opts.audit?.checkpointMaxAgeSeconds === undefined ? {} : { checkpointMaxAgeSeconds: opts.audit.checkpointMaxAgeSeconds }),
     }),
     randomInt: (max) => randomInt(max),
     integrations: host,
     ...(opts.mail ? { mail: opts.mail } : {}),
+    outbound,
   };
   const services = createServices(ctx, { dataDir: opts.dataDir });
+  if (opts.outbound && opts.maintenance !== 'none') await recordOutboundAllowance(ctx, outbound).catch(onError);
   const reconciler = new Reconciler(ctx);
 
   const provisionSimulated = async (lockIds?: string[]): Promise<number> => {
@@ -321,14 +335,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         void firstPass(() => checkDrift(ctx, every).catch(onError));
       }
     }
-    // A signed checkpoint every minute while there is something new (recorded by any process), and one at stop (see AuditLog.checkpoint).
+    // A signed checkpoint every minute while there is something new (recorded by any process, or
+    // left unsigned by a process that stopped abruptly: verification requires one), and one at stop
+    // (see AuditLog.checkpoint). A witness that did not get it is reported, and sent it again next time.
     const checkpointEvery = opts.audit?.checkpointSeconds ?? (opts.worker === false ? 0 : 60);
     if (checkpointEvery > 0) {
       checkpointTimer = setInterval(
         () =>
           void ctx.audit
-            .needsCheckpoint(maintenanceMode === 'leader')
+            .needsCheckpoint(true)
             .then((needed) => (needed ? ctx.audit.checkpoint() : undefined))
+            .then((made) => {
+              if (made?.witnessError) onError(new Error(made.witnessError));
+            })
             .catch(onError),
         checkpointEvery * 1000,
       );
@@ -424,4 +443,18 @@ async function resumeOpen(ctx: ServiceContext): Promise<void> {
     .innerJoin(credentials, eq(credentials.lockId, locks.id))
     .where(and(isNotNull(locks.externalId), inArray(credentials.status, ['pending', 'removing'])));
   await ctx.jobs.enqueue(reconcileRequests(ctx.drivers, rows, 'resume', true));
+}
+
+/**
+ * Records the owner's private-network allowance (LOCKWARDEN_ALLOW_PRIVATE_TARGETS) in the audit log
+ * whenever it differs from the last one recorded, so widening what the server may reach leaves a trace.
+ */
+async function recordOutboundAllowance(ctx: ServiceContext, policy: OutboundPolicy): Promise<void> {
+  const kinds = [...policy.allowPrivate].sort();
+  const [last] = await ctx.db.select({ details: auditLog.details }).from(auditLog).where(eq(auditLog.action, 'outbound.allow_private')).orderBy(desc(auditLog.seq)).limit(1);
+  const before = (last?.details as { kinds?: string[] } | undefined)?.kinds ?? [];
+  if (before.join(',') === kinds.join(',')) return;
+  await inTransaction(ctx.db, (tx) =>
+    ctx.audit.append(tx, { actor: { kind: 'system', name: 'bootstrap' }, action: 'outbound.allow_private', target: { type: 'setting', id: 'LOCKWARDEN_ALLOW_PRIVATE_TARGETS' }, details: { kinds, before } }),
+  );
 }

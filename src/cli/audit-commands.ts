@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AUDIT_OUTCOMES, type AuditVerifyReport } from '../domain/audit.js';
+import { parseWitnessTarget, readWitness } from '../services/audit-witness.js';
 import { table, when } from './format.js';
 import { print, withClient } from './shared.js';
 
@@ -44,7 +45,15 @@ export function verifyText(r: AuditVerifyReport): string {
     r.ok ? `OK: ${r.entries} entries verified from genesis` : `FAILED: ${r.problemCount} problem(s) in ${r.entries} entries`,
     r.lastCheckpoint ? `verified up to signed checkpoint #${r.lastCheckpoint.seq} (${when(r.lastCheckpoint.at)})` : 'no verified checkpoint yet (run `lockwarden audit checkpoint`)',
     `${r.checkpoints} checkpoint(s) in the database${r.checkpointsFile ? `; file ${r.checkpointsFile}` : ''}; ${r.millis} ms`,
+    r.keyedFrom === null ? 'the chain is not keyed yet' : `the chain is keyed with the deployment's secret from entry ${r.keyedFrom}`,
   ];
+  if (r.witness) {
+    out.push(
+      r.witness.firstDisagreement === null
+        ? `witness ${r.witness.source}: ${r.witness.checkpoints} checkpoint(s) up to #${r.witness.lastSeq}, all agree with the database`
+        : `witness ${r.witness.source}: ${r.witness.checkpoints} checkpoint(s) up to #${r.witness.lastSeq}; the first disagreement is at entry ${r.witness.firstDisagreement}`,
+    );
+  }
   for (const p of r.problems) out.push(`  ${p.kind} at ${p.seq}: ${p.message}`);
   for (const n of r.notes) out.push(`  note: ${n}`);
   return out.join('\n');
@@ -88,9 +97,12 @@ export function addAuditCommands(program: Command): void {
   audit
     .command('verify')
     .description(`recompute the chain from genesis and check every signed checkpoint (exit code ${AUDIT_VERIFY_FAILED_EXIT} when it fails)`)
-    .action(async (_f: unknown, cmd: Command) =>
+    .option('--witness <file-or-url>', 'also compare against the outside witness checkpoints are sent to (LOCKWARDEN_AUDIT_WITNESS): its file, or its http(s) URL')
+    .action(async (f: { witness?: string }, cmd: Command) =>
       withClient(cmd, async (client, g) => {
-        const report = await client.auditVerify();
+        // The witness is read here, by whoever verifies, not by the server whose data it checks.
+        const witness = f.witness ? await readWitness(parseWitnessTarget(f.witness)) : undefined;
+        const report = await client.auditVerify(witness);
         print(g.json ? JSON.stringify(report, null, 2) : verifyText(report));
         if (!report.ok) process.exitCode = AUDIT_VERIFY_FAILED_EXIT;
       }),
@@ -104,7 +116,11 @@ export function addAuditCommands(program: Command): void {
         const r = await client.auditCheckpoint();
         if (g.json) return print(JSON.stringify(r, null, 2));
         if (!r.checkpoint) return print('the audit log is empty: nothing to sign');
-        print(`${r.created ? 'signed' : 'already signed'} checkpoint #${r.checkpoint.seq} (${r.checkpoint.hash.slice(0, 16)}…, key ${r.checkpoint.keyId})${r.file ? `; file ${r.file}` : ''}`);
+        print(`${r.created ? 'signed' : 'already signed'} checkpoint #${r.checkpoint.seq} (${r.checkpoint.hash.slice(0, 16)}…, key ${r.checkpoint.keyId})${r.file ? `; file ${r.file}` : ''}${r.witness ? `; witness ${r.witness}` : ''}`);
+        if (r.witnessError) {
+          process.stderr.write(`warning: ${r.witnessError}; it is sent again with the next checkpoint\n`);
+          process.exitCode = 1;
+        }
       }),
     );
 }

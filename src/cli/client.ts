@@ -22,7 +22,8 @@ import type { DeviceStatus } from '../drivers/contract.js';
 import type { HandbookEntry, HandbookEntrySummary, MaskedSecret } from '../domain/handbook.js';
 import type { SearchHit } from '../services/handbook-service.js';
 import { SHEET_CONTENT_TYPES, type ImportReport, type SheetFormat, type SheetKind } from '../domain/sheets.js';
-import type { AuditCheckpoint, AuditVerifyReport } from '../domain/audit.js';
+import type { AuditCheckpointAnswer, AuditVerifyReport } from '../domain/audit.js';
+import type { WitnessRead } from '../services/audit-witness.js';
 import type { AuditPage } from '../services/audit-service.js';
 
 /** What `lockwarden handbook export` asks for, as the export route's query names it. */
@@ -91,10 +92,10 @@ export interface LockwardenClient {
   auditList(filter: Record<string, string | undefined>): Promise<AuditPage>;
   /** The matching audit entries as CSV or JSON lines, oldest first. */
   auditExport(filter: Record<string, string | undefined>, format: 'csv' | 'jsonl'): Promise<Buffer>;
-  /** Recomputes the audit chain and checks every signed checkpoint. */
-  auditVerify(): Promise<AuditVerifyReport>;
+  /** Recomputes the audit chain and checks every signed checkpoint (and against the witness, when given). */
+  auditVerify(witness?: WitnessRead): Promise<AuditVerifyReport>;
   /** Signs the audit log's head now. */
-  auditCheckpoint(): Promise<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>;
+  auditCheckpoint(): Promise<AuditCheckpointAnswer>;
   /** Writes an encrypted backup archive of the whole deployment to `file` (mode 0600), streamed. */
   backup(passphrase: string, file: string): Promise<{ bytes: number }>;
   close(): Promise<void>;
@@ -261,11 +262,12 @@ export class HttpClient implements LockwardenClient {
     const res = await this.fetchOk('GET', `/api/audit/export?${auditQuery({ ...filter, format })}`);
     return Buffer.from(await res.arrayBuffer());
   }
-  auditVerify() {
-    return this.call<AuditVerifyReport>('GET', '/api/audit/verify');
+  auditVerify(witness?: WitnessRead) {
+    if (!witness) return this.call<AuditVerifyReport>('GET', '/api/audit/verify');
+    return this.call<AuditVerifyReport>('POST', '/api/audit/verify', { witness: { ...witness, checkpoints: witness.checkpoints.map((c) => ({ ...c, at: c.at.toISOString() })) } });
   }
   auditCheckpoint() {
-    return this.call<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }>('POST', '/api/audit/checkpoint');
+    return this.call<AuditCheckpointAnswer>('POST', '/api/audit/checkpoint');
   }
   async backup(passphrase: string, file: string) {
     const res = await this.fetchOk('POST', '/api/admin/backup', { passphrase });
@@ -415,8 +417,8 @@ export class LocalClient implements LockwardenClient {
     for await (const chunk of this.services.audit.export(this.actor, { ...filter, format }).chunks) parts.push(Buffer.from(chunk, 'utf8'));
     return Buffer.concat(parts);
   }
-  auditVerify() {
-    return this.services.audit.verify(this.actor);
+  auditVerify(witness?: WitnessRead) {
+    return this.services.audit.verify(this.actor, witness ? { witness } : {});
   }
   auditCheckpoint() {
     return this.services.audit.checkpoint(this.actor);

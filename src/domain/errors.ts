@@ -10,6 +10,23 @@ export type ErrorCode =
   | 'auth.csrf'
   | 'auth.token_invalid'
   | 'auth.throttled'
+  /** The act needs a fresh second factor (or password) from this session: "Confirm it's you". */
+  | 'auth.step_up_required'
+  /** The session is signed in with a password only and must still give its second factor. */
+  | 'auth.second_factor_required'
+  /** The owner's policy requires a second factor of this account; the session may only enrol one. */
+  | 'auth.enrolment_required'
+  /** A TOTP code, recovery code or passkey answer did not prove the second factor. */
+  | 'auth.second_factor_invalid'
+  /** The account is linked to the single sign-on provider and the owner turned password sign-in off for such accounts. */
+  | 'auth.password_sign_in_off'
+  /** Single sign-on is not set up (or is turned off). */
+  | 'sso.not_configured'
+  /** The identity provider did not answer (discovery or a token request). */
+  | 'sso.unreachable'
+  | 'second_factor.not_found'
+  | 'second_factor.not_enrolled'
+  | 'second_factor.required_by_policy'
   | 'reveal.throttled'
   | 'location.not_found'
   | 'location.invalid_parent'
@@ -89,6 +106,7 @@ export type ErrorCode =
   | 'reset.photo_type'
   | 'reset.photo_too_large'
   | 'reset.photo_limit'
+  | 'sheet.file_refused'
   | 'store.data_folder_locked'
   | 'store.unavailable'
   | 'cli.server_required'

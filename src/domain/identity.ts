@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FULL_TOKEN_MAX_DAYS, TOKEN_SCOPES, type Assurance, type TokenScope } from './second-factor.js';
 
 /** Roles of the brief. A role is granted on a location subtree (or the whole organisation). */
 export const ROLES = ['owner', 'admin', 'manager', 'technician', 'auditor', 'occupant'] as const;
@@ -15,9 +16,17 @@ export type ActorGrant =
 
 /** Who is acting. Every service call takes one, so authorization and audit have a subject. */
 export type Actor =
-  | { kind: 'user'; userId: string; email: string; via: 'session' | 'token'; grants: ActorGrant[] }
+  | {
+      kind: 'user';
+      userId: string;
+      email: string;
+      via: 'session' | 'token';
+      grants: ActorGrant[];
+      /** The session's last step-up or the token's scope (src/domain/second-factor.ts); absent = none. */
+      assurance?: Assurance;
+    }
   /** The local CLI on a data folder no server owns: whoever can read the folder holds everything. */
-  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' };
+  | { kind: 'system'; name: 'local-cli' | 'bootstrap' | 'demo-loader' | 'device-events' | 'turnover' | 'reset-resumer' | 'sso' | 'audit' };
 
 /** Actions the policy knows. Unknown actions are denied. */
 export type Action =
@@ -206,9 +215,31 @@ export const UserCreateSchema = z
   })
   .strict();
 
+/**
+ * An API token from the API: it always expires (within a year, a `full` one within 30 days) and has a
+ * scope; creating one needs a step-up (src/domain/second-factor.ts).
+ */
 export const ApiTokenCreateSchema = z
   .object({
     name: z.string().trim().min(1, 'name the token').max(100),
+    scope: z.enum(TOKEN_SCOPES, { message: 'scope must be read, write or full' }).default('write'),
+    expiresInDays: z.number({ message: 'expiresInDays must be a number of days' }).int().min(1).max(365, 'a token expires within 365 days').default(30),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.scope === 'full' && v.expiresInDays > FULL_TOKEN_MAX_DAYS) {
+      ctx.addIssue({ code: 'custom', path: ['expiresInDays'], message: `a token with scope full expires within ${FULL_TOKEN_MAX_DAYS} days` });
+    }
+  });
+
+/**
+ * A token issued from the local CLI on the data folder (whoever holds the folder holds everything):
+ * `full` by default, and it may be made without expiry.
+ */
+export const LocalApiTokenCreateSchema = z
+  .object({
+    name: z.string().trim().min(1, 'name the token').max(100),
+    scope: z.enum(TOKEN_SCOPES, { message: 'scope must be read, write or full' }).default('full'),
     expiresInDays: z.number().int().min(1).max(3650).nullable().default(90),
   })
   .strict();
@@ -233,4 +264,5 @@ export interface ApiToken {
   lastUsedAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  scope: TokenScope;
 }

@@ -62,19 +62,16 @@ export const StayCreateSchema = z
   .refine((s) => Date.parse(s.checkOut) > Date.parse(s.checkIn), { message: 'the stay ends before it starts (checkOut must be after checkIn)', path: ['checkOut'] });
 export type StayCreate = z.infer<typeof StayCreateSchema>;
 
-/** Where notifications go. */
-export const EndpointCreateSchema = z
-  .discriminatedUnion('channel', [
-    z.object({ channel: z.literal('webhook'), target: HttpUrl, secret: z.string().min(16, 'a signing secret of at least 16 characters').max(200).optional() }).strict().extend({}),
-    z.object({ channel: z.literal('email'), target: z.email('a valid email address').max(320) }).strict(),
-  ])
-  .and(
-    z.object({
-      name: z.string().trim().min(1, 'name the endpoint').max(120),
-      purpose: z.enum(['monitoring', 'occupants'], { error: 'purpose is monitoring or occupants' }).default('monitoring'),
-      locationId: z.uuid('locationId must be a location id').nullable().default(null),
-    }),
-  );
+/** Where notifications go (unknown fields refused on either channel). */
+const EndpointCommon = {
+  name: z.string().trim().min(1, 'name the endpoint').max(120),
+  purpose: z.enum(['monitoring', 'occupants'], { error: 'purpose is monitoring or occupants' }).default('monitoring'),
+  locationId: z.uuid('locationId must be a location id').nullable().default(null),
+};
+export const EndpointCreateSchema = z.discriminatedUnion('channel', [
+  z.object({ channel: z.literal('webhook'), target: HttpUrl, secret: z.string().min(16, 'a signing secret of at least 16 characters').max(200).optional(), ...EndpointCommon }).strict(),
+  z.object({ channel: z.literal('email'), target: z.email('a valid email address').max(320), ...EndpointCommon }).strict(),
+]);
 
 /** A stay as the services return it. */
 export interface Stay {
@@ -147,8 +144,10 @@ export function parseFeed(text: string, unit: { timeZone: string; checkInTime: s
     const parsed: unknown = ICAL.parse(text);
     if (!Array.isArray(parsed) || parsed[0] !== 'vcalendar') throw new Error('not a VCALENDAR');
     root = new ICAL.Component(parsed as never);
-  } catch (e) {
-    throw new AppError('feed.invalid', `the calendar feed is not valid iCalendar: ${e instanceof Error ? e.message : String(e)}`, [{ path: 'icalUrl', message: 'not an iCalendar feed' }]);
+  } catch {
+    // The parser's message quotes the line it choked on: fetched content, which may be another
+    // server's answer (a URL pointed inside), so it is never repeated here.
+    throw new AppError('feed.invalid', 'the calendar feed is not valid iCalendar (it must be a VCALENDAR with VEVENTs)', [{ path: 'icalUrl', message: 'not an iCalendar feed' }]);
   }
   const out: FeedBooking[] = [];
   const seen = new Set<string>();

@@ -8,6 +8,7 @@ import { INTEGRATION_DRIVERS, type IntegrationConfig, type IntegrationDriver } f
 import type { LockDriver } from './contract.js';
 import path from 'node:path';
 import { MultiplexDriver } from './multiplex.js';
+import { vetUrl, type OutboundPolicy } from '../net/outbound.js';
 
 export interface DriverStart {
   integrationId: string;
@@ -16,6 +17,8 @@ export interface DriverStart {
   secret: string | null;
   /** The data folder (a Matter controller keeps its fabric under it). */
   dataDir: string;
+  /** Resolves and checks the server's address under the outbound policy before connecting; throws a message fit to show. */
+  checkTarget: (url: string) => Promise<void>;
 }
 
 /** Makes and connects one integration's driver; rejects with a message fit to show. */
@@ -40,15 +43,17 @@ async function answering(driver: LockDriver): Promise<LockDriver> {
  */
 export const BUILT_IN_FACTORIES: DriverFactories = {
   // A workspace is only "running" once Seam accepted its key: one device listing proves it.
-  seam: async ({ config, secret }) => {
+  seam: async ({ config, secret, checkTarget }) => {
     const { endpoint } = config as IntegrationConfig<'seam'>;
+    await checkTarget(endpoint);
     const { createSeamDriver } = await import('./seam/index.js');
     return answering(createSeamDriver({ apiKey: secret ?? '', endpoint }));
   },
   // A Z-Wave JS server is "running" once it answered and listed its nodes (schema checked); later
   // drops reconnect with backoff inside the driver.
-  zwave: async ({ config }) => {
+  zwave: async ({ config, checkTarget }) => {
     const { url } = config as IntegrationConfig<'zwave'>;
+    await checkTarget(url);
     const { createZwaveDriver } = await import('./zwave/index.js');
     return answering(createZwaveDriver({ url, hubKey: 'zw' }));
   },
@@ -59,12 +64,26 @@ export const BUILT_IN_FACTORIES: DriverFactories = {
     return createMatterDriver({ storagePath: path.join(dataDir, 'matter', integrationId), hubKey: 'mt', fabricLabel: 'lockwarden' });
   },
   // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
-  zigbee2mqtt: async ({ config, secret }) => {
+  zigbee2mqtt: async ({ config, secret, checkTarget }) => {
     const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;
+    await checkTarget(url);
     const { createZigbee2MqttDriver } = await import('./zigbee2mqtt/index.js');
     return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}) });
   },
 };
+
+/** The URL an integration's driver connects to (its server, broker or cloud endpoint), if it has one. */
+export function integrationTargetUrl(config: IntegrationConfig): { field: string; url: string } | null {
+  const c = config as { url?: unknown; endpoint?: unknown };
+  if (typeof c.url === 'string') return { field: 'url', url: c.url };
+  if (typeof c.endpoint === 'string') return { field: 'endpoint', url: c.endpoint };
+  return null;
+}
+
+/** Resolves and checks an integration's server address under the outbound policy (refusal: an error naming why). */
+export async function checkIntegrationTarget(policy: OutboundPolicy, url: string): Promise<void> {
+  await vetUrl(policy, 'integration', url);
+}
 
 export interface IntegrationStatus {
   running: boolean;
@@ -84,6 +103,8 @@ export class IntegrationHost {
   constructor(
     private readonly factories: DriverFactories,
     private readonly dataDir: string,
+    /** Checks where an integration would connect (the outbound policy), for the factories to call before connecting. */
+    private readonly checkTarget: (url: string) => Promise<void> = async () => undefined,
   ) {
     for (const d of INTEGRATION_DRIVERS) this.multiplexers.set(d, new MultiplexDriver(d, 2));
   }
@@ -103,7 +124,7 @@ export class IntegrationHost {
       return this.status(integrationId, driver);
     }
     try {
-      await mux.add(integrationId, await factory({ integrationId, config, secret, dataDir: this.dataDir }));
+      await mux.add(integrationId, await factory({ integrationId, config, secret, dataDir: this.dataDir, checkTarget: this.checkTarget }));
     } catch (e) {
       // The message only: a driver's error must not carry its secret, and a stack helps no one here.
       this.errors.set(integrationId, e instanceof Error ? e.message : String(e));

@@ -10,15 +10,18 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../domain/errors.js';
+import { AppError, validationError } from '../domain/errors.js';
+import { badTextFields } from '../domain/text.js';
+import { issueFields } from '../domain/validation.js';
 import type { Services } from '../services/index.js';
 import { demoLoaded } from '../services/demo-fleet.js';
 import { ping } from '../store/database.js';
 import { auditClientScope } from '../services/audit-log.js';
 import { actorOf, registerAuth } from './auth.js';
+import { ssoRoutes } from './routes/sso-routes.js';
 import { HTTP_STATUS } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { registerSecurityHeaders, SPA_CSP } from './security-headers.js';
@@ -35,6 +38,7 @@ import { accessRoutes } from './routes/access-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { backupRoutes } from './routes/backup-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { secondFactorRoutes } from './routes/second-factor-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
 import { turnoverRoutes } from './routes/turnover-routes.js';
 import { integrationRoutes } from './routes/integration-routes.js';
@@ -67,6 +71,7 @@ export const LOG_REDACT = [
   '*.currentPassword',
   '*.token',
   '*.secret',
+  '*.clientSecret',
   '*.code',
   '*.value',
   '*.pin_code',
@@ -108,16 +113,21 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     trustProxy: process.env.LOCKWARDEN_TRUST_PROXY === '1',
     bodyLimit: 1024 * 1024,
     schemaController: { compilersFactory: lazyDefaultCompilers() },
+    // The router's own refusals (a path id past 100 characters, a malformed URL) in the documented error form.
+    frameworkErrors: (err, req, reply) => {
+      const tooLong = (err as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const message = tooLong ? 'a path parameter is longer than 100 characters; no id is that long' : 'the URL cannot be read (bad percent-encoding)';
+      void (reply as unknown as FastifyReply).code(400).send({ error: { code: 'validation.failed', message, fields: [{ path: 'url', message }], requestId: req.id } });
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const fields = err.validation.map((v) => ({
-        path: (v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.'),
-        message: v.message ?? 'invalid',
-      }));
+      const fields = err.validation.flatMap((v) =>
+        issueFields((v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.'), v.keyword, (v.params as { keys?: unknown } | undefined)?.keys, v.message ?? 'invalid'),
+      );
       const where = err.validationContext === 'body' ? '' : `${err.validationContext}: `;
       return reply.code(400).send({ error: { code: 'validation.failed', message: `Invalid input: ${fields.map((f) => `${where}${f.path || '(whole)'}: ${f.message}`).join('; ')}`, fields, requestId: req.id } });
     }
@@ -132,6 +142,17 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ error: { code: 'internal', message: `internal error; quote request id ${req.id}`, requestId: req.id } });
+  });
+
+  // Text no database column can hold (NUL, unpaired surrogates) is refused by field before any route
+  // schema: in the JSON body, the query string and the path.
+  app.addHook('preValidation', (req, _reply, done) => {
+    const bad = [
+      ...badTextFields(req.params, 'params'),
+      ...badTextFields(req.query, 'query'),
+      ...(Buffer.isBuffer(req.body) || typeof req.body !== 'object' ? [] : badTextFields(req.body)),
+    ];
+    done(bad.length ? validationError(bad) : undefined);
   });
 
   // Every request runs with its client (address, user agent) in scope, for the audit entries it writes.
@@ -190,6 +211,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes(opts.services));
       await api.register(backupRoutes(opts.services));
       await api.register(sessionRoutes(opts.services));
+      await api.register(secondFactorRoutes(opts.services));
+      await api.register(ssoRoutes(opts.services, { secureCookies: opts.secureCookies ?? false }));
       await api.register(alertRoutes(opts.services));
       await api.register(integrationRoutes(opts.services));
       await api.register(resetCaseRoutes(opts.services));

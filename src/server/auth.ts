@@ -8,6 +8,7 @@ import type { Actor, User } from '../domain/identity.js';
 import { safeEqual } from '../crypto/tokens.js';
 import type { Services } from '../services/index.js';
 import { DEVICE_COOKIE_MAX_AGE_S } from '../services/sign-in-throttle.js';
+import type { SessionStage } from '../domain/second-factor.js';
 
 export const SESSION_COOKIE = 'lw_session';
 /** Marks a browser that signed in to an account before (sign-in throttling; never authenticates). */
@@ -20,10 +21,15 @@ declare module 'fastify' {
     user: User | null;
     csrfToken: string | null;
     sessionToken: string | null;
+    /** The session's stage and stored hash (src/domain/second-factor.ts); null for tokens and anonymous requests. */
+    sessionStage: SessionStage | null;
+    sessionHash: string | null;
   }
   interface FastifyContextConfig {
     /** Reachable without signing in (health, sign-in, the SPA's files, API docs). */
     public?: boolean;
+    /** Also reachable by a session limited to these stages (giving its second factor, enrolling one). */
+    stages?: SessionStage[];
   }
 }
 
@@ -51,6 +57,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest('user', null);
   app.decorateRequest('csrfToken', null);
   app.decorateRequest('sessionToken', null);
+  app.decorateRequest('sessionStage', null);
+  app.decorateRequest('sessionHash', null);
 
   // preValidation, not preHandler: anonymous requests are refused before their input is validated.
   app.addHook('preValidation', async (req) => {
@@ -61,6 +69,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
       if (found) {
         req.actor = found.actor;
         req.user = found.user;
+        if (found.scope === 'read' && !SAFE_METHODS.has(req.method) && !req.routeOptions.config.public) {
+          throw new AppError('auth.forbidden', 'this API token is read-only (scope read): it can only read');
+        }
       }
       return;
     }
@@ -72,11 +83,19 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
         req.user = found.user;
         req.csrfToken = found.csrfToken;
         req.sessionToken = cookie;
+        req.sessionStage = found.stage;
+        req.sessionHash = found.tokenHash;
       }
     }
     // Unmatched GETs fall through to the SPA's index.html or a 404; neither reveals data.
     if (req.routeOptions.config.public || req.is404) return;
     if (!req.actor) throw new AppError('auth.unauthenticated', 'sign in first');
+    // A session opened with the password alone reaches only what finishes signing in (deny by default).
+    if (req.sessionStage && req.sessionStage !== 'full' && !req.routeOptions.config.stages?.includes(req.sessionStage)) {
+      throw req.sessionStage === 'second_factor'
+        ? new AppError('auth.second_factor_required', 'finish signing in with your second factor first')
+        : new AppError('auth.enrolment_required', 'your organisation requires a second factor for your role: set one up before continuing');
+    }
     if (!SAFE_METHODS.has(req.method)) {
       const sent = req.headers[CSRF_HEADER];
       if (typeof sent !== 'string' || !req.csrfToken || !safeEqual(sent, req.csrfToken)) {

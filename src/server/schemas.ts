@@ -9,6 +9,7 @@ import { LOCATION_KINDS, READINGS } from '../domain/locations.js';
 import { DRIVER_NAMES, SERVICE_STATES } from '../domain/locks.js';
 import { ROLES } from '../domain/identity.js';
 import { HandbookContentSchema, SECRET_KINDS } from '../domain/handbook.js';
+import { SECOND_FACTOR_KINDS, SESSION_STAGES, TOKEN_SCOPES } from '../domain/second-factor.js';
 
 const when = z.date();
 
@@ -32,7 +33,12 @@ export const SessionOut = z.object({
   /** Actions held organisation-wide (pages with no place, such as integrations and the audit log). */
   organisationActions: z.array(z.string()),
   mustSetPassword: z.boolean().optional(),
+  /** `full`, or limited to giving the second factor / enrolling one; with the methods the account can use. */
+  stage: z.enum(SESSION_STAGES).optional(),
+  secondFactorMethods: z.array(z.enum(['totp', 'webauthn', 'recovery'])).optional(),
 });
+
+export const SecondFactorOut = z.object({ id: z.string(), kind: z.enum(SECOND_FACTOR_KINDS), label: z.string(), createdAt: when, lastUsedAt: when.nullable() });
 
 const LocationBase = {
   id: z.string(),
@@ -125,6 +131,7 @@ export const ApiTokenOut = z.object({
   lastUsedAt: when.nullable(),
   expiresAt: when.nullable(),
   revokedAt: when.nullable(),
+  scope: z.enum(TOKEN_SCOPES),
 });
 
 export const items = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });

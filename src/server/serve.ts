@@ -7,6 +7,7 @@ import type { ServeConfig } from '../config.js';
 import { VERSION } from '../config.js';
 import { demoLoaded, loadDemoFleet, loadStarterHandbook } from '../services/demo-fleet.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../runtime.js';
+import { outboundPolicy } from '../net/outbound.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { createApp, LOG_REDACT } from './app.js';
 
@@ -69,6 +70,7 @@ async function start(cfg: ServeConfig, out: (line: string) => void, extra: Pick<
       worker: cfg.role !== 'api',
       historyDays: cfg.historyDays,
       ...(cfg.smtpUrl ? { mail: { smtpUrl: cfg.smtpUrl, from: cfg.mailFrom } } : {}),
+      outbound: outboundPolicy({ allowPrivate: cfg.allowPrivateTargets ?? [] }),
       ...extra,
       workerConcurrency: cfg.workerConcurrency,
       maintenance: cfg.role === 'api' ? 'none' : database.engine === 'postgres' ? 'leader' : 'always',

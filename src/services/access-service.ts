@@ -2,6 +2,8 @@
  * People and their access: invitations, role grants on the location tree, access requests and their
  * decisions, each site's document owner, and in-app notifications.
  */
+import { requireStepUp } from '../domain/second-factor.js';
+
 import {
   AccessDecisionSchema,
   AccessRequestCreateSchema,
@@ -28,6 +30,9 @@ import { IdentityRepository } from '../store/identity-repository.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { actorId, authorize, type ServiceContext } from './context.js';
 import { entryReadResource, entryResource, locationResource } from './scope.js';
+
+/** Owner and admin: granting them (directly, by invitation or by approving a request) needs a step-up. */
+const isAdminRole = (role: string | null | undefined): boolean => role === 'owner' || role === 'admin';
 
 export interface Notification {
   id: string;
@@ -89,6 +94,7 @@ export class AccessService {
       const place = await this.placeOf(tx, data.locationId);
       authorize(actor, 'user.write', organisationOr(place.path));
       this.requireGrantable(actor, data.role, place);
+      if (isAdminRole(data.role)) requireStepUp(actor, 'access.grant_admin', this.now());
       const ids = new IdentityRepository(tx);
       if (await ids.userByEmail(data.email)) {
         throw new AppError('user.duplicate', `an account with email ${data.email} exists; grant it a role instead`, [{ path: 'email', message: 'already registered' }]);
@@ -109,6 +115,7 @@ export class AccessService {
     return inTransaction(this.ctx.db, async (tx) => {
       const place = await this.placeOf(tx, data.locationId);
       this.requireGrantable(actor, data.role, place);
+      if (isAdminRole(data.role)) requireStepUp(actor, 'access.grant_admin', this.now());
       if (actor.kind === 'user' && actor.userId === data.userId) throw new AppError('access.self_approval', 'nobody grants access to themselves; ask someone else');
       if (!(await new IdentityRepository(tx).userById(data.userId))) throw new AppError('user.not_found', `user ${data.userId} not found`, [{ path: 'userId', message: 'no such user' }]);
       const now = this.now();
@@ -235,6 +242,8 @@ export class AccessService {
       const now = this.now();
       if (r.request.requesterId === me.userId) throw new AppError('access.self_approval', 'you cannot decide your own request');
       if (!this.canAuthorize(actor, r, now)) throw new AppError('auth.forbidden', 'you have no authority over what this request asks for');
+      // Approving an owner or admin role is granting it; denying needs no confirmation.
+      if (data.decision === 'approve' && r.request.kind === 'role' && isAdminRole(r.request.role)) requireStepUp(actor, 'access.grant_admin', now);
       const state = requestState(r.request, now);
       if (state !== 'pending') throw new AppError('access.not_pending', `this request is ${state}`);
       const prior = await repo.decisionsOf([requestId]);

@@ -12,7 +12,7 @@ import { inTransaction, type Db } from '../store/database.js';
 import { lockAlerts, locations, locks } from '../store/schema.js';
 import { pathIn } from '../store/scope-sql.js';
 import { actorId, actorLabel, authorize, readScope, type ServiceContext } from './context.js';
-import { lockResource } from './scope.js';
+import { hideAs, lockResource } from './scope.js';
 
 /** Who raises alerts: the process reacting to what devices report. */
 export const DEVICE_EVENTS: Actor = { kind: 'system', name: 'device-events' };
@@ -100,8 +100,9 @@ export class AlertService {
   async acknowledge(actor: Actor, id: string, input: unknown): Promise<LockAlert> {
     const { note } = parseInput(AlertAcknowledgeSchema, input);
     const [found] = await this.rows(this.ctx.db, eq(lockAlerts.id, id));
-    if (!found) throw new AppError('alert.not_found', `no alert with id ${id}`);
-    authorize(actor, 'lock.operate', await lockResource(this.ctx.db, found.alert.lockId));
+    const notFound = () => new AppError('alert.not_found', `no alert with id ${id}`);
+    if (!found) throw notFound();
+    authorize(actor, 'lock.operate', hideAs(await lockResource(this.ctx.db, found.alert.lockId), notFound));
     const now = this.ctx.clock.now();
     return inTransaction(this.ctx.db, async (tx) => {
       const [row] = await tx

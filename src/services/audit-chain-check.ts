@@ -23,6 +23,14 @@ export interface ChainCheckInit {
   expected: [number, { hash: string; where: string }[]][];
   /** Seqs already reported (checkpoint problems): a broken link after one is not reported again. */
   reported: number[];
+  /** The chain's secret (hex): entries from `keyedFrom` on are hashed with it. */
+  chainKey: string;
+  /** The first keyed entry (null: none is). */
+  keyedFrom: number | null;
+  /** Entries after this seq are covered by no signed checkpoint... */
+  uncoveredAfter: number;
+  /** ...and those written before this time (ISO) should have been: they are reported. */
+  staleBefore: string;
 }
 
 export interface ChainCheckResult {
@@ -34,6 +42,8 @@ export interface ChainCheckResult {
   problemCount: number;
   /** The stored hash at each expected checkpoint seq that is in the log. */
   hashAt: [number, string][];
+  /** Entries after the last signed checkpoint that are older than checkpoints allow, or null. */
+  stale: { firstSeq: number; lastSeq: number; firstAt: string } | null;
 }
 
 /** The chain check's state across batches. */
@@ -47,10 +57,14 @@ export class ChainChecker {
   private readonly problems: AuditProblem[] = [];
   private problemCount = 0;
   private readonly hashAt = new Map<number, string>();
+  private readonly keyOf: (seq: number) => string | null;
+  private stale: ChainCheckResult['stale'] = null;
 
-  constructor(init: ChainCheckInit) {
+  constructor(private readonly init: ChainCheckInit) {
     this.expected = new Map(init.expected);
     this.reported = new Set(init.reported);
+    const { chainKey, keyedFrom } = init;
+    this.keyOf = (seq) => (keyedFrom !== null && seq >= keyedFrom ? chainKey : null);
   }
 
   /** Checks the next batch (rows in seq order, after the previous batch's). */
@@ -66,8 +80,8 @@ export class ChainChecker {
       // jsonb text carries the stored values; their canonical form is what was hashed at append.
       r.details = canonicalText(r.details);
       r.secretMacs = canonicalText(r.secretMacs);
-      if (chainHash(r) !== r.hash) {
-        const belongs = placeOf(r);
+      if (chainHash(r, this.keyOf(r.seq)) !== r.hash) {
+        const belongs = placeOf(r, this.keyOf);
         if (belongs !== null) this.add(r.seq, 'reordered', `entry ${r.seq} was written as entry ${belongs}`);
         else this.add(r.seq, 'edited', `entry ${r.seq} does not match its hash: its content was changed`);
       } else if (r.seq === next && r.prevHash !== this.prevHash && !this.reported.has(r.seq - 1)) {
@@ -78,6 +92,10 @@ export class ChainChecker {
         const differ = signed.filter((e) => e.hash !== r.hash);
         if (differ.length) this.add(r.seq, 'checkpoint_mismatch', `the signed checkpoint #${r.seq} (${differ.map((e) => e.where).join(' and ')}) has another hash: entries up to ${r.seq} were rewritten`);
         this.hashAt.set(r.seq, r.hash);
+      }
+      if (r.seq > this.init.uncoveredAfter && r.at < this.init.staleBefore) {
+        if (this.stale) this.stale.lastSeq = r.seq;
+        else this.stale = { firstSeq: r.seq, lastSeq: r.seq, firstAt: r.at };
       }
       this.prevHash = r.hash;
       this.next = r.seq + 1;
@@ -92,7 +110,7 @@ export class ChainChecker {
   }
 
   result(): ChainCheckResult {
-    return { entries: this.entries, lastSeq: this.lastSeq, lastHash: this.prevHash, problems: this.problems, problemCount: this.problemCount, hashAt: [...this.hashAt] };
+    return { entries: this.entries, lastSeq: this.lastSeq, lastHash: this.prevHash, problems: this.problems, problemCount: this.problemCount, hashAt: [...this.hashAt], stale: this.stale };
   }
 }
 
@@ -177,9 +195,9 @@ function canonicalText(json: string): string {
 }
 
 /** The seq a row was hashed with, when it sits elsewhere (looked for within a small window). */
-function placeOf(r: ChainRow): number | null {
+function placeOf(r: ChainRow, keyOf: (seq: number) => string | null): number | null {
   for (let d = 1; d <= REORDER_WINDOW; d++) {
-    for (const seq of [r.seq - d, r.seq + d]) if (seq >= 1 && chainHash({ ...r, seq }) === r.hash) return seq;
+    for (const seq of [r.seq - d, r.seq + d]) if (seq >= 1 && chainHash({ ...r, seq }, keyOf(seq)) === r.hash) return seq;
   }
   return null;
 }

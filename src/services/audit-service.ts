@@ -3,7 +3,7 @@
  * verification and checkpoints on demand. Everything needs `audit.read`; nothing here returns a
  * secret (entries hold only HMACs of them).
  */
-import { AuditExportSchema, AuditFilterSchema, type AuditCheckpoint, type AuditEntry, type AuditVerifyReport } from '../domain/audit.js';
+import { AuditExportSchema, AuditFilterSchema, AuditVerifySchema, type AuditCheckpointAnswer, type AuditEntry, type AuditVerifyReport } from '../domain/audit.js';
 import type { Actor } from '../domain/identity.js';
 import { escapeCell } from '../domain/sheets.js';
 import { parseInput } from '../domain/validation.js';
@@ -56,17 +56,21 @@ export class AuditService {
     return { format, chunks: chunks() };
   }
 
-  /** Recomputes the whole chain and checks every checkpoint. */
-  async verify(actor: Actor): Promise<AuditVerifyReport> {
+  /**
+   * Recomputes the whole chain and checks every checkpoint; with `witness` (what the outside witness
+   * holds, as `lockwarden audit verify --witness` read it), also compares the database against it.
+   */
+  async verify(actor: Actor, input: unknown = {}): Promise<AuditVerifyReport> {
+    const { witness } = parseInput(AuditVerifySchema, input ?? {});
     authorize(actor, 'audit.read');
-    return this.ctx.audit.verify();
+    return this.ctx.audit.verify(witness ? { witness: { source: witness.source, checkpoints: witness.checkpoints, bad: witness.bad } } : {});
   }
 
   /** Signs the current head now (also done every minute by the server when there is something new). */
-  async checkpoint(actor: Actor): Promise<{ checkpoint: AuditCheckpoint | null; created: boolean; file: string | null }> {
+  async checkpoint(actor: Actor): Promise<AuditCheckpointAnswer> {
     authorize(actor, 'audit.read');
     const made = await this.ctx.audit.checkpoint();
-    return { checkpoint: made?.checkpoint ?? null, created: made?.created ?? false, file: this.ctx.audit.checkpointsFile };
+    return { checkpoint: made?.checkpoint ?? null, created: made?.created ?? false, file: this.ctx.audit.checkpointsFile, witness: this.ctx.audit.witness, witnessError: made?.witnessError ?? null };
   }
 }
 

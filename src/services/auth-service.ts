@@ -3,6 +3,7 @@ import {
   allowedActions,
   organisationActions,
   ApiTokenCreateSchema,
+  LocalApiTokenCreateSchema,
   scopeOf,
   OneTimeSignInSchema,
   SetPasswordSchema,
@@ -25,6 +26,9 @@ import { rolePlaceProblem } from '../domain/access.js';
 import { actorId, authorize, type ServiceContext } from './context.js';
 import { endAccess, endSessions } from './session-control.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import { SecondFactorService } from './second-factor-service.js';
+import { requireStepUp, type SessionStage, type TokenScope } from '../domain/second-factor.js';
+import { ssoPasswordRefusal } from './sso-settings.js';
 
 const SESSION_IDLE_MS = 12 * 3600_000;
 /** A session ends 7 days after sign-in however active it is (OWASP ASVS 5.0 V7.3.2). */
@@ -42,6 +46,18 @@ export interface SignedIn {
   organisationActions: Action[];
   /** A fresh device cookie for this browser (src/services/sign-in-throttle.ts). */
   deviceCookie: string;
+  /** `full`, or limited to giving the second factor or enrolling one (src/domain/second-factor.ts). */
+  stage: SessionStage;
+}
+
+/** A session resolved from its cookie. */
+export interface SessionPrincipal {
+  actor: Actor;
+  csrfToken: string;
+  user: User;
+  stage: SessionStage;
+  /** The stored hash of the cookie: the session's identity for the services. */
+  tokenHash: string;
 }
 
 function presentUser(u: UserRow, roles: User['roles']): User {
@@ -49,7 +65,7 @@ function presentUser(u: UserRow, roles: User['roles']): User {
 }
 
 function presentToken(t: ApiTokenRow): ApiToken {
-  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt };
+  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, scope: t.scope };
 }
 
 
@@ -76,14 +92,14 @@ export class AuthService {
   }
 
   /** The same actor from grants already read with the credential (one statement per request). */
-  private actorFrom(u: UserRow, live: LiveGrant[], via: 'session' | 'token'): { actor: Actor; user: User } {
+  private actorFrom(u: UserRow, live: LiveGrant[], via: 'session' | 'token', assurance: NonNullable<Extract<Actor, { kind: 'user' }>['assurance']>): { actor: Actor; user: User } {
     const grants = live.map((g): ActorGrant =>
       g.kind === 'reveal'
         ? { kind: 'reveal', id: g.id, entryId: g.entryId!, expiresAt: g.expiresAt }
         : { kind: 'role', id: g.id, role: g.role!, locationId: g.locationId, locationPath: g.locationPath, expiresAt: g.expiresAt },
     );
     const roles = live.filter((g) => g.kind === 'role').map((g) => ({ role: g.role!, locationId: g.locationId, locationName: g.locationName }));
-    return { actor: { kind: 'user', userId: u.id, email: u.email, via, grants }, user: presentUser(u, roles) };
+    return { actor: { kind: 'user', userId: u.id, email: u.email, via, grants, assurance }, user: presentUser(u, roles) };
   }
 
   private async present(u: UserRow, db: Db = this.ctx.db): Promise<User> {
@@ -205,6 +221,12 @@ export class AuthService {
       await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'failure', target: { type: 'user', id: user?.id ?? email, label: email }, details: { reason } });
       throw new AppError('auth.invalid_credentials', 'email or password is wrong');
     }
+    // Checked only after the password proved right, so it tells nothing to someone guessing.
+    const sso = await ssoPasswordRefusal(this.ctx.db, user.id);
+    if (sso) {
+      await this.ctx.audit.record(this.ctx.db, { actor: { kind: 'anonymous', label: email }, action: 'auth.sign_in_failed', outcome: 'denied', target: { type: 'user', id: user.id, label: email }, details: { reason: 'password_off_for_sso' } });
+      throw new AppError('auth.password_sign_in_off', `this account signs in with ${sso.providerName}: password sign-in is turned off for it. Use "Sign in with ${sso.providerName}"`);
+    }
     await attempt.succeeded();
     return this.openSession(user, 'auth.sign_in');
   }
@@ -221,20 +243,45 @@ export class AuthService {
     return this.openSession(user, 'auth.one_time_sign_in');
   }
 
-  private async openSession(user: UserRow, action: 'auth.sign_in' | 'auth.one_time_sign_in'): Promise<SignedIn> {
+  /**
+   * Opens a session for `user` after a first factor was proven (a password, a one-time link, or a
+   * sign-in at the single sign-on provider), in the stage the second-factor rules give it.
+   * `secondFactorDone`: the identity provider proved a second factor the owner trusts.
+   */
+  async openSession(
+    user: UserRow,
+    action: 'auth.sign_in' | 'auth.one_time_sign_in' | 'auth.sso.sign_in',
+    opts: { secondFactorDone?: boolean; details?: Record<string, unknown> } = {},
+  ): Promise<SignedIn> {
     const now = this.ctx.clock.now();
     const sessionToken = this.ctx.ids.secret(32);
     const csrfToken = this.ctx.ids.secret(24);
     const { actor, user: shown } = await this.userActor(user, 'session');
+    // A password (or a one-time link, or an IdP sign-in) alone opens only a limited session when the
+    // account has a second factor, or must enrol one under the owner's policy; the auth hook enforces the stage.
+    const stage = opts.secondFactorDone ? 'full' : await new SecondFactorService(this.ctx).stageAtSignIn(user.id);
+    // An account with no password signs in only at the provider: that fresh sign-in is its "confirm
+    // it's you" (it has nothing else to confirm with until it enrols a second factor, which needs one).
+    const confirmed = action === 'auth.sso.sign_in' && stage === 'full' && !user.passwordHash;
+    const details = { ...opts.details, ...(stage !== 'full' ? { stage } : {}), ...(confirmed ? { stepUp: 'sign_in_at_identity_provider' } : {}) };
     await inTransaction(this.ctx.db, async (tx) => {
-      await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now });
-      await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email } });
+      await new IdentityRepository(tx).insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, csrfToken, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_IDLE_MS), lastSeenAt: now, stage, ...(confirmed ? { stepUpAt: now } : {}) });
+      await this.ctx.audit.append(tx, { actor, action, target: { type: 'user', id: user.id, label: user.email }, ...(Object.keys(details).length ? { details } : {}) });
     });
-    return { user: shown, sessionToken, csrfToken, allowedActions: allowedActions(actor), organisationActions: organisationActions(actor), deviceCookie: this.signInThrottle.deviceCookie(user.email) };
+    const limited = stage !== 'full';
+    return {
+      user: shown,
+      sessionToken,
+      csrfToken,
+      allowedActions: limited ? [] : allowedActions(actor),
+      organisationActions: limited ? [] : organisationActions(actor),
+      deviceCookie: this.signInThrottle.deviceCookie(user.email),
+      stage,
+    };
   }
 
   /** Resolves a session cookie to its actor and CSRF token, sliding its expiry; null when invalid. */
-  async authenticateSession(sessionToken: string): Promise<{ actor: Actor; csrfToken: string; user: User } | null> {
+  async authenticateSession(sessionToken: string): Promise<SessionPrincipal | null> {
     const now = this.ctx.clock.now();
     const tokenHash = hashToken(sessionToken);
     const found = await this.repo.sessionPrincipal(tokenHash, now);
@@ -249,11 +296,11 @@ export class AuthService {
     if (now.getTime() - session.lastSeenAt.getTime() > SESSION_TOUCH_MS) {
       await this.repo.touchSession(tokenHash, now, new Date(Math.min(now.getTime() + SESSION_IDLE_MS, endsAt)));
     }
-    return { ...this.actorFrom(user, grants, 'session'), csrfToken: session.csrfToken };
+    return { ...this.actorFrom(user, grants, 'session', { kind: 'session', stepUpAt: session.stepUpAt }), csrfToken: session.csrfToken, stage: session.stage, tokenHash };
   }
 
   /** Resolves an API token (`lwt_...`) to its actor; null when unknown, revoked or expired. */
-  async authenticateToken(secret: string): Promise<{ actor: Actor; user: User } | null> {
+  async authenticateToken(secret: string): Promise<{ actor: Actor; user: User; scope: TokenScope } | null> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return null;
     const now = this.ctx.clock.now();
     const found = await this.repo.apiTokenPrincipal(hashToken(secret), now);
@@ -261,7 +308,7 @@ export class AuthService {
     const { credential: token, user, grants } = found;
     if (token.revokedAt || (token.expiresAt && token.expiresAt <= now) || user.disabledAt) return null;
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > SESSION_TOUCH_MS) await this.repo.touchApiToken(token.id, now);
-    return this.actorFrom(user, grants, 'token');
+    return { ...this.actorFrom(user, grants, 'token', { kind: 'token', scope: token.scope }), scope: token.scope };
   }
 
   async signOut(sessionToken: string): Promise<void> {
@@ -296,30 +343,36 @@ export class AuthService {
     await this.signInThrottle.clearAccount(user.email);
   }
 
-  /** Creates an API token for the actor; the secret is returned once and stored only as a hash. */
+  /**
+   * Creates an API token for the actor, scoped and expiring, only from a session that confirmed who
+   * it is within the last 5 minutes (a token never makes another); the secret is returned once and
+   * stored only as a hash.
+   */
   async createApiToken(actor: Actor, input: unknown): Promise<{ token: ApiToken; secret: string }> {
     const data = parseInput(ApiTokenCreateSchema, input);
     authorize(actor, 'token.manage_own', 'anywhere');
     if (actor.kind !== 'user') throw new AppError('auth.forbidden', 'tokens belong to a user');
-    return this.issueApiToken(actor, actor.userId, data.name, data.expiresInDays);
+    if (actor.via === 'token') throw new AppError('auth.forbidden', 'an API token cannot create API tokens; create one from a signed-in session');
+    requireStepUp(actor, 'token.create', this.ctx.clock.now());
+    return this.issueApiToken(actor, actor.userId, data.name, data.expiresInDays, data.scope);
   }
 
   /** Issues a token for a named account from the local CLI (whoever holds the data folder). */
   async createApiTokenFor(actor: Actor, email: string, input: unknown): Promise<{ token: ApiToken; secret: string }> {
-    const data = parseInput(ApiTokenCreateSchema, input);
+    const data = parseInput(LocalApiTokenCreateSchema, input);
     authorize(actor, 'user.write');
     const user = await this.repo.userByEmail(email);
     if (!user) throw new AppError('user.not_found', `no account with email ${email}`);
-    return this.issueApiToken(actor, user.id, data.name, data.expiresInDays);
+    return this.issueApiToken(actor, user.id, data.name, data.expiresInDays, data.scope);
   }
 
-  private async issueApiToken(actor: Actor, userId: string, name: string, expiresInDays: number | null) {
+  private async issueApiToken(actor: Actor, userId: string, name: string, expiresInDays: number | null, scope: TokenScope) {
     const now = this.ctx.clock.now();
     const secret = `${API_TOKEN_PREFIX}${this.ctx.ids.secret(32)}`;
-    return inTransaction(this.ctx.db, async (tx) => this.insertApiToken(tx, actor, userId, name, expiresInDays, now, secret));
+    return inTransaction(this.ctx.db, async (tx) => this.insertApiToken(tx, actor, userId, name, expiresInDays, now, secret, scope));
   }
 
-  private async insertApiToken(tx: Db, actor: Actor, userId: string, name: string, expiresInDays: number | null, now: Date, secret: string) {
+  private async insertApiToken(tx: Db, actor: Actor, userId: string, name: string, expiresInDays: number | null, now: Date, secret: string, scope: TokenScope) {
     const row = await new IdentityRepository(tx).insertApiToken({
       id: this.ctx.ids.uuid(),
       userId,
@@ -328,8 +381,9 @@ export class AuthService {
       tokenHash: hashToken(secret),
       createdAt: now,
       expiresAt: expiresInDays === null ? null : new Date(now.getTime() + expiresInDays * 86400_000),
+      scope,
     });
-    await this.ctx.audit.append(tx, { actor, action: 'token.create', target: { type: 'api_token', id: row.id, label: `${name} (${row.prefix}…)` }, details: { userId, expiresAt: row.expiresAt }, secrets: { token: secret } });
+    await this.ctx.audit.append(tx, { actor, action: 'token.create', target: { type: 'api_token', id: row.id, label: `${name} (${row.prefix}…)` }, details: { userId, expiresAt: row.expiresAt, scope }, secrets: { token: secret } });
     return { token: presentToken(row), secret };
   }
 

@@ -15,6 +15,7 @@
  * whole archive inside the load's one transaction and commits only after the end line and the
  * archive's last authenticated chunk, so a damaged archive changes nothing.
  */
+import { requireStepUp } from '../domain/second-factor.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -77,6 +78,7 @@ export class BackupService {
    */
   async create(actor: Actor, input: { passphrase?: unknown }): Promise<Readable> {
     authorize(actor, 'backup.create');
+    requireStepUp(actor, 'backup.create', this.ctx.clock.now());
     const passphrase = checkPassphrase(typeof input.passphrase === 'string' ? input.passphrase : undefined);
     await this.ctx.audit.record(this.ctx.db, { actor, action: 'backup.create', target: { type: 'deployment', id: 'backup', label: 'backup archive' }, details: { engine: this.ctx.engine, by: actorId(actor) } });
     await this.ctx.audit.checkpoint();

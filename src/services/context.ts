@@ -8,6 +8,7 @@ import type { DriverRegistry } from '../drivers/contract.js';
 import type { ReconcileRequest } from '../jobs/queue.js';
 import type { Db, Engine } from '../store/database.js';
 import type { AuditLog } from './audit-log.js';
+import { OutboundError, outboundPolicy, type OutboundPolicy } from '../net/outbound.js';
 
 /** Where services put background work: the durable queue in production, a recorder in some tests. */
 export interface JobSink {
@@ -37,6 +38,15 @@ export interface ServiceContext {
   mail?: { smtpUrl: string; from: string };
   /** The integrations' drivers running in this process (absent where no runtime runs them). */
   integrations?: IntegrationHost;
+  /** What the server may connect to (feeds, webhooks, SMTP, integrations); absent: no private network for any kind. */
+  outbound?: OutboundPolicy;
+}
+
+const STRICT = outboundPolicy();
+
+/** The context's outbound policy (the strict default when none was given). */
+export function outboundOf(ctx: ServiceContext): OutboundPolicy {
+  return ctx.outbound ?? STRICT;
 }
 
 /**
@@ -57,13 +67,16 @@ export function reconcileRequests(
 }
 
 /**
- * Throws `auth.forbidden` unless the policy allows `actor` to do `action` on `resource` (see
+ * Throws `auth.forbidden` (or, where the actor may not know the thing exists, its own not-found error) unless the policy allows `actor` to do `action` on `resource` (see
  * `Resource`: a place in the tree, `'anywhere'`, a handbook entry, or nothing = the organisation).
  */
 export function authorize(actor: Actor, action: Action, resource?: Resource): void {
-  if (!isAllowed(actor, action, resource)) {
-    throw new AppError('auth.forbidden', `not allowed: ${action}`);
-  }
+  if (isAllowed(actor, action, resource)) return;
+  // Outside every grant of the actor, a thing that carries its not-found error (see `hideAs`) does
+  // not exist for them: the same 404 as a random id, not a 403 that confirms it is there.
+  const hidden = resource !== undefined && resource !== 'anywhere' ? (resource as { locationPath: string | null; notFound?: () => AppError }) : null;
+  if (hidden?.notFound && hidden.locationPath !== null && !isAllowed(actor, 'location.read', { locationPath: hidden.locationPath })) throw hidden.notFound();
+  throw new AppError('auth.forbidden', `not allowed: ${action}`);
 }
 
 /** A stable id for who acted, for records (a user id, or `system:<name>`). */
@@ -85,4 +98,14 @@ export function readScope(actor: Actor, action: Action, now: Date): string[] | n
   const scope = scopeOf(actor, action, now);
   if (scope !== null && scope.length === 0) authorize(actor, action, 'anywhere');
   return scope;
+}
+
+/** Runs an outbound-policy check of a URL being saved; a refusal is a 400 naming `field`. */
+export function refuseTarget(check: () => void, field: string): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof OutboundError) throw new AppError('validation.failed', `${field}: ${e.message}`, [{ path: field, message: e.message }]);
+    throw e;
+  }
 }

@@ -3,6 +3,7 @@
  * reveal a code, adopt or remove unmanaged codes, remove a paired controller, change many locks at
  * once, lock and unlock. Changes are written as desired state and applied by reconcile jobs.
  */
+import { requireStepUp } from '../domain/second-factor.js';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
@@ -241,6 +242,7 @@ export class CredentialService {
   async reveal(actor: Actor, credentialId: string, input: unknown): Promise<{ code: string }> {
     const { reason } = parseInput(RevealSchema, input);
     authorize(actor, 'credential.reveal', await credentialResource(this.ctx.db, credentialId));
+    requireStepUp(actor, 'credential.reveal', this.ctx.clock.now());
     await takeReveal(this.ctx, actor, 'reveal');
     const row = await this.requireCredential(this.ctx.db, credentialId);
     if (!row.codeCipher) throw new AppError('credential.wrong_state', 'the code of this credential is not known to lockwarden');

@@ -3,6 +3,7 @@
  * computed diffs, verification and staleness, search and the table of contents, the starter
  * catalogue, and secrets under envelope encryption with every reveal recorded.
  */
+import { requireStepUp } from '../domain/second-factor.js';
 import { and, asc, eq, inArray, isNull, like, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { dataKeyAad, newDataKey, open, seal, sealedVersion, secretAad } from '../crypto/envelope.js';
@@ -111,7 +112,7 @@ export class HandbookService {
   async get(actor: Actor, id: string): Promise<HandbookEntry> {
     // The entry's row carries its lock's location path: the scope check needs no read of its own.
     const row = await this.requireEntry(this.ctx.db, id);
-    authorize(actor, 'handbook.read', entryReadResource({ entryId: id, locationPath: row.entry.lockId ? row.locationPath : null }));
+    authorize(actor, 'handbook.read', entryReadResource({ entryId: id, locationPath: row.entry.lockId ? row.locationPath : null, notFound: () => new AppError('handbook.not_found', `handbook entry ${id} not found`) }));
     return this.load(this.ctx.db, id, row);
   }
 
@@ -312,6 +313,7 @@ export class HandbookService {
     const scope = readScope(actor, 'handbook.read', now);
     // Asking for secrets needs the right to reveal somewhere (a role, or a reveal grant for an entry).
     if (req.includeSecrets && !allowedActions(actor).includes('handbook.reveal')) authorize(actor, 'handbook.reveal', 'anywhere');
+    if (req.includeSecrets) requireStepUp(actor, 'handbook.export_secrets', now);
     if (req.includeSecrets) await takeReveal(this.ctx, actor, 'export');
     const db = this.ctx.db;
     const repo = new HandbookRepository(db);
@@ -482,7 +484,7 @@ export class HandbookService {
       const repo = new SecretRepository(tx);
       const secret = await repo.secretById(secretId);
       if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
-      authorize(actor, 'handbook.write', writeResource(await entryResource(tx, secret.entryId)));
+      authorize(actor, 'handbook.write', writeResource(secretHidden(await entryResource(tx, secret.entryId), secretId)));
       const row = await this.requireEntry(tx, secret.entryId);
       await repo.deleteSecret(secretId);
       await this.ctx.audit.append(tx, { actor, action: 'handbook.secret.delete', target: { type: 'handbook_secret', id: secretId, label: `${secret.kind}${secret.label ? ` (${secret.label})` : ''} of ${row.entry.title}` }, locationId: locationOf(row), details: { entryId: secret.entryId, kind: secret.kind } });
@@ -495,13 +497,14 @@ export class HandbookService {
     // Authorized and counted before the transaction opens (the throttle counts in its own).
     const found = await new SecretRepository(this.ctx.db).secretById(secretId);
     if (!found) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
-    authorize(actor, 'handbook.reveal', await entryResource(this.ctx.db, found.entryId));
+    authorize(actor, 'handbook.reveal', secretHidden(await entryResource(this.ctx.db, found.entryId), secretId));
+    requireStepUp(actor, 'handbook.secret.reveal', this.ctx.clock.now());
     await takeReveal(this.ctx, actor, 'reveal');
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = new SecretRepository(tx);
       const secret = await repo.secretById(secretId);
       if (!secret) throw new AppError('handbook.secret_not_found', `secret ${secretId} not found`);
-      authorize(actor, 'handbook.reveal', await entryResource(tx, secret.entryId));
+      authorize(actor, 'handbook.reveal', secretHidden(await entryResource(tx, secret.entryId), secretId));
       const value = await this.openSecret(tx, secret);
       await repo.insertReveal({
         id: this.ctx.ids.uuid(),
@@ -537,6 +540,7 @@ export class HandbookService {
    */
   async rotateKeys(actor: Actor): Promise<{ masterVersion: number; rewrapped: number; origin: string }> {
     authorize(actor, 'keys.rotate');
+    requireStepUp(actor, 'keys.rotate', this.ctx.clock.now());
     const ring = this.ctx.masterKeys;
     const target = ring.origin === 'LOCKWARDEN_MASTER_KEY' ? ring.current().version : ring.addVersion();
     const master = ring.byVersion(target)!;
@@ -673,4 +677,9 @@ function summaryOf({ entry: e, manufacturer, modelNumber, family, lockName }: Pi
     status: v.status,
     dueAt: v.dueAt,
   };
+}
+
+/** An entry resource that, to a reader outside its place, answers as an unknown secret id would. */
+function secretHidden<R extends { locationPath: string | null }>(r: R, secretId: string): R & { notFound: () => AppError } {
+  return { ...r, notFound: () => new AppError('handbook.secret_not_found', `secret ${secretId} not found`) };
 }

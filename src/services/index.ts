@@ -18,6 +18,8 @@ import { TurnoverService } from './turnover-service.js';
 import { BackupService, type BackupFiles } from './backup-service.js';
 import { ResetPhotoService } from './reset-photo-service.js';
 import { DashboardService } from './dashboard-service.js';
+import { SecondFactorService } from './second-factor-service.js';
+import { SsoService } from './sso-service.js';
 import { PracticeService } from './practice-service.js';
 
 /** Every use case, built once over one context. */
@@ -42,6 +44,8 @@ export interface Services {
   backup: BackupService;
   resetPhotos: ResetPhotoService;
   dashboard: DashboardService;
+  secondFactor: SecondFactorService;
+  sso: SsoService;
   practice: PracticeService;
 }
 
@@ -70,6 +74,8 @@ export function createServices(ctx: ServiceContext, files: BackupFiles = { dataD
     backup: new BackupService(ctx, files),
     resetPhotos: new ResetPhotoService(ctx),
     dashboard: new DashboardService(ctx, turnovers),
+    secondFactor: new SecondFactorService(ctx),
+    sso: new SsoService(ctx, auth),
     practice: new PracticeService(ctx),
   };
 }

@@ -26,7 +26,9 @@ import type { Lock } from '../domain/locks.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction } from '../store/database.js';
 import { integrations, lockModels, locks } from '../store/schema.js';
-import { actorLabel, authorize, type ServiceContext } from './context.js';
+import { actorLabel, authorize, outboundOf, refuseTarget, type ServiceContext } from './context.js';
+import { checkUrlLiteral } from '../net/outbound.js';
+import { integrationTargetUrl } from '../drivers/integration-host.js';
 import { LockModelService } from './lock-model-service.js';
 import { LockService } from './lock-service.js';
 import { locationResource } from './scope.js';
@@ -55,6 +57,8 @@ export class IntegrationService {
     const needs = INTEGRATION_SECRET[data.driver];
     if (!needs && data.secret !== undefined) throw validationError([{ path: 'secret', message: `a ${INTEGRATION_LABELS[data.driver]} takes no secret` }]);
     if (needs?.required && !data.secret) throw validationError([{ path: 'secret', message: `the ${needs.label} is required` }]);
+    const target = integrationTargetUrl(data.config);
+    if (target) refuseTarget(() => checkUrlLiteral(outboundOf(this.ctx), 'integration', target.url), `config.${target.field}`);
     const id = this.ctx.ids.uuid();
     const row: Row = {
       id,

@@ -15,7 +15,7 @@ import { inTransaction } from '../store/database.js';
 import { LocationRepository } from '../store/location-repository.js';
 import { inScope } from '../domain/identity.js';
 import { authorize, readScope, type ServiceContext } from './context.js';
-import { locationResource } from './scope.js';
+import { hideAs, locationResource } from './scope.js';
 
 /** The locations inside `scope`, plus the ancestors of each granted subtree (null scope: all). */
 function visibleLocations(all: Location[], scope: string[] | null): Location[] {
@@ -101,8 +101,9 @@ export class LocationService {
     return inTransaction(this.ctx.db, async (tx) => {
       const repo = this.repo(tx);
       const loc = await repo.byId(id);
-      if (!loc) throw new AppError('location.not_found', `location ${id} not found`);
-      authorize(actor, 'location.write', { locationPath: loc.path });
+      const notFound = () => new AppError('location.not_found', `location ${id} not found`);
+      if (!loc) throw notFound();
+      authorize(actor, 'location.write', hideAs({ locationPath: loc.path }, notFound));
       if (data.name && (await repo.siblingNameTaken(loc.parentId, data.name, id))) {
         throw new AppError('validation.failed', `"${data.name}" already exists here`, [{ path: 'name', message: 'a sibling already has this name' }]);
       }

@@ -11,7 +11,7 @@ import { LockRepository, type LockRow } from '../store/lock-repository.js';
 import { ResetCaseRepository } from '../store/reset-case-repository.js';
 import { locks } from '../store/schema.js';
 import { authorize, readScope, type ServiceContext } from './context.js';
-import { lockResource } from './scope.js';
+import { hideAs, lockResource } from './scope.js';
 
 export interface LockPage {
   items: Lock[];
@@ -35,8 +35,9 @@ export class LockService {
   async get(actor: Actor, id: string): Promise<Lock> {
     // The row carries its location's path: one read for the scope check and the lock (as lockResource would give).
     const row = await new LockRepository(this.ctx.db).byId(id);
-    if (!row) throw new AppError('lock.not_found', `lock ${id} not found`);
-    authorize(actor, 'lock.read', { locationPath: row.locationPathIds });
+    const notFound = () => new AppError('lock.not_found', `lock ${id} not found`);
+    if (!row) throw notFound();
+    authorize(actor, 'lock.read', hideAs({ locationPath: row.locationPathIds }, notFound));
     return (await this.present(this.ctx.db, [row]))[0]!;
   }
 

@@ -16,7 +16,8 @@ import { EndpointCreateSchema } from '../domain/occupancy.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { locations, notificationEndpoints, notificationOutbox, stays } from '../store/schema.js';
-import { actorLabel, authorize, type ServiceContext } from './context.js';
+import { actorLabel, authorize, outboundOf, refuseTarget, type ServiceContext } from './context.js';
+import { checkUrlLiteral, OutboundError, outboundFetch, vetUrl, type OutboundPolicy } from '../net/outbound.js';
 
 /** Attempts before a message is marked failed (the last one about 2 h after the first). */
 export const MAX_DELIVERY_ATTEMPTS = 8;
@@ -170,6 +171,7 @@ export class OutboxService {
   async addEndpoint(actor: Actor, input: unknown): Promise<{ endpoint: EndpointView; secret: string | null }> {
     const data = parseInput(EndpointCreateSchema, input);
     authorize(actor, 'integration.manage');
+    if (data.channel === 'webhook') refuseTarget(() => checkUrlLiteral(outboundOf(this.ctx), 'webhook', data.target), 'target');
     if (data.locationId) {
       const [loc] = await this.ctx.db.select({ id: locations.id }).from(locations).where(eq(locations.id, data.locationId));
       if (!loc) throw new AppError('location.not_found', `location ${data.locationId} not found`, [{ path: 'locationId', message: 'no such location' }]);
@@ -296,7 +298,7 @@ export class OutboxService {
     if (m.channel === 'email') {
       if (!this.ctx.mail) throw new DeliveryError('no SMTP server is configured (LOCKWARDEN_SMTP_URL)');
       // nodemailer (40 modules) is loaded with the first email, not at every start.
-      this.transport ??= (await import('nodemailer')).default.createTransport(this.ctx.mail.smtpUrl);
+      this.transport ??= (await import('nodemailer')).default.createTransport(await smtpOptions(outboundOf(this.ctx), this.ctx.mail.smtpUrl));
       await this.transport.sendMail({ from: this.ctx.mail.from, to: m.target, subject: m.subject, text: body, messageId: `<${m.id}@lockwarden>` });
       return;
     }
@@ -306,16 +308,39 @@ export class OutboxService {
       const [e] = await this.ctx.db.select({ secretSealed: notificationEndpoints.secretSealed }).from(notificationEndpoints).where(eq(notificationEndpoints.id, m.endpointId));
       if (e?.secretSealed) headers['x-lockwarden-signature'] = `sha256=${signBody(this.ctx.secrets.decrypt(e.secretSealed, endpointContext(m.endpointId)), payload)}`;
     }
-    let res: Response;
+    let res;
     try {
-      res = await fetch(m.target, { method: 'POST', headers, body: payload, redirect: 'manual', signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+      // No redirects: a webhook is delivered where it was configured, or not at all.
+      res = await outboundFetch(outboundOf(this.ctx), 'webhook', m.target, { method: 'POST', headers, body: payload, maxRedirects: 0, timeoutMs: WEBHOOK_TIMEOUT_MS, maxBytes: 64 * 1024 });
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      throw new DeliveryError(`the webhook could not be reached${cause ? ` (${cause})` : e instanceof Error && e.name === 'TimeoutError' ? ' (no answer in 10 s)' : ''}`);
+      if (e instanceof OutboundError && e.reason === 'too_large') return; // it answered; what it said is not read
+      throw new DeliveryError(e instanceof OutboundError ? `the webhook ${e.reason === 'refused' ? 'is refused' : 'could not be reached'}: ${e.message}` : 'the webhook could not be reached');
     }
-    await res.body?.cancel();
     if (res.status < 200 || res.status >= 300) throw new DeliveryError(`the webhook answered HTTP ${res.status}`);
   }
+}
+
+/**
+ * nodemailer options for `smtpUrl` with its host resolved and checked under the outbound policy and
+ * the connection pinned to that address (TLS still checks the certificate against the host name).
+ */
+async function smtpOptions(policy: OutboundPolicy, smtpUrl: string): Promise<Record<string, unknown>> {
+  let target;
+  try {
+    target = await vetUrl(policy, 'smtp', smtpUrl);
+  } catch (e) {
+    throw new DeliveryError(e instanceof OutboundError ? `the SMTP server is refused: ${e.message}` : 'the SMTP server could not be reached');
+  }
+  const u = target.url;
+  const secure = u.protocol === 'smtps:';
+  return {
+    host: target.address,
+    port: u.port ? Number(u.port) : secure ? 465 : 587,
+    secure,
+    ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
+    tls: { servername: u.hostname.replace(/^\[|\]$/g, '') },
+    name: 'lockwarden',
+  };
 }
 
 /** HMAC-SHA256 of a webhook body under its endpoint's secret, hex (what `x-lockwarden-signature` carries after `sha256=`). */

@@ -59,7 +59,7 @@ import { credentials, locations, locks, resetCases } from '../store/schema.js';
 import { SecretRepository } from '../store/secret-repository.js';
 import { actorId, actorLabel, authorize, readScope, reconcileRequests, type ServiceContext } from './context.js';
 import { DEVICE_EVENTS } from './alert-service.js';
-import { lockResource } from './scope.js';
+import { hideAs, lockResource } from './scope.js';
 import { queueResetNotice } from './outbox-service.js';
 
 const note = z.string().trim().max(2000).default('');
@@ -226,7 +226,7 @@ export class ResetCaseService {
 
   async get(actor: Actor, id: string): Promise<ResetCaseView> {
     const row = await this.caseRow(this.ctx.db, id);
-    authorize(actor, 'reset.read', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.read', await this.caseLock(id, row.lockId));
     return this.view(this.ctx.db, id);
   }
 
@@ -246,7 +246,7 @@ export class ResetCaseService {
   async step(actor: Actor, id: string, input: unknown, opts: StepOptions = {}): Promise<ResetCaseView> {
     const { idempotencyKey: key, command } = parseInput(ResetStepSchema, input);
     const row = await this.caseRow(this.ctx.db, id);
-    const place = await lockResource(this.ctx.db, row.lockId);
+    const place = await this.caseLock(id, row.lockId);
     authorize(actor, command.type === 'approve' ? 'reset.approve' : MANAGE.has(command.type) ? 'reset.manage' : 'reset.perform', place);
     if (ONE_AT_A_TIME.has(command.type)) {
       const r = await exclusive(this.ctx, id, 'try', () => this.runStep(actor, id, key, command, opts));
@@ -314,7 +314,7 @@ export class ResetCaseService {
    */
   async enrollment(actor: Actor, id: string): Promise<ResetEnrollmentView> {
     const row = await this.caseRow(this.ctx.db, id);
-    authorize(actor, 'reset.perform', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.perform', await this.caseLock(id, row.lockId));
     const lock = await this.lockRow(this.ctx.db, row.lockId);
     const d = this.ctx.drivers.get(lock.driver);
     if (!d || !lock.externalId) return { method: null, preparation: null, unavailable: `lockwarden cannot reach ${lock.name}: it has no ${!d ? `driver "${lock.driver}"` : 'device id'}`, cloudUnbind: false };
@@ -374,7 +374,7 @@ export class ResetCaseService {
   /** The signed close-out record of a closed case, with whether its signature verifies here. */
   async record(actor: Actor, id: string): Promise<ResetCaseRecord> {
     const row = await this.caseRow(this.ctx.db, id);
-    authorize(actor, 'reset.read', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.read', await this.caseLock(id, row.lockId));
     if (!row.record || !row.recordSignature || !row.recordKeyId) throw new AppError('reset.wrong_state', 'the case has no close-out record until it is closed');
     const signer = this.ctx.audit.signer;
     const verified = row.recordKeyId === signer.keyId && signer.verifyBytes(Buffer.from(row.record, 'utf8'), row.recordSignature);
@@ -888,6 +888,15 @@ export class ResetCaseService {
   private async procedureOf(db: Db, c: ResetCase): Promise<Step[] | null> {
     if (!c.profile.handbookEntryId || !c.profile.handbookRevision) return null;
     return (await new HandbookRepository(db).revision(c.profile.handbookEntryId, c.profile.handbookRevision))?.content.steps ?? null;
+  }
+
+  /**
+   * The case's lock as the policy's resource. To a reader whose grants do not reach the lock the case
+   * does not exist: its not-found is the case's own (reset.not_found, as for a random id), never
+   * lock.not_found, which would confirm that the id is a real case.
+   */
+  private async caseLock(id: string, lockId: string): Promise<Awaited<ReturnType<typeof lockResource>>> {
+    return hideAs(await lockResource(this.ctx.db, lockId), () => notFound(id));
   }
 
   private async caseRow(db: Db, id: string): Promise<ResetCaseRow> {

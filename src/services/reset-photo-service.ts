@@ -17,7 +17,7 @@ import { ResetCaseRepository } from '../store/reset-case-repository.js';
 import { ResetPhotoRepository, type ResetPhotoMetaRow } from '../store/reset-photo-repository.js';
 import { locks } from '../store/schema.js';
 import { actorId, actorLabel, authorize, type ServiceContext } from './context.js';
-import { lockResource } from './scope.js';
+import { hideAs, lockResource } from './scope.js';
 
 /** Photos a case may hold. */
 export const RESET_PHOTO_LIMIT = 50;
@@ -62,7 +62,7 @@ export class ResetPhotoService {
   async add(actor: Actor, caseId: string, upload: ResetPhotoUpload): Promise<ResetPhotoInfo> {
     const m = parseInput(ResetPhotoMetaSchema, upload.meta ?? {});
     const row = await this.caseRow(caseId);
-    authorize(actor, 'reset.perform', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.perform', hideAs(await lockResource(this.ctx.db, row.lockId), () => notFound(caseId)));
     const name = upload.filename ?? 'the file';
     if (upload.bytes.length === 0) throw new AppError('validation.failed', 'the file is empty', [{ path: 'file', message: 'empty' }]);
     if (upload.bytes.length > ATTACHMENT_LIMITS.maxBytes) throw photoTooLarge(upload.bytes.length);
@@ -123,14 +123,14 @@ export class ResetPhotoService {
   /** A case's photos (metadata). */
   async list(actor: Actor, caseId: string): Promise<ResetPhotoInfo[]> {
     const row = await this.caseRow(caseId);
-    authorize(actor, 'reset.read', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.read', hideAs(await lockResource(this.ctx.db, row.lockId), () => notFound(caseId)));
     return (await new ResetPhotoRepository(this.ctx.db).list(caseId)).map(photoInfo);
   }
 
   /** The stored photo (metadata stripped) or its WebP thumbnail. */
   async file(actor: Actor, caseId: string, id: string, which: 'original' | 'thumbnail'): Promise<{ info: ResetPhotoInfo; bytes: Buffer; mediaType: string }> {
     const row = await this.caseRow(caseId);
-    authorize(actor, 'reset.read', await lockResource(this.ctx.db, row.lockId));
+    authorize(actor, 'reset.read', hideAs(await lockResource(this.ctx.db, row.lockId), () => notFound(caseId)));
     const got = await new ResetPhotoRepository(this.ctx.db).bytes(caseId, id, which);
     if (!got) throw new AppError('reset.photo_not_found', `photo ${id} not found on this case`);
     return { info: photoInfo(got.meta), bytes: got.bytes, mediaType: which === 'thumbnail' ? 'image/webp' : got.meta.mediaType };

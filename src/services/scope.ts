@@ -8,27 +8,39 @@ import { inScope, type Resource } from '../domain/identity.js';
 import type { Db } from '../store/database.js';
 import { credentials, handbookEntries, locations, locks } from '../store/schema.js';
 
-export async function locationResource(db: Db, locationId: string): Promise<{ locationPath: string; kind: string }> {
+/**
+ * A place resource that carries its thing's own not-found error: `authorize` throws that error,
+ * not `auth.forbidden`, to a reader whose grants do not reach the place (who may not know the thing
+ * exists), so a real id outside one's scope and a random id get the same 404.
+ */
+export function hideAs<R extends { locationPath: string | null }>(r: R, notFound: () => AppError): R & { notFound: () => AppError } {
+  return { ...r, notFound };
+}
+
+export async function locationResource(db: Db, locationId: string): Promise<{ locationPath: string; kind: string; notFound: () => AppError }> {
+  const notFound = () => new AppError('location.not_found', `location ${locationId} not found`);
   const [row] = await db.select({ path: locations.path, kind: locations.kind }).from(locations).where(eq(locations.id, locationId));
-  if (!row) throw new AppError('location.not_found', `location ${locationId} not found`);
-  return { locationPath: row.path, kind: row.kind };
+  if (!row) throw notFound();
+  return { locationPath: row.path, kind: row.kind, notFound };
 }
 
-export async function lockResource(db: Db, lockId: string): Promise<{ locationPath: string }> {
+export async function lockResource(db: Db, lockId: string): Promise<{ locationPath: string; notFound: () => AppError }> {
+  const notFound = () => new AppError('lock.not_found', `lock ${lockId} not found`);
   const [row] = await db.select({ path: locations.path }).from(locks).innerJoin(locations, eq(locations.id, locks.locationId)).where(eq(locks.id, lockId));
-  if (!row) throw new AppError('lock.not_found', `lock ${lockId} not found`);
-  return { locationPath: row.path };
+  if (!row) throw notFound();
+  return { locationPath: row.path, notFound };
 }
 
-export async function credentialResource(db: Db, credentialId: string): Promise<{ locationPath: string }> {
+export async function credentialResource(db: Db, credentialId: string): Promise<{ locationPath: string; notFound: () => AppError }> {
   const [row] = await db
     .select({ path: locations.path })
     .from(credentials)
     .innerJoin(locks, eq(locks.id, credentials.lockId))
     .innerJoin(locations, eq(locations.id, locks.locationId))
     .where(eq(credentials.id, credentialId));
-  if (!row) throw new AppError('credential.not_found', `credential ${credentialId} not found`);
-  return { locationPath: row.path };
+  const notFound = () => new AppError('credential.not_found', `credential ${credentialId} not found`);
+  if (!row) throw notFound();
+  return { locationPath: row.path, notFound };
 }
 
 /**
@@ -36,19 +48,20 @@ export async function credentialResource(db: Db, credentialId: string): Promise<
  * place (`locationPath` null: reading it is open to any handbook reader, changing or revealing it
  * needs an organisation-wide grant or a reveal grant for this entry).
  */
-export async function entryResource(db: Db, entryId: string): Promise<{ entryId: string; locationPath: string | null }> {
+export async function entryResource(db: Db, entryId: string): Promise<{ entryId: string; locationPath: string | null; notFound: () => AppError }> {
   const [row] = await db
     .select({ lockId: handbookEntries.lockId, path: locations.path })
     .from(handbookEntries)
     .leftJoin(locks, eq(locks.id, handbookEntries.lockId))
     .leftJoin(locations, eq(locations.id, locks.locationId))
     .where(eq(handbookEntries.id, entryId));
-  if (!row) throw new AppError('handbook.not_found', `handbook entry ${entryId} not found`);
-  return { entryId, locationPath: row.lockId ? row.path : null };
+  const notFound = () => new AppError('handbook.not_found', `handbook entry ${entryId} not found`);
+  if (!row) throw notFound();
+  return { entryId, locationPath: row.lockId ? row.path : null, notFound };
 }
 
 /** Reading an entry: a model's entry is shared catalogue; an override is read where its lock is. */
-export function entryReadResource(r: { entryId: string; locationPath: string | null }): Resource {
+export function entryReadResource(r: { entryId: string; locationPath: string | null; notFound?: () => AppError }): Resource {
   return r.locationPath === null ? 'anywhere' : r;
 }
 
@@ -58,6 +71,6 @@ export function visibleRows<R extends { entry: { lockId: string | null }; locati
 }
 
 /** Changing an entry: an override where its lock is; a model's entry is the organisation's. */
-export function writeResource(r: { entryId: string; locationPath: string | null }): Resource | undefined {
-  return r.locationPath === null ? undefined : { locationPath: r.locationPath };
+export function writeResource(r: { entryId: string; locationPath: string | null; notFound?: () => AppError }): Resource | undefined {
+  return r.locationPath === null ? undefined : { locationPath: r.locationPath, ...(r.notFound ? { notFound: r.notFound } : {}) };
 }

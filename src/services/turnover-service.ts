@@ -31,9 +31,10 @@ import { inTransaction, type Db } from '../store/database.js';
 import { CredentialRepository, type CredentialRow } from '../store/credential-repository.js';
 import { credentials, lockModels, locks, locations, stayCodes, stays, unitOccupancy } from '../store/schema.js';
 import { AlertService } from './alert-service.js';
-import { actorLabel, authorize, reconcileRequests, type ServiceContext } from './context.js';
+import { actorLabel, authorize, outboundOf, reconcileRequests, refuseTarget, type ServiceContext } from './context.js';
+import { checkUrlLiteral, OutboundError, outboundFetch, type OutboundPolicy } from '../net/outbound.js';
 import { endpointMessages, queueMessages } from './outbox-service.js';
-import { locationResource } from './scope.js';
+import { hideAs, locationResource } from './scope.js';
 
 /** Who acts for the turnover job. */
 export const TURNOVER: Actor = { kind: 'system', name: 'turnover' };
@@ -101,6 +102,7 @@ export class TurnoverService {
   async updateSettings(actor: Actor, locationId: string, input: unknown): Promise<UnitSettings> {
     const data = parseInput(UnitSettingsSchema, input);
     authorize(actor, 'credential.write', await this.unitResource(locationId));
+    if (data.icalUrl) refuseTarget(() => checkUrlLiteral(outboundOf(this.ctx), 'ical', data.icalUrl!), 'icalUrl');
     await inTransaction(this.ctx.db, async (tx) => {
       await this.ensureSettings(tx, locationId);
       await tx
@@ -158,8 +160,9 @@ export class TurnoverService {
   /** Cancels a stay: its codes are revoked at once. */
   async cancelStay(actor: Actor, stayId: string): Promise<Stay> {
     const [found] = await this.ctx.db.select().from(stays).where(eq(stays.id, stayId));
-    if (!found) throw new AppError('stay.not_found', `stay ${stayId} not found`);
-    authorize(actor, 'credential.write', await this.unitResource(found.locationId));
+    const notFound = () => new AppError('stay.not_found', `stay ${stayId} not found`);
+    if (!found) throw notFound();
+    authorize(actor, 'credential.write', hideAs(await this.unitResource(found.locationId), notFound));
     if (found.status === 'cancelled') return presentStay(found);
     const lockIds = await inTransaction(this.ctx.db, async (tx) => {
       await tx.update(stays).set({ status: 'cancelled', updatedAt: this.ctx.clock.now() }).where(eq(stays.id, stayId));
@@ -445,7 +448,7 @@ export class TurnoverService {
     const settings = await this.settings(this.ctx.db, locationId);
     if (!settings.icalUrl) throw new AppError('feed.invalid', 'this unit has no calendar feed URL', [{ path: 'icalUrl', message: 'set it first' }]);
     try {
-      return await this.applyFeed(actor, locationId, parseFeed(await fetchFeed(settings.icalUrl), settings));
+      return await this.applyFeed(actor, locationId, parseFeed(await fetchFeed(outboundOf(this.ctx), settings.icalUrl), settings));
     } catch (e) {
       const message = e instanceof AppError ? e.message : 'the calendar feed could not be applied';
       await this.ctx.db.update(unitOccupancy).set({ feedCheckedAt: this.ctx.clock.now(), feedError: message }).where(eq(unitOccupancy.locationId, locationId));
@@ -584,22 +587,23 @@ export class TurnoverService {
   }
 }
 
-/** Fetches a feed: http(s) only, 15 s, at most 2 MB; failures are `feed.unreachable` naming the cause (never the body). */
-async function fetchFeed(url: string): Promise<string> {
-  let res: Response;
+/**
+ * Fetches a feed under the outbound policy (public addresses only, redirects re-checked, the checked
+ * address pinned), 15 s and 2 MB at most. Failures are `feed.unreachable` in our own words: never
+ * the body, which may be another server's answer.
+ */
+async function fetchFeed(policy: OutboundPolicy, url: string): Promise<string> {
+  let res;
   try {
-    res = await fetch(url, { headers: { accept: 'text/calendar' }, signal: AbortSignal.timeout(15_000) });
+    res = await outboundFetch(policy, 'ical', url, { headers: { accept: 'text/calendar' }, timeoutMs: 15_000, maxBytes: FEED_MAX_BYTES, maxRedirects: 3 });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    throw new AppError('feed.unreachable', `the calendar feed could not be read${cause ? ` (${cause})` : ''}`, [{ path: 'icalUrl', message: 'unreachable' }]);
+    if (e instanceof OutboundError && e.reason === 'too_large') throw new AppError('feed.invalid', 'the calendar feed is larger than 2 MB', [{ path: 'icalUrl', message: 'too large' }]);
+    if (e instanceof OutboundError && (e.reason === 'refused' || e.reason === 'invalid_url')) throw new AppError('validation.failed', `the calendar feed URL is refused: ${e.message}`, [{ path: 'icalUrl', message: e.message }]);
+    const why = e instanceof OutboundError ? e.message : 'could not be reached';
+    throw new AppError('feed.unreachable', `the calendar feed ${why}`, [{ path: 'icalUrl', message: 'unreachable' }]);
   }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new AppError('feed.unreachable', `the calendar feed answered HTTP ${res.status}`, [{ path: 'icalUrl', message: `HTTP ${res.status}` }]);
-  }
-  const text = await res.text();
-  if (text.length > FEED_MAX_BYTES) throw new AppError('feed.invalid', 'the calendar feed is larger than 2 MB', [{ path: 'icalUrl', message: 'too large' }]);
-  return text;
+  if (res.status < 200 || res.status >= 300) throw new AppError('feed.unreachable', `the calendar feed answered HTTP ${res.status}`, [{ path: 'icalUrl', message: `HTTP ${res.status}` }]);
+  return res.body.toString('utf8');
 }
 
 function feedContext(locationId: string): string {

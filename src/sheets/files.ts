@@ -8,8 +8,11 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
-import { AppError } from '../domain/errors.js';
+import { AppError, type FieldError } from '../domain/errors.js';
 import { escapeCell, MAX_IMPORT_ROWS, unescapeCell, type SheetFormat, type Table } from '../domain/sheets.js';
+import { isMainThread, parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
+import { checkZip, XLSX_LIMITS, ZipRefused } from './zip-guard.js';
+import { textProblem } from '../domain/text.js';
 
 const BOM = '\uFEFF';
 
@@ -51,8 +54,59 @@ export async function writeXlsx(t: Table, sheetName: string): Promise<Buffer> {
   return Buffer.from(await wb.xlsx.writeBuffer());
 }
 
-/** Reads the first sheet of an XLSX workbook into a table of text cells. */
+/** Longest an XLSX parse may take in its worker before it is stopped. */
+const XLSX_PARSE_MS = 60_000;
+/** The parse worker's heap: what exceljs may use for one workbook (a bound, not a target). */
+const XLSX_WORKER_HEAP_MB = 384;
+const WORKER_ROLE = 'lockwarden-xlsx-read';
+
+/**
+ * Reads the first sheet of an XLSX workbook into a table of text cells: the archive is checked first
+ * (`checkZip`: entry count, sizes, ratios, inflated bytes counted), then exceljs parses it in a worker
+ * thread with a bounded heap, so a hostile workbook neither stalls the server nor grows its memory.
+ */
 export async function readXlsx(buf: Buffer): Promise<Table> {
+  try {
+    await checkZip(buf, XLSX_LIMITS);
+  } catch (e) {
+    if (e instanceof ZipRefused) throw new AppError('sheet.file_refused', `the XLSX file is refused: ${e.message}`, [{ path: 'file', message: e.message }]);
+    throw e;
+  }
+  return parseInWorker(buf);
+}
+
+function parseInWorker(buf: Buffer): Promise<Table> {
+  return new Promise<Table>((resolve, reject) => {
+    const worker = startWorker({ role: WORKER_ROLE, bytes: buf }, { maxOldGenerationSizeMb: XLSX_WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 });
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+      void worker.terminate();
+    };
+    const timer = setTimeout(() => finish(() => reject(new AppError('sheet.file_refused', `the XLSX file took longer than ${XLSX_PARSE_MS / 1000} s to read; refused`, [{ path: 'file', message: 'too slow to read' }]))), XLSX_PARSE_MS);
+    worker.on('message', (m: { table?: Table; error?: string; fields?: FieldError[] }) =>
+      finish(() => (m.table ? resolve(m.table) : reject(m.fields?.length ? new AppError('validation.failed', m.error ?? 'the XLSX file cannot be read', m.fields) : fileError(m.error ?? 'the XLSX file cannot be read')))),
+    );
+    worker.on('error', (e: Error & { code?: string }) =>
+      finish(() => reject(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new AppError('sheet.file_refused', `the XLSX file needs more than ${XLSX_WORKER_HEAP_MB} MB to read; refused`, [{ path: 'file', message: 'too large to read' }]) : e)),
+    );
+    worker.on('exit', (code) => finish(() => reject(new Error(`the XLSX reader stopped (${code})`))));
+  });
+}
+
+/** This module as a worker thread (from source under tsx, the worker registers tsx first). */
+function startWorker(data: unknown, resourceLimits: ResourceLimits): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL(self), { workerData: data, resourceLimits });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`, { eval: true, workerData: data, resourceLimits });
+}
+
+/** The parse itself (in the worker): the first sheet as text cells, the row limit checked. */
+async function parseXlsx(buf: Buffer): Promise<Table> {
   const wb = new ExcelJS.Workbook();
   try {
     await wb.xlsx.load(buf as unknown as ArrayBuffer);
@@ -89,6 +143,15 @@ function cellText(v: ExcelJS.CellValue): string {
 }
 
 function toTable(records: string[][]): Table {
+  // Cells no database column can hold (NUL, unpaired surrogates): refused by row and column.
+  const bad: { path: string; message: string; row: number; column: string }[] = [];
+  records.forEach((r, i) =>
+    r.forEach((cell, c) => {
+      const problem = bad.length < 20 ? textProblem(cell) : null;
+      if (problem) bad.push({ path: `row ${i + 1}, ${records[0]?.[c] ?? `column ${c + 1}`}`, message: problem, row: i + 1, column: records[0]?.[c] ?? `column ${c + 1}` });
+    }),
+  );
+  if (bad.length) throw new AppError('validation.failed', `the file has ${bad.length} cell(s) with characters no text may hold; nothing was imported`, bad);
   const [headers = [], ...rows] = records;
   if (rows.length > MAX_IMPORT_ROWS) throw fileError(`the file has more than ${MAX_IMPORT_ROWS} rows; import it in parts`);
   return { headers: headers.map((h) => h.trim()), rows };
@@ -114,3 +177,13 @@ export async function writeTable(t: Table, format: SheetFormat, sheetName: strin
 }
 
 export { formatOfName } from '../domain/sheets.js';
+
+// Started as a worker by `parseInWorker`: parse the bytes handed over, answer with the table or the error's message.
+if (!isMainThread && (workerData as { role?: string } | null)?.role === WORKER_ROLE && parentPort) {
+  const port = parentPort;
+  const bytes = Buffer.from((workerData as { bytes: Uint8Array }).bytes);
+  parseXlsx(bytes).then(
+    (table) => port.postMessage({ table }),
+    (e: unknown) => port.postMessage(e instanceof AppError ? { error: e.message, fields: e.fields } : { error: `the XLSX file cannot be read: ${(e as Error).message}` }),
+  );
+}

@@ -8,19 +8,26 @@ import { auditCheckpoints, auditHead, auditLog, auditSigningKeys, locations } fr
 const FS_SQL = sql.raw(`E'\\x1f'`);
 const RS_SQL = sql.raw(`E'\\x1e'`);
 
+/** The chain's head: the last seq and hash, and the first seq whose hash is keyed (null: not keyed yet). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  keyedFrom: number | null;
+}
+
 /** The audit log's rows, its head and its checkpoints. Nothing here updates or deletes a log row. */
 export class AuditRepository {
   constructor(private readonly db: Db) {}
 
   /** The head (last seq and hash), locked until the transaction ends: appends wait here in turn. */
-  async lockHead(): Promise<{ seq: number; hash: string }> {
-    const [head] = await this.db.select({ seq: auditHead.seq, hash: auditHead.hash }).from(auditHead).where(eq(auditHead.id, 1)).for('update');
+  async lockHead(): Promise<AuditHead> {
+    const [head] = await this.db.select({ seq: auditHead.seq, hash: auditHead.hash, keyedFrom: auditHead.keyedFrom }).from(auditHead).where(eq(auditHead.id, 1)).for('update');
     if (!head) throw new Error('audit_head row is missing (migration 0006 creates it)');
     return head;
   }
 
-  async head(): Promise<{ seq: number; hash: string } | null> {
-    const [head] = await this.db.select({ seq: auditHead.seq, hash: auditHead.hash }).from(auditHead).where(eq(auditHead.id, 1));
+  async head(): Promise<AuditHead | null> {
+    const [head] = await this.db.select({ seq: auditHead.seq, hash: auditHead.hash, keyedFrom: auditHead.keyedFrom }).from(auditHead).where(eq(auditHead.id, 1));
     return head ?? null;
   }
 
@@ -29,7 +36,7 @@ export class AuditRepository {
    * parameter (`json_populate_recordset`). Drizzle's multi-row INSERT built 16 parameters a row, and
    * building them was most of an append's CPU; a separate head UPDATE was one more round trip.
    */
-  async append(rows: AuditEntry[], head: { seq: number; hash: string }): Promise<void> {
+  async append(rows: AuditEntry[], head: AuditHead): Promise<void> {
     const json = JSON.stringify(
       rows.map((r) => ({
         seq: r.seq,
@@ -57,7 +64,7 @@ export class AuditRepository {
         from json_populate_recordset(null::audit_log, ${json}::json)
         order by seq
       )
-      update audit_head set seq = ${head.seq}, hash = ${head.hash} where id = 1`);
+      update audit_head set seq = ${head.seq}, hash = ${head.hash}, keyed_from = ${head.keyedFrom} where id = 1`);
   }
 
   /** Up to `limit` rows after `afterSeq`, in seq order. */

@@ -14,6 +14,7 @@ import type { CredentialSchedule, DeviceStatus, ObservedCredentials } from '../d
 import type { AlertKind } from '../domain/alerts.js';
 import type { IntegrationConfig, IntegrationDriver } from '../domain/integrations.js';
 import type { ResetCase, ResetState } from '../domain/reset-case.js';
+import type { SecondFactorKind, SessionStage, TokenScope } from '../domain/second-factor.js';
 
 /** An observed PIN slot as stored: the code only encrypted, plus its keyed fingerprint. */
 export interface StoredObservedPin {
@@ -140,8 +141,68 @@ export const sessions = pgTable(
     createdAt: ts('created_at').notNull(),
     expiresAt: ts('expires_at').notNull(),
     lastSeenAt: ts('last_seen_at').notNull(),
+    /** `full`, or limited to giving the second factor / enrolling one (src/domain/second-factor.ts). */
+    stage: text('stage').$type<SessionStage>().notNull().default('full'),
+    /** The last "confirm it's you" in this session; step-up actions need it within 5 minutes. */
+    stepUpAt: ts('step_up_at'),
+    /** The WebAuthn challenge this session was last given, with its purpose and expiry (one at a time). */
+    webauthnChallenge: jsonb('webauthn_challenge').$type<{ challenge: string; purpose: 'register' | 'authenticate'; expiresAt: string } | null>(),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * A user's second factors: an authenticator app (TOTP: the seed sealed with the SecretBox, bound to
+ * the row; `confirmed_at` null until a first code proves the app has it; `last_time_step` refuses a
+ * code used before) or a WebAuthn credential (passkey, security key: its public key and counter).
+ */
+/**
+ * Accounts linked to an identity at the single sign-on provider: the IdP's issuer and subject (its
+ * stable id for the person), linked once by verified email; later sign-ins match by subject.
+ */
+export const ssoIdentities = pgTable(
+  'sso_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    emailAtLink: text('email_at_link').notNull(),
+    linkedAt: ts('linked_at').notNull(),
+    lastSignInAt: ts('last_sign_in_at'),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index('sso_identities_user_idx').on(t.userId)],
+);
+
+export const secondFactors = pgTable(
+  'second_factors',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<SecondFactorKind>().notNull(),
+    label: text('label').notNull(),
+    secretCipher: text('secret_cipher'),
+    lastTimeStep: bigint('last_time_step', { mode: 'number' }),
+    credentialId: text('credential_id'),
+    publicKey: text('public_key'),
+    signCount: bigint('sign_count', { mode: 'number' }),
+    transports: jsonb('transports').$type<string[]>(),
+    createdAt: ts('created_at').notNull(),
+    confirmedAt: ts('confirmed_at'),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [index('second_factors_user_idx').on(t.userId), uniqueIndex('second_factors_credential_idx').on(t.credentialId)],
+);
+
+/** One-time recovery codes: only a keyed HMAC of each (key outside the database); used ones keep `used_at`. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    codeMac: text('code_mac').notNull(),
+    createdAt: ts('created_at').notNull(),
+    usedAt: ts('used_at'),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeMac] })],
 );
 
 export const apiTokens = pgTable(
@@ -156,6 +217,8 @@ export const apiTokens = pgTable(
     lastUsedAt: ts('last_used_at'),
     expiresAt: ts('expires_at'),
     revokedAt: ts('revoked_at'),
+    /** read | write | full (src/domain/second-factor.ts); tokens made before scopes existed are `write`. */
+    scope: text('scope').$type<TokenScope>().notNull().default('write'),
   },
   (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
 );
@@ -652,17 +715,29 @@ export const auditHead = pgTable(
     id: integer('id').primaryKey(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     hash: text('hash').notNull(),
+    /**
+     * The first seq whose hash is keyed with the deployment's secret (entries before it were written
+     * unkeyed, before migration 0019); null until the first append after the upgrade sets it.
+     */
+    keyedFrom: bigint('keyed_from', { mode: 'number' }),
   },
   (t) => [check('audit_head_single_check', sql`${t.id} = 1`)],
 );
 
-/** Signed checkpoints of the chain ({seq, hash, time} under Ed25519); also appended to a file outside the database. */
+/**
+ * Signed checkpoints of the chain ({seq, hash, time} under Ed25519); also appended to a file outside the
+ * database and sent to the witness. From migration 0019 each also signs the seq of the checkpoint
+ * before it (`prev_seq`, 0 for the first) and where the keyed chain starts (`keyed_from`); both are
+ * null on older checkpoints.
+ */
 export const auditCheckpoints = pgTable('audit_checkpoints', {
   seq: bigint('seq', { mode: 'number' }).primaryKey(),
   hash: text('hash').notNull(),
   at: ts('at').notNull(),
   keyId: text('key_id').notNull(),
   signature: text('signature').notNull(),
+  prevSeq: bigint('prev_seq', { mode: 'number' }),
+  keyedFrom: bigint('keyed_from', { mode: 'number' }),
 });
 
 /** Public keys that have signed checkpoints, by key id. */

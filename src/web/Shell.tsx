@@ -20,6 +20,7 @@ const NAV: { to: string; label: string; action: string; organisation?: boolean }
   { to: '/settings/notifications', label: 'Notifications', action: 'integration.manage', organisation: true },
   { to: '/audit', label: 'Audit log', action: 'audit.read', organisation: true },
   { to: '/tokens', label: 'API tokens', action: 'token.manage_own' },
+  { to: '/security', label: 'Security', action: 'token.manage_own' },
 ];
 
 /** The signed-in frame: header with the user, navigation, and a demo banner when the demo is loaded. */

@@ -23,16 +23,44 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
+/** Asks the person to confirm it's them; resolves true once the server accepted it, false if they gave up. */
+export type StepUpHandler = (reason: string) => Promise<boolean>;
+let stepUpHandler: StepUpHandler | null = null;
+/** Registers the "Confirm it's you" dialog that answers `auth.step_up_required` (src/web/StepUp.tsx). */
+export function setStepUpHandler(handler: StepUpHandler | null): void {
+  stepUpHandler = handler;
+}
+
+/** Throws the ApiError a non-2xx answer carries. */
+export async function errorOf(res: Response): Promise<ApiError> {
+  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; fields?: FieldError[] } };
+  return new ApiError(res.status, json.error?.code ?? 'unknown', json.error?.message ?? `HTTP ${res.status}`, json.error?.fields ?? []);
+}
+
+/**
+ * `fetch` for the API with the CSRF header; an answer of `auth.step_up_required` opens the "Confirm
+ * it's you" dialog and, once confirmed, sends the same request again (once).
+ */
+export async function apiFetch(method: string, url: string, init: { headers?: Record<string, string>; body?: BodyInit | null; signal?: AbortSignal } = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  const send = () => fetch(url, { method, headers, credentials: 'same-origin', body: init.body ?? null, ...(init.signal ? { signal: init.signal } : {}) });
+  const res = await send();
+  if (res.status !== 403 || !stepUpHandler) return res;
+  const err = await errorOf(res.clone());
+  if (err.code !== 'auth.step_up_required') return res;
+  if (!(await stepUpHandler(err.message))) return res;
+  return send();
+}
+
 /** Calls the API; throws ApiError for any non-2xx answer. */
 export async function api<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-  const res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? null : JSON.stringify(body), ...(signal ? { signal } : {}) });
+  const res = await apiFetch(method, url, { headers, body: body === undefined ? null : JSON.stringify(body), ...(signal ? { signal } : {}) });
   if (res.status === 204) return undefined as T;
-  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; fields?: FieldError[] } };
-  if (!res.ok) throw new ApiError(res.status, json.error?.code ?? 'unknown', json.error?.message ?? `HTTP ${res.status}`, json.error?.fields ?? []);
-  return json as T;
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json().catch(() => ({}))) as T;
 }
 
 /** The server's dates arrive as ISO strings. */

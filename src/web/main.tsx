@@ -33,6 +33,9 @@ import { AuditLog } from './pages/AuditLog.js';
 import { Integrations } from './pages/Integrations.js';
 import { ResetCases } from './pages/ResetCases.js';
 import { ResetCasePage } from './pages/ResetCasePage.js';
+import { Security } from './pages/Security.js';
+import { SecondFactorSignIn } from './pages/SecondFactorSignIn.js';
+import { StepUpDialog } from './second-factor.js';
 
 // The dashboard carries the chart library: its own chunk, fetched when the page is opened.
 const Dashboard = lazy(() => import('./pages/Dashboard.js').then((m) => ({ default: m.Dashboard })));
@@ -63,9 +66,18 @@ function App() {
   if (!me.data) {
     return location.pathname === '/signin' ? <SignIn /> : <Navigate to={`/signin?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   }
+  if (me.data.stage === 'second_factor') return <SecondFactorSignIn me={me.data} />;
   if (me.data.mustSetPassword) return <ChoosePassword />;
+  if (me.data.stage === 'enrolment') {
+    return (
+      <Center mih="100vh" p="md" bg="gray.0">
+        <Security required onEnrolled={() => void queryClient.invalidateQueries({ queryKey: ['me'] })} />
+      </Center>
+    );
+  }
   return (
     <SessionProvider me={me.data}>
+      <StepUpDialog />
       <Shell>
         <Routes>
           <Route path="/" element={<Navigate to="/locks" replace />} />
@@ -86,6 +98,7 @@ function App() {
           <Route path="/handbook/entries/:id/revisions" element={<HandbookRevisions />} />
           <Route path="/practice/:id" element={<PracticePage />} />
           <Route path="/tokens" element={<Tokens />} />
+          <Route path="/security" element={<Security showPolicy={me.data.organisationActions.includes('user.write')} showSso={me.data.user.roles.some((r) => r.role === 'owner' && r.locationId === null)} />} />
           <Route path="/people" element={<People />} />
           <Route path="/access" element={<AccessRequests />} />
           <Route path="/audit" element={<AuditLog />} />

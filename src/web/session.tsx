@@ -10,6 +10,9 @@ export interface Me {
   /** Actions held organisation-wide: pages with no place are shown only for these. */
   organisationActions: string[];
   mustSetPassword?: boolean;
+  /** `full`, or limited to giving the second factor / enrolling one (the owner's policy). */
+  stage?: 'full' | 'second_factor' | 'enrolment';
+  secondFactorMethods?: ('totp' | 'webauthn' | 'recovery')[];
 }
 
 const SessionContext = createContext<Me | null>(null);

@@ -161,6 +161,11 @@ describe('access requests in a browser', { skip: haveBrowser ? false : `no brows
     await tech.getByRole('button', { name: 'Reveal' }).click();
     await tech.getByLabel('Reason').fill('resetting the cash safe now');
     await tech.getByRole('button', { name: 'Reveal', exact: true }).last().click();
+    // A reveal needs a fresh "Confirm it's you"; the dialog then sends the reveal again by itself.
+    const confirm = tech.getByRole('dialog', { name: "Confirm it's you" });
+    await confirm.getByLabel('Your password').fill('technician password 1');
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await confirm.waitFor({ state: 'hidden', timeout: WAIT });
     await expectText(tech.getByTestId('revealed-value'), new RegExp(SECRET), 'the revealed value');
     await tech.keyboard.press('Escape');
     await expectText(tech.getByTestId('reveal-row'), /tech@example\.test.*resetting the cash safe now/s, 'the reveal record');

@@ -36,7 +36,15 @@ describe('audit log page in a browser', { skip: haveBrowser ? false : `no browse
     const { services } = server.runtime;
     await services.auth.createUser(SYSTEM, { email: 'auditor@example.test', displayName: 'Auditor', role: 'auditor', password });
     const owner = (await services.auth.listUsers(SYSTEM)).find((u) => u.roles.some((r) => r.role === 'owner'))!;
-    const ownerActor: Actor = { kind: 'user', userId: owner.id, email: owner.email, via: 'session', grants: [{ kind: 'role', id: 'owner', role: 'owner', locationId: null, locationPath: null, expiresAt: null }] };
+    // The owner's session as it is right after confirming it's them (a reveal needs a fresh step-up).
+    const ownerActor: Actor = {
+      kind: 'user',
+      userId: owner.id,
+      email: owner.email,
+      via: 'session',
+      grants: [{ kind: 'role', id: 'owner', role: 'owner', locationId: null, locationPath: null, expiresAt: null }],
+      assurance: { kind: 'session', stepUpAt: new Date() },
+    };
     const lock = (await services.locks.list(SYSTEM, { limit: 500 })).items.find((l) => l.family === 'keypad_entry')!;
     const added = await services.credentials.addPin(ownerActor, lock.id, { holder: 'Browser Canary', schedule: { kind: 'always' } });
     code = added.code;

@@ -77,7 +77,8 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     mkdirSync(shots, { recursive: true });
     dataDir = mkdtempSync(path.join(tmpdir(), 'lw-e2e-cred-'));
     // The simulator runs in-process so the test can look at the simulated locks themselves.
-    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
+    // The Seam workspace the test connects is a fake on this machine: the operator allows integrations on a private network, as for a LAN.
+    server = await startServer({ ...serveConfig({ port: 0, data: dataDir }), allowPrivateTargets: ['integration'], simulatorUrl: undefined, logLevel: 'silent' }, (l) => lines.push(l));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -187,6 +188,11 @@ describe('credentials in a browser', { skip: haveBrowser ? false : `no browser a
     await expectText(dialog, /say why/, 'a reason of a few words is required');
     await dialog.getByLabel(/^Reason/).fill('guest lost the code');
     await dialog.getByRole('button', { name: 'Show code' }).click();
+    // A reveal needs a fresh "Confirm it's you"; the dialog then sends the reveal again by itself.
+    const confirm = page.getByRole('dialog', { name: "Confirm it's you" });
+    await confirm.getByLabel('Your password').fill(password);
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
+    await confirm.waitFor({ state: 'hidden', timeout: WAIT });
     await expectText(page.getByTestId('revealed-code'), new RegExp(`^${code}$`), 'the revealed code');
     await dialog.getByRole('button', { name: 'Hide code' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: WAIT });

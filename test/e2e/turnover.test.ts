@@ -90,7 +90,7 @@ describe('a turnover in a browser', { skip: haveBrowser ? false : `no browser at
     feedUrl = `http://127.0.0.1:${(feedServer.address() as AddressInfo).port}/a101.ics`;
 
     server = await startServer(
-      { ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent', smtpUrl: smtp.url, mailFrom: 'lockwarden@example.test' },
+      { ...serveConfig({ port: 0, data: dataDir }), simulatorUrl: undefined, logLevel: 'silent', smtpUrl: smtp.url, mailFrom: 'lockwarden@example.test', allowPrivateTargets: ['ical', 'smtp'] },
       (l) => lines.push(l),
       // The test runs the turnover job itself on its clock; the outbox delivers as it would in production.
       { clock, turnoverSeconds: 0, outboxSeconds: 1 },

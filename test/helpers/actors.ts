@@ -1,6 +1,9 @@
 import type { Actor, Role } from '../../src/domain/identity.js';
 
-/** A signed-in user holding one role, organisation-wide unless `locationPath` is given. */
+/**
+ * A signed-in user holding one role, organisation-wide unless `locationPath` is given. Fully assured
+ * (as a `full` API token is): service tests are not about step-up, which test/http/second-factor.test.ts covers.
+ */
 export function roleActor(role: Role, opts: { userId?: string; email?: string; locationPath?: string | null; locationId?: string | null } = {}): Actor {
   return {
     kind: 'user',
@@ -8,6 +11,7 @@ export function roleActor(role: Role, opts: { userId?: string; email?: string; l
     email: opts.email ?? `${role}@example.test`,
     via: 'session',
     grants: [{ kind: 'role', id: `grant-${role}`, role, locationId: opts.locationId ?? null, locationPath: opts.locationPath ?? null, expiresAt: null }],
+    assurance: { kind: 'token', scope: 'full' },
   };
 }
 

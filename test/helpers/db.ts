@@ -20,6 +20,13 @@ import { memoryCheckpointSigner, type CheckpointSigner } from '../../src/crypto/
 import { JobQueue, type ReconcileRequest } from '../../src/jobs/queue.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { SimFleet } from '../../src/drivers/simulator/index.js';
+import { outboundPolicy } from '../../src/net/outbound.js';
+
+/**
+ * An outbound policy with no private network allowed: start-up then records no allowance in the audit
+ * log, so a suite that counts entries sees its own from seq 1.
+ */
+export const NO_PRIVATE = outboundPolicy();
 
 /** Engines the storage suites run on: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
 export const ENGINES: Engine[] = ['pglite', ...(process.env.TEST_DATABASE_URL ? (['postgres'] as const) : [])];
@@ -167,6 +174,9 @@ export async function testServices(engine: Engine = 'pglite', opts: TestServices
       // A test that wants one passes a factory on matter.js's simulated network.
       driverFactories: TEST_DRIVER_FACTORIES,
       audit: { ...audit, checkpointSeconds: 0, checkpointOnStop: false },
+      // The test peers of integrations and SMTP listen on 127.0.0.1, as an owner's LAN servers would:
+      // those kinds are allowed a private network, as LOCKWARDEN_ALLOW_PRIVATE_TARGETS would; feeds and webhooks are not.
+      outbound: outboundPolicy({ allowPrivate: ['integration', 'smtp', 'sso'] }),
       ...(opts.queue ? {} : { jobs: { enqueue: async (r: ReconcileRequest[]) => void queued.push(...r) } }),
       ...opts.runtime,
     });

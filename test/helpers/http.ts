@@ -34,7 +34,7 @@ export interface TestAppOptions {
   owner?: boolean;
   /** Runs on the app before it is ready, e.g. to add a route. */
   configure?: (app: FastifyInstance) => void;
-  /** Passed to `testServices` (e.g. a simulator fleet on the test's clock). */
+  /** Passed to `testServices` (e.g. `runtime.outbound`, or a simulator fleet on the test's clock). */
   services?: TestServicesOptions;
   /** The database engine (default PGlite). */
   engine?: Engine;
@@ -92,6 +92,8 @@ export interface SignInBody {
   csrfToken: string;
   allowedActions: string[];
   mustSetPassword?: boolean;
+  stage?: 'full' | 'second_factor' | 'enrolment';
+  secondFactorMethods?: string[];
 }
 
 /** The `lw_session=...` pair from a response's set-cookie header, or undefined. */
@@ -102,14 +104,27 @@ export function sessionCookieOf(res: LightMyRequestResponse): string | undefined
   return line?.split(';')[0];
 }
 
-/** Signs in through POST /api/auth/sign-in and fails the test unless that works. */
-export async function signIn(app: FastifyInstance, email: string, password: string, remoteAddress?: string): Promise<Session> {
+/**
+ * Signs in through POST /api/auth/sign-in and fails the test unless that works. Unless `stepUp` is
+ * false, the session then confirms it is the user with the password (POST /api/auth/step-up), so
+ * step-up actions (reveals, token creation, key rotation ...) work for the next 5 minutes of the
+ * test clock, as they do for a person who just confirmed.
+ */
+export async function signIn(app: FastifyInstance, email: string, password: string, remoteAddress?: string, opts: { stepUp?: boolean } = {}): Promise<Session> {
   const res = await app.inject({ method: 'POST', url: '/api/auth/sign-in', payload: { email, password }, ...(remoteAddress ? { remoteAddress } : {}) });
   assert.equal(res.statusCode, 200, `sign-in as ${email} failed: ${res.body}`);
   const cookie = sessionCookieOf(res);
   assert.ok(cookie, 'sign-in sets the session cookie');
   const body = res.json<SignInBody>();
-  return { cookie, csrf: body.csrfToken, body };
+  const session = { cookie, csrf: body.csrfToken, body };
+  if (opts.stepUp !== false && (body.stage ?? 'full') === 'full') await stepUp(app, session, { method: 'password', password });
+  return session;
+}
+
+/** Confirms "it's you" in `session` (POST /api/auth/step-up) and fails the test unless that works. */
+export async function stepUp(app: FastifyInstance, session: Session, proof: Record<string, unknown>): Promise<void> {
+  const res = await app.inject({ method: 'POST', url: '/api/auth/step-up', headers: asSession(session), payload: proof });
+  assert.equal(res.statusCode, 200, `step-up failed: ${res.body}`);
 }
 
 /** Headers for a request in `session`: the cookie, plus the CSRF header unless `csrf` is false. */

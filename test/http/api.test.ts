@@ -165,7 +165,9 @@ describe('HTTP API', () => {
     it('refuses every operation in the OpenAPI document except sign-in (and Seam’s signed webhook)', async () => {
       const doc = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
       // The webhook's authority is Seam's signature (test/http/integrations.test.ts), not a session.
-      const PUBLIC = new Set(['POST /api/auth/sign-in', 'POST /api/auth/one-time', 'POST /api/integrations/{id}/webhook']);
+      // Single sign-on's three routes start and finish a sign-in (whether it is on, the redirect, the
+      // provider's answer), so they come before any session (test/http/sso.test.ts).
+      const PUBLIC = new Set(['POST /api/auth/sign-in', 'POST /api/auth/one-time', 'POST /api/integrations/{id}/webhook', 'GET /api/auth/sso', 'GET /api/auth/sso/start', 'GET /api/auth/sso/callback']);
       let checked = 0;
       for (const [p, ops] of Object.entries(doc.paths)) {
         for (const method of Object.keys(ops)) {
@@ -313,7 +315,7 @@ describe('HTTP API', () => {
       assert.match(secret, /^lwt_[A-Za-z0-9_-]{20,}$/);
       assert.ok(secret.startsWith(token.prefix));
       assert.ok(token.prefix.length < secret.length / 2, 'the prefix is not the secret');
-      assert.equal(token.expiresAt, new Date(env.clock.now().getTime() + 90 * 86400_000).toISOString(), 'expires in 90 days by default');
+      assert.equal(token.expiresAt, new Date(env.clock.now().getTime() + 30 * 86400_000).toISOString(), 'expires in 30 days by default');
 
       const read = await app.inject({ method: 'GET', url: '/api/locks?limit=1', headers: asToken(secret) });
       assert.equal(read.statusCode, 200, read.body);
@@ -658,8 +660,11 @@ describe('HTTP API', () => {
       assert.deepEqual(mine.items.map((l) => l.name).sort(), ['Unit A302 front door', 'Unit A302 patio door']);
       assert.equal(mine.total, 2, 'the count leaks nothing from outside the unit');
       const other = (await allLocks()).find((l) => l.name === 'Unit A303 front door')!;
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}` }), 403, 'auth.forbidden');
-      expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${other.id}/credentials` }), 403, 'auth.forbidden');
+      // Another unit's lock does not exist for them: the same 404 as a random id, not a 403 that confirms it.
+      for (const id of [other.id, '0badc0de-0000-4000-8000-000000000000']) {
+        expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${id}` }), 404, 'lock.not_found');
+        expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: `/api/locks/${id}/credentials` }), 404, 'lock.not_found');
+      }
       expectError(await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/models' }), 403, 'auth.forbidden');
       expectError(await injectAs(app, asSession(occupant), { method: 'PATCH', url: `/api/locks/${mine.items[0]!.id}`, payload: { notes: 'x' } }), 403, 'auth.forbidden');
       const tree = await injectAs(app, asSession(occupant), { method: 'GET', url: '/api/locations/tree' });

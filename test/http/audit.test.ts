@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import { readFileSync } from 'node:fs';
 import { queryRows } from '../../src/store/database.js';
 import { asSession, expectError, injectAs, OWNER_EMAIL, OWNER_PASSWORD, signIn, testApp, type HttpEnv, type Session } from '../helpers/http.js';
 
@@ -79,7 +80,7 @@ describe('audit log over HTTP', () => {
     assert.deepEqual(ok.map((e) => [e.outcome, e.clientIp]), [['success', '203.0.113.7']]);
     assert.deepEqual((await list('outcome=failure')).items.map((e) => e.action), ['auth.sign_in_failed']);
     const prefix = new Set((await list('action=auth.&limit=500')).items.map((e) => e.action));
-    assert.deepEqual([...prefix].sort(), ['auth.sign_in', 'auth.sign_in_failed']);
+    assert.deepEqual([...prefix].sort(), ['auth.sign_in', 'auth.sign_in_failed', 'auth.step_up']);
   });
 
   it('records the PIN and its reveal with the code only as an HMAC, found by target and by site', async () => {
@@ -139,6 +140,20 @@ describe('audit log over HTTP', () => {
     assert.equal(made.file, env.audit.checkpointsFile);
     const v2 = (await injectAs(env.app, asSession(auditor), { method: 'GET', url: '/api/audit/verify' })).json<{ ok: boolean; lastCheckpoint: { seq: number }; checkpoints: number }>();
     assert.deepEqual([v2.ok, v2.checkpoints, v2.lastCheckpoint.seq], [true, 1, made.checkpoint.seq]);
+
+    // Against a witness (what the CLI read from it): the checkpoint file's lines agree; a witness
+    // holding a checkpoint the database lacks does not, and names where.
+    const witnessed = readFileSync(env.audit.checkpointsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const agree = await injectAs(env.app, asSession(auditor), { method: 'POST', url: '/api/audit/verify', payload: { witness: { source: 'witness.jsonl', checkpoints: witnessed } } });
+    assert.equal(agree.statusCode, 200, agree.body);
+    const a = agree.json<{ ok: boolean; witness: { checkpoints: number; lastSeq: number; firstDisagreement: number | null } }>();
+    assert.deepEqual([a.ok, a.witness], [true, { source: 'witness.jsonl', checkpoints: 1, lastSeq: made.checkpoint.seq, firstDisagreement: null }]);
+    const ahead = { ...witnessed[0]!, seq: made.checkpoint.seq + 5 };
+    const disagree = (await injectAs(env.app, asSession(auditor), { method: 'POST', url: '/api/audit/verify', payload: { witness: { source: 'w', checkpoints: [...witnessed, ahead] } } })).json<{ ok: boolean; problems: { kind: string; seq: number }[] }>();
+    assert.equal(disagree.ok, false);
+    assert.ok(disagree.problems.some((p) => p.kind === 'bad_signature' && p.seq === made.checkpoint.seq + 5));
+    const unknown = await injectAs(env.app, asSession(auditor), { method: 'POST', url: '/api/audit/verify', payload: { witness: { source: 'w', checkpoints: [] }, extra: 1 } });
+    expectError(unknown, 400, 'validation.failed');
   });
 
   it('answers 403 to roles without audit.read, on every audit route', async () => {
@@ -147,6 +162,7 @@ describe('audit log over HTTP', () => {
       for (const [method, url] of [['GET', '/api/audit'], ['GET', '/api/audit/export?format=csv'], ['GET', '/api/audit/verify'], ['POST', '/api/audit/checkpoint']] as const) {
         expectError(await injectAs(env.app, asSession(s), { method, url }), 403, 'auth.forbidden');
       }
+      expectError(await injectAs(env.app, asSession(s), { method: 'POST', url: '/api/audit/verify', payload: {} }), 403, 'auth.forbidden');
     }
     expectError(await env.app.inject({ method: 'GET', url: '/api/audit' }), 401, 'auth.unauthenticated');
   });

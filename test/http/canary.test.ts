@@ -89,6 +89,9 @@ describe('canaries never leak into logs, error bodies or unauthorised exports', 
     const device = cookies.find((c) => c.startsWith('lw_device='))!.split(';')[0]!.slice('lw_device='.length);
     const { csrfToken } = (await res.json()) as { csrfToken: string };
     sessions[name] = { cookie, csrf: csrfToken };
+    // Confirm it's them (with the password: no second factor here), as a person does before a reveal or a new token.
+    const confirmed = await call('POST', '/api/auth/step-up', { as: name, json: { method: 'password', password } });
+    assert.equal(confirmed.status, 200, confirmed.text);
     if (name === 'owner') {
       CANARY.session = cookie.slice('lw_session='.length);
       CANARY.csrf = csrfToken;
@@ -137,6 +140,9 @@ describe('canaries never leak into logs, error bodies or unauthorised exports', 
     await call('POST', '/api/auth/sign-in', { body: `{"email":"owner@canary.test","password":"${CANARY.password}"`, type: 'application/json' });
     await call('POST', '/api/auth/password', { as: 'owner', json: { currentPassword: `${CANARY.password}x`, newPassword: `${CANARY.password}-next` } });
     await call('POST', '/api/auth/password', { as: 'owner', json: { currentPassword: CANARY.password, newPassword: 'short' } });
+    // "Confirm it's you" with a wrong password, and with the password in a field that does not exist.
+    await call('POST', '/api/auth/step-up', { as: 'owner', json: { method: 'password', password: `${CANARY.password}-wrong` } });
+    await call('POST', '/api/auth/step-up', { as: 'owner', json: { method: 'totp', code: CANARY.password } });
     // The one-time token: spent once, then refused; a malformed one too.
     const once = await call('POST', '/api/auth/one-time', { json: { token: CANARY.oneTime } });
     assert.equal(once.status, 200, once.text);

@@ -35,7 +35,11 @@ describe('logs never carry secrets', () => {
     assert.equal(signIn.statusCode, 200);
     const cookie = signIn.cookies.find((c) => c.name === 'lw_session')!.value;
     const { csrfToken } = signIn.json<{ csrfToken: string }>();
+    // Making a token is a step-up act: the session confirms with its password first (which must not be logged either).
+    const confirmed = await app.inject({ method: 'POST', url: '/api/auth/step-up', cookies: { lw_session: cookie }, headers: { 'x-csrf-token': csrfToken }, payload: { method: 'password', password } });
+    assert.equal(confirmed.statusCode, 200, confirmed.body);
     const created = await app.inject({ method: 'POST', url: '/api/tokens', cookies: { lw_session: cookie }, headers: { 'x-csrf-token': csrfToken }, payload: { name: 'ci' } });
+    assert.equal(created.statusCode, 201, created.body);
     const { secret } = created.json<{ secret: string }>();
     const boom = await app.inject({ method: 'GET', url: '/api/boom', headers: { authorization: `Bearer ${secret}` } });
     assert.equal(boom.statusCode, 500);

@@ -97,7 +97,7 @@ for (const engine of ENGINES) {
             const u = await s.auth.createUser(SYSTEM, { email: `${p}-${run}-${Math.random().toString(36).slice(2)}@model.test`, displayName: p, role: BASE[p].role, locationId: where[BASE[p].at] });
             ids[p] = u.id;
           }
-          const actorOf = async (p: Person): Promise<Actor> => ({ kind: 'user', userId: ids[p], email: p, via: 'session', grants: await new AccessRepository(s.ctx.db).liveGrantsOf(ids[p], env.clock.now()) });
+          const actorOf = async (p: Person): Promise<Actor> => ({ kind: 'user', userId: ids[p], email: p, via: 'session', grants: await new AccessRepository(s.ctx.db).liveGrantsOf(ids[p], env.clock.now()), assurance: { kind: 'token', scope: 'full' } });
           const covers = (grantAt: 'org' | 'site' | 'u1' | 'u2', at: 'org' | 'site' | 'u1' | 'u2') => grantAt === 'org' || grantAt === at || (grantAt === 'site' && at !== 'org');
           const reqs: ModelRequest[] = [];
           const grants: ModelGrant[] = [];

@@ -70,14 +70,17 @@ for (const engine of ENGINES) {
       const elsewhere = roleActor('technician', { locationPath: lock.siblingPath });
       assert.equal((await env.services.alerts.list(here)).filter((a) => a.lockId === lock.id).length, 1);
       assert.equal((await env.services.alerts.list(elsewhere)).filter((a) => a.lockId === lock.id).length, 0);
-      await assert.rejects(env.services.alerts.list(elsewhere, { lockId: lock.id }), (e) => isAppError(e, 'auth.forbidden'));
+      // A lock outside the reader's grants is not known to exist: the same not-found as a random id.
+      await assert.rejects(env.services.alerts.list(elsewhere, { lockId: lock.id }), (e) => isAppError(e, 'lock.not_found'));
+      await assert.rejects(env.services.alerts.list(elsewhere, { lockId: '6b0d6a3e-0000-4000-8000-000000000000' }), (e) => isAppError(e, 'lock.not_found'));
     });
 
     it('acknowledging needs lock.operate where the lock is and a note; then it is closed, once', async () => {
       const [alert] = await env.services.alerts.list(SYSTEM, { lockId: lock.id });
       const auditor = roleActor('auditor', { locationPath: lock.locationPath });
       await assert.rejects(env.services.alerts.acknowledge(auditor, alert!.id, { note: 'seen it' }), (e) => isAppError(e, 'auth.forbidden'));
-      await assert.rejects(env.services.alerts.acknowledge(roleActor('technician', { locationPath: lock.siblingPath }), alert!.id, { note: 'seen it' }), (e) => isAppError(e, 'auth.forbidden'));
+      // The auditor can see the alert but not act on it (403); a technician at another site cannot see it at all (404, as a random id).
+      await assert.rejects(env.services.alerts.acknowledge(roleActor('technician', { locationPath: lock.siblingPath }), alert!.id, { note: 'seen it' }), (e) => isAppError(e, 'alert.not_found'));
       const tech = roleActor('technician', { locationPath: lock.locationPath });
       await assert.rejects(env.services.alerts.acknowledge(tech, alert!.id, { note: 'x' }), (e) => isAppError(e, 'validation.failed') && /at least 3 characters/.test(e.message));
       assert.equal((await env.services.alerts.list(SYSTEM, { lockId: lock.id }))[0]!.acknowledgedAt, null, 'a refused acknowledgement changes nothing');

@@ -8,13 +8,16 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { entryHash, GENESIS_HASH } from '../../src/crypto/audit-chain.js';
+import { chainKeyOf, entryHash, GENESIS_HASH } from '../../src/crypto/audit-chain.js';
 import type { AuditProblemKind } from '../../src/domain/audit.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { AuditEvent } from '../../src/services/audit-log.js';
 import { queryRows } from '../../src/store/database.js';
 import { AuditRepository } from '../../src/store/audit-repository.js';
-import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
+import { ENGINES, NO_PRIVATE, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
+
+/** The chain's key in tests: an attacker who re-hashes with it holds the deployment's secret key. */
+const KEY = chainKeyOf(TEST_SECRETS);
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const USER: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test', via: 'session', grants: [] };
@@ -46,7 +49,7 @@ for (const engine of ENGINES) {
   describe(`audit log chain (${engine})`, () => {
     let env: TestEnv;
     before(async () => {
-      env = await testServices(engine);
+      env = await testServices(engine, { runtime: { outbound: NO_PRIVATE } });
     });
     after(() => env.close());
 
@@ -60,7 +63,7 @@ for (const engine of ENGINES) {
       assert.equal(rows[0]!.prevHash, GENESIS_HASH);
       for (const [i, r] of rows.entries()) {
         if (i > 0) assert.equal(r.prevHash, rows[i - 1]!.hash);
-        assert.equal(entryHash(r), r.hash, 'the stored row hashes to its hash after the jsonb round trip');
+        assert.equal(entryHash(r, KEY), r.hash, 'the stored row hashes to its hash after the jsonb round trip');
       }
       const made = await audit.checkpoint();
       assert.equal(made?.created, true);
@@ -125,7 +128,7 @@ for (const engine of ENGINES) {
   describe(`audit log tamper tests (${engine})`, () => {
     /** A log of 12 entries with a checkpoint at 10 (file and table), untouched. */
     const seeded = async (): Promise<TestEnv> => {
-      const env = await testServices(engine);
+      const env = await testServices(engine, { runtime: { outbound: NO_PRIVATE } });
       const { audit } = env.runtime.ctx;
       for (let i = 1; i <= 10; i++) await audit.record(env.database.db, event(i));
       await audit.checkpoint();
@@ -140,7 +143,7 @@ for (const engine of ENGINES) {
         act: async (env) => {
           const [r] = await new AuditRepository(env.database.db).after(5, 1);
           const forged = { ...r!, details: { n: 666 } };
-          await tamper(env, sql`update audit_log set details = ${JSON.stringify(forged.details)}::jsonb, hash = ${entryHash(forged)} where seq = 6`);
+          await tamper(env, sql`update audit_log set details = ${JSON.stringify(forged.details)}::jsonb, hash = ${entryHash(forged, KEY)} where seq = 6`);
         },
         expect: [['edited', 6]],
       },
@@ -152,7 +155,7 @@ for (const engine of ENGINES) {
           const statements = [];
           for (const r of rows.slice(2)) {
             const forged = { ...r, prevHash: prev, ...(r.seq === 3 ? { actorLabel: 'nobody' } : {}) };
-            prev = entryHash(forged);
+            prev = entryHash(forged, KEY);
             statements.push(sql`update audit_log set actor_label = ${forged.actorLabel}, prev_hash = ${forged.prevHash}, hash = ${prev} where seq = ${r.seq}`);
           }
           statements.push(sql`update audit_head set hash = ${prev}`);

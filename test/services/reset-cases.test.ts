@@ -465,7 +465,10 @@ for (const engine of ENGINES) describe(`reset cases on simulated locks (${engine
     const elsewhere = sites.find((l) => l.id !== here.siteId)!;
     const away = roleActor('manager', { userId: '00000000-0000-4000-8000-00000000aaa9', locationPath: elsewhere.path, locationId: elsewhere.id });
     assert.deepEqual((await svc().list(away, {})).items, []);
-    await refuses(svc().get(away, v.case.id), 'auth.forbidden');
+    // To them the case does not exist: the same not-found as a random id (no 403 to confirm it is real).
+    await refuses(svc().get(away, v.case.id), 'reset.not_found');
+    await refuses(svc().enrollment(away, v.case.id), 'reset.not_found');
+    await refuses(svc().open(away, { lockId: here.id, reason: 'pairing_loop' }), 'lock.not_found');
     const list = await svc().list(MANAGER, { lockId: locks['FP-300/b']!.id });
     assert.equal(list.items.length, 1);
     assert.equal((await svc().list(MANAGER, { state: 'closed,cancelled' })).items.every((c) => c.state === 'closed' || c.state === 'cancelled'), true);

@@ -17,6 +17,7 @@ import { signBody } from '../../src/services/outbox-service.js';
 import { ENGINES, testServices, type TestEnv } from '../helpers/db.js';
 import { roleActor } from '../helpers/actors.js';
 import { smtpPeer, type SmtpPeer } from '../helpers/smtp.js';
+import { outboundPolicy } from '../../src/net/outbound.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const H = 3600_000;
@@ -76,7 +77,7 @@ for (const engine of ENGINES) {
     before(async () => {
       smtp = await smtpPeer();
       http = await httpPeer();
-      env = await testServices(engine, { runtime: { mail: { smtpUrl: smtp.url, from: 'lockwarden@example.test' } } });
+      env = await testServices(engine, { runtime: { mail: { smtpUrl: smtp.url, from: 'lockwarden@example.test' }, outbound: outboundPolicy({ allowPrivate: ['ical', 'webhook', 'smtp'] }) } });
       await loadDemoFleet(env.services.ctx);
       const locks = (await svc().locks.list(SYSTEM, { limit: 500 })).items;
       const locs = await svc().locations.list(SYSTEM);

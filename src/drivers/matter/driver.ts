@@ -1,7 +1,8 @@
 /**
  * The `matter` driver: Matter door locks commissioned into lockwarden's own fabric, through a
  * matter.js controller node whose fabric and peers live under a data folder. Slot N is DoorLock
- * user N holding PIN credential N (DoorLock cluster, User + PinCredential features, Matter 1.3
+ * user N and the PIN credential it holds, whatever that credential's index (a keypad numbers its
+ * credentials apart from its users; DoorLock cluster, User + PinCredential features, Matter 1.3
  * §5.2); the fabrics a lock lists are its paired controllers (Operational Credentials, §11.18).
  *
  * matter.js retries a peer that lost our fabric forever (`NoSharedTrustRoots`), so every call runs
@@ -83,12 +84,19 @@ async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> 
   }
 }
 
+/** What a matter.js failure says the lock answered, in words ("invalid command"). */
+function answerWords(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  const name = (e as { name?: unknown } | null)?.name;
+  return typeof code === 'number' ? statusWords(code) : typeof name === 'string' ? name : 'an error';
+}
+
 /** Maps a matter.js failure (a status response) to a `DriverError`. */
 function matterError(e: unknown, what: string): DriverError {
   if (e instanceof DriverError) return e;
   const code = (e as { code?: unknown } | null)?.code;
   const name = (e as { name?: unknown } | null)?.name;
-  const msg = `${what}: ${typeof name === 'string' ? name : 'error'}${typeof code === 'number' ? ` (status ${code})` : ''}`;
+  const msg = `${what}: the lock answered "${answerWords(e)}"`;
   if (code === 0x8a || name === 'InvalidCommandError') return new DriverError('driver.invalid_pin', msg);
   if (code === 0x81 || code === 0x7e) return new DriverError('driver.not_supported', msg);
   if (code === 0x89) return new DriverError('driver.slot_full', msg);
@@ -166,6 +174,145 @@ interface CommissionBudget {
   timedOut: DriverError;
 }
 
+/** The Door Lock attributes lockwarden reads, from the subscription's cache of the lock's cluster. */
+interface LockFacts {
+  numberOfTotalUsersSupported?: number;
+  numberOfPinUsersSupported?: number;
+  minPinCodeLength?: number;
+  maxPinCodeLength?: number;
+  numberOfWeekDaySchedulesSupportedPerUser?: number;
+  numberOfYearDaySchedulesSupportedPerUser?: number;
+  featureMap?: { pinCredential?: boolean; user?: boolean; weekDayAccessSchedules?: boolean; yearDayAccessSchedules?: boolean };
+}
+
+/** What the lock reported of its Door Lock cluster (empty when it never did). */
+function lockFacts(lock: Endpoint): LockFacts {
+  return stateOf<LockFacts>(lock, 'doorLock') ?? {};
+}
+
+/** A user record that holds someone (GetUser answers nulls for a free index). */
+function isOccupied(u: DoorLock.GetUserResponse): boolean {
+  return u.userStatus !== null && u.userStatus !== undefined && u.userStatus !== DoorLock.UserStatus.Available;
+}
+
+/** The PIN credential indexes a user holds, whatever their numbers. */
+function pinIndexesOf(u: DoorLock.GetUserResponse): number[] {
+  return (u.credentials ?? []).filter((c) => c.credentialType === PIN).map((c) => c.credentialIndex);
+}
+
+/** Slots are whole numbers from 1. */
+function checkSlotNumber(slot: number): void {
+  if (!Number.isInteger(slot) || slot < 1) throw new DriverError('driver.invalid_pin', `slot ${slot} is not a slot number (slots are numbered from 1)`, { slot });
+}
+
+/** A slot past the lock's users: not one of its slots (naming the free ones, when known). */
+function outsideSlots(slot: number, caps: DriverCapabilities, free: number[] | null): DriverError {
+  const n = caps.pin.slots;
+  const shown = free && free.length > 6 ? `${free.slice(0, 5).join(', ')} and ${free.length - 5} more` : free?.join(', ');
+  const hint = !free || free.length === 0 ? '' : free.length === 1 ? `; slot ${shown} is free` : `; slots ${shown} are free`;
+  return new DriverError('driver.invalid_pin', `slot ${slot} is outside this lock's PIN slots 1-${n}${hint}`, { slot });
+}
+
+/** The code's digits and length, as the lock reports its PIN lengths. */
+function checkCode(slot: number, code: string, caps: DriverCapabilities): void {
+  if (!/^[0-9]+$/.test(code)) throw new DriverError('driver.invalid_pin', 'the PIN may contain only the digits 0-9', { slot });
+  if (code.length < caps.pin.minLength || code.length > caps.pin.maxLength) throw new DriverError('driver.invalid_pin', `the PIN must be ${caps.pin.minLength}-${caps.pin.maxLength} digits long (got ${code.length})`, { slot });
+}
+
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** Matter's local times are uint32 seconds from 2000-01-01. */
+const MATTER_LAST_S = 0xffff_ffff;
+
+/**
+ * A schedule the lock can keep, checked before anything is sent: a kind the lock declares, weekdays,
+ * times of day, and an end after the start (the contract's rule: a recurring window ends after it
+ * starts on the same day; Matter's SetWeekDaySchedule takes the same).
+ */
+function checkSchedule(slot: number, s: CredentialSchedule, caps: DriverCapabilities): void {
+  if (s.kind === 'always') return;
+  if (!caps.schedules[s.kind]) throw new DriverError('driver.not_supported', `this Matter lock takes no ${s.kind} schedules`, { slot });
+  const invalid = (why: string) => new DriverError('driver.invalid_pin', `the ${s.kind === 'recurring' ? 'recurring' : 'time-window'} schedule of slot ${slot} ${why}; nothing was sent to the lock`, { slot });
+  if (s.kind === 'recurring') {
+    if (s.days.length === 0) throw invalid('names no weekday');
+    const unknown = s.days.filter((d) => !WEEKDAYS.includes(d));
+    if (unknown.length) throw invalid(`names days that are not weekdays (${unknown.join(', ')})`);
+    for (const [label, t] of [['start', s.start], ['end', s.end]] as const) if (!TIME_OF_DAY.test(t)) throw invalid(`has a ${label} that is not a time of day (HH:MM): "${t}"`);
+    if (s.end <= s.start) throw invalid(`ends (${s.end}) ${s.end === s.start ? 'when' : 'before'} it starts (${s.start}): a schedule must end after it starts on the same day, so an overnight window is not one schedule`);
+    return;
+  }
+  const from = Date.parse(s.from);
+  const until = Date.parse(s.until);
+  if (Number.isNaN(from) || Number.isNaN(until)) throw invalid('has a start or end that is not a date and time');
+  if (until <= from) throw invalid(`ends (${s.until}) ${until === from ? 'when' : 'before'} it starts (${s.from})`);
+  if (from / 1000 < MATTER_EPOCH_S || until / 1000 - MATTER_EPOCH_S > MATTER_LAST_S) throw invalid('lies outside the years a Matter lock can keep (2000-2136)');
+}
+
+/** An ISO instant as Matter epoch seconds. */
+function matterSeconds(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000) - MATTER_EPOCH_S;
+}
+
+/** A schedule in words, for errors that say what a slot holds. */
+function describeSchedule(s: CredentialSchedule): string {
+  if (s.kind === 'always') return 'at all times';
+  if (s.kind === 'window') return `from ${s.from} until ${s.until}`;
+  return `${s.start}-${s.end} on ${s.days.join(', ')}`;
+}
+
+/** What a user's type lets its PIN do, in words (the Door Lock cluster's UserTypeEnum). */
+function typeWords(userType: DoorLock.UserType | null): string {
+  const T = DoorLock.UserType;
+  const words: Record<number, string> = {
+    [T.UnrestrictedUser]: 'valid at all times',
+    [T.YearDayScheduleUser]: 'valid only within its date schedule',
+    [T.WeekDayScheduleUser]: 'valid only by its week-day schedule',
+    [T.ProgrammingUser]: 'a programming user',
+    [T.NonAccessUser]: 'a user the lock gives no access',
+    [T.ForcedUser]: 'a duress user',
+    [T.DisposableUser]: 'a single-use user',
+    [T.ExpiringUser]: 'a user that expires after first use',
+    [T.ScheduleRestrictedUser]: 'valid only by its schedules',
+    [T.RemoteOnlyUser]: 'a user that may open only remotely',
+  };
+  return words[userType ?? T.UnrestrictedUser] ?? 'a kind of user lockwarden does not know';
+}
+
+/** Matter status codes a lock answers with, in words. */
+const STATUS_WORDS: Record<number, string> = {
+  0x01: 'failure',
+  0x02: 'duplicate',
+  0x03: 'occupied',
+  0x7e: 'unsupported access',
+  0x81: 'unsupported command',
+  0x85: 'invalid command',
+  0x87: 'constraint error',
+  0x89: 'resource exhausted',
+  0x8b: 'not found',
+};
+
+/** A status code in words (the number for one without a name here). */
+function statusWords(status: number): string {
+  return STATUS_WORDS[status] ?? `status ${status}`;
+}
+
+/**
+ * The refusal of a SetCredential. Matter says Duplicate (2); matter.js, like other locks, answers
+ * Failure (1) for a code another credential holds. The index sent is free or the slot's own, so
+ * either means a duplicate here.
+ */
+function credentialRefusal(status: number, slot: number, state: string | null, lock: Endpoint): DriverError {
+  const tail = state ? `; ${state}` : '';
+  if (status === 1 || status === 2) return new DriverError('driver.duplicate_pin', `the lock refused the PIN for slot ${slot}: another slot holds the same code${tail}`, { slot });
+  if (status === 0x89) return new DriverError('driver.slot_full', `the lock has no room for another PIN in slot ${slot} (its ${lockFacts(lock).numberOfPinUsersSupported ?? 0} PIN credentials, or the credentials this user may hold, are all in use)${tail}`, { slot });
+  return new DriverError('driver.refused', `the lock refused the PIN for slot ${slot}: it answered "${statusWords(status)}"${tail}`, { slot });
+}
+
+/** A refusal with what the slot holds now; a timeout stays as it is (the write may have been applied). */
+function withState(e: DriverError, state: string | null): DriverError {
+  if (!state || e.code === 'driver.timeout') return e;
+  return new DriverError(e.code, `${e.message}; ${state}`, e.details);
+}
+
 /** lockwarden's Matter controller and the locks in its fabric. */
 export class MatterDriver implements LockDriver {
   readonly name = 'matter';
@@ -230,8 +377,10 @@ export class MatterDriver implements LockDriver {
   async capabilities(externalId: string): Promise<DriverCapabilities> {
     // What the lock could do is known from its last report even after a reset (the case asks how to enroll it).
     const { lock } = await this.lockOf(externalId, { evenIfReset: true });
-    const s = stateOf<{ numberOfTotalUsersSupported?: number; numberOfPinUsersSupported?: number; minPinCodeLength?: number; maxPinCodeLength?: number; numberOfWeekDaySchedulesSupportedPerUser?: number; numberOfYearDaySchedulesSupportedPerUser?: number; featureMap?: { pinCredential?: boolean; user?: boolean; weekDayAccessSchedules?: boolean; yearDayAccessSchedules?: boolean } }>(lock, 'doorLock') ?? {};
-    const pins = s.featureMap?.pinCredential && s.featureMap.user ? Math.min(s.numberOfTotalUsersSupported ?? 0, s.numberOfPinUsersSupported ?? 0) : 0;
+    const s = lockFacts(lock);
+    // A slot is a user: any user may hold a PIN, and how many PINs fit at once is the lock's PIN
+    // credential count (a PIN past it is `driver.slot_full` when written).
+    const pins = s.featureMap?.pinCredential && s.featureMap.user && (s.numberOfPinUsersSupported ?? 0) > 0 ? (s.numberOfTotalUsersSupported ?? 0) : 0;
     return {
       pin: { slots: pins, minLength: s.minPinCodeLength ?? 4, maxLength: s.maxPinCodeLength ?? 8, alphabet: 'digits' },
       // Week Day and Year Day schedules (§5.2.10.14-19), one of each per user is all lockwarden writes.
@@ -280,67 +429,62 @@ export class MatterDriver implements LockDriver {
     const cmds = lock.commandsOf(DoorLockClient);
     const pins: ObservedPin[] = [];
     const caps = await this.capabilities(externalId);
-    // GetUser answers with the next occupied index, so a read costs one round trip per user plus one.
-    let index: number | null = 1;
-    while (index !== null && index <= caps.pin.slots) {
-      const u: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: index }), `read user ${index}`);
-      if (u.userStatus !== null && u.userStatus !== DoorLock.UserStatus.Available) {
-        const hasPin = (u.credentials ?? []).some((c) => c.credentialType === PIN && c.credentialIndex === index);
-        if (hasPin) pins.push({ slot: index, code: null, name: u.userName ?? '', schedule: await this.scheduleOf(externalId, cmds, index, u.userType ?? null, caps), enabled: u.userStatus === DoorLock.UserStatus.OccupiedEnabled });
-      }
-      index = u.nextUserIndex !== null && u.nextUserIndex !== undefined && u.nextUserIndex > index ? u.nextUserIndex : null;
+    for (const u of await this.occupiedUsers(externalId, cmds, caps.pin.slots)) {
+      // A user's PIN may sit under any credential index (programmed at the keypad, or by another controller).
+      if (pinIndexesOf(u).length === 0) continue;
+      const { schedule, usable } = await this.scheduleOf(externalId, cmds, lock, u.userIndex, u.userType ?? null, caps);
+      pins.push({ slot: u.userIndex, code: null, name: u.userName ?? '', schedule, enabled: u.userStatus === DoorLock.UserStatus.OccupiedEnabled && usable });
     }
     const controllers = await this.fabricsOf(externalId, peer);
     return { pins, controllers, digitalKeys: [], biometrics: [] };
   }
 
+  /**
+   * Writes a PIN into slot N (user N). What the contract and the lock's attributes rule out (slot,
+   * digits, length, schedule kind, a schedule that does not end after it starts) is refused before
+   * anything is sent. A user lockwarden's fabric did not make (programmed at the keypad, or by another
+   * controller) is removed and made anew: the lock lets only its creator change it. A write the lock
+   * refuses leaves the slot as it was, or the error says what the slot holds now.
+   */
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
-    const { lock } = await this.lockOf(externalId);
+    const { peer, lock } = await this.lockOf(externalId);
     const caps = await this.capabilities(externalId);
-    this.checkPin(pin.slot, pin.code, caps);
-    if ((pin.schedule.kind === 'window' && !caps.schedules.window) || (pin.schedule.kind === 'recurring' && !caps.schedules.recurring)) throw new DriverError('driver.not_supported', `this Matter lock takes no ${pin.schedule.kind} schedules`, { slot: pin.slot });
-    const userType = userTypeFor(pin.schedule);
+    checkSlotNumber(pin.slot);
+    checkCode(pin.slot, pin.code, caps);
+    checkSchedule(pin.slot, pin.schedule, caps);
     const cmds = lock.commandsOf(DoorLockClient);
+    if (pin.slot > caps.pin.slots) throw await this.outOfRange(externalId, cmds, pin.slot, caps);
     const name = pin.name.slice(0, 10);
-    const user = await this.call(externalId, cmds.getUser({ userIndex: pin.slot }), `read user ${pin.slot}`);
-    const existed = user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available;
-    const hadPin = existed && (user.credentials ?? []).some((c) => c.credentialType === PIN && c.credentialIndex === pin.slot);
-    if (!existed) {
-      await this.call(
-        externalId,
-        cmds.setUser({ operationType: DoorLock.DataOperationType.Add, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: DoorLock.UserStatus.OccupiedEnabled, userType, credentialRule: DoorLock.CredentialRule.Single }),
-        `add user ${pin.slot}`,
-      );
+    let user: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: pin.slot }), `read user ${pin.slot}`);
+    let replaced: string | null = null;
+    const own = stateOf<{ currentFabricIndex?: number }>(peer, 'operationalCredentials')?.currentFabricIndex;
+    if (isOccupied(user) && own !== undefined && user.creatorFabricIndex !== own) {
+      // Only the fabric that created a user may change its name or credentials (Door Lock SetUser and
+      // SetCredential; matter.js answers "invalid command"): replacing what the keypad or another
+      // controller made means removing it (ClearUser takes any user) and adding it anew.
+      replaced = user.creatorFabricIndex ? 'by another controller' : 'at the keypad';
+      await this.call(externalId, cmds.clearUser({ userIndex: pin.slot }), `remove user ${pin.slot}`);
+      user = { ...user, userStatus: null, credentials: null };
     }
-    const r = await this.call(
-      externalId,
-      cmds.setCredential({ operationType: hadPin ? DoorLock.DataOperationType.Modify : DoorLock.DataOperationType.Add, credential: { credentialType: PIN, credentialIndex: pin.slot }, credentialData: encoder.encode(pin.code), userIndex: pin.slot, userStatus: null, userType: null }),
-      `set the PIN of slot ${pin.slot}`,
-    );
-    const status = r.status as number;
-    if (status !== 0) {
-      // Leave the lock as it was: a user added only for this PIN goes again.
-      if (!existed) await this.call(externalId, cmds.clearUser({ userIndex: pin.slot }), `remove user ${pin.slot}`);
-      // Matter says Duplicate (2); locks (matter.js among them) also answer Failure (1) for a PIN another slot holds.
-      if (status === 2 || status === 1) throw new DriverError('driver.duplicate_pin', `the lock refused the PIN for slot ${pin.slot}: another slot holds it`, { slot: pin.slot });
-      if (status === 0x89) throw new DriverError('driver.slot_full', `the lock has no room for a PIN in slot ${pin.slot}`, { slot: pin.slot });
-      throw new DriverError('driver.refused', `the lock refused the PIN for slot ${pin.slot} (status ${status})`, { slot: pin.slot });
-    }
-    if (existed && (user.userName !== name || user.userType !== userType)) {
-      await this.call(externalId, cmds.setUser({ operationType: DoorLock.DataOperationType.Modify, userIndex: pin.slot, userName: name, userUniqueId: null, userStatus: null, userType, credentialRule: null }), `update user ${pin.slot}`).catch(() => {});
-    }
-    await this.writeSchedule(externalId, cmds, pin, caps, existed);
+    if (!isOccupied(user)) await this.addSlot(externalId, lock, pin, name, replaced);
+    else await this.changeSlot(externalId, lock, pin, name, user, caps);
   }
 
+  /** Empties slot N: user N with its PINs and schedules; a user that also holds other credentials keeps them. */
   async clearPin(externalId: string, slot: number): Promise<void> {
     const { lock } = await this.lockOf(externalId);
     const caps = await this.capabilities(externalId);
-    this.checkPin(slot, null, caps);
+    checkSlotNumber(slot);
+    if (slot > caps.pin.slots) throw outsideSlots(slot, caps, null);
     const cmds = lock.commandsOf(DoorLockClient);
-    const status = await this.call(externalId, cmds.getCredentialStatus({ credential: { credentialType: PIN, credentialIndex: slot } }), `read the PIN of slot ${slot}`);
-    if (status.credentialExists) await this.call(externalId, cmds.clearCredential({ credential: { credentialType: PIN, credentialIndex: slot } }), `clear the PIN of slot ${slot}`);
-    const user = await this.call(externalId, cmds.getUser({ userIndex: slot }), `read user ${slot}`);
-    if (user.userStatus !== null && user.userStatus !== DoorLock.UserStatus.Available) await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
+    const user: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: slot }), `read user ${slot}`);
+    if (!isOccupied(user)) return;
+    // ClearUser clears the user's credentials and schedules with it (ClearUser), whatever their indexes.
+    if ((user.credentials ?? []).every((c) => c.credentialType === PIN)) {
+      await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
+      return;
+    }
+    for (const index of pinIndexesOf(user)) await this.call(externalId, cmds.clearCredential({ credential: { credentialType: PIN, credentialIndex: index } }), `clear the PIN of slot ${slot}`);
   }
 
   async listControllers(externalId: string): Promise<ObservedController[]> {
@@ -452,15 +596,11 @@ export class MatterDriver implements LockDriver {
     }
   }
 
-  private checkPin(slot: number, code: string | null, caps: DriverCapabilities): void {
-    if (!Number.isInteger(slot) || slot < 1 || slot > caps.pin.slots) throw new DriverError('driver.invalid_pin', `slot ${slot} is outside this lock's PIN slots 1-${caps.pin.slots}`, { slot });
-    if (code === null) return;
-    if (!/^[0-9]+$/.test(code)) throw new DriverError('driver.invalid_pin', 'the PIN may contain only the digits 0-9', { slot });
-    if (code.length < caps.pin.minLength || code.length > caps.pin.maxLength) throw new DriverError('driver.invalid_pin', `the PIN must be ${caps.pin.minLength}-${caps.pin.maxLength} digits long (got ${code.length})`, { slot });
-  }
-
-  /** One call to a lock under the deadline; a missed deadline triggers the reset check. */
-  private async call<T>(externalId: string, p: Promise<T>, what: string): Promise<T> {
+  /**
+   * One call to a lock under the deadline; a missed deadline triggers the reset check. `refused`
+   * turns a status the lock answered (in words) into the caller's own error.
+   */
+  private async call<T>(externalId: string, p: Promise<T>, what: string, refused?: (words: string) => DriverError): Promise<T> {
     try {
       return await deadline(p, this.timeoutMs, what);
     } catch (e) {
@@ -468,6 +608,7 @@ export class MatterDriver implements LockDriver {
         if (await this.probeReset(externalId).catch(() => false)) throw new DriverError('driver.refused', `${what}: the lock no longer holds lockwarden's fabric (it was factory reset)`);
         throw e;
       }
+      if (refused && !(e instanceof DriverError)) throw refused(answerWords(e));
       throw matterError(e, what);
     }
   }
@@ -531,48 +672,219 @@ export class MatterDriver implements LockDriver {
     return null;
   }
 
-  /** The schedule of user `index`, read only where its user type says it has one. */
-  private async scheduleOf(externalId: string, cmds: DoorLockCommands, index: number, userType: number | null, caps: DriverCapabilities): Promise<CredentialSchedule> {
-    const T = DoorLock.UserType;
-    if (caps.schedules.recurring && (userType === T.WeekDayScheduleUser || userType === T.ScheduleRestrictedUser)) {
-      const w: DoorLock.GetWeekDayScheduleResponse = await this.call(externalId, cmds.getWeekDaySchedule({ weekDayIndex: 1, userIndex: index }), `read the week schedule of user ${index}`);
-      if ((w.status as number) === 0 && w.daysMask) {
-        const days = WEEKDAYS.filter((d) => (w.daysMask as Record<string, boolean | undefined>)[MATTER_DAYS[d]]);
-        return { kind: 'recurring', days, start: hhmm(w.startHour ?? 0, w.startMinute ?? 0), end: hhmm(w.endHour ?? 0, w.endMinute ?? 0) };
-      }
+  /** The occupied users in index order: GetUser answers with the next occupied index, so the walk costs one round trip per user plus one. */
+  private async occupiedUsers(externalId: string, cmds: DoorLockCommands, users: number): Promise<DoorLock.GetUserResponse[]> {
+    const out: DoorLock.GetUserResponse[] = [];
+    let index: number | null = 1;
+    while (index !== null && index <= users) {
+      const u: DoorLock.GetUserResponse = await this.call(externalId, cmds.getUser({ userIndex: index }), `read user ${index}`);
+      if (isOccupied(u)) out.push(u);
+      index = u.nextUserIndex !== null && u.nextUserIndex !== undefined && u.nextUserIndex > index ? u.nextUserIndex : null;
     }
-    if (caps.schedules.window && (userType === T.YearDayScheduleUser || userType === T.ScheduleRestrictedUser)) {
-      const y: DoorLock.GetYearDayScheduleResponse = await this.call(externalId, cmds.getYearDaySchedule({ yearDayIndex: 1, userIndex: index }), `read the year schedule of user ${index}`);
-      if ((y.status as number) === 0 && typeof y.localStartTime === 'number' && typeof y.localEndTime === 'number') {
-        return { kind: 'window', from: new Date((y.localStartTime + MATTER_EPOCH_S) * 1000).toISOString(), until: new Date((y.localEndTime + MATTER_EPOCH_S) * 1000).toISOString() };
-      }
-    }
-    return { kind: 'always' };
+    return out;
   }
 
-  /** Writes slot N's schedule as schedule 1 of user N, clearing the other kind (0xFE: all of a user's). */
-  private async writeSchedule(externalId: string, cmds: DoorLockCommands, pin: PinWrite, caps: DriverCapabilities, existed: boolean): Promise<void> {
-    const userIndex = pin.slot;
-    const clear = async (kind: 'week' | 'year') => {
-      if (!existed || !(kind === 'week' ? caps.schedules.recurring : caps.schedules.window)) return;
-      const p = kind === 'week' ? cmds.clearWeekDaySchedule({ weekDayIndex: 0xfe, userIndex }) : cmds.clearYearDaySchedule({ yearDayIndex: 0xfe, userIndex });
-      await this.call(externalId, p, `clear the ${kind} schedules of user ${userIndex}`);
+  /** The error for a slot past the lock's users: "full" when every user is taken, else the slot is not one of the lock's (naming the free ones). */
+  private async outOfRange(externalId: string, cmds: DoorLockCommands, slot: number, caps: DriverCapabilities): Promise<DriverError> {
+    const n = caps.pin.slots;
+    if (n === 0) return new DriverError('driver.not_supported', 'this Matter lock takes no PINs (it reports no PIN users)', { slot });
+    const taken = new Set((await this.occupiedUsers(externalId, cmds, n)).map((u) => u.userIndex));
+    const free = Array.from({ length: n }, (_, i) => i + 1).filter((i) => !taken.has(i));
+    if (free.length === 0) return new DriverError('driver.slot_full', `the lock is full: it keeps ${n} users and all ${n} are taken (slots 1-${n}); clear a slot before adding another PIN`, { slot });
+    return outsideSlots(slot, caps, free);
+  }
+
+  /**
+   * A PIN credential index no credential holds: the slot's own number when free (keypads usually
+   * number them alike), else the first gap. GetCredentialStatus answers with the next occupied index
+   * (NextCredentialIndex), so the walk skips runs of taken ones. Null when every index is taken.
+   */
+  private async freePinIndex(externalId: string, lock: Endpoint, slot: number): Promise<number | null> {
+    const cmds = lock.commandsOf(DoorLockClient);
+    const max = lockFacts(lock).numberOfPinUsersSupported ?? 0;
+    const status = (i: number): Promise<DoorLock.GetCredentialStatusResponse> => this.call(externalId, cmds.getCredentialStatus({ credential: { credentialType: PIN, credentialIndex: i } }), `read PIN credential ${i}`);
+    if (slot <= max && !(await status(slot)).credentialExists) return slot;
+    let i = 1;
+    while (i <= max) {
+      const st = await status(i);
+      if (!st.credentialExists) return i;
+      const next = st.nextCredentialIndex ?? null;
+      if (next === i + 1) i = next;
+      else if (next === null || next > i + 1) return i + 1 <= max ? i + 1 : null;
+      // An answer that does not point forward: go on one index at a time.
+      else i += 1;
+    }
+    return null;
+  }
+
+  /**
+   * Slot N is empty: adds user N, its PIN under a free credential index, then its schedule. A
+   * refusal removes the user again (with all it holds), so the slot ends empty; the error says so.
+   */
+  private async addSlot(externalId: string, lock: Endpoint, pin: PinWrite, name: string, replaced: string | null): Promise<void> {
+    const cmds = lock.commandsOf(DoorLockClient);
+    const slot = pin.slot;
+    const empty = replaced ? `slot ${slot} is empty now (its previous PIN, programmed ${replaced}, was removed first)` : `slot ${slot} is empty, as it was`;
+    const index = await this.freePinIndex(externalId, lock, slot);
+    if (index === null) throw new DriverError('driver.slot_full', `the lock has no room for another PIN: all ${lockFacts(lock).numberOfPinUsersSupported ?? 0} of its PIN credentials are in use; ${empty}`, { slot });
+    await this.step(
+      externalId,
+      cmds.setUser({ operationType: DoorLock.DataOperationType.Add, userIndex: slot, userName: name, userUniqueId: null, userStatus: DoorLock.UserStatus.OccupiedEnabled, userType: userTypeFor(pin.schedule), credentialRule: DoorLock.CredentialRule.Single }),
+      `add user ${slot}`,
+      empty,
+    );
+    const undo = async (why: DriverError): Promise<never> => {
+      try {
+        await this.call(externalId, cmds.clearUser({ userIndex: slot }), `remove user ${slot}`);
+      } catch {
+        throw new DriverError(why.code, `${why.message}; slot ${slot} may still hold the user lockwarden added for it (removing it again failed): read the lock again`, why.details);
+      }
+      throw withState(why, empty);
     };
+    let r: DoorLock.SetCredentialResponse;
+    try {
+      r = await this.call(externalId, cmds.setCredential({ operationType: DoorLock.DataOperationType.Add, credential: { credentialType: PIN, credentialIndex: index }, credentialData: encoder.encode(pin.code), userIndex: slot, userStatus: null, userType: null }), `set the PIN of slot ${slot}`);
+    } catch (e) {
+      return undo(matterError(e, `set the PIN of slot ${slot}`));
+    }
+    if ((r.status as number) !== 0) return undo(credentialRefusal(r.status, slot, null, lock));
+    if (pin.schedule.kind !== 'always') await this.setScheduleEntry(externalId, cmds, slot, pin.schedule, null).catch((e: unknown) => undo(matterError(e, `set the schedule of slot ${slot}`)));
+  }
+
+  /**
+   * Slot N is lockwarden's own user: its new schedule first (the user's type still decides whether
+   * it applies), then its PIN, then its name, type and status, then the schedules of the other kind.
+   * A refused schedule or PIN puts back what changed ("slot N is as it was"); a refusal after the PIN
+   * was written says what the slot holds then.
+   */
+  private async changeSlot(externalId: string, lock: Endpoint, pin: PinWrite, name: string, user: DoorLock.GetUserResponse, caps: DriverCapabilities): Promise<void> {
+    const cmds = lock.commandsOf(DoorLockClient);
+    const slot = pin.slot;
     const s = pin.schedule;
+    const asItWas = `slot ${slot} is as it was`;
+    let putBack: (() => Promise<unknown>) | null = null;
+    if (s.kind !== 'always') {
+      putBack = await this.entryToPutBack(externalId, cmds, slot, s.kind);
+      await this.setScheduleEntry(externalId, cmds, slot, s, asItWas);
+    }
+    const undoSchedule = async (): Promise<string> => {
+      if (!putBack) return asItWas;
+      try {
+        await putBack();
+        return asItWas;
+      } catch {
+        return `slot ${slot} keeps its old PIN, but its ${s.kind === 'recurring' ? 'week-day' : 'date'} schedule is now ${describeSchedule(s)} (putting the old one back failed)`;
+      }
+    };
+    const held = pinIndexesOf(user);
+    const add = held.length === 0;
+    const index = add ? await this.freePinIndex(externalId, lock, slot) : held[0]!;
+    if (index === null) throw new DriverError('driver.slot_full', `the lock has no room for another PIN: all ${lockFacts(lock).numberOfPinUsersSupported ?? 0} of its PIN credentials are in use; ${await undoSchedule()}`, { slot });
+    let r: DoorLock.SetCredentialResponse;
+    try {
+      r = await this.call(externalId, cmds.setCredential({ operationType: add ? DoorLock.DataOperationType.Add : DoorLock.DataOperationType.Modify, credential: { credentialType: PIN, credentialIndex: index }, credentialData: encoder.encode(pin.code), userIndex: slot, userStatus: null, userType: null }), `set the PIN of slot ${slot}`);
+    } catch (e) {
+      const err = matterError(e, `set the PIN of slot ${slot}`);
+      // After a timeout the PIN may have been written: only a re-read can tell.
+      throw err.code === 'driver.timeout' ? err : withState(err, await undoSchedule());
+    }
+    if ((r.status as number) !== 0) throw credentialRefusal(r.status, slot, await undoSchedule(), lock);
+    const newPin = `slot ${slot} holds the new PIN`;
+    // A slot is one PIN: any other PIN its user held goes (it would still open the door).
+    for (const extra of held.slice(1)) {
+      await this.step(externalId, cmds.clearCredential({ credential: { credentialType: PIN, credentialIndex: extra } }), `clear another PIN of slot ${slot}`, `${newPin}, and still another PIN the lock would not remove`);
+    }
+    const type = userTypeFor(s);
+    const enabled = DoorLock.UserStatus.OccupiedEnabled;
+    if (user.userName !== name || user.userType !== type || user.userStatus !== enabled) {
+      const kept = `${newPin}${s.kind === 'always' ? '' : ' and schedule'}, but the lock kept its user as it was (${typeWords(user.userType ?? null)}${user.userStatus === enabled ? '' : ', disabled'}, named "${user.userName ?? ''}")`;
+      await this.step(
+        externalId,
+        cmds.setUser({ operationType: DoorLock.DataOperationType.Modify, userIndex: slot, userName: user.userName !== name ? name : null, userUniqueId: null, userStatus: user.userStatus !== enabled ? enabled : null, userType: user.userType !== type ? type : null, credentialRule: null }),
+        `update user ${slot}`,
+        kept,
+      );
+    }
+    // Schedules of the other kind no longer apply to the user's type; they go so a read shows one.
+    for (const kind of ['recurring', 'window'] as const) {
+      if (kind === s.kind || !caps.schedules[kind]) continue;
+      const p = kind === 'recurring' ? cmds.clearWeekDaySchedule({ weekDayIndex: 0xfe, userIndex: slot }) : cmds.clearYearDaySchedule({ yearDayIndex: 0xfe, userIndex: slot });
+      await this.step(externalId, p, `clear the ${kind === 'recurring' ? 'week-day' : 'date'} schedules of slot ${slot}`, `${newPin}, valid ${describeSchedule(s)}; an old ${kind === 'recurring' ? 'week-day' : 'date'} schedule stays on the lock but does not apply to it`);
+    }
+  }
+
+  /** How to put back schedule entry 1 of a kind for a user: set it as it is now, or clear it when there is none. */
+  private async entryToPutBack(externalId: string, cmds: DoorLockCommands, slot: number, kind: 'recurring' | 'window'): Promise<() => Promise<unknown>> {
+    if (kind === 'recurring') {
+      const w: DoorLock.GetWeekDayScheduleResponse = await this.call(externalId, cmds.getWeekDaySchedule({ weekDayIndex: 1, userIndex: slot }), `read the week-day schedule of slot ${slot}`);
+      if ((w.status as number) === 0 && w.daysMask) {
+        const old = { weekDayIndex: 1, userIndex: slot, daysMask: w.daysMask, startHour: w.startHour ?? 0, startMinute: w.startMinute ?? 0, endHour: w.endHour ?? 0, endMinute: w.endMinute ?? 0 };
+        return () => this.call(externalId, cmds.setWeekDaySchedule(old), `put back the week-day schedule of slot ${slot}`);
+      }
+      return () => this.call(externalId, cmds.clearWeekDaySchedule({ weekDayIndex: 1, userIndex: slot }), `clear the new week-day schedule of slot ${slot}`);
+    }
+    const y: DoorLock.GetYearDayScheduleResponse = await this.call(externalId, cmds.getYearDaySchedule({ yearDayIndex: 1, userIndex: slot }), `read the date schedule of slot ${slot}`);
+    if ((y.status as number) === 0 && typeof y.localStartTime === 'number' && typeof y.localEndTime === 'number') {
+      const old = { yearDayIndex: 1, userIndex: slot, localStartTime: y.localStartTime, localEndTime: y.localEndTime };
+      return () => this.call(externalId, cmds.setYearDaySchedule(old), `put back the date schedule of slot ${slot}`);
+    }
+    return () => this.call(externalId, cmds.clearYearDaySchedule({ yearDayIndex: 1, userIndex: slot }), `clear the new date schedule of slot ${slot}`);
+  }
+
+  /** Writes a schedule as entry 1 of its kind for user `slot`; a refusal says which schedule and, when given, what the slot holds. */
+  private async setScheduleEntry(externalId: string, cmds: DoorLockCommands, slot: number, s: Exclude<CredentialSchedule, { kind: 'always' }>, state: string | null): Promise<void> {
+    const what = `set the ${s.kind === 'recurring' ? 'week-day' : 'date'} schedule of slot ${slot}`;
+    const refused = (words: string) => new DriverError('driver.refused', `the lock refused the ${s.kind === 'recurring' ? 'week-day' : 'date'} schedule for slot ${slot} (${describeSchedule(s)}): it answered "${words}"${state ? `; ${state}` : ''}`, { slot });
     if (s.kind === 'recurring') {
-      await clear('year');
       const [sh, sm] = s.start.split(':').map(Number) as [number, number];
       const [eh, em] = s.end.split(':').map(Number) as [number, number];
       const daysMask = Object.fromEntries(s.days.map((d) => [MATTER_DAYS[d], true]));
-      await this.call(externalId, cmds.setWeekDaySchedule({ weekDayIndex: 1, userIndex, daysMask, startHour: sh, startMinute: sm, endHour: eh, endMinute: em }), `set the week schedule of slot ${userIndex}`);
-    } else if (s.kind === 'window') {
-      await clear('week');
-      const at = (iso: string) => Math.floor(Date.parse(iso) / 1000) - MATTER_EPOCH_S;
-      await this.call(externalId, cmds.setYearDaySchedule({ yearDayIndex: 1, userIndex, localStartTime: at(s.from), localEndTime: at(s.until) }), `set the year schedule of slot ${userIndex}`);
+      await this.call(externalId, cmds.setWeekDaySchedule({ weekDayIndex: 1, userIndex: slot, daysMask, startHour: sh, startMinute: sm, endHour: eh, endMinute: em }), what, refused);
     } else {
-      await clear('week');
-      await clear('year');
+      await this.call(externalId, cmds.setYearDaySchedule({ yearDayIndex: 1, userIndex: slot, localStartTime: matterSeconds(s.from), localEndTime: matterSeconds(s.until) }), what, refused);
     }
+  }
+
+  /** `call`, with what the slot holds now added to a refusal (not to a timeout: then nobody knows). */
+  private async step<T>(externalId: string, p: Promise<T>, what: string, state: string): Promise<T> {
+    try {
+      return await this.call(externalId, p, what);
+    } catch (e) {
+      throw withState(matterError(e, what), state);
+    }
+  }
+
+  /**
+   * The schedule of user `index`, read where its user type says it has one. A user its type limits
+   * to schedules it holds none of opens at no time (§5.2.9.40): `usable` is false then, never
+   * "always" and enabled.
+   */
+  private async scheduleOf(externalId: string, cmds: DoorLockCommands, lock: Endpoint, index: number, userType: number | null, caps: DriverCapabilities): Promise<{ schedule: CredentialSchedule; usable: boolean }> {
+    const T = DoorLock.UserType;
+    const weekly = userType === T.WeekDayScheduleUser || userType === T.ScheduleRestrictedUser;
+    const yearly = userType === T.YearDayScheduleUser || userType === T.ScheduleRestrictedUser;
+    if (!weekly && !yearly) return { schedule: { kind: 'always' }, usable: true };
+    const facts = lockFacts(lock);
+    // lockwarden writes entry 1; another controller may have used others (bounded: each is a round trip).
+    const entries = (n: number | undefined) => Math.min(Math.max(n ?? 1, 1), 8);
+    if (weekly && caps.schedules.recurring) {
+      for (let i = 1; i <= entries(facts.numberOfWeekDaySchedulesSupportedPerUser); i++) {
+        const w: DoorLock.GetWeekDayScheduleResponse = await this.call(externalId, cmds.getWeekDaySchedule({ weekDayIndex: i, userIndex: index }), `read the week-day schedule of user ${index}`);
+        if ((w.status as number) === 0 && w.daysMask) {
+          const days = WEEKDAYS.filter((d) => (w.daysMask as Record<string, boolean | undefined>)[MATTER_DAYS[d]]);
+          return { schedule: { kind: 'recurring', days, start: hhmm(w.startHour ?? 0, w.startMinute ?? 0), end: hhmm(w.endHour ?? 0, w.endMinute ?? 0) }, usable: true };
+        }
+      }
+    }
+    if (yearly && caps.schedules.window) {
+      for (let i = 1; i <= entries(facts.numberOfYearDaySchedulesSupportedPerUser); i++) {
+        const y: DoorLock.GetYearDayScheduleResponse = await this.call(externalId, cmds.getYearDaySchedule({ yearDayIndex: i, userIndex: index }), `read the date schedule of user ${index}`);
+        if ((y.status as number) === 0 && typeof y.localStartTime === 'number' && typeof y.localEndTime === 'number') {
+          return { schedule: { kind: 'window', from: new Date((y.localStartTime + MATTER_EPOCH_S) * 1000).toISOString(), until: new Date((y.localEndTime + MATTER_EPOCH_S) * 1000).toISOString() }, usable: true };
+        }
+      }
+    }
+    return { schedule: { kind: 'always' }, usable: false };
   }
 
   /** One round trip through the CASE session: answers only while the lock holds lockwarden's fabric. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AUDIT_OUTCOMES, AUDIT_PROBLEM_KINDS, AuditExportSchema, AuditFilterSchema } from '../../domain/audit.js';
+import { AUDIT_OUTCOMES, AUDIT_PROBLEM_KINDS, AuditExportSchema, AuditFilterSchema, AuditVerifySchema } from '../../domain/audit.js';
 import type { Services } from '../../services/index.js';
 import { actorOf } from '../auth.js';
 
@@ -24,7 +24,7 @@ const AuditEntryOut = z.object({
   hash: z.string(),
 });
 
-const CheckpointOut = z.object({ seq: z.number(), hash: z.string(), at: z.date(), keyId: z.string(), signature: z.string() });
+const CheckpointOut = z.object({ seq: z.number(), hash: z.string(), at: z.date(), keyId: z.string(), signature: z.string(), prevSeq: z.number().nullable(), keyedFrom: z.number().nullable() });
 
 const VerifyOut = z.object({
   ok: z.boolean(),
@@ -33,6 +33,8 @@ const VerifyOut = z.object({
   checkpoints: z.number(),
   lastCheckpoint: z.object({ seq: z.number(), hash: z.string(), at: z.date() }).nullable(),
   checkpointsFile: z.string().nullable(),
+  keyedFrom: z.number().nullable(),
+  witness: z.object({ source: z.string(), checkpoints: z.number(), lastSeq: z.number(), firstDisagreement: z.number().nullable() }).nullable(),
   problems: z.array(z.object({ seq: z.number(), kind: z.enum(AUDIT_PROBLEM_KINDS), message: z.string() })),
   problemCount: z.number(),
   notes: z.array(z.string()),
@@ -68,8 +70,14 @@ export function auditRoutes(services: Services): FastifyPluginAsyncZod {
     app.get('/audit/verify', { schema: { tags, summary: 'Recompute the chain from genesis and check every signed checkpoint', response: { 200: VerifyOut } } }, async (req) => audit.verify(actorOf(req)));
 
     app.post(
+      '/audit/verify',
+      { schema: { tags, summary: 'Verify as GET does, and compare the database against what the outside witness holds (read by the caller)', body: AuditVerifySchema, response: { 200: VerifyOut } } },
+      async (req) => audit.verify(actorOf(req), req.body),
+    );
+
+    app.post(
       '/audit/checkpoint',
-      { schema: { tags, summary: 'Sign the current head now (the server also does so every minute when there is something new)', response: { 200: z.object({ checkpoint: CheckpointOut.nullable(), created: z.boolean(), file: z.string().nullable() }) } } },
+      { schema: { tags, summary: 'Sign the current head now (the server also does so every minute when there is something new)', response: { 200: z.object({ checkpoint: CheckpointOut.nullable(), created: z.boolean(), file: z.string().nullable(), witness: z.string().nullable(), witnessError: z.string().nullable() }) } } },
       async (req) => audit.checkpoint(actorOf(req)),
     );
   };

@@ -10,33 +10,46 @@ import { EndedAccessOut, SignOutEverywhereSchema } from './session-routes.js';
 export function authRoutes(services: Services, opts: { secureCookies: boolean }): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['auth'];
-    app.post('/auth/sign-in', { config: { public: true }, schema: { tags, body: SignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
+    const signInDescription =
+      'Signs in. When the account has a second factor the session starts at stage `second_factor` (only /auth/second-factor/* and /auth/me work until it is given); when the owner\'s policy requires one the account lacks, at stage `enrolment` (only /auth/security/* until one is enrolled).';
+    app.post('/auth/sign-in', { config: { public: true }, schema: { tags, description: signInDescription, body: SignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
       const s = await services.auth.signIn(req.body, req.ip, req.cookies[DEVICE_COOKIE]);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
       setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
-      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions };
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions, stage: s.stage, secondFactorMethods: await services.secondFactor.methodsOf(s.user.id) };
     });
 
     app.post('/auth/one-time', { config: { public: true }, schema: { tags, body: OneTimeSignInSchema, response: { 200: SessionOut } } }, async (req, reply) => {
       const s = await services.auth.oneTimeSignIn(req.body);
       setSessionCookie(reply, s.sessionToken, opts.secureCookies);
       setDeviceCookie(reply, s.deviceCookie, opts.secureCookies);
-      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions, mustSetPassword: !s.user.hasPassword };
+      return { user: s.user, csrfToken: s.csrfToken, allowedActions: s.allowedActions, organisationActions: s.organisationActions, mustSetPassword: !s.user.hasPassword, stage: s.stage, secondFactorMethods: await services.secondFactor.methodsOf(s.user.id) };
     });
 
-    app.get('/auth/me', { schema: { tags, response: { 200: SessionOut } } }, async (req) => {
+    app.get('/auth/me', { config: { stages: ['second_factor', 'enrolment'] }, schema: { tags, response: { 200: SessionOut } } }, async (req) => {
       const actor = actorOf(req);
-      return { user: req.user!, csrfToken: req.csrfToken ?? '', allowedActions: allowedActions(actor), organisationActions: organisationActions(actor), mustSetPassword: !req.user!.hasPassword };
+      const stage = req.sessionStage ?? 'full';
+      const limited = stage !== 'full';
+      return {
+        user: req.user!,
+        csrfToken: req.csrfToken ?? '',
+        allowedActions: limited ? [] : allowedActions(actor),
+        organisationActions: limited ? [] : organisationActions(actor),
+        // Someone who signs in through the identity provider needs no password here.
+        mustSetPassword: !req.user!.hasPassword && !(await services.sso.signsInWithSso(req.user!.id)),
+        stage,
+        secondFactorMethods: await services.secondFactor.methodsOf(req.user!.id),
+      };
     });
 
-    app.post('/auth/password', { schema: { tags, body: SetPasswordSchema } }, async (req, reply) => {
+    app.post('/auth/password', { config: { stages: ['enrolment'] }, schema: { tags, body: SetPasswordSchema } }, async (req, reply) => {
       await services.auth.setPassword(actorOf(req), req.body);
       // A new password ends every other session (someone who knew the old one is signed out).
       await services.auth.endOtherSessions(actorOf(req), req.sessionToken);
       return reply.code(204).send();
     });
 
-    app.post('/auth/sign-out', { schema: { tags } }, async (req, reply) => {
+    app.post('/auth/sign-out', { config: { stages: ['second_factor', 'enrolment'] }, schema: { tags } }, async (req, reply) => {
       if (req.sessionToken) await services.auth.signOut(req.sessionToken);
       void reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.code(204).send();

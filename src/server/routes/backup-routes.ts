@@ -15,7 +15,7 @@ export function backupRoutes(services: Services): FastifyPluginAsyncZod {
         schema: {
           tags: ['admin'],
           summary: 'A backup archive of the whole deployment (database, keys, checkpoint file), encrypted with the given passphrase',
-          body: z.object({ passphrase: z.string().min(12, 'the backup passphrase must be at least 12 characters').max(1024) }),
+          body: z.object({ passphrase: z.string().min(12, 'the backup passphrase must be at least 12 characters').max(1024) }).strict(),
         },
       },
       async (req, reply) => {

@@ -23,10 +23,10 @@ export function credentialRoutes(services: Services): FastifyPluginAsyncZod {
       await credentials.refresh(actorOf(req), req.params.id);
       return reply.code(202).send({ queued: true });
     });
-    app.post('/locks/:id/unmanaged/adopt', { schema: { tags, params: IdParams, body: z.object({ slot: z.number(), holder: z.string() }), response: { 201: CredentialOut } } }, async (req, reply) =>
+    app.post('/locks/:id/unmanaged/adopt', { schema: { tags, params: IdParams, body: z.object({ slot: z.number(), holder: z.string() }).strict(), response: { 201: CredentialOut } } }, async (req, reply) =>
       reply.code(201).send(await credentials.adopt(actorOf(req), req.params.id, req.body)),
     );
-    app.post('/locks/:id/unmanaged/remove', { schema: { tags, params: IdParams, body: z.object({ slot: z.number() }), response: { 202: CredentialOut } } }, async (req, reply) =>
+    app.post('/locks/:id/unmanaged/remove', { schema: { tags, params: IdParams, body: z.object({ slot: z.number() }).strict(), response: { 202: CredentialOut } } }, async (req, reply) =>
       reply.code(202).send(await credentials.removeUnmanaged(actorOf(req), req.params.id, req.body)),
     );
     app.get('/locks/:id/controllers', { schema: { tags, params: IdParams, response: { 200: LockControllersOut } } }, async (req) =>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Alert, Anchor, Badge, Button, Code, Group, Loader, Select, Stack, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router-dom';
-import type { AuditEntry, AuditVerifyReport } from '../../domain/audit.js';
+import { AUDIT_PROBLEM_LABELS, type AuditEntry, type AuditVerifyReport } from '../../domain/audit.js';
 import { api, formAlert, formatDate, type Wire } from '../api.js';
 
 type EntryJson = Wire<AuditEntry>;
@@ -58,7 +58,7 @@ function VerifyBadge() {
         <Alert color="red" title="The audit log failed verification" data-testid="audit-problems">
           {r.problems.slice(0, 10).map((p) => (
             <Text key={`${p.kind}-${p.seq}-${p.message}`} size="sm">
-              <Code>{p.kind}</Code> at {p.seq}: {p.message}
+              <b>{AUDIT_PROBLEM_LABELS[p.kind]}</b> (entry {p.seq}): {p.message}
             </Text>
           ))}
         </Alert>

@@ -4,8 +4,8 @@ import { Center, Paper, Stack, Title } from '@mantine/core';
 /** The centred card of the signed-out pages: a titled form that submits without reloading. */
 export function AuthCard({ title, width, onSubmit, children }: { title: string; width: number; onSubmit: () => void; children: ReactNode }) {
   return (
-    <Center h="100vh" bg="gray.0">
-      <Paper withBorder shadow="sm" p="xl" w={width}>
+    <Center mih="100vh" bg="gray.0" p="sm">
+      <Paper withBorder shadow="sm" p="xl" w="100%" maw={width}>
         <form
           onSubmit={(e) => {
             e.preventDefault();

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Alert, Button, Checkbox, Code, CopyButton, Divider, Group, NumberInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Checkbox, Code, CopyButton, Divider, Group, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ApiToken } from '../../domain/identity.js';
 import { api, fieldErrors, formAlert, formatDate, type Wire } from '../api.js';
@@ -11,10 +11,11 @@ export function Tokens() {
   const queryClient = useQueryClient();
   const tokens = useQuery({ queryKey: ['tokens'], queryFn: async () => (await api<{ items: TokenJson[] }>('GET', '/api/tokens')).items });
   const [name, setName] = useState('');
-  const [days, setDays] = useState<number | string>(90);
+  const [days, setDays] = useState<number | string>(30);
+  const [scope, setScope] = useState<string>('write');
   const [secret, setSecret] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: () => api<{ token: TokenJson; secret: string }>('POST', '/api/tokens', { name, expiresInDays: typeof days === 'number' ? days : null }),
+    mutationFn: () => api<{ token: TokenJson; secret: string }>('POST', '/api/tokens', { name, scope, expiresInDays: typeof days === 'number' ? days : 30 }),
     onSuccess: async (r) => {
       setSecret(r.secret);
       setName('');
@@ -26,7 +27,7 @@ export function Tokens() {
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['tokens'] }),
   });
   const errors = fieldErrors(create.error);
-  const alert = formAlert(create.error, ['name', 'expiresInDays']) ?? formAlert(revoke.error, []);
+  const alert = formAlert(create.error, ['name', 'expiresInDays', 'scope']) ?? formAlert(revoke.error, []);
   return (
     <Stack maw={900}>
       <Title order={2}>API tokens</Title>
@@ -50,7 +51,19 @@ export function Tokens() {
       >
         <Group align="flex-end">
           <TextInput label="Token name" value={name} error={errors.name} onChange={(e) => setName(e.currentTarget.value)} />
-          <NumberInput label="Expires in days" description="empty: never expires" allowDecimal={false} value={days} error={errors.expiresInDays} onChange={setDays} min={1} max={3650} />
+          <Select
+            label="Scope"
+            value={scope}
+            onChange={(v) => setScope(v ?? 'write')}
+            allowDeselect={false}
+            error={errors.scope}
+            data={[
+              { value: 'read', label: 'Read only' },
+              { value: 'write', label: 'Read and change' },
+              { value: 'full', label: 'Full (reveals, backups; 30 days at most)' },
+            ]}
+          />
+          <NumberInput label="Expires in days" description="at most 365" allowDecimal={false} value={days} error={errors.expiresInDays} onChange={setDays} min={1} max={365} />
           <Button type="submit" loading={create.isPending}>
             Create token
           </Button>
