@@ -5,7 +5,7 @@
  * Defaults are the issue's sizes; `--quick` shrinks every size for a run of a few minutes.
  *
  * names: turnover, service (cold start, API latency under load, RSS), audit, handbook-search,
- * handbook-pdf, xlsx-import, drivers; `handbook` = the three handbook ones; `all`.
+ * handbook-pdf, xlsx-import, drivers, zwave-table; `handbook` = the three handbook ones; `all`.
  * turnover: --locks N[,N...] (1000,10000), --latency MS (250), --hub-size N (100), --hub-limit N (2);
  * at each size: in one process (the engine of --postgres), then as a deployment of processes of the
  * built CLI (bench/scale.ts; `npm run build` first): embedded (one serve process) and PostgreSQL
@@ -15,7 +15,7 @@
  * service: --rate N (500 req/s), --seconds N (20), --connections N (10), --cold-starts N (5).
  * audit: --audit-entries N (1000000), --batch N (500).
  * handbook-search: --entries N (50000), --queries N (400), --explain. handbook-pdf: --entries N (1000).
- * xlsx-import: --rows N (10000). drivers: --rounds N (50).
+ * xlsx-import: --rows N (10000). drivers: --rounds N (50). zwave-table: --slots N (250), --frame-ms MS (150).
  * Engines: turnover (as a deployment), service and audit run on the embedded database AND on PostgreSQL, each on a
  * fresh database of its own: ADMIN_DATABASE_URL (a role that may create databases) or, without it, a
  * throwaway local cluster with fsync on (bench/postgres.ts; Debian's pg_createcluster, as root).
@@ -35,6 +35,7 @@ import { runService } from './service.js';
 import { runTurnover, type TurnoverResult } from './turnover.js';
 import { runScaleComparison, runScaleTurnover, type ScaleTurnoverResult } from './scale.js';
 import { runXlsxImport, type SheetsResult } from './sheets.js';
+import { runZwaveTable } from './zwave-table.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -59,6 +60,8 @@ const { positionals, values } = parseArgs({
     'audit-entries': { type: 'string' },
     batch: { type: 'string', default: '500' },
     'one-process': { type: 'boolean', default: false },
+    slots: { type: 'string' },
+    'frame-ms': { type: 'string', default: '150' },
   },
 });
 const q = values.quick;
@@ -72,7 +75,7 @@ function int(name: string, raw: string): number {
   return n;
 }
 
-const ALL = ['turnover', 'service', 'audit', 'handbook-search', 'handbook-pdf', 'xlsx-import', 'drivers'];
+const ALL = ['turnover', 'service', 'audit', 'handbook-search', 'handbook-pdf', 'xlsx-import', 'drivers', 'zwave-table'];
 const BENCHMARKS = [...ALL, 'handbook', 'all'];
 const wanted = positionals.length ? positionals : ['all'];
 const unknown = wanted.filter((w) => !BENCHMARKS.includes(w));
@@ -193,6 +196,13 @@ for (const name of expanded) {
     const r: HandbookPdfResult = await runHandbookPdf({ entries: int('entries', values.entries ?? (q ? '200' : '1000')) });
     results.push(r);
     row({ benchmark: 'handbook PDF', measure: `${r.entries} entries, ${r.pages} pages, CLI process`, engine: 'pglite', figure: `${(r.exportProcessMs / 1000).toFixed(1)} s, ${r.rssMaxMb} MB peak`, goal: '< 10 s, < 400 MB', ok: r.exportProcessMs < 10_000 && r.rssMaxMb < 400 });
+  }
+  if (name === 'zwave-table') {
+    const r = await runZwaveTable({ slots: int('slots', values.slots ?? (q ? '60' : '250')), frameMs: int('frame-ms', values['frame-ms']) });
+    results.push(r);
+    const load = `load ${r.loadavgBefore[0]} -> ${r.loadavgAfter[0]}`;
+    row({ benchmark: 'Z-Wave table', measure: `${r.slots}-slot lock, ${r.frameMs} ms a frame: one setPin`, engine: 'zwave-js mock', figure: `${r.writeFrames.length} frames (${r.writeFrames.join(' + ')}), ${r.writeMs} ms`, goal: '<= 3 frames', ok: r.writeFrames.length <= 3 });
+    row({ benchmark: 'Z-Wave table', measure: `${r.slots}-slot lock, ${r.frameMs} ms a frame: full read`, engine: 'zwave-js mock', figure: r.readError ? `failed after ${(r.readMs / 1000).toFixed(1)} s: ${r.readError}` : `${(r.readMs / 1000).toFixed(1)} s vs ${(r.readIdealMs / 1000).toFixed(1)} s radio-bound (${(r.readMs / r.readIdealMs).toFixed(2)}x; ${load})`, goal: 'no timeout, <= 1.5x', ok: r.readError === null && r.readMs <= r.readIdealMs * 1.5 });
   }
   if (name === 'xlsx-import') {
     const r: SheetsResult = await runXlsxImport({ rows: int('rows', values.rows ?? (q ? '2000' : '10000')), databaseUrl });

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { WEEKDAYS, type CredentialSchedule, type DriverCapabilities, type ObservedCredentials } from '../drivers/contract.js';
 import { AppError } from './errors.js';
+import { allowedPinDigits, allowedPinLengths, pinCodeRuleBroken, pinNameRuleBroken } from './pin-rules.js';
 
 /** Where a desired credential stands on its way to (or off) the lock. */
 export const CREDENTIAL_STATUSES = ['pending', 'confirmed', 'failed', 'removing', 'removed'] as const;
@@ -89,15 +90,23 @@ export interface Credential {
   confirmedAt: Date | null;
 }
 
-/** Checks that `code` fits the lock; throws `validation.failed` naming `field`. */
+/**
+ * Checks that `code` fits the lock (its lengths, digits, prefixes and named rules, see
+ * `pinCodeRuleBroken`) and is not weak; throws `validation.failed` naming `field` and the rule.
+ */
 export function checkPinForLock(code: string, caps: DriverCapabilities, field = 'code'): void {
   if (caps.pin.slots === 0) throw new AppError('credential.not_supported', 'this lock takes no PIN codes');
   if (!/^\d+$/.test(code)) throw fieldError(field, 'a PIN is digits only');
-  if (code.length < caps.pin.minLength || code.length > caps.pin.maxLength) {
-    throw fieldError(field, `this lock takes PINs of ${caps.pin.minLength}-${caps.pin.maxLength} digits`);
-  }
+  const broken = pinCodeRuleBroken(code, caps);
+  if (broken) throw fieldError(field, broken);
   const weak = weakness(code);
   if (weak) throw fieldError(field, `weak PIN: ${weak}`);
+}
+
+/** Checks that the lock can keep `name` as a code's name (its length limit); throws `validation.failed` naming `field`. */
+export function checkPinNameForLock(name: string, caps: DriverCapabilities, field = 'holder'): void {
+  const broken = pinNameRuleBroken(name, caps);
+  if (broken) throw fieldError(field, broken);
 }
 
 /** Checks a slot number against the lock's capacity. */
@@ -107,6 +116,7 @@ export function checkSlot(slot: number, caps: DriverCapabilities): void {
 
 /** Checks that the lock can keep this schedule. */
 export function checkSchedule(schedule: CredentialSchedule, caps: DriverCapabilities): void {
+  if (caps.offlineCodes === 'only' && schedule.kind !== 'window') throw fieldError('schedule', 'this lock takes only offline codes, which need a time window (from, until)');
   if (schedule.kind === 'window' && !caps.schedules.window) throw fieldError('schedule', 'this lock cannot keep time-bound PINs');
   if (schedule.kind === 'recurring' && !caps.schedules.recurring) throw fieldError('schedule', 'this lock cannot keep recurring PINs');
 }
@@ -123,12 +133,19 @@ export function weakness(code: string): string | null {
 
 /**
  * Generates a code of `length` digits with a CSPRNG, rejecting weak codes and any code `taken`
- * says is already on the lock.
+ * says is already on the lock. With `caps` (every lock the code is for), it draws only from the
+ * digits those locks allow and only codes all their rules allow.
  */
-export function generatePin(length: number, randomInt: (max: number) => number, taken: (code: string) => boolean): string {
+export function generatePin(length: number, randomInt: (max: number) => number, taken: (code: string) => boolean, caps: DriverCapabilities | DriverCapabilities[] = []): string {
+  // A lock that takes no PINs has no rules to draw by (callers refuse it on their own).
+  const locks = (Array.isArray(caps) ? caps : [caps]).filter((c) => c.pin.slots > 0);
+  const digits = '0123456789'.split('').filter((d) => locks.every((c) => allowedPinDigits(c).includes(d)));
+  if (digits.length === 0) throw new AppError('credential.no_code_available', 'these locks have no digit in common to make a PIN from');
+  const refusing = locks.find((c) => !allowedPinLengths(c).includes(length));
+  if (refusing) throw fieldError('length', pinCodeRuleBroken('0'.repeat(length).replace(/0/g, digits[0]!), refusing) ?? `this lock does not take codes of ${length} digits`);
   for (let i = 0; i < 1000; i++) {
-    const code = Array.from({ length }, () => String(randomInt(10))).join('');
-    if (!weakness(code) && !taken(code)) return code;
+    const code = Array.from({ length }, () => digits[randomInt(digits.length)]!).join('');
+    if (!weakness(code) && !taken(code) && locks.every((c) => pinCodeRuleBroken(code, c) === null)) return code;
   }
   throw new AppError('credential.no_code_available', 'could not find a free strong PIN of that length');
 }

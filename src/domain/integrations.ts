@@ -45,6 +45,10 @@ export const INTEGRATION_CONFIG = {
         .max(200)
         .regex(/^[^#+]+$/, 'baseTopic cannot hold MQTT wildcards (# or +)')
         .default('zigbee2mqtt'),
+      // The Zigbee user that lockwarden's slot 1 is. Zigbee numbers users from 0, and new integrations
+      // do too; integrations made before lockwarden read the numbering keep 1 (migration 0022), so
+      // the codes already on their locks stay in the slots they were given.
+      firstUser: z.union([z.literal(0), z.literal(1)], { error: 'firstUser must be 0 or 1' }).default(0),
     })
     .strict(),
   seam: z.object({ endpoint: urlWith(['https', 'http'], 'endpoint').default('https://connect.getseam.com') }).strict(),

@@ -29,13 +29,46 @@ export interface DriverCapabilities {
     maxLength: number;
     /** Only decimal digits today; kept as data so a driver can declare otherwise. */
     alphabet: 'digits';
+    /**
+     * The lengths the lock takes when not every length from minLength to maxLength is allowed
+     * (a Schlage through Seam: 4 or 6). Absent: every length in between.
+     */
+    lengths?: number[];
+    /** Digits the lock refuses anywhere in a code ("0" on a Nuki keypad). Absent: none. */
+    forbiddenDigits?: string[];
+    /** Beginnings the lock refuses ("12" on a Nuki). Absent: none. */
+    forbiddenPrefixes?: string[];
+    /** Further rules the lock applies to a code, by name (see `PIN_RULES`). Absent: none. */
+    rules?: PinRule[];
+    /**
+     * The longest name (lockwarden's holder name, as the driver would send it) the lock keeps for a
+     * code, in characters. Absent: no limit known beyond lockwarden's own.
+     */
+    nameMaxLength?: number;
+    /**
+     * How the device itself numbers slots, where the driver knows: lockwarden's slot 1 is the
+     * device's slot `firstDeviceSlot` (0 on locks whose users start at 0). lockwarden's own slots are
+     * always 1..slots. Absent: the device has no native numbering lockwarden could show.
+     */
+    firstDeviceSlot?: number;
   };
   schedules: { window: boolean; recurring: boolean };
   digitalKeys: boolean;
   /** Paired controllers (hubs, phones, Matter fabrics) can be listed and removed. */
   controllers: boolean;
   biometrics: boolean;
+  /** The lock can be both locked and unlocked remotely (see `remoteLock` / `remoteUnlock` for one without the other). */
   remoteLockUnlock: boolean;
+  /** The lock can be locked remotely. Absent: as `remoteLockUnlock` (use `canOperateRemotely`). */
+  remoteLock?: boolean;
+  /** The lock can be unlocked remotely. Absent: as `remoteLockUnlock` (use `canOperateRemotely`). */
+  remoteUnlock?: boolean;
+  /**
+   * Offline (algorithmic, time-bound) codes: the lock or its platform computes codes the lock
+   * accepts without a connection (Seam offline access codes on an igloohome). `only`: the lock takes
+   * no other codes, so every PIN needs a time window. Absent: none.
+   */
+  offlineCodes?: 'supported' | 'only';
   remoteFactoryReset: boolean;
   /** The lock is bound to a vendor cloud account that a local reset may not remove. */
   cloudBinding: boolean;
@@ -49,6 +82,20 @@ export interface DriverCapabilities {
   enrollment: EnrollmentMethod | null;
   /** The vendor cloud binding can be removed through the driver (`unbindCloud`). */
   cloudUnbind: boolean;
+}
+
+/**
+ * Named rules a lock may apply to a code beyond length, digits and prefixes:
+ * `no_three_consecutive_digits`: no run of three ascending or descending digits anywhere ("123", "987");
+ * `no_ascending_or_descending_sequence`: the whole code is not one run ("1234", "8765");
+ * `at_least_three_unique_digits`: three different digits or more.
+ */
+export const PIN_RULES = ['no_three_consecutive_digits', 'no_ascending_or_descending_sequence', 'at_least_three_unique_digits'] as const;
+export type PinRule = (typeof PIN_RULES)[number];
+
+/** Whether the lock can be locked (or unlocked) remotely, reading the separate flags where a driver sets them. */
+export function canOperateRemotely(caps: DriverCapabilities, action: 'lock' | 'unlock'): boolean {
+  return (action === 'lock' ? caps.remoteLock : caps.remoteUnlock) ?? caps.remoteLockUnlock;
 }
 
 /** How one driver re-enrolls a device, as data the UI turns into a form and instructions. */
@@ -103,6 +150,8 @@ export interface ObservedPin {
   name: string;
   schedule: CredentialSchedule;
   enabled: boolean;
+  /** An offline (algorithmic, time-bound) code, computed for the lock rather than programmed into it. Absent: an ordinary code. */
+  offline?: boolean;
 }
 
 /** A controller paired with the lock: a hub, a phone app, a Matter fabric. */
@@ -156,12 +205,25 @@ export interface DeviceStatus {
   cloudBound: boolean | null;
 }
 
+/** How a caller follows and ends a long credential read. */
+export interface CredentialReadOptions {
+  /** The caller gave up: no further exchange is started and the read rejects with `driver.timeout`. */
+  signal?: AbortSignal;
+  /** Slots read so far out of `total`, called as the read goes. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** A PIN to write into one slot. */
 export interface PinWrite {
   slot: number;
   code: string;
   name: string;
   schedule: CredentialSchedule;
+  /**
+   * Ask for an offline code where `capabilities().offlineCodes` (it needs a time window). A lock
+   * whose offline codes are its `only` kind gets one either way.
+   */
+  offline?: boolean;
 }
 
 /** A device the driver can see (discovery for inventory). */
@@ -199,7 +261,12 @@ export interface LockDriver {
   readonly hubConcurrency: number;
   capabilities(externalId: string): Promise<DriverCapabilities>;
   status(externalId: string): Promise<DeviceStatus>;
-  readCredentials(externalId: string): Promise<ObservedCredentials>;
+  /**
+   * Everything credential-like on the lock. A driver whose read takes one exchange per slot paces it
+   * to the device, reports `onProgress`, and stops asking once `signal` aborts (rejecting with
+   * `driver.timeout`); drivers that read in one exchange may ignore both.
+   */
+  readCredentials(externalId: string, options?: CredentialReadOptions): Promise<ObservedCredentials>;
   /** Writes a PIN into a slot, replacing whatever the slot held. Resolves once the lock acknowledged. */
   setPin(externalId: string, pin: PinWrite): Promise<void>;
   /** Empties a slot. Clearing an empty slot succeeds. */
@@ -251,6 +318,11 @@ export const DRIVER_ERROR_CODES = [
   'driver.refused',
   /** A DSK PIN or pairing code the device did not accept. */
   'driver.invalid_code',
+  /**
+   * The device sleeps (a battery Z-Wave lock between wake-ups): the command is queued and is sent
+   * once when it wakes; a retry sends nothing more. Not retryable; the outcome arrives as an event.
+   */
+  'driver.queued',
 ] as const;
 export type DriverErrorCode = (typeof DRIVER_ERROR_CODES)[number];
 

@@ -65,10 +65,10 @@ export const BUILT_IN_FACTORIES: DriverFactories = {
   },
   // The MQTT client connects (and reconnects) in the background; commands fail fast while it is down.
   zigbee2mqtt: async ({ config, secret, checkTarget }) => {
-    const { url, username, baseTopic } = config as IntegrationConfig<'zigbee2mqtt'>;
+    const { url, username, baseTopic, firstUser } = config as IntegrationConfig<'zigbee2mqtt'>;
     await checkTarget(url);
     const { createZigbee2MqttDriver } = await import('./zigbee2mqtt/index.js');
-    return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}) });
+    return createZigbee2MqttDriver({ url, baseTopic, ...(username ? { username } : {}), ...(secret ? { password: secret } : {}), ...(firstUser === 1 ? { firstUser: 1 } : {}) });
   },
 };
 

@@ -16,6 +16,7 @@ import {
   RevealSchema,
   capabilitiesFromModel,
   checkPinForLock,
+  checkPinNameForLock,
   checkSchedule,
   checkSlot,
   compareSlots,
@@ -23,7 +24,8 @@ import {
   type Credential,
   type SlotState,
 } from '../domain/credentials.js';
-import { isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
+import { generatedPinLength } from '../domain/pin-rules.js';
+import { canOperateRemotely, isDriverError, type DeviceStatus, type DriverCapabilities, type LockDriver, type ObservedController, type ObservedCredentials } from '../drivers/contract.js';
 import { interleaveByHub } from '../jobs/queue.js';
 import { parseInput } from '../domain/validation.js';
 import { inTransaction, type Db } from '../store/database.js';
@@ -52,7 +54,8 @@ export interface SlotView {
   slot: number;
   state: SlotState;
   credential: Credential | null;
-  observed: { name: string; schedule: StoredObservedPin['schedule']; enabled: boolean } | null;
+  /** `offline`: the lock holds it as an offline (time-bound, algorithmic) code. */
+  observed: { name: string; schedule: StoredObservedPin['schedule']; enabled: boolean; offline?: boolean } | null;
 }
 
 /** A lock's credentials: wanted, reported, and how they differ. */
@@ -115,7 +118,7 @@ export class CredentialService {
         slot: c.slot,
         state: c.state,
         credential: row ? present(row) : null,
-        observed: o ? { name: o.name, schedule: o.schedule, enabled: o.enabled } : null,
+        observed: o ? { name: o.name, schedule: o.schedule, enabled: o.enabled, ...(o.offline ? { offline: true } : {}) } : null,
       };
     });
     const removals = new Map(rows.filter((r) => r.kind === 'controller').map((r) => [r.controllerId, r]));
@@ -144,9 +147,11 @@ export class CredentialService {
     const caps = await this.capabilities(lock);
     checkSchedule(data.schedule, caps);
     if (data.slot !== undefined) checkSlot(data.slot, caps);
+    // The lock's own rules (name length here, the code's rules below) are checked before anything is stored or sent.
+    checkPinNameForLock(data.holder, caps);
     const result = await inTransaction(this.ctx.db, async (tx) => {
       const taken = await this.takenOnLock(tx, lockId);
-      const code = data.code ?? generatePin(generatedLength(caps, data.length), this.ctx.randomInt, (c) => taken.codes.has(this.print(c, lockId)));
+      const code = data.code ?? generatePin(generatedLength(caps, data.length), this.ctx.randomInt, (c) => taken.codes.has(this.print(c, lockId)), caps);
       checkPinForLock(code, caps);
       if (taken.codes.has(this.print(code, lockId))) {
         throw new AppError('credential.duplicate_pin', 'this lock already holds that code in another slot; choose another', [{ path: 'code', message: 'already on this lock' }]);
@@ -173,6 +178,7 @@ export class CredentialService {
     const lock = await this.requireLock(this.ctx.db, row.lockId, { writable: true });
     const caps = await this.capabilities(lock);
     if (data.schedule) checkSchedule(data.schedule, caps);
+    if (data.holder !== undefined) checkPinNameForLock(data.holder, caps);
     const updated = await inTransaction(this.ctx.db, async (tx) => {
       const patch: Partial<CredentialRow> = { updatedAt: this.ctx.clock.now() };
       if (data.holder !== undefined) patch.holder = data.holder;
@@ -356,7 +362,7 @@ export class CredentialService {
     authorize(actor, 'lock.operate', await lockResource(this.ctx.db, lockId));
     const lock = await this.requireLock(this.ctx.db, lockId, { writable: true, notInReset: true });
     const caps = await this.capabilities(lock);
-    if (!caps.remoteLockUnlock) throw new AppError('device.not_supported', 'this lock cannot be locked or unlocked remotely');
+    if (!canOperateRemotely(caps, action)) throw new AppError('device.not_supported', `this lock cannot be ${action === 'lock' ? 'locked' : 'unlocked'} remotely`);
     const driver = this.driverFor(lock);
     const event = { actor, action: `lock.${action}`, target: { type: 'lock', id: lock.id, label: lock.name }, locationId: lock.locationId } as const;
     // Recorded before the command goes out: no audit entry, no unlock. A failure is recorded too.
@@ -437,7 +443,8 @@ export class CredentialService {
       for (const add of data.add) {
         try {
           checkSchedule(add.schedule, caps);
-          const code = add.code ?? generatePin(generatedLength(caps, add.length), this.ctx.randomInt, (c) => codes.has(this.print(c, lock.id)));
+          checkPinNameForLock(add.holder, caps);
+          const code = add.code ?? generatePin(generatedLength(caps, add.length), this.ctx.randomInt, (c) => codes.has(this.print(c, lock.id)), caps);
           checkPinForLock(code, caps);
           if (codes.has(this.print(code, lock.id))) throw new AppError('credential.duplicate_pin', 'the lock already holds that code');
           const slot = firstFree(caps, slots);
@@ -657,7 +664,8 @@ const AdoptSchema = z.object({ slot: z.number().int().min(1, 'slots start at 1')
 
 /** The code length to generate: what was asked, else 6 where the lock allows it, within its limits. */
 function generatedLength(caps: DriverCapabilities, asked?: number): number {
-  return asked ?? Math.max(caps.pin.minLength, Math.min(6, caps.pin.maxLength));
+  // A lock with no allowed length (or no PINs) is refused by checkPinForLock right after.
+  return generatedPinLength(caps, asked) ?? Math.max(caps.pin.minLength, Math.min(6, caps.pin.maxLength));
 }
 
 function firstFree(caps: DriverCapabilities, taken: Set<number>): number | null {

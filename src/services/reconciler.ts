@@ -44,7 +44,7 @@ interface Working {
   statusRead: boolean;
 }
 
-type Result = { kind: 'ok' } | { kind: 'uncertain'; error: string } | { kind: 'retry'; error: string } | { kind: 'fail'; error: string };
+type Result = { kind: 'ok' } | { kind: 'uncertain'; error: string } | { kind: 'retry'; error: string } | { kind: 'fail'; error: string } | { kind: 'queued'; error: string };
 
 /** Turns driver reads into stored observations: codes encrypted, fingerprinted per lock. */
 export function storeObservedPins(ctx: ServiceContext, lockId: string, pins: ObservedCredentials['pins']): StoredObservedPin[] {
@@ -55,6 +55,7 @@ export function storeObservedPins(ctx: ServiceContext, lockId: string, pins: Obs
     name: p.name,
     schedule: p.schedule,
     enabled: p.enabled,
+    ...(p.offline ? { offline: true } : {}),
   }));
 }
 
@@ -187,6 +188,7 @@ export class Reconciler {
       return { kind: 'ok' };
     } catch (e) {
       if (!isDriverError(e)) return { kind: 'retry', error: describe(e) };
+      if (e.code === 'driver.queued') return { kind: 'queued', error: describe(e) };
       if (e.uncertain) return { kind: 'uncertain', error: describe(e) };
       if (e.retryable) return { kind: 'retry', error: describe(e) };
       return { kind: 'fail', error: describe(e) };
@@ -218,6 +220,11 @@ export class Reconciler {
         continue;
       }
       const error = result && result.kind !== 'ok' ? result.error : (readError ?? 'not confirmed by the lock');
+      if (result?.kind === 'queued') {
+        // Waiting for a sleeping lock to wake is not a failed attempt: it stays open, saying why.
+        outcomes.set(row.id, { status: row.status === 'removing' ? 'removing' : 'pending', attempts: row.attempts, lastError: result.error });
+        continue;
+      }
       if (result?.kind === 'fail') {
         outcomes.set(row.id, { status: 'failed', attempts: row.attempts + 1, lastError: error });
         continue;

@@ -753,7 +753,7 @@ export class ResetCaseService {
         // A code lockwarden never knew cannot be restored: it is reissued, so its holder is not left out.
         if (p.code !== null && !reissue.includes(p.credentialId)) continue;
         const length = p.code?.length ?? Math.min(Math.max(6, caps.pin.minLength), caps.pin.maxLength);
-        const code = generatePin(length, this.ctx.randomInt, (x) => taken.has(x));
+        const code = generatePin(length, this.ctx.randomInt, (x) => taken.has(x), caps);
         checkPinForLock(code, caps);
         taken.add(code);
         fresh[p.credentialId] = this.ctx.secrets.encrypt(code, `reset-reissue:${row.id}:${p.credentialId}`);

@@ -10,6 +10,7 @@
  */
 import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from 'drizzle-orm';
 import { capabilitiesFromModel, generatePin, checkPinForLock } from '../domain/credentials.js';
+import { allowedPinLengths } from '../domain/pin-rules.js';
 import { AppError } from '../domain/errors.js';
 import { inScope, isAllowed, scopeOf, type Actor } from '../domain/identity.js';
 import {
@@ -363,13 +364,15 @@ export class TurnoverService {
     const withPins = unitLocks.filter((l) => l.caps.pin.slots > 0);
     const min = Math.max(4, ...withPins.map((l) => l.caps.pin.minLength));
     const max = Math.min(16, ...withPins.map((l) => l.caps.pin.maxLength));
-    const length = Math.max(min, Math.min(6, max));
+    // A length every lock takes (a 4-or-6 lock with an 8-digit one has none in between: keep the old pick).
+    const common = Array.from({ length: Math.max(0, max - min + 1) }, (_, i) => min + i).filter((n) => withPins.every((l) => allowedPinLengths(l.caps).includes(n)));
+    const length = common.find((n) => n >= 6) ?? common[common.length - 1] ?? Math.max(min, Math.min(6, max));
     const taken = new Map<string, Set<string>>();
     for (const l of withPins) {
       const rows = await new CredentialRepository(tx).forLock(l.id);
       taken.set(l.id, new Set(rows.filter((r) => r.kind === 'pin' && r.status !== 'removing').map((r) => r.codeMac ?? '')));
     }
-    return generatePin(length, this.ctx.randomInt, (c) => withPins.some((l) => taken.get(l.id)!.has(this.ctx.secrets.fingerprint(c, l.id))));
+    return generatePin(length, this.ctx.randomInt, (c) => withPins.some((l) => taken.get(l.id)!.has(this.ctx.secrets.fingerprint(c, l.id))), withPins.map((l) => l.caps));
   }
 
   /** Revokes the codes of stays that have ended or were cancelled. */

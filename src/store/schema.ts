@@ -24,6 +24,8 @@ export interface StoredObservedPin {
   name: string;
   schedule: CredentialSchedule;
   enabled: boolean;
+  /** An offline (algorithmic, time-bound) code (`ObservedPin.offline`). */
+  offline?: boolean;
 }
 
 /** A full-text document; written only by the database (a generated column), read by search. */

@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { DRIVER_ERROR_CODES, isDriverError, type DriverCapabilities, type DriverError, type DriverErrorCode, type DriverEvent, type LockDriver, type ObservedPin } from '../../src/drivers/contract.js';
+import { generatePin } from '../../src/domain/credentials.js';
+import { allowedPinLengths, generatedPinLength, pinCodeRuleBroken } from '../../src/domain/pin-rules.js';
+import { DRIVER_ERROR_CODES, PIN_RULES, canOperateRemotely, isDriverError, type DriverCapabilities, type DriverError, type DriverErrorCode, type DriverEvent, type LockDriver, type ObservedPin } from '../../src/drivers/contract.js';
 
 /** Faults a peer may be able to cause on the next command to its device. */
 export type ConformanceFault = 'timeout' | 'lost_ack' | 'offline';
@@ -64,14 +66,23 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
       touched.clear();
     });
 
-    /** A code the device accepts, different for each `n` (0..99). */
+    /**
+     * A code the device accepts, different for each `n` (0..99). Where the device declares rules
+     * (lengths, forbidden digits or prefixes, named rules), one drawn by them from a seed of `n`.
+     */
     const code = (n: number): string => {
-      const length = Math.min(Math.max(6, caps.pin.minLength), caps.pin.maxLength);
-      return String(n).padStart(2, '0').padStart(length, '5827391046');
+      const length = generatedPinLength(caps) ?? Math.min(Math.max(6, caps.pin.minLength), caps.pin.maxLength);
+      const plain = String(n).padStart(2, '0').padStart(length, '5827391046');
+      if (caps.pin.slots === 0 || pinCodeRuleBroken(plain, caps) === null) return plain;
+      let seed = n + 1;
+      const seeded = (max: number) => ((seed = (seed * 48271) % 2147483647), seed % max);
+      return generatePin(length, seeded, () => false, caps);
     };
     const setPin = async (slot: number, pinCode: string, schedule: ObservedPin['schedule'] = { kind: 'always' }) => {
       touched.add(slot);
-      await driver().setPin(id(), { slot, code: pinCode, name: `conformance ${slot}`, schedule });
+      // Within the name length the lock keeps, where it declares one.
+      const name = `conformance ${slot}`;
+      await driver().setPin(id(), { slot, code: pinCode, name: name.length > (caps.pin.nameMaxLength ?? Infinity) ? `c${slot}` : name, schedule });
     };
     const pinIn = async (slot: number) => (await driver().readCredentials(id())).pins.find((p) => p.slot === slot);
     const takesPins = () => caps.pin.slots >= 2;
@@ -86,6 +97,16 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
       for (const flag of [caps.schedules.window, caps.schedules.recurring, caps.digitalKeys, caps.controllers, caps.biometrics, caps.remoteLockUnlock, caps.remoteFactoryReset, caps.cloudBinding, caps.events]) {
         assert.equal(typeof flag, 'boolean');
       }
+      // The optional rules, where declared, are consistent with the rest.
+      const p = caps.pin;
+      if (p.lengths) assert.ok(p.lengths.length > 0 && p.lengths.every((n) => Number.isInteger(n) && n >= p.minLength && n <= p.maxLength), 'lengths lie within minLength..maxLength');
+      for (const d of p.forbiddenDigits ?? []) assert.match(d, /^\d$/, 'a forbidden digit is one digit');
+      for (const x of p.forbiddenPrefixes ?? []) assert.match(x, /^\d+$/, 'a forbidden prefix is digits');
+      for (const r of p.rules ?? []) assert.ok((PIN_RULES as readonly string[]).includes(r), `known rule ${r}`);
+      if (p.nameMaxLength !== undefined) assert.ok(Number.isInteger(p.nameMaxLength) && p.nameMaxLength >= 0);
+      for (const flag of [caps.remoteLock, caps.remoteUnlock]) assert.ok(flag === undefined || typeof flag === 'boolean');
+      if (caps.remoteLock !== undefined && caps.remoteUnlock !== undefined) assert.equal(caps.remoteLockUnlock, caps.remoteLock && caps.remoteUnlock, 'remoteLockUnlock is both');
+      assert.ok(caps.offlineCodes === undefined || ['supported', 'only'].includes(caps.offlineCodes));
     });
 
     it('reports a well-formed status', async () => {
@@ -128,12 +149,22 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
       const before = (await driver().readCredentials(id())).pins;
       const bad = [`${code(11).slice(0, -1)}a`, '9'.repeat(caps.pin.maxLength + 1)];
       if (caps.pin.minLength > 1) bad.push('7'.repeat(caps.pin.minLength - 1));
+      // Codes breaking a rule the device declares: a length between the allowed ones, a forbidden digit or beginning.
+      const good = code(12);
+      const gap = Array.from({ length: caps.pin.maxLength - caps.pin.minLength + 1 }, (_, i) => caps.pin.minLength + i).find((n) => !allowedPinLengths(caps).includes(n));
+      if (gap !== undefined) bad.push(code(13).padEnd(gap, code(13)).slice(0, gap));
+      for (const d of caps.pin.forbiddenDigits ?? []) bad.push(`${good.slice(0, -1)}${d}`);
+      for (const x of caps.pin.forbiddenPrefixes ?? []) bad.push(`${x}${good.slice(x.length)}`);
+      for (const c of bad) assert.notEqual(pinCodeRuleBroken(c, caps), null, `${c} is meant to break a rule`);
       for (const c of bad) {
         touched.add(1);
         await expectCode(driver().setPin(id(), { slot: 1, code: c, name: 'bad', schedule: { kind: 'always' } }), ['driver.invalid_pin'], `code ${c}`);
       }
       for (const slot of [0, caps.pin.slots + 1]) {
         await expectCode(driver().setPin(id(), { slot, code: code(3), name: 'bad slot', schedule: { kind: 'always' } }), ['driver.invalid_pin'], `slot ${slot}`);
+      }
+      if (caps.pin.nameMaxLength !== undefined) {
+        await expectCode(driver().setPin(id(), { slot: 1, code: code(3), name: 'n'.repeat(caps.pin.nameMaxLength + 1), schedule: { kind: 'always' } }), ['driver.invalid_pin'], 'a name longer than the lock keeps');
       }
       assert.deepEqual((await driver().readCredentials(id())).pins, before, 'nothing was written');
     });
@@ -214,15 +245,19 @@ export function describeDriverConformance(name: string, makeHarness: () => Promi
     });
 
     it('locks and unlocks where declared, refuses where not', async () => {
-      if (!caps.remoteLockUnlock) {
-        await expectCode(driver().lock(id()), ['driver.not_supported']);
+      // Lock and unlock apart: a lock may do one without the other.
+      if (canOperateRemotely(caps, 'unlock')) {
+        await driver().unlock(id());
+        assert.equal((await driver().status(id())).bolt, 'unlocked');
+      } else {
         await expectCode(driver().unlock(id()), ['driver.not_supported']);
-        return;
       }
-      await driver().unlock(id());
-      assert.equal((await driver().status(id())).bolt, 'unlocked');
-      await driver().lock(id());
-      assert.equal((await driver().status(id())).bolt, 'locked');
+      if (canOperateRemotely(caps, 'lock')) {
+        await driver().lock(id());
+        assert.equal((await driver().status(id())).bolt, 'locked');
+      } else {
+        await expectCode(driver().lock(id()), ['driver.not_supported']);
+      }
     });
 
     it('factory resets where declared (erasing PINs), refuses where not', async (t) => {

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import * as zhc from 'zigbee-herdsman-converters';
+import { presets as exposePresets } from 'zigbee-herdsman-converters/lib/exposes';
 
 /** Faults the simulated lock can cause on its next ZCL command. */
 export type ZigbeeFault = 'timeout' | 'lost_ack' | 'offline';
@@ -131,8 +132,26 @@ class Endpoint {
   }
 }
 
+/** Another lock on the simulated network, by its Zigbee model id (any lock zigbee-herdsman-converters defines). */
+export interface ExtraLock {
+  name: string;
+  ieee: string;
+  /** The Zigbee model id the device reports (`BE468`, `V3-BTZB`, `YRL256 TS`, `NimlyPRO`, `SMARTCODE_DEADBOLT_5_L`, `Ford`). */
+  modelId: string;
+  manufacturerName: string;
+  /**
+   * Door Lock attributes the lock reports when the bridge starts (what the definition's configure
+   * reads: a Nimly's `numOfPinUsersSupported`, `minPinLen`, `maxPinLen`), through the definition's converters.
+   */
+  reports?: Json;
+  /** The bridge lists `pin_code` among its exposes although its converters lack it (a stale or custom definition). */
+  exposePinWithoutConverter?: boolean;
+}
+
 interface SimDevice {
   ieee: string;
+  reports?: Json;
+  exposePinWithoutConverter?: boolean;
   name: string;
   modelId: string;
   manufacturerName: string;
@@ -181,7 +200,7 @@ export interface Zigbee2MqttPeer {
 }
 
 /** Starts the broker and the bridge with two locks. */
-export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which request API the bridge speaks (default 2, Zigbee2MQTT 2.x). */ bridgeApi?: 1 | 2; /** How long an interview takes. */ interviewMs?: number; /** The bridge answers every permit_join with this error (an adapter that fails). */ permitJoinError?: string } = {}): Promise<Zigbee2MqttPeer> {
+export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** More locks on the network, beside the Yale and the Kwikset. */ extraLocks?: ExtraLock[]; /** Which request API the bridge speaks (default 2, Zigbee2MQTT 2.x). */ bridgeApi?: 1 | 2; /** How long an interview takes. */ interviewMs?: number; /** The bridge answers every permit_join with this error (an adapter that fails). */ permitJoinError?: string } = {}): Promise<Zigbee2MqttPeer> {
   const baseTopic = opts.baseTopic ?? 'zigbee2mqtt';
   const bridgeApi = opts.bridgeApi ?? 2;
   const interviewMs = opts.interviewMs ?? 30;
@@ -240,8 +259,16 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which
   };
   await addLock('front door', '0x000d6f0011aa2201', 'YRD226 TSDB', 'Yale');
   await addLock('garage', '0x000d6f0011bb3302', 'SMARTCODE_DEADBOLT_10_L', 'Kwikset');
+  for (const extra of opts.extraLocks ?? []) {
+    await addLock(extra.name, extra.ieee, extra.modelId, extra.manufacturerName);
+    Object.assign(devices.get(extra.name)!, { reports: extra.reports, exposePinWithoutConverter: extra.exposePinWithoutConverter });
+  }
 
-  const definitionPayload = (d: SimDevice) => ({ model: d.definition.model, vendor: d.definition.vendor, description: d.definition.description, exposes: JSON.parse(JSON.stringify(typeof d.definition.exposes === 'function' ? [] : d.definition.exposes)) as unknown, options: [], supports_ota: false, source: 'native' });
+  const definitionPayload = (d: SimDevice) => {
+    const exposes = JSON.parse(JSON.stringify(typeof d.definition.exposes === 'function' ? [] : d.definition.exposes)) as Json[];
+    if (d.exposePinWithoutConverter && !exposes.some((e) => e.name === 'pin_code')) exposes.push(JSON.parse(JSON.stringify(exposePresets.pincode())) as Json);
+    return { model: d.definition.model, vendor: d.definition.vendor, description: d.definition.description, exposes, options: [], supports_ota: false, source: 'native' };
+  };
   const deviceList = () => [
     { ieee_address: '0x00124b0000000001', type: 'Coordinator', friendly_name: 'Coordinator', supported: true, disabled: false, interview_completed: true, definition: null },
     ...[...devices.values()].map((d) => {
@@ -357,7 +384,12 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which
     // As zigbee2mqtt's publish extension: one converter per key, called with the definition as `mapped`.
     for (const [key, value] of Object.entries(message)) {
       const converter = d.definition.toZigbee.find((c) => !c.key || c.key.includes(key));
-      if (!converter) continue;
+      if (!converter) {
+        // As the publish extension words it (2.x names the device; 1.x does not).
+        const said = JSON.stringify(value);
+        publish('bridge/logging', { level: 'error', message: bridgeApi === 2 ? `No converter available for '${key}' on '${d.name}': (${said})` : `No converter available for '${key}' (${said})` });
+        continue;
+      }
       const meta = { endpoint_name: undefined, options: { expose_pin: true }, message: { ...message }, device: { ieeeAddr: d.ieee }, state: d.state, membersState: undefined, mapped: d.definition, publish: (p: Json) => publishState(d, p) };
       try {
         if (type === 'set' && converter.convertSet) {
@@ -389,6 +421,7 @@ export async function startZigbee2MqttPeer(opts: { baseTopic?: string; /** Which
       d.endpoint.batteryPercentageRemaining = 150;
       await fromZigbee(d, 'attributeReport', 'genPowerCfg', { batteryPercentageRemaining: 150 });
       await fromZigbee(d, 'attributeReport', 'closuresDoorLock', { lockState: d.endpoint.lockState });
+      if (d.reports) await fromZigbee(d, 'readResponse', 'closuresDoorLock', d.reports);
     }
   };
   await connectBridge();

@@ -82,7 +82,7 @@ describe('zigbee2mqtt re-enrollment (Zigbee2MQTT 2.x bridge API)', () => {
     assert.deepEqual((await driver.readCredentials(id)).pins, []);
     await driver.setPin(id, { slot: 2, code: '7391', name: 'rebuilt', schedule: ALWAYS });
     assert.deepEqual((await driver.readCredentials(id)).pins.map((p) => [p.slot, p.code, p.enabled]), [[2, '7391', true]]);
-    assert.equal(peer.lock('front door').endpoint.users.get(2)?.pin, '7391', 'the code is in the lock’s Door Lock cluster');
+    assert.equal(peer.lock('front door').endpoint.users.get(1)?.pin, '7391', 'the code is in the lock’s Door Lock cluster, on Zigbee user 1 (slot 2: users count from 0)');
   });
 
   it('takes a replacement of the same model when another lock joins, with its own IEEE address as the new id', async () => {
@@ -97,7 +97,7 @@ describe('zigbee2mqtt re-enrollment (Zigbee2MQTT 2.x bridge API)', () => {
     // The new device answers under its new id; the old one is still the reset lock.
     await driver.setPin(newIeee, { slot: 1, code: '1357', name: 'rebuilt', schedule: ALWAYS });
     assert.deepEqual((await driver.readCredentials(newIeee)).pins.map((p) => [p.slot, p.code]), [[1, '1357']]);
-    assert.equal(peer.lock(newIeee).endpoint.users.get(1)?.pin, '1357');
+    assert.equal(peer.lock(newIeee).endpoint.users.get(0)?.pin, '1357', 'slot 1 is Zigbee user 0');
     assert.equal((await driver.status(old)).setupMode, true);
   });
 

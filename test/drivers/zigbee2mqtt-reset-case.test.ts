@@ -50,7 +50,7 @@ describe('reset case on a Zigbee lock through Zigbee2MQTT', () => {
     const device = z2m.lock(name);
     const { credential, code } = await env.services.credentials.addPin(SYSTEM, lockId, { holder });
     await env.runtime.reconciler.reconcile(lockId, { read: true });
-    assert.equal(device.endpoint.users.get(credential.slot!)?.pin, code, 'the PIN is on the lock before the reset');
+    assert.equal(device.endpoint.users.get(credential.slot! - 1)?.pin, code, 'the PIN is on the lock before the reset');
     const lock = await env.services.locks.get(SYSTEM, lockId);
 
     // Triage, preflight (the battery is read from the lock through the bridge), snapshot.
@@ -101,7 +101,7 @@ describe('reset case on a Zigbee lock through Zigbee2MQTT', () => {
     assert.equal(rebuiltOn().size, 0, 'the reset lock holds no code');
     v = await step(v.case.id, { type: 'rebuild' }, TECH);
     assert.deepEqual(v.lockedOut, []);
-    assert.equal(rebuiltOn().get(slot)?.pin, code, 'the PIN is rebuilt on the lock under its new enrollment');
+    assert.equal(rebuiltOn().get(slot - 1)?.pin, code, 'the PIN is rebuilt on the lock under its new enrollment');
     v = await step(v.case.id, { type: 'complete_rebuild' }, TECH);
     v = await step(v.case.id, { type: 'close', note: 'reset and re-enrolled' });
     assert.equal(v.case.state, 'closed');

@@ -24,7 +24,8 @@ describeDriverConformance('zigbee2mqtt, Yale YRD226 through the real converters'
     externalId: lock.ieee,
     uniquePins: true,
     peer: {
-      setPinOutOfBand: (slot, code) => Promise.resolve(lock.endpoint.programAtKeypad(slot, code)),
+      // lockwarden slot N is Zigbee user N-1 (the lock numbers its users from 0).
+      setPinOutOfBand: (slot, code) => Promise.resolve(lock.endpoint.programAtKeypad(slot - 1, code)),
       injectFault: (kind) => {
         lock.endpoint.fault = kind;
         return Promise.resolve(true);
@@ -70,20 +71,40 @@ describe('zigbee2mqtt driver specifics', () => {
 
   it('sends the documented payloads and trusts users.N.status', async () => {
     const id = peer.lock('garage').ieee;
+    // The first capabilities call finds the lock's user count (asked of the bridge once).
+    assert.equal((await driver.capabilities(id)).pin.firstDeviceSlot, 0);
     peer.received.length = 0;
     await driver.setPin(id, { slot: 3, code: '1234', name: 'x', schedule: { kind: 'always' } });
     await driver.clearPin(id, 3);
     assert.deepEqual(peer.received.slice(0, 4), [
-      { topic: 'garage/set', payload: { pin_code: { user: 3, user_type: 'unrestricted', user_enabled: true, pin_code: '1234' } } },
-      { topic: 'garage/get', payload: { pin_code: { user: 3 } } },
-      { topic: 'garage/set', payload: { pin_code: { user: 3, pin_code: null } } },
-      { topic: 'garage/get', payload: { pin_code: { user: 3 } } },
+      { topic: 'garage/set', payload: { pin_code: { user: 2, user_type: 'unrestricted', user_enabled: true, pin_code: '1234' } } },
+      { topic: 'garage/get', payload: { pin_code: { user: 2 } } },
+      { topic: 'garage/set', payload: { pin_code: { user: 2, pin_code: null } } },
+      { topic: 'garage/get', payload: { pin_code: { user: 2 } } },
     ]);
     // A code held but disabled at the lock is still held (status, not the pin_code field, decides).
     peer.lock('garage').endpoint.users.set(4, { status: 3, type: 0, pin: '' });
     const pins = (await driver.readCredentials(id)).pins;
-    assert.deepEqual(pins, [{ slot: 4, code: null, name: '', schedule: { kind: 'always' }, enabled: false }]);
-    await driver.clearPin(id, 4);
+    assert.deepEqual(pins, [{ slot: 5, code: null, name: '', schedule: { kind: 'always' }, enabled: false }], 'Zigbee user 4 is slot 5');
+    await driver.clearPin(id, 5);
+  });
+
+  it('keeps the numbering of an older integration (firstUser 1: slot N is Zigbee user N) when configured so', async () => {
+    const id = peer.lock('garage').ieee;
+    const older = driverFor(peer, { slots: undefined, firstUser: 1 });
+    try {
+      const caps = await older.capabilities(id);
+      assert.deepEqual([caps.pin.slots, caps.pin.firstDeviceSlot], [29, 1], 'users 1-29 of the Kwikset’s 0-29');
+      peer.received.length = 0;
+      await older.setPin(id, { slot: 3, code: '8080', name: 'x', schedule: { kind: 'always' } });
+      assert.deepEqual(peer.received[0], { topic: 'garage/set', payload: { pin_code: { user: 3, user_type: 'unrestricted', user_enabled: true, pin_code: '8080' } } });
+      assert.equal(peer.lock('garage').endpoint.users.get(3)?.pin, '8080');
+      assert.deepEqual((await older.readCredentials(id)).pins.map((p) => [p.slot, p.code]), [[3, '8080']]);
+      await older.clearPin(id, 3);
+      assert.equal(peer.lock('garage').endpoint.users.has(3), false);
+    } finally {
+      await older.close();
+    }
   });
 
   it('reports keypad programming, lock/unlock and a device_leave as events', async () => {

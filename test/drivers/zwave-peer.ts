@@ -9,9 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WakeUpCCIntervalCapabilitiesGet, WakeUpCCIntervalCapabilitiesReport, WakeUpCCIntervalGet, WakeUpCCIntervalReport, WakeUpCCIntervalSet, WakeUpCCNoMoreInformation, WakeUpCCWakeUpNotification } from '@zwave-js/cc/WakeUpCC';
 import { BatteryCCGet, BatteryCCReport, DeviceResetLocallyCCNotification, ECDHProfiles, KEXSchemes, NotificationCCGet, NotificationCCReport, Security2CC, Security2CCKEXSet, Security2CCPublicKeyReport, UserIDStatus } from '@zwave-js/cc';
 import { UserCodeCCExtendedUserCodeSet, UserCodeCCGet, UserCodeCCSet } from '@zwave-js/cc/UserCodeCC';
-import { CommandClasses, SecurityClass, dskToString, generateECDHKeyPair } from '@zwave-js/core';
+import { CommandClasses, NodeStatus, SecurityClass, dskToString, generateECDHKeyPair } from '@zwave-js/core';
 import { Bytes } from '@zwave-js/shared';
 import { FunctionType, Message, MessageType } from '@zwave-js/serial';
 import { AddNodeToNetworkRequest, AddNodeType, RemoveFailedNodeRequest, RemoveFailedNodeStartFlags, RemoveFailedNodeStatus } from '@zwave-js/serial/serialapi';
@@ -24,7 +25,7 @@ import { createAndStartDriverWithMockPort, createDefaultMockControllerBehaviors,
 const YALE = { manufacturerId: 0x0129, productType: 0x8004, productId: 0x0600 };
 export const ZWAVE_LOCK_NODE_ID = 2;
 /** Access Control (0x06) events a keypad lock reports. */
-export const ACCESS_CONTROL = { type: 0x06, keypadLock: 0x05, keypadUnlock: 0x06, allCodesDeleted: 0x0c, codeDeleted: 0x0d, codeAdded: 0x0e } as const;
+export const ACCESS_CONTROL = { type: 0x06, keypadLock: 0x05, keypadUnlock: 0x06, allCodesDeleted: 0x0c, codeDeleted: 0x0d, codeAdded: 0x0e, duplicateCode: 0x0f } as const;
 /** Home Security (0x07) "Tampering, product cover removed". */
 export const HOME_SECURITY = { type: 0x07, tamper: 0x03 } as const;
 
@@ -92,10 +93,12 @@ const SECURITY_KEYS = {
 export type ZwaveJoinSecurity = 's2' | 's0' | 'none';
 
 /** The mock door lock's capabilities: a Yale YRD216 with User Code (or User Credential), Door Lock, Notification, Battery. */
-function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity }): NonNullable<MockNodeOptions['capabilities']> {
+function lockCapabilities(opts: { slots: number; userCredential?: boolean; security?: ZwaveJoinSecurity; chars?: string; sleeping?: boolean }): NonNullable<MockNodeOptions['capabilities']> {
   const secure = opts.security === 's2' || opts.security === 's0';
   return {
     ...YALE,
+    // A battery lock that sleeps between Wake Up notifications (no FLiRS beam): the controller queues its commands.
+    ...(opts.sleeping ? { isListening: false, isFrequentListening: false } : {}),
     firmwareVersion: '4.12',
     ...(opts.security === 's2' ? { securityClasses: new Set([SecurityClass.S2_AccessControl]) } : opts.security === 's0' ? { securityClasses: new Set([SecurityClass.S0_Legacy]) } : {}),
     commandClasses: [
@@ -104,12 +107,37 @@ function lockCapabilities(opts: { slots: number; userCredential?: boolean; secur
       ...(opts.security === 's2' ? [CommandClasses['Security 2']] : opts.security === 's0' ? [CommandClasses.Security] : []),
       opts.userCredential
         ? { ccId: CommandClasses['User Credential'], version: 1, secure }
-        : { ccId: CommandClasses['User Code'], version: 2, secure, numUsers: opts.slots, supportedASCIIChars: '0123456789', supportsUserCodeChecksum: true },
+        : { ccId: CommandClasses['User Code'], version: 2, secure, numUsers: opts.slots, supportedASCIIChars: opts.chars ?? '0123456789', supportsUserCodeChecksum: true },
       { ccId: CommandClasses['Door Lock'], version: 4, secure },
-      { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
+      { ccId: CommandClasses.Notification, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { [ACCESS_CONTROL.type]: [ACCESS_CONTROL.keypadLock, ACCESS_CONTROL.keypadUnlock, ACCESS_CONTROL.codeDeleted, ACCESS_CONTROL.codeAdded, ACCESS_CONTROL.allCodesDeleted, ACCESS_CONTROL.duplicateCode], [HOME_SECURITY.type]: [HOME_SECURITY.tamper] } },
       { ccId: CommandClasses.Battery, version: 1 },
       CommandClasses['Device Reset Locally'],
+      ...(opts.sleeping ? [{ ccId: CommandClasses['Wake Up'], version: 2 }] : []),
     ],
+  };
+}
+
+/**
+ * Wake Up CC on the lock's side (zwave-js ships no mock of it): answers the interval questions of the
+ * interview, and falls asleep on "No More Information": then it hears nothing (no ACK, no answer)
+ * until it wakes up by itself (`wakeUp()`), as a battery node does.
+ */
+function wakeUpBehavior(sleep: { asleep: boolean }): MockNodeBehavior {
+  return {
+    handleCC(controller, self, cc) {
+      if (sleep.asleep) return { action: 'stop' };
+      if (cc instanceof WakeUpCCIntervalGet) return { action: 'sendCC', cc: new WakeUpCCIntervalReport({ nodeId: controller.ownNodeId, wakeUpInterval: 3600, controllerNodeId: controller.ownNodeId }) };
+      if (cc instanceof WakeUpCCIntervalCapabilitiesGet) {
+        return { action: 'sendCC', cc: new WakeUpCCIntervalCapabilitiesReport({ nodeId: controller.ownNodeId, minWakeUpInterval: 60, maxWakeUpInterval: 86_400, defaultWakeUpInterval: 3600, wakeUpIntervalSteps: 60, wakeUpOnDemandSupported: false }) };
+      }
+      if (cc instanceof WakeUpCCIntervalSet) return { action: 'ok' };
+      if (cc instanceof WakeUpCCNoMoreInformation) {
+        sleep.asleep = true;
+        self.autoAckControllerFrames = false;
+        return { action: 'ok' };
+      }
+      return undefined;
+    },
   };
 }
 
@@ -176,6 +204,53 @@ function faultBehavior(state: { fault: ZwaveFault | null; setSeen: boolean }): M
   };
 }
 
+/**
+ * What a real keypad lock does with a User Code Set that the zwave-js mock stores blindly: a code
+ * with a character its keypad lacks is not stored, and a code another slot holds is not stored
+ * either, reported as Access Control "New user code not added due to duplicate code" (0x0F), as
+ * Yale and Schlage locks do.
+ */
+function keypadRulesBehavior(chars: string, refuseDuplicates: boolean): MockNodeBehavior {
+  return {
+    handleCC(controller, self, cc) {
+      // zwave-js writes V2 locks with Extended User Code Set (one code here).
+      const write = cc instanceof UserCodeCCSet ? cc : cc instanceof UserCodeCCExtendedUserCodeSet && cc.userCodes.length === 1 ? cc.userCodes[0]! : null;
+      if (!write || write.userIdStatus === UserIDStatus.Available) return undefined;
+      const code = typeof write.userCode === 'string' ? write.userCode : '';
+      if ([...code].some((c) => !chars.includes(c))) return { action: 'stop' };
+      if (!refuseDuplicates) return undefined;
+      for (const [key, value] of self.state) {
+        const m = /^UserCode_userCode_(\d+)$/.exec(key);
+        if (!m || Number(m[1]) === write.userId || value !== code) continue;
+        const status = self.state.get(`UserCode_userIdStatus_${m[1]}`);
+        if (status === undefined || status === UserIDStatus.Available) continue;
+        return { action: 'sendCC', cc: new NotificationCCReport({ nodeId: controller.ownNodeId, notificationType: ACCESS_CONTROL.type, notificationEvent: ACCESS_CONTROL.duplicateCode, notificationStatus: 0xff }) };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A slow radio: every command's answer leaves the lock `ms` later (the ACK is at once, as on a real link). */
+function responseDelayBehavior(ms: number): MockNodeBehavior {
+  return {
+    async handleCC() {
+      await new Promise((r) => setTimeout(r, ms));
+      return undefined;
+    },
+  };
+}
+
+/** Records the name of every command the lock receives (the mock keeps its own record private). */
+function frameLogBehavior(log: string[]): MockNodeBehavior {
+  return {
+    handleCC(_controller, _self, cc) {
+      log.push(cc.constructor.name);
+      return undefined;
+    },
+  };
+}
+
 /** A port on 127.0.0.1 that was free a moment ago (ZwavejsServer ignores port 0). */
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -195,6 +270,8 @@ export interface ZwavePeer {
   nodeId: number;
   /** Slots the mock lock has. */
   slots: number;
+  /** Names of the commands the lock received (UserCodeCCGet, UserCodeCCSet, ...), oldest first; clear with `received.length = 0`. */
+  received: string[];
   setBattery(level: number): void;
   /** Someone at the keypad programs a code: the lock stores it and reports "New user code added". */
   setPinAtKeypad(slot: number, code: string): Promise<void>;
@@ -202,6 +279,10 @@ export interface ZwavePeer {
   notify(type: number, event: number, parameters?: number[]): Promise<void>;
   /** Arms a fault for the next command(s). */
   injectFault(kind: ZwaveFault): void;
+  /** A sleeping lock (`sleeping: true`) wakes up and says so (Wake Up Notification); it sleeps again when the controller is done. */
+  wakeUp(): Promise<void>;
+  /** The sleeping lock is asleep now. */
+  isAsleep(): boolean;
   /** Someone holds the reset button: the lock (as last included) forgets its network, sends Device Reset Locally and stops answering. */
   resetLocally(): Promise<void>;
   /**
@@ -222,7 +303,21 @@ export interface ZwavePeer {
 }
 
 /** Boots the driver on a mock controller with one mock door lock and a ZwavejsServer in front of it. */
-export async function startZwavePeer(opts: { slots?: number; battery?: number; userCredential?: boolean } = {}): Promise<ZwavePeer> {
+export async function startZwavePeer(
+  opts: {
+    slots?: number;
+    battery?: number;
+    userCredential?: boolean;
+    /** A slow radio: ms between a command and the lock's answer. */
+    responseDelayMs?: number;
+    /** The characters the keypad takes (User Code V2 "supported ASCII chars"); default every digit. */
+    chars?: string;
+    /** The lock refuses a code another slot holds (Access Control 0x0F), as real keypad locks do. */
+    refuseDuplicates?: boolean;
+    /** A battery lock with Wake Up CC that sleeps (hears nothing) between wake-ups. */
+    sleeping?: boolean;
+  } = {},
+): Promise<ZwavePeer> {
   const slots = opts.slots ?? 10;
   let battery = opts.battery ?? 87;
   const cacheDir = await mkdtemp(path.join(tmpdir(), 'lockwarden-zwave-'));
@@ -247,15 +342,43 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
   controller.defineBehavior(...createDefaultMockControllerBehaviors(), removeFailedNodeBehavior);
   // A later call is asked first (defineBehavior puts its batch in front), so this one sees Stop before the default.
   controller.defineBehavior(ignoreStopWhileIdleBehavior);
-  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential }) });
+  const lock = await MockNode.create({ id: ZWAVE_LOCK_NODE_ID, controller, capabilities: lockCapabilities({ slots, userCredential: opts.userCredential, chars: opts.chars, sleeping: opts.sleeping }) });
+  const sleep = { asleep: false };
+  const received: string[] = [];
   const faults = { fault: null as ZwaveFault | null, setSeen: false };
   lock.defineBehavior(...createDefaultMockNodeBehaviors());
   // Defined later, so they take precedence over the defaults.
-  lock.defineBehavior(faultBehavior(faults), notificationGetBehavior, batteryBehavior(() => battery));
+  lock.defineBehavior(faultBehavior(faults), notificationGetBehavior, batteryBehavior(() => battery), keypadRulesBehavior(opts.chars ?? '0123456789', opts.refuseDuplicates ?? false));
+  // Asked first: every command is logged, then answered late on a slow radio.
+  lock.defineBehavior(...(opts.sleeping ? [wakeUpBehavior(sleep)] : []));
+  lock.defineBehavior(...(opts.responseDelayMs ? [responseDelayBehavior(opts.responseDelayMs)] : []), frameLogBehavior(received));
   controller.addNode(lock);
   const ready = new Promise<void>((resolve) => driver.once('all nodes ready', () => resolve()));
   continueStartup();
-  await ready;
+  // zwave-js interviews a sleeping node only while it is awake: the lock wakes (as at its inclusion) until the interview is done.
+  const waking = opts.sleeping
+    ? setInterval(() => {
+        if (!sleep.asleep) void lock.sendToController(createMockZWaveRequestFrame(new WakeUpCCWakeUpNotification({ nodeId: controller.ownNodeId }), { ackRequested: false })).catch(() => {});
+      }, 300)
+    : null;
+  await ready.finally(() => waking && clearInterval(waking));
+  if (opts.sleeping) {
+    // zwave-js keeps a node awake for its interview (`keepAwake`, public API). A value refresh it started during the
+    // interview saves keepAwake (true then) and puts it back when it ends, which can be after "all nodes ready": so
+    // keepAwake is released again until the lock sleeps. After a released exchange (a battery reading) zwave-js sends
+    // "No More Information" and the lock sleeps, as after a real inclusion.
+    const node = driver.controller.nodes.get(ZWAVE_LOCK_NODE_ID);
+    for (let next = 0, until = Date.now() + 10_000; !sleep.asleep && Date.now() < until; ) {
+      // Never while zwave-js thinks it asleep: the reading would wait in the wake-up queue and go out at the next wake-up.
+      if (node && node.status !== NodeStatus.Asleep && Date.now() >= next) {
+        node.keepAwake = false;
+        next = Date.now() + 1000;
+        await node.commandClasses.Battery.get().catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!sleep.asleep) throw new Error('the sleeping mock lock was not sent to sleep after its interview');
+  }
 
   const port = await freePort();
   const silent = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
@@ -286,6 +409,7 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
     lock,
     nodeId: ZWAVE_LOCK_NODE_ID,
     slots,
+    received,
     setBattery: (level) => void (battery = level),
     async setPinAtKeypad(slot: number, code: string) {
       if (opts.userCredential) {
@@ -313,6 +437,12 @@ export async function startZwavePeer(opts: { slots?: number; battery?: number; u
       faults.fault = kind;
       faults.setSeen = false;
     },
+    async wakeUp() {
+      sleep.asleep = false;
+      lock.autoAckControllerFrames = true;
+      await lock.sendToController(createMockZWaveRequestFrame(new WakeUpCCWakeUpNotification({ nodeId: controller.ownNodeId }), { ackRequested: false }));
+    },
+    isAsleep: () => sleep.asleep,
     async resetLocally() {
       const node = current();
       await sendCC(new DeviceResetLocallyCCNotification({ nodeId: controller.ownNodeId }));

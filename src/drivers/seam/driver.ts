@@ -26,7 +26,8 @@
  * `unbindCloud` removes a lock from the workspace (see there for why sometimes its account).
  */
 import { SeamActionAttemptFailedError, SeamActionAttemptTimeoutError, SeamHttp, SeamHttpApiError } from '@seamapi/http/connect';
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type ObservedController, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { pinRuleBroken } from '../../domain/pin-rules.js';
+import { DriverError, canOperateRemotely, type PinRule, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedCredentials, type ObservedPin, type PinWrite, type ObservedController, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { SEAM_RATE_LIMITS, SeamRateLimiter, type SeamRateKind } from './rate-limit.js';
 import { isSeamEvent, type SeamEvent } from './webhook.js';
 
@@ -62,7 +63,8 @@ export interface SeamDriverConfig {
 /** Seam's production API. */
 export const SEAM_ENDPOINT = 'https://connect.getseam.com';
 
-const SLOT_TAG = /^\[slot (\d{1,4})\] ?/;
+/** lockwarden's slot in a code's name: `[slot 3] `, or `#3 ` on a lock that keeps short names only. */
+const SLOT_TAG = /^(?:\[slot (\d{1,4})\] ?|#(\d{1,4})(?: |$))/;
 
 /** A Seam access code as far as this driver reads it. */
 interface SeamAccessCode {
@@ -75,6 +77,8 @@ interface SeamAccessCode {
   starts_at?: string | null;
   ends_at?: string | null;
   is_managed?: boolean;
+  /** An offline (algorithmic, time-bound) code: computed for the lock, not programmed into it. */
+  is_offline_access_code?: boolean;
   errors?: { error_code?: string }[];
   created_at?: string;
 }
@@ -89,6 +93,7 @@ interface SeamDevice {
   can_remotely_lock?: boolean;
   can_remotely_unlock?: boolean;
   can_program_online_access_codes?: boolean;
+  can_program_offline_access_codes?: boolean;
   errors?: { error_code?: string }[];
   properties?: {
     name?: string;
@@ -100,6 +105,7 @@ interface SeamDevice {
     model?: { display_name?: string; manufacturer_display_name?: string };
     supported_code_lengths?: number[];
     max_active_codes_supported?: number;
+    /** Seam's code rules (`no_zeros`, `cannot_start_with_12`, ...) and name rules (`name_length` with its lengths). */
     code_constraints?: { constraint_type: string; min_length?: number; max_length?: number }[];
     firmware_version?: string;
     serial_number?: string;
@@ -107,9 +113,9 @@ interface SeamDevice {
   };
 }
 
-/** Puts lockwarden's slot into a Seam code name. */
-export function taggedName(slot: number, name: string): string {
-  return `[slot ${slot}] ${name}`.trim();
+/** Puts lockwarden's slot into a Seam code name; `short` (`#3 name`) where the lock keeps short names only. */
+export function taggedName(slot: number, name: string, short = false): string {
+  return (short ? `#${slot} ${name}` : `[slot ${slot}] ${name}`).trim();
 }
 
 /** Builds a Seam driver from plain configuration. */
@@ -236,15 +242,29 @@ export class SeamDriver implements LockDriver {
     this.limiter.ensureFree(externalId, 'create');
     const device = await this.device(externalId);
     const caps = capabilitiesOf(device, this.defaultSlots);
+    // The device's own rules, checked before anything is sent: Seam would take the code and the
+    // lock would refuse it later (a `setting` code that never becomes `set`).
     validatePin(caps, pin);
+    const offline = caps.offlineCodes === 'only' || (pin.offline === true && caps.offlineCodes === 'supported');
     const placed = this.toPins(await this.codes(externalId), caps.pin.slots);
     const inSlot = placed.find((p) => p.pin.slot === pin.slot)?.code;
     if (placed.some((p) => p.pin.slot !== pin.slot && p.code.code === pin.code)) {
       throw new DriverError('driver.duplicate_pin', `another code on this lock already uses that PIN`, { slot: pin.slot });
     }
     const window = pin.schedule.kind === 'window' ? { starts_at: new Date(pin.schedule.from).toISOString(), ends_at: new Date(pin.schedule.until).toISOString() } : {};
-    const name = taggedName(pin.slot, pin.name);
-    if (inSlot && inSlot.is_managed !== false && tagOf(inSlot) === pin.slot) {
+    // Where Seam limits the name, the short tag leaves the holder's name more of it.
+    const name = taggedName(pin.slot, pin.name, caps.pin.nameMaxLength !== undefined);
+    if (offline) {
+      // An offline code is computed for its window and cannot be edited: the old one goes, a new one is made.
+      if (inSlot) await this.deleteCode(externalId, inSlot);
+      this.limiter.take(externalId, 'create');
+      // Plain POST: the SDK version pinned here does not type the offline fields. Whole hours are
+      // checked above, so Seam's rounding (`max_time_rounding`) leaves the window as asked.
+      const made = (await this.post(externalId, '/access_codes/create', { device_id: externalId, name, code: pin.code, ...window, is_offline_access_code: true, max_time_rounding: '1h' })) as { access_code?: { access_code_id?: string } } | null;
+      if (made?.access_code?.access_code_id) this.markOwn(made.access_code.access_code_id);
+      return;
+    }
+    if (inSlot && inSlot.is_managed !== false && inSlot.is_offline_access_code !== true && tagOf(inSlot) === pin.slot) {
       this.limiter.take(externalId, 'update');
       this.markOwn(inSlot.access_code_id);
       // Plain POST: the SDK sends updates as PATCH, which Seam's fake does not route.
@@ -261,7 +281,11 @@ export class SeamDriver implements LockDriver {
   async clearPin(externalId: string, slot: number): Promise<void> {
     this.limiter.ensureFree(externalId, 'delete');
     const device = await this.device(externalId);
-    const placed = this.toPins(await this.codes(externalId), capabilitiesOf(device, this.defaultSlots).pin.slots);
+    const slots = capabilitiesOf(device, this.defaultSlots).pin.slots;
+    // "Cleared" would be a lie on a lock with no codes, or for a slot it does not have.
+    if (slots === 0) throw new DriverError('driver.not_supported', 'this lock takes no codes through Seam', { slot });
+    if (!Number.isInteger(slot) || slot < 1 || slot > slots) throw new DriverError('driver.invalid_pin', `slot ${slot} does not exist on this lock (slots 1..${slots})`, { slot });
+    const placed = this.toPins(await this.codes(externalId), slots);
     const inSlot = placed.find((p) => p.pin.slot === slot)?.code;
     if (inSlot) await this.deleteCode(externalId, inSlot);
   }
@@ -587,7 +611,9 @@ export class SeamDriver implements LockDriver {
     ]);
     const byId = new Map<string, SeamAccessCode>();
     for (const c of [...(managed as unknown as SeamAccessCode[]), ...(unmanaged as unknown as SeamAccessCode[])]) byId.set(c.access_code_id, c);
-    return [...byId.values()].filter((c) => c.status !== 'removing');
+    // Only this device's codes: Seam's fake (1.86) answers a list by device with every device's
+    // codes, and a code of another lock taken for this one would be overwritten or deleted here.
+    return [...byId.values()].filter((c) => c.status !== 'removing' && (c.device_id === undefined || c.device_id === externalId));
   }
 
   /** Gives every code a slot: its tag when it has a free one, else the lowest free slot in creation order. */
@@ -625,7 +651,7 @@ export class SeamDriver implements LockDriver {
 
   private async lockOrUnlock(externalId: string, lock: boolean): Promise<void> {
     const device = await this.device(externalId);
-    if (!capabilitiesOf(device, this.defaultSlots).remoteLockUnlock) throw new DriverError('driver.not_supported', 'this lock cannot be locked or unlocked through Seam');
+    if (!canOperateRemotely(capabilitiesOf(device, this.defaultSlots), lock ? 'lock' : 'unlock')) throw new DriverError('driver.not_supported', `this lock cannot be ${lock ? 'locked' : 'unlocked'} through Seam`);
     this.limiter.take(externalId, 'lock');
     await this.call(externalId, 'lock', true, () => (lock ? this.seam.locks.lockDoor({ device_id: externalId }) : this.seam.locks.unlockDoor({ device_id: externalId })));
   }
@@ -724,13 +750,13 @@ function transportError(e: unknown, write: boolean): DriverError {
 
 function tagOf(code: SeamAccessCode): number | undefined {
   const m = SLOT_TAG.exec(code.name ?? '');
-  return m ? Number(m[1]) : undefined;
+  return m ? Number(m[1] ?? m[2]) : undefined;
 }
 
 function toPin(slot: number, c: SeamAccessCode): ObservedPin {
   const name = (c.name ?? '').replace(SLOT_TAG, '');
   const schedule: ObservedPin['schedule'] = c.type === 'time_bound' && c.starts_at && c.ends_at ? { kind: 'window', from: new Date(c.starts_at).toISOString(), until: new Date(c.ends_at).toISOString() } : { kind: 'always' };
-  return { slot, code: typeof c.code === 'string' && c.code !== '' ? c.code : null, name, schedule, enabled: (c.errors ?? []).length === 0 };
+  return { slot, code: typeof c.code === 'string' && c.code !== '' ? c.code : null, name, schedule, enabled: (c.errors ?? []).length === 0, ...(c.is_offline_access_code === true ? { offline: true } : {}) };
 }
 
 /** What the driver keeps of a device it saw (see `SeamDriver.known`). */
@@ -802,21 +828,61 @@ function manufacturerFromType(type: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-/** What a Seam device can do, from what Seam says about it. */
+/** Seam's code constraints that name forbidden digits (Nuki: no zeros; TTLock keypads without 0, 8, 9 or 0, 7, 8, 9). */
+const FORBIDDEN_DIGITS: Record<string, string[]> = { no_zeros: ['0'], cannot_contain_089: ['0', '8', '9'], cannot_contain_0789: ['0', '7', '8', '9'] };
+/** Seam's code constraints that name forbidden beginnings. */
+const FORBIDDEN_PREFIXES: Record<string, string> = { cannot_start_with_12: '12' };
+/** Seam's code constraints that are one of the contract's named rules. */
+const NAMED_RULES: Record<string, PinRule> = {
+  no_triple_consecutive_ints: 'no_three_consecutive_digits',
+  no_ascending_or_descending_sequence: 'no_ascending_or_descending_sequence',
+  at_least_three_unique_digits: 'at_least_three_unique_digits',
+};
+
+/**
+ * What a Seam device can do, from what Seam says about it: code support (online and offline
+ * codes), `supported_code_lengths`, `max_active_codes_supported`, `code_constraints`, and the lock
+ * and unlock flags apart. `defaultSlots` (configuration) only where the device does not say how many
+ * codes it holds; lengths 4-8 only where it does not say which.
+ */
 export function capabilitiesOf(d: SeamDevice, defaultSlots: number): DriverCapabilities {
   const p = d.properties ?? {};
-  const takesPins = d.can_program_online_access_codes === true;
-  const lengths = (p.supported_code_lengths ?? []).filter((n) => Number.isInteger(n) && n > 0);
-  const constraint = (p.code_constraints ?? []).find((c) => c.constraint_type === 'name_length' ? false : c.min_length !== undefined || c.max_length !== undefined);
-  const minLength = lengths.length ? Math.min(...lengths) : (constraint?.min_length ?? 4);
-  const maxLength = lengths.length ? Math.max(...lengths) : (constraint?.max_length ?? 8);
+  const online = d.can_program_online_access_codes === true;
+  const offline = d.can_program_offline_access_codes === true;
+  const takesPins = online || offline;
+  const lengths = [...new Set((p.supported_code_lengths ?? []).filter((n) => Number.isInteger(n) && n > 0))].sort((a, b) => a - b);
+  const minLength = lengths.length ? lengths[0]! : 4;
+  const maxLength = lengths.length ? lengths[lengths.length - 1]! : 8;
+  const constraints = (p.code_constraints ?? []).map((c) => c.constraint_type);
+  const forbiddenDigits = [...new Set(constraints.flatMap((c) => FORBIDDEN_DIGITS[c] ?? []))].sort();
+  const forbiddenPrefixes = [...new Set(constraints.flatMap((c) => (FORBIDDEN_PREFIXES[c] ? [FORBIDDEN_PREFIXES[c]] : [])))];
+  const rules = [...new Set(constraints.flatMap((c) => (NAMED_RULES[c] ? [NAMED_RULES[c]] : [])))];
+  const slots = takesPins ? (typeof p.max_active_codes_supported === 'number' && p.max_active_codes_supported > 0 ? p.max_active_codes_supported : defaultSlots) : 0;
+  // Seam's name limit is on the whole name, which carries lockwarden's slot tag: the holder gets the rest.
+  const nameLimit = (p.code_constraints ?? []).find((c) => c.constraint_type === 'name_length')?.max_length;
+  const nameMaxLength = typeof nameLimit === 'number' && slots > 0 ? Math.max(0, nameLimit - `#${slots} `.length) : undefined;
+  const canLock = d.can_remotely_lock === true;
+  const canUnlock = d.can_remotely_unlock === true;
   return {
-    pin: { slots: takesPins ? (p.max_active_codes_supported ?? defaultSlots) : 0, minLength, maxLength, alphabet: 'digits' },
+    pin: {
+      slots,
+      minLength,
+      maxLength,
+      alphabet: 'digits',
+      ...(lengths.length > 0 && lengths.length !== maxLength - minLength + 1 ? { lengths } : {}),
+      ...(forbiddenDigits.length ? { forbiddenDigits } : {}),
+      ...(forbiddenPrefixes.length ? { forbiddenPrefixes } : {}),
+      ...(rules.length ? { rules } : {}),
+      ...(nameMaxLength !== undefined ? { nameMaxLength } : {}),
+    },
     schedules: { window: takesPins, recurring: false },
     digitalKeys: false,
     controllers: false,
     biometrics: false,
-    remoteLockUnlock: d.can_remotely_lock === true && d.can_remotely_unlock === true,
+    remoteLockUnlock: canLock && canUnlock,
+    remoteLock: canLock,
+    remoteUnlock: canUnlock,
+    ...(offline ? { offlineCodes: online ? ('supported' as const) : ('only' as const) } : {}),
     remoteFactoryReset: false,
     cloudBinding: true,
     events: true,
@@ -825,15 +891,24 @@ export function capabilitiesOf(d: SeamDevice, defaultSlots: number): DriverCapab
   };
 }
 
+const HOUR_MS = 3_600_000;
+
 function validatePin(caps: DriverCapabilities, pin: PinWrite): void {
   if (caps.pin.slots === 0) throw new DriverError('driver.not_supported', 'this lock takes no codes through Seam');
   if (!Number.isInteger(pin.slot) || pin.slot < 1 || pin.slot > caps.pin.slots) throw new DriverError('driver.invalid_pin', `slot must be 1..${caps.pin.slots}`, { slot: pin.slot });
-  if (!/^\d+$/.test(pin.code)) throw new DriverError('driver.invalid_pin', 'the code must be decimal digits', { slot: pin.slot });
-  if (pin.code.length < caps.pin.minLength || pin.code.length > caps.pin.maxLength) {
-    throw new DriverError('driver.invalid_pin', `the code must be ${caps.pin.minLength}..${caps.pin.maxLength} digits`, { slot: pin.slot });
-  }
+  const broken = pinRuleBroken(pin.code, pin.name, caps);
+  if (broken) throw new DriverError('driver.invalid_pin', broken, { slot: pin.slot });
   if (pin.schedule.kind === 'recurring') throw new DriverError('driver.not_supported', 'Seam codes take one time window, not a weekly schedule', { slot: pin.slot });
   if (pin.schedule.kind === 'window' && !(Date.parse(pin.schedule.from) < Date.parse(pin.schedule.until))) {
     throw new DriverError('driver.invalid_pin', 'the window must start before it ends', { slot: pin.slot });
+  }
+  if (pin.offline === true && !caps.offlineCodes) throw new DriverError('driver.not_supported', 'this lock takes no offline codes through Seam', { slot: pin.slot });
+  const offline = caps.offlineCodes === 'only' || (pin.offline === true && caps.offlineCodes !== undefined);
+  if (offline) {
+    if (pin.schedule.kind !== 'window') throw new DriverError('driver.not_supported', 'an offline code needs a time window (this lock takes only offline codes through Seam)', { slot: pin.slot });
+    // Offline codes are computed for whole hours; any other window would come back rounded (and read as drift).
+    if (Date.parse(pin.schedule.from) % HOUR_MS !== 0 || Date.parse(pin.schedule.until) % HOUR_MS !== 0) {
+      throw new DriverError('driver.invalid_pin', 'an offline code’s window starts and ends on the full hour', { slot: pin.slot });
+    }
   }
 }

@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Record<DriverErrorCode, number> = {
   'driver.busy': 503,
   'driver.unreachable': 502,
   'driver.timeout': 504,
+  'driver.queued': 202,
 };
 
 /** How many recent events a late poller can still catch up on. */

@@ -2,14 +2,29 @@
  * The `zigbee2mqtt` driver: Zigbee locks reached through a Zigbee2MQTT bridge over MQTT.
  *
  * Devices come from the retained `<base>/bridge/devices`; a device is a lock when its definition
- * exposes a `lock`. Its `externalId` is the IEEE address (friendly names can be renamed). PIN slot N
- * is Zigbee user N; the payloads are Zigbee2MQTT's documented ones:
+ * exposes a `lock`. Its `externalId` is the IEEE address (friendly names can be renamed).
+ *
+ * PIN capabilities come from the device, configuration being only a cap: a lock takes PINs when its
+ * definition exposes `pin_code` (a Kwikset 910 or a Wyze does not: PIN calls answer
+ * `driver.not_supported` at once, as does a lock whose bridge logs "No converter available for
+ * 'pin_code'"). Zigbee users are numbered from 0 (ZCL Door Lock; the converters take users
+ * 0..pinCodeCount-1), so lockwarden slot N is Zigbee user N-1 (`firstDeviceSlot` 0; `firstUser: 1`
+ * keeps the older numbering, slot N = user N, for integrations that wrote codes that way). How many users
+ * a lock has is the lock's own report where its definition passes it on (`num_pin_users`, a Nimly),
+ * else the range the definition's converter accepts: Zigbee2MQTT does not publish a definition's
+ * `pinCodeCount`, but its converter refuses a user outside it at once, without a radio frame, so the
+ * driver finds the count by asking for users (a doubling then a halving search, about 2 log2(count)
+ * requests) once per lock. The payloads are Zigbee2MQTT's documented ones:
  *   set    `<base>/<name>/set` `{"pin_code":{"user":N,"user_type":"unrestricted","user_enabled":true,"pin_code":"1234"}}`
  *   clear  `<base>/<name>/set` `{"pin_code":{"user":N,"pin_code":null}}`
  *   read   `<base>/<name>/get` `{"pin_code":{"user":N}}`
  * and the answer lands in the device's state as `users.N.status`. The status is what counts
  * (`enabled`/`disabled` hold a code, `available` is empty), never whether `pin_code` is present:
- * Zigbee2MQTT shows codes only with its `expose_pin` option.
+ * Zigbee2MQTT shows codes only with its `expose_pin` option. A write is confirmed by that read-back
+ * or by the lock's own programming event for the user (`pin_code_added/changed/deleted`). A lock
+ * whose code reads Zigbee2MQTT never answers (a Nimly: its definition converts no Get PIN Code
+ * answer) has only the event; once a read went unanswered while the lock answered a status read, its
+ * reads answer `driver.not_supported` at once.
  *
  * Zigbee2MQTT publishes the whole cached state after every device message, so a reply cannot be
  * told from an earlier copy by content alone: a command waits for the publishes its own request
@@ -50,12 +65,30 @@ export interface Zigbee2MqttDriverConfig {
   password?: string;
   /** Zigbee2MQTT's base topic (`zigbee2mqtt` by default). */
   baseTopic?: string;
-  /** PIN slots lockwarden manages per lock (Zigbee users 1..slots). Reads cost one Zigbee round trip per slot. */
+  /**
+   * The most PIN slots lockwarden manages per lock, below what the lock has (a full read costs one
+   * Zigbee round trip per slot). Absent: every user the lock has.
+   */
   slots?: number;
   minLength?: number;
   maxLength?: number;
   /** How long a command waits for the lock's answer. */
   commandTimeoutMs?: number;
+  /**
+   * How long a question about one user waits for the converter to refuse it as out of range before it
+   * counts as in range (the refusal comes at once, without a radio frame).
+   */
+  rangeProbeMs?: number;
+  /** The lock's user count when neither the lock nor its definition tells it (the driver cannot ask). */
+  fallbackSlots?: number;
+  /**
+   * The Zigbee user that is lockwarden's slot 1: 0 (default, the lock's own numbering) or 1 for an
+   * integration set up before lockwarden numbered from 0, which wrote slot N to user N (its user 0 is
+   * then not managed).
+   */
+  firstUser?: 0 | 1;
+  /** Code reads in flight at once during a full read (the bridge sends them one at a time). */
+  readWindow?: number;
   /** Reconnect backoff: first wait, doubling up to the maximum. */
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -73,6 +106,10 @@ interface Z2mDevice {
   model: string | null;
   description: string | null;
   isLock: boolean;
+  /** The definition exposes `pin_code`: Zigbee2MQTT can set, clear and read PINs on it. */
+  pins: boolean;
+  /** The highest user the `pin_code` expose's `user` feature allows, where it says (newer definitions). */
+  userMax: number | null;
 }
 
 interface Z2mUser {
@@ -87,9 +124,17 @@ interface Z2mState {
   online: boolean | null;
   /** Count of state publishes seen: a command waits for the ones its request causes. */
   publishes: number;
+  /** State publishes without an `action` (a lock's event is no answer to a read), counted apart for reads. */
+  quietPublishes: number;
   /** Failures Zigbee2MQTT logged for this device, counted like publishes. */
   failures: { at: number; seq: number; type: 'set' | 'get'; key: string; error: string }[];
   failureSeq: number;
+  /** What the lock reported of its PIN users and lengths (a Nimly: `num_pin_users`, `min_pin_length`, `max_pin_length`). */
+  numPinUsers: number | null;
+  minPinLength: number | null;
+  maxPinLength: number | null;
+  /** Programming events (`pin_code_added/changed/deleted`) by Zigbee user, with the publish count they came with. */
+  programmed: { seq: number; action: string; user: number }[];
 }
 
 /** One `enroll` in progress: what the bridge reported joining while the network was open. */
@@ -137,7 +182,18 @@ export class Zigbee2MqttDriver implements LockDriver {
   readonly hubConcurrency: number;
   private readonly base: string;
   private readonly client: MqttClient;
-  private readonly slots: number;
+  private readonly maxSlots: number | null;
+  private readonly firstUser: number;
+  private readonly fallbackSlots: number;
+  private readonly rangeProbeMs: number;
+  private readonly readWindow: number;
+  /** Users per lock, once learnt (ieee -> count), and the searches under way. */
+  private readonly userCounts = new Map<string, number>();
+  private readonly userCountSearches = new Map<string, Promise<number>>();
+  /** Locks whose code reads Zigbee2MQTT never answers (its definition does not convert the lock's answer: a Nimly). */
+  private readonly silentReads = new Set<string>();
+  /** Locks for which the bridge said it has no `pin_code` converter. */
+  private readonly noPinConverter = new Set<string>();
   private readonly minLength: number;
   private readonly maxLength: number;
   private readonly timeoutMs: number;
@@ -166,7 +222,11 @@ export class Zigbee2MqttDriver implements LockDriver {
   constructor(config: Zigbee2MqttDriverConfig) {
     this.base = (config.baseTopic ?? 'zigbee2mqtt').replace(/\/+$/, '');
     if (!this.base || /[#+]/.test(this.base)) throw new DriverError('driver.refused', 'the base topic must be a plain MQTT topic (no wildcards)');
-    this.slots = config.slots ?? 30;
+    this.maxSlots = config.slots ?? null;
+    this.firstUser = config.firstUser === 1 ? 1 : 0;
+    this.fallbackSlots = config.fallbackSlots ?? 30;
+    this.rangeProbeMs = config.rangeProbeMs ?? 1_000;
+    this.readWindow = Math.max(1, config.readWindow ?? 4);
     this.minLength = config.minLength ?? 4;
     this.maxLength = config.maxLength ?? 8;
     this.timeoutMs = config.commandTimeoutMs ?? 10_000;
@@ -230,10 +290,26 @@ export class Zigbee2MqttDriver implements LockDriver {
   }
 
   async capabilities(externalId: string): Promise<DriverCapabilities> {
-    // A lock that left the network (reset) still has capabilities: the reset case asks how to enroll it.
-    if (!(await this.hasLeft(externalId))) await this.device(externalId);
+    // A lock that left the network (reset) still has capabilities: the reset case asks how to enroll it
+    // (what was learnt of it stays; it cannot be asked now).
+    const left = await this.hasLeft(externalId);
+    const d = left ? (this.devices.get(externalId) ?? null) : await this.device(externalId);
+    const s = this.state(externalId);
+    // A lock that left keeps what was learnt of it; one never seen gets the fallback.
+    let users = 0;
+    if (d && this.takesPins(d)) {
+      users = left
+        ? (this.userCounts.get(d.ieee) ?? s.numPinUsers ?? this.fallbackSlots)
+        : await this.userCount(d).catch((e: unknown) => {
+            // The bridge said it has no PIN converter for this lock: it takes none.
+            if (this.noPinConverter.has(d.ieee)) return 0;
+            throw e;
+          });
+    } else if (!d && left) users = this.userCounts.get(externalId) ?? this.fallbackSlots;
+    const slots = this.slotsOf(users);
+    const { minLength, maxLength } = this.pinLengths(externalId);
     return {
-      pin: { slots: this.slots, minLength: this.minLength, maxLength: this.maxLength, alphabet: 'digits' },
+      pin: { slots, minLength, maxLength, alphabet: 'digits', ...(slots > 0 ? { firstDeviceSlot: this.firstUser } : {}) },
       schedules: { window: false, recurring: false },
       digitalKeys: false,
       controllers: false,
@@ -266,42 +342,73 @@ export class Zigbee2MqttDriver implements LockDriver {
 
   async readCredentials(externalId: string): Promise<ObservedCredentials> {
     const d = await this.device(externalId);
+    const none = { pins: [], controllers: this.selfController(), digitalKeys: [], biometrics: [] };
+    // A lock without PINs holds none: that is an answer, not a failure.
+    if (!this.takesPins(d)) return none;
+    if (this.silentReads.has(d.ieee)) throw this.silentReadError(d);
+    const slots = await this.slotCount(d);
     const s = this.state(d.ieee);
-    const start = s.publishes;
+    const start = s.quietPublishes;
     const failStart = s.failureSeq;
     this.requireConnected();
-    for (let user = 1; user <= this.slots; user++) this.publish(d, 'get', { pin_code: { user } });
-    // One state publish answers each read; a logged failure for any of them ends the wait.
-    await this.wait(d, () => s.publishes - start >= this.slots, failStart, 'get', false);
+    // Paced: a few reads in flight (the bridge sends them one at a time); one state publish answers
+    // each, a logged failure for any of them ends the read, and the deadline counts from the last answer.
+    let sent = 0;
+    for (;;) {
+      const answered = s.quietPublishes - start;
+      if (answered >= slots) break;
+      for (; sent < slots && sent < answered + this.readWindow; sent++) this.publish(d, 'get', { pin_code: { user: sent + this.firstUser } });
+      try {
+        await this.wait(d, () => s.quietPublishes - start > answered, failStart, 'get', false);
+      } catch (e) {
+        // The bridge took the reads (no failure logged) yet published nothing. If the lock answers a
+        // status read now, it is reachable and the bridge's definition does not pass its code answers
+        // on (a Nimly): remembered, so the next read says so at once.
+        if (e instanceof DriverError && e.code === 'driver.timeout' && s.failureSeq === failStart && answered === 0 && this.client.connected && (await this.answersNow(d))) {
+          this.silentReads.add(d.ieee);
+          throw this.silentReadError(d);
+        }
+        throw e;
+      }
+    }
     const pins: ObservedPin[] = [];
-    for (let slot = 1; slot <= this.slots; slot++) {
-      const u = s.users.get(slot);
+    for (let slot = 1; slot <= slots; slot++) {
+      const u = s.users.get(this.userOf(slot));
       if (u && (u.status === 'enabled' || u.status === 'disabled')) pins.push({ slot, code: u.pinCode, name: '', schedule: { kind: 'always' }, enabled: u.status === 'enabled' });
     }
-    return { pins, controllers: this.selfController(), digitalKeys: [], biometrics: [] };
+    return { ...none, pins };
   }
 
   async setPin(externalId: string, pin: PinWrite): Promise<void> {
     const d = await this.device(externalId);
-    this.validate(pin);
+    this.requirePins(d, pin.slot);
+    const slots = await this.slotCount(d);
+    this.validate(pin, slots, d.ieee);
+    const user = this.userOf(pin.slot);
     const s = this.state(d.ieee);
-    for (const [slot, u] of s.users) {
-      if (slot !== pin.slot && u.pinCode === pin.code && (u.status === 'enabled' || u.status === 'disabled')) {
+    for (const [other, u] of s.users) {
+      if (other !== user && u.pinCode === pin.code && (u.status === 'enabled' || u.status === 'disabled')) {
         throw new DriverError('driver.duplicate_pin', 'another slot on this lock already holds that PIN', { slot: pin.slot });
       }
     }
-    this.ownWrites.set(`${d.ieee}:${pin.slot}`, this.now());
+    this.ownWrites.set(`${d.ieee}:${user}`, this.now());
     const start = s.publishes;
     const failStart = s.failureSeq;
     this.requireConnected();
-    this.publish(d, 'set', { pin_code: { user: pin.slot, user_type: 'unrestricted', user_enabled: true, pin_code: pin.code } });
-    this.publish(d, 'get', { pin_code: { user: pin.slot } });
-    const stored = () => {
-      const u = s.users.get(pin.slot);
-      return u?.status === 'enabled' && (u.pinCode === null || u.pinCode === pin.code);
+    this.publish(d, 'set', { pin_code: { user, user_type: 'unrestricted', user_enabled: true, pin_code: pin.code } });
+    // A lock whose reads go unanswered is confirmed by its programming event alone.
+    if (!this.silentReads.has(d.ieee)) this.publish(d, 'get', { pin_code: { user } });
+    const readBack = () => {
+      const u = s.users.get(user);
+      return s.publishes > start && u?.status === 'enabled' && (u.pinCode === null || u.pinCode === pin.code);
     };
+    // The read-back shows the code, or the lock's own programming event says it took it (a lock whose
+    // code reads Zigbee2MQTT does not report has only that).
+    const event = () => this.programmedSince(s, start, user, ['pin_code_added', 'pin_code_changed']);
+    const stored = () => readBack() || event();
     try {
-      await this.wait(d, () => s.publishes > start && stored(), failStart, 'set', true);
+      await this.wait(d, stored, failStart, 'set', true);
+      if (!readBack()) await this.settleReadBack(d, failStart);
     } catch (e) {
       // Answers came but the slot never showed the code: the lock refused it (duplicate, memory full).
       if (e instanceof DriverError && e.code === 'driver.timeout' && s.publishes - start >= 2 && !stored()) {
@@ -313,19 +420,47 @@ export class Zigbee2MqttDriver implements LockDriver {
 
   async clearPin(externalId: string, slot: number): Promise<void> {
     const d = await this.device(externalId);
-    if (!Number.isInteger(slot) || slot < 1 || slot > this.slots) throw new DriverError('driver.invalid_pin', `slot must be 1..${this.slots}`, { slot });
+    this.requirePins(d, slot);
+    const slots = await this.slotCount(d);
+    if (!Number.isInteger(slot) || slot < 1 || slot > slots) throw new DriverError('driver.invalid_pin', `slot ${slot} does not exist on this lock (slots 1..${slots})`, { slot });
+    const user = this.userOf(slot);
     const s = this.state(d.ieee);
-    this.ownWrites.set(`${d.ieee}:${slot}`, this.now());
+    this.ownWrites.set(`${d.ieee}:${user}`, this.now());
     const start = s.publishes;
     const failStart = s.failureSeq;
     this.requireConnected();
-    this.publish(d, 'set', { pin_code: { user: slot, pin_code: null } });
-    this.publish(d, 'get', { pin_code: { user: slot } });
-    const empty = () => {
-      const status = s.users.get(slot)?.status;
-      return status === undefined || status === 'available';
+    this.publish(d, 'set', { pin_code: { user, pin_code: null } });
+    if (!this.silentReads.has(d.ieee)) this.publish(d, 'get', { pin_code: { user } });
+    const readBack = () => {
+      const status = s.users.get(user)?.status;
+      return s.publishes > start && (status === undefined || status === 'available');
     };
-    await this.wait(d, () => s.publishes > start && empty(), failStart, 'set', true);
+    await this.wait(d, () => readBack() || this.programmedSince(s, start, user, ['pin_code_deleted']), failStart, 'set', true);
+    if (!readBack()) await this.settleReadBack(d, failStart);
+  }
+
+  /**
+   * After a change the lock confirmed by its programming event, gives the read-back asked with it a
+   * moment to land, so its late state publish is not taken for an answer to the next read. A lock
+   * whose reads go unanswered (a Nimly) costs at most `rangeProbeMs` here.
+   */
+  private async settleReadBack(d: Z2mDevice, failStart: number): Promise<void> {
+    const s = this.state(d.ieee);
+    if (this.silentReads.has(d.ieee)) return;
+    const after = s.publishes;
+    await this.wait(d, () => s.publishes > after, failStart, 'get', false, this.rangeProbeMs).catch(() => undefined);
+  }
+
+  /** The lock answers a status read within the command timeout. */
+  private async answersNow(d: Z2mDevice): Promise<boolean> {
+    const s = this.state(d.ieee);
+    const start = s.publishes;
+    try {
+      await this.command(d, 'get', { state: '' }, () => s.publishes > start, false);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   listControllers(): Promise<never> {
@@ -572,10 +707,125 @@ export class Zigbee2MqttDriver implements LockDriver {
     await this.command(d, 'set', { state }, () => s.bolt === want, true);
   }
 
-  private validate(pin: PinWrite): void {
-    if (!Number.isInteger(pin.slot) || pin.slot < 1 || pin.slot > this.slots) throw new DriverError('driver.invalid_pin', `slot must be 1..${this.slots}`, { slot: pin.slot });
+  /** The PIN lengths the lock reported (a Nimly's `min_pin_length` / `max_pin_length`), else the configured ones. */
+  private pinLengths(ieee: string): { minLength: number; maxLength: number } {
+    const s = this.state(ieee);
+    const minLength = s.minPinLength ?? this.minLength;
+    return { minLength, maxLength: Math.max(minLength, s.maxPinLength ?? this.maxLength) };
+  }
+
+  /** The lock takes PINs through Zigbee2MQTT: its definition exposes `pin_code` and the bridge has its converter. */
+  private takesPins(d: Z2mDevice): boolean {
+    return d.pins && !this.noPinConverter.has(d.ieee);
+  }
+
+  /** Refuses at once, before anything is sent, a PIN call to a lock that takes none. */
+  private requirePins(d: Z2mDevice, slot: number): void {
+    if (this.takesPins(d)) return;
+    throw new DriverError('driver.not_supported', `${describe(d)} takes no PIN codes through Zigbee2MQTT (its device definition has no pin_code)`, { slot });
+  }
+
+  private silentReadError(d: Z2mDevice): DriverError {
+    return new DriverError('driver.not_supported', `Zigbee2MQTT does not report the codes held by ${describe(d)} (its device definition does not convert the lock's answer to a code read): codes can be written and cleared, not read back`);
+  }
+
+  /** A programming event for this Zigbee user came with a state publish after `start`. */
+  private programmedSince(s: Z2mState, start: number, user: number, actions: string[]): boolean {
+    return s.programmed.some((p) => p.seq > start && p.user === user && actions.includes(p.action));
+  }
+
+  /** lockwarden's slots on this lock: its user count, capped by configuration. */
+  private async slotCount(d: Z2mDevice): Promise<number> {
+    return this.slotsOf(await this.userCount(d));
+  }
+
+  /** lockwarden's slots for a lock with this many Zigbee users (from `firstUser`, capped by configuration). */
+  private slotsOf(users: number): number {
+    const n = Math.max(0, users - this.firstUser);
+    return this.maxSlots === null ? n : Math.min(n, this.maxSlots);
+  }
+
+  /** The Zigbee user that holds lockwarden's slot. */
+  private userOf(slot: number): number {
+    return slot - 1 + this.firstUser;
+  }
+
+  /**
+   * How many PIN users the lock has: what it reported (`num_pin_users`), else what its `pin_code`
+   * expose allows, else the range its converter accepts, found once by asking (see the file's doc).
+   */
+  private userCount(d: Z2mDevice): Promise<number> {
+    const known = this.knownUserCount(d);
+    if (known !== undefined) return Promise.resolve(known);
+    let search = this.userCountSearches.get(d.ieee);
+    if (!search) {
+      search = this.searchUserCount(d).finally(() => this.userCountSearches.delete(d.ieee));
+      this.userCountSearches.set(d.ieee, search);
+    }
+    return search;
+  }
+
+  private knownUserCount(d: Z2mDevice): number | undefined {
+    return this.userCounts.get(d.ieee) ?? this.state(d.ieee).numPinUsers ?? (d.userMax !== null ? d.userMax + 1 : undefined);
+  }
+
+  private async searchUserCount(d: Z2mDevice): Promise<number> {
+    // Zigbee2MQTT publishes the lock's whole cached state after a status read: what the lock reported
+    // of itself (num_pin_users) is in it, when it reported it before lockwarden connected.
+    await this.answersNow(d);
+    const reported = this.knownUserCount(d);
+    if (reported !== undefined) return reported;
+    // has(n): the lock has at least n users, i.e. Zigbee user n-1 is in range. Doubling, then halving.
+    const has = (n: number) => this.userInRange(d, n - 1);
+    if (!(await has(1))) return this.remember(d, 0);
+    let lo = 1;
+    let hi = 2;
+    while (hi <= MAX_ZIGBEE_USERS && (await has(hi))) {
+      lo = hi;
+      hi *= 2;
+    }
+    if (hi > MAX_ZIGBEE_USERS) return this.remember(d, MAX_ZIGBEE_USERS);
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await has(mid)) lo = mid;
+      else hi = mid;
+    }
+    return this.remember(d, lo);
+  }
+
+  private remember(d: Z2mDevice, count: number): number {
+    this.userCounts.set(d.ieee, count);
+    return count;
+  }
+
+  /**
+   * Whether the definition's converter takes this Zigbee user: a user Zigbee2MQTT already reported
+   * is; otherwise one read is asked, and the converter's refusal ("... must be in range for device",
+   * logged at once, nothing sent to the lock) says it is not. An answer, another failure (the lock
+   * itself did not answer) or no refusal within `rangeProbeMs` means it is.
+   */
+  private async userInRange(d: Z2mDevice, user: number): Promise<boolean> {
+    const s = this.state(d.ieee);
+    if (s.users.has(user)) return true;
+    const failStart = s.failureSeq;
+    this.requireConnected();
+    this.publish(d, 'get', { pin_code: { user } });
+    try {
+      await this.wait(d, () => s.users.has(user), failStart, 'get', false, this.rangeProbeMs);
+    } catch (e) {
+      if (!(e instanceof DriverError) || !this.client.connected) throw e;
+      // The bridge has no converter for PIN codes on this lock at all: no count to find.
+      if (this.noPinConverter.has(d.ieee)) throw e;
+      return !s.failures.some((f) => f.seq > failStart && f.key === 'pin_code' && isRangeRefusal(f.error));
+    }
+    return true;
+  }
+
+  private validate(pin: PinWrite, slots: number, ieee: string): void {
+    if (!Number.isInteger(pin.slot) || pin.slot < 1 || pin.slot > slots) throw new DriverError('driver.invalid_pin', `slot ${pin.slot} does not exist on this lock (slots 1..${slots})`, { slot: pin.slot });
     if (!/^\d+$/.test(pin.code)) throw new DriverError('driver.invalid_pin', 'the code must be decimal digits', { slot: pin.slot });
-    if (pin.code.length < this.minLength || pin.code.length > this.maxLength) throw new DriverError('driver.invalid_pin', `the code must be ${this.minLength}..${this.maxLength} digits`, { slot: pin.slot });
+    const { minLength, maxLength } = this.pinLengths(ieee);
+    if (pin.code.length < minLength || pin.code.length > maxLength) throw new DriverError('driver.invalid_pin', `the code must be ${minLength}..${maxLength} digits`, { slot: pin.slot });
     if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', 'schedules are not offered through Zigbee2MQTT', { slot: pin.slot });
   }
 
@@ -595,13 +845,13 @@ export class Zigbee2MqttDriver implements LockDriver {
     this.client.publish(`${this.base}/${d.name}/${type}`, JSON.stringify(payload), { qos: 1 });
   }
 
-  private wait(d: Z2mDevice, done: () => boolean, failAfter: number, type: 'set' | 'get', write: boolean): Promise<void> {
+  private wait(d: Z2mDevice, done: () => boolean, failAfter: number, type: 'set' | 'get', write: boolean, timeoutMs = this.timeoutMs): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { ieee: d.ieee, done, failAfter, type, write, resolve: () => {}, reject: () => {} };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new DriverError('driver.timeout', `the lock did not answer within ${this.timeoutMs} ms`, { uncertain: write }));
-      }, this.timeoutMs);
+        reject(new DriverError('driver.timeout', `the lock did not answer within ${timeoutMs} ms`, { uncertain: write }));
+      }, timeoutMs);
       waiter.resolve = () => {
         clearTimeout(timer);
         this.waiters.delete(waiter);
@@ -657,7 +907,7 @@ export class Zigbee2MqttDriver implements LockDriver {
   private state(ieee: string): Z2mState {
     let s = this.states.get(ieee);
     if (!s) {
-      s = { users: new Map(), battery: null, bolt: 'unknown', online: null, publishes: 0, failures: [], failureSeq: 0 };
+      s = { users: new Map(), battery: null, bolt: 'unknown', online: null, publishes: 0, quietPublishes: 0, failures: [], failureSeq: 0, numPinUsers: null, minPinLength: null, maxPinLength: null, programmed: [] };
       this.states.set(ieee, s);
     }
     return s;
@@ -699,6 +949,8 @@ export class Zigbee2MqttDriver implements LockDriver {
       if (raw.type === 'Coordinator') this.coordinator = raw.ieee_address;
       const def = isRecord(raw.definition) ? raw.definition : null;
       const exposes = Array.isArray(def?.exposes) ? def.exposes : [];
+      const pinExpose = findExpose(exposes, 'pin_code');
+      const userFeature: unknown = pinExpose && Array.isArray(pinExpose.features) ? (pinExpose.features as unknown[]).find((f) => isRecord(f) && (f.property === 'user' || f.name === 'user')) : undefined;
       const device: Z2mDevice = {
         ieee: raw.ieee_address,
         name: raw.friendly_name,
@@ -706,6 +958,8 @@ export class Zigbee2MqttDriver implements LockDriver {
         model: typeof def?.model === 'string' ? def.model : typeof raw.model_id === 'string' ? raw.model_id : null,
         description: typeof def?.description === 'string' ? def.description : null,
         isLock: raw.type !== 'Coordinator' && exposes.some((e) => isRecord(e) && e.type === 'lock'),
+        pins: pinExpose !== undefined,
+        userMax: isRecord(userFeature) && typeof userFeature.value_max === 'number' && Number.isInteger(userFeature.value_max) && userFeature.value_max >= 0 ? userFeature.value_max : null,
       };
       this.devices.set(device.ieee, device);
       this.byName.set(device.name, device.ieee);
@@ -751,14 +1005,31 @@ export class Zigbee2MqttDriver implements LockDriver {
 
   private onLogging(entry: unknown): void {
     if (!isRecord(entry) || entry.level !== 'error' || typeof entry.message !== 'string') return;
+    // "No converter available for 'pin_code' on 'garage': (…)" (2.x; 1.x names no device): the bridge
+    // cannot do PINs on this lock. Taken for the named lock, or for every lock waiting on an answer.
+    const none = /^No converter available for '([^']+)'(?: on '(.+?)')?/.exec(entry.message);
+    if (none) {
+      const named = none[2] !== undefined ? this.byName.get(none[2]) : undefined;
+      const ieees = none[2] !== undefined ? (named ? [named] : []) : [...new Set([...this.waiters].map((w) => w.ieee))];
+      for (const ieee of ieees) {
+        if (none[1] === 'pin_code') this.noPinConverter.add(ieee);
+        this.recordFailure(ieee, 'set', none[1]!, `No converter available for '${none[1]}'`);
+      }
+      return;
+    }
     // Zigbee2MQTT reports a failed command only as text: "Publish 'set' 'pin_code' to 'front door' failed: '…'".
     const m = /^Publish '(set|get)' '([^']+)' to '(.+)' failed: '?(.*?)'?$/s.exec(entry.message);
     if (!m) return;
     const ieee = this.byName.get(m[3]!);
     if (!ieee) return;
+    this.recordFailure(ieee, m[1] as 'set' | 'get', m[2]!, m[4]!);
+  }
+
+  /** A failure Zigbee2MQTT logged for this lock: waiters that started before it end with it. */
+  private recordFailure(ieee: string, type: 'set' | 'get', key: string, error: string): void {
     const s = this.state(ieee);
     s.failureSeq++;
-    s.failures.push({ at: this.now(), seq: s.failureSeq, type: m[1] as 'set' | 'get', key: m[2]!, error: m[4]! });
+    s.failures.push({ at: this.now(), seq: s.failureSeq, type, key, error });
     if (s.failures.length > 20) s.failures.shift();
     this.check(ieee);
   }
@@ -790,6 +1061,10 @@ export class Zigbee2MqttDriver implements LockDriver {
       }
     }
     if (typeof state.battery === 'number' && state.battery >= 0 && state.battery <= 100) s.battery = Math.round(state.battery);
+    // What a lock reports of its own PIN limits (a Nimly's configure reads them).
+    if (isCount(state.num_pin_users)) s.numPinUsers = state.num_pin_users;
+    if (isCount(state.min_pin_length) && state.min_pin_length > 0) s.minPinLength = state.min_pin_length;
+    if (isCount(state.max_pin_length) && state.max_pin_length > 0) s.maxPinLength = state.max_pin_length;
     const bolt = boltOf(state);
     if (bolt && bolt !== s.bolt) {
       // Learning the bolt's state for the first time is no movement.
@@ -799,12 +1074,18 @@ export class Zigbee2MqttDriver implements LockDriver {
     }
     s.publishes++;
     const action = typeof state.action === 'string' ? state.action : undefined;
+    if (action === undefined) s.quietPublishes++;
     const user = typeof state.action_user === 'number' ? state.action_user : undefined;
     if (action === 'pin_code_added' || action === 'pin_code_deleted' || action === 'pin_code_changed') {
+      if (user !== undefined) {
+        s.programmed.push({ seq: s.publishes, action, user });
+        if (s.programmed.length > 50) s.programmed.shift();
+      }
       const own = user !== undefined && state.action_source_name === 'rf' && (this.ownWrites.get(`${ieee}:${user}`) ?? -Infinity) > this.now() - 60_000;
       this.emit({ type: 'credentials_changed', externalId: ieee, at, ...(own ? { bySelf: true } : {}) });
     } else if (action === 'unlock' && user !== undefined && state.action_source_name === 'keypad') {
-      this.emit({ type: 'pin_used', externalId: ieee, slot: user, at });
+      const slot = user + 1 - this.firstUser;
+      if (slot >= 1) this.emit({ type: 'pin_used', externalId: ieee, slot, at });
     }
     this.check(ieee);
   }
@@ -836,7 +1117,40 @@ function boltOf(state: Record<string, unknown>): DeviceStatus['bolt'] | undefine
  * not reached; anything else (a timeout waiting for the answer) may have been applied.
  */
 function failureError(error: string, write: boolean): DriverError {
+  if (/^No converter available/.test(error)) return new DriverError('driver.not_supported', 'Zigbee2MQTT has no converter for PIN codes on this lock: it takes no PIN codes through Zigbee2MQTT');
+  if (isRangeRefusal(error)) return new DriverError('driver.invalid_pin', "that user number is outside the range Zigbee2MQTT's device definition allows for this lock");
   if (/delivery failed|no ?ack|mac_no_ack|route|offline|unreachable/i.test(error)) return new DriverError('driver.unreachable', 'Zigbee2MQTT could not deliver the command to the lock');
   if (/timeout/i.test(error)) return new DriverError('driver.timeout', 'the lock did not answer Zigbee2MQTT in time', { uncertain: write });
   return new DriverError('driver.refused', 'Zigbee2MQTT reported the command failed');
+}
+
+/** The most users a Zigbee Door Lock can number (user ids are 16-bit). */
+const MAX_ZIGBEE_USERS = 0x10000;
+
+/** The converters' refusal of a user outside the definition's `pinCodeCount` ("user must be in range for device"). */
+function isRangeRefusal(error: string): boolean {
+  return /must be in range for device/i.test(error);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+/** The expose with this property or name, at the top level or inside a composite's or endpoint's features. */
+function findExpose(exposes: unknown[], property: string): Record<string, unknown> | undefined {
+  for (const e of exposes) {
+    if (!isRecord(e)) continue;
+    if (e.property === property || e.name === property) return e;
+    if (Array.isArray(e.features) && e.type !== 'composite') {
+      const inner = findExpose(e.features, property);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** The lock as a person names it: vendor and model, where the definition says. */
+function describe(d: Z2mDevice): string {
+  const what = [d.manufacturer, d.model].filter(Boolean).join(' ');
+  return what ? `this lock (${what})` : 'this lock';
 }

@@ -6,9 +6,10 @@
  * through Door Lock CC, battery through Battery CC; what a node supports is read from its command
  * classes, never assumed from its make.
  */
-import { DriverError, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
+import { DriverError, type CredentialReadOptions, type DeviceStatus, type DiscoveredDevice, type DriverCapabilities, type DriverEvent, type LockDriver, type ObservedController, type ObservedCredentials, type ObservedPin, type PinWrite, type EnrolledDevice, type EnrollmentMethod, type EnrollmentPreparation, type EnrollmentRequest } from '../contract.js';
 import { ZwaveJsClient, type ZwaveClientOptions, type ZwaveServerEvent } from './client.js';
-import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
+import { createHash } from 'node:crypto';
+import { BOOTSTRAP_FAILURES, BOOTSTRAP_S2_INCORRECT_PIN, CC, INCLUSION_STRATEGY, NODE_STATUS_ASLEEP, NODE_STATUS_DEAD, REMOVE_REASON_RESET, USER_ID_STATUS, batteryGetResponse, doorLockGetResponse, inclusionGrant, inclusionResult, nodeDump, userCodeCapabilities, userCodeGetResponse, type NodeDump } from './protocol.js';
 import { USER_CODE_MAX, USER_CODE_MIN, checkPin, userCodeChecksum, type SlotCode } from './user-codes.js';
 import { UserCredentialPins, type UserCredentialInfo } from './user-credentials.js';
 
@@ -20,6 +21,18 @@ export interface ZwaveDriverConfig extends ZwaveClientOptions {
   hubConcurrency?: number;
   /** Injectable clock for event times. */
   now?: () => Date;
+  /**
+   * Slot reads a full User Code read keeps in flight. zwave-js sends one frame to a node at a time, so
+   * more only wait in its queue; two keep the radio busy between WebSocket round trips.
+   */
+  readWindow?: number;
+  /**
+   * What one slot may take within a full read's single deadline (`requestTimeoutMs` + slots x this):
+   * a Z-Wave frame with its retries; a slow link at ~150 ms a frame stays well inside it.
+   */
+  slotReadBudgetMs?: number;
+  /** How long a command queued for a sleeping lock may wait for its wake-up (default a day). */
+  sleepingCommandTimeoutMs?: number;
 }
 
 /** Access Control notification events (Notification CC type 0x06) the driver maps. */
@@ -56,6 +69,12 @@ interface NodeInfo {
   userCredentials?: Promise<UserCredentialInfo>;
   /** The codes last read or written, with their checksum; trusted while the lock's checksum matches. */
   codes?: { checksum: number | null; slots: Map<number, SlotCode> };
+  /** Access Control "code not added: duplicate" reports seen (a write compares before and after). */
+  duplicateRefusals: number;
+  /** The node sleeps now (Wake Up CC): the server holds its commands until it wakes. */
+  asleep: boolean;
+  /** Commands queued for its wake-up, by what they change ("pin:7", "door", "read"): one each, never sent twice. */
+  queued: Map<string, { signature: string; answer: DriverError }>;
 }
 
 interface UserCodeInfo {
@@ -103,9 +122,17 @@ export class ZwaveDriver implements LockDriver {
   private including = false;
   private readonly listeners = new Set<(e: DriverEvent) => void>();
   private readonly now: () => Date;
+  private readonly readWindow: number;
+  private readonly slotReadBudgetMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly sleepingCommandTimeoutMs: number;
 
   constructor(config: ZwaveDriverConfig) {
+    this.sleepingCommandTimeoutMs = config.sleepingCommandTimeoutMs ?? 24 * 3600_000;
     this.client = new ZwaveJsClient(config);
+    this.readWindow = Math.max(1, config.readWindow ?? 2);
+    this.slotReadBudgetMs = config.slotReadBudgetMs ?? 500;
+    this.requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
     this.hubKey = config.hubKey ?? new URL(config.url).host;
     this.hubConcurrency = config.hubConcurrency ?? 1;
     this.now = config.now ?? (() => new Date());
@@ -138,7 +165,7 @@ export class ZwaveDriver implements LockDriver {
     const ucr = info.ccs.has(CC.userCredential) ? await (reset ? learnt(info.userCredentials) : this.userCredentialInfo(info)) : null;
     const uc = !ucr && info.ccs.has(CC.userCode) ? await (reset ? learnt(info.userCodes) : this.userCodeInfo(info)) : null;
     return {
-      pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits' },
+      pin: ucr ? { slots: ucr.slots, minLength: ucr.minLength, maxLength: ucr.maxLength, alphabet: 'digits' } : { slots: uc?.slots ?? 0, minLength: USER_CODE_MIN, maxLength: USER_CODE_MAX, alphabet: 'digits', ...keypadDigits(uc?.chars) },
       // Schedule Entry Lock CC is not driven yet: codes are always valid.
       schedules: { window: false, recurring: false },
       digitalKeys: false,
@@ -158,6 +185,8 @@ export class ZwaveDriver implements LockDriver {
     const { nodeId, info, reset } = await this.node(externalId, true);
     // Reset at the lock: it left the network and waits, factory-fresh, to be included again.
     if (reset) return { online: false, batteryPercent: info.battery, bolt: 'unknown', firmware: info.dump.firmwareVersion ?? null, setupMode: true, cloudBound: null };
+    // Asleep is not offline: the lock answers at its next wake-up; asking now would only queue a frame.
+    if (info.asleep) return { online: !info.dead, batteryPercent: info.battery, bolt: 'unknown', firmware: info.dump.firmwareVersion ?? null, setupMode: false, cloudBound: null };
     let bolt: DeviceStatus['bolt'] = 'unknown';
     if (info.ccs.has(CC.doorLock)) {
       const r = doorLockGetResponse.safeParse(await this.invoke(nodeId, CC.doorLock, 'get', [], 'read the bolt'));
@@ -170,13 +199,13 @@ export class ZwaveDriver implements LockDriver {
     return { online: !info.dead, batteryPercent: info.battery, bolt, firmware: info.dump.firmwareVersion ?? null, setupMode: false, cloudBound: null };
   }
 
-  async readCredentials(externalId: string): Promise<ObservedCredentials> {
+  async readCredentials(externalId: string, options: CredentialReadOptions = {}): Promise<ObservedCredentials> {
     const { nodeId, info } = await this.node(externalId);
     const pins: ObservedPin[] = [];
     if (info.ccs.has(CC.userCredential)) {
       pins.push(...(await this.pinsOf(nodeId).read()));
     } else if (info.ccs.has(CC.userCode)) {
-      const codes = await this.readCodes(nodeId, info);
+      const codes = info.asleep ? this.codesWhileAsleep(externalId, nodeId, info) : await this.readCodes(nodeId, info, options);
       for (const [slot, c] of [...codes].sort(([a], [b]) => a - b)) {
         if (c.status === USER_ID_STATUS.available) continue;
         // Some locks mask codes in reports ("****"): then the code is unreadable, not "****".
@@ -200,12 +229,24 @@ export class ZwaveDriver implements LockDriver {
     const uc = await this.userCodeInfo(info);
     checkPin(pin.slot, pin.code, uc.slots, uc.chars);
     if (pin.schedule.kind !== 'always') throw new DriverError('driver.not_supported', `this Z-Wave lock takes only always-valid codes, not a ${pin.schedule.kind} schedule`, { slot: pin.slot });
-    const codes = await this.readCodes(nodeId, info);
-    const holder = [...codes].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
+    // A write touches its own slot (Set, then a Get of that slot), never the whole table: 250 reads
+    // per PIN is 13 s on a real lock. Another slot holding the code is caught by the table this driver
+    // already knows when the lock's checksum vouches for it (one exchange), else by the lock itself,
+    // which refuses a duplicate and says so; lockwarden's own records refuse one before any driver call.
+    if (info.asleep) {
+      return this.queueForWakeUp(externalId, info, `pin:${pin.slot}`, `set:${pin.code}`, `the new code for slot ${pin.slot}`, pin.slot, async () => {
+        await this.invoke(nodeId, CC.userCode, 'set', [pin.slot, USER_ID_STATUS.enabled, pin.code], 'set a user code', true, this.sleepingCommandTimeoutMs);
+        await this.confirmSlot(nodeId, info, pin.slot);
+      });
+    }
+    const known = await this.trustedCodes(nodeId, info, uc);
+    const holder = known && [...known].find(([slot, c]) => slot !== pin.slot && c.status !== USER_ID_STATUS.available && c.code === pin.code);
     if (holder) throw new DriverError('driver.duplicate_pin', `slot ${holder[0]} already holds this PIN`, { slot: pin.slot });
+    const refusalsBefore = info.duplicateRefusals;
     await this.invoke(nodeId, CC.userCode, 'set', [pin.slot, USER_ID_STATUS.enabled, pin.code], 'set a user code', true);
     const got = await this.confirmSlot(nodeId, info, pin.slot);
     if (got.status === USER_ID_STATUS.available || (/^[0-9]+$/.test(got.code) && got.code !== pin.code)) {
+      if (info.duplicateRefusals > refusalsBefore) throw new DriverError('driver.duplicate_pin', `the lock refused the code for slot ${pin.slot}: another slot already holds it`, { slot: pin.slot });
       info.codes = undefined;
       throw new DriverError('driver.refused', `the lock did not store the code in slot ${pin.slot}`, { slot: pin.slot });
     }
@@ -220,6 +261,12 @@ export class ZwaveDriver implements LockDriver {
     if (!info.ccs.has(CC.userCode)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no User Code command class');
     const uc = await this.userCodeInfo(info);
     checkPin(slot, null, uc.slots, uc.chars);
+    if (info.asleep) {
+      return this.queueForWakeUp(externalId, info, `pin:${slot}`, 'clear', `emptying slot ${slot}`, slot, async () => {
+        await this.invoke(nodeId, CC.userCode, 'clear', [slot], 'clear a user code', true, this.sleepingCommandTimeoutMs);
+        await this.confirmSlot(nodeId, info, slot);
+      });
+    }
     await this.invoke(nodeId, CC.userCode, 'clear', [slot], 'clear a user code', true);
     const got = await this.confirmSlot(nodeId, info, slot);
     if (got.status !== USER_ID_STATUS.available) {
@@ -447,9 +494,9 @@ export class ZwaveDriver implements LockDriver {
     });
   }
 
-  private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false): Promise<unknown> {
+  private invoke(nodeId: number, commandClass: number, methodName: string, args: unknown[], what: string, write = false, timeoutMs?: number): Promise<unknown> {
     return this.client
-      .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what })
+      .command('endpoint.invoke_cc_api', { nodeId, endpoint: 0, commandClass, methodName, args }, { write, what, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
       .then((r) => (r as { response?: unknown } | undefined)?.response);
   }
 
@@ -470,12 +517,19 @@ export class ZwaveDriver implements LockDriver {
       // The interview leaves one userIdStatus value per supported slot.
       let slots = 0;
       for (const v of info.dump.values ?? []) if (v.commandClass === CC.userCode && v.property === 'userIdStatus' && typeof v.propertyKey === 'number') slots = Math.max(slots, v.propertyKey);
+      let chars = '0123456789';
+      let checksum = false;
+      if (info.asleep) {
+        // A sleeping lock answers nothing now: what its interview reported, as the server keeps it, without a frame.
+        const cached = async (property: string) => ((await this.client.command('node.get_value', { nodeId, valueId: { commandClass: CC.userCode, endpoint: 0, property } }, { what: `read the cached ${property}` })) as { value?: unknown } | undefined)?.value;
+        const [users, ascii, sum] = await Promise.all([cached('supportedUsers'), cached('supportedASCIIChars'), cached('supportsUserCodeChecksum')]);
+        if (typeof users === 'number' && slots === 0) slots = users;
+        if (slots > 0) return { slots: Math.min(slots, 0xffff), chars: typeof ascii === 'string' ? ascii : chars, checksum: sum === true };
+      }
       if (slots === 0) {
         const n = await this.invoke(nodeId, CC.userCode, 'getUsersCount', [], 'count user code slots');
         slots = typeof n === 'number' ? n : 0;
       }
-      let chars = '0123456789';
-      let checksum = false;
       if ((info.ccs.get(CC.userCode) ?? 1) >= 2) {
         const caps = userCodeCapabilities.safeParse(await this.invoke(nodeId, CC.userCode, 'getCapabilities', [], 'read user code capabilities'));
         if (caps.success) {
@@ -489,24 +543,121 @@ export class ZwaveDriver implements LockDriver {
     return info.userCodes;
   }
 
+  /**
+   * A change for a sleeping lock: sent to the server now, which holds it until the lock wakes (a
+   * real lock may sleep for an hour), and answered at once with `driver.queued` so the caller can
+   * say so instead of timing out. The same change asked again is answered the same and sends
+   * nothing; a different change to the same slot waits until the first went out. When the lock
+   * woke and took it, the slot is read back and a `credentials_changed` event tells the caller.
+   */
+  private queueForWakeUp(externalId: string, info: NodeInfo, key: string, change: string, what: string, slot: number | undefined, send: () => Promise<void>): never {
+    // A digest, not the code: the queue entry outlives the call.
+    const signature = createHash('sha256').update(`${key}\0${change}`).digest('hex');
+    const queued = info.queued.get(key);
+    if (queued?.signature === signature) throw queued.answer;
+    if (queued) throw new DriverError('driver.busy', `another change to ${key.startsWith('pin:') ? `slot ${slot}` : 'the lock'} is already queued until the lock wakes up; try again after it woke`, slot !== undefined ? { slot } : {});
+    const answer = new DriverError('driver.queued', `the lock is asleep (a battery lock that wakes up now and then): ${what} is queued until the lock wakes up and is sent once then`, slot !== undefined ? { slot } : {});
+    info.queued.set(key, { signature, answer });
+    void send()
+      .catch(() => {
+        // The outcome is read from the lock again; the event below makes the caller do that.
+      })
+      .finally(() => {
+        info.queued.delete(key);
+        this.emit({ type: 'credentials_changed', externalId, at: this.now(), note: `${what} was sent when the lock woke up` });
+      });
+    throw answer;
+  }
+
+  /**
+   * The code table of a sleeping lock: the one last read (kept current by this driver's own writes
+   * and dropped on any keypad change the lock reports), else a full read queued for its next
+   * wake-up, answered with `driver.queued`.
+   */
+  private codesWhileAsleep(externalId: string, nodeId: number, info: NodeInfo): Map<number, SlotCode> {
+    if (info.codes) return info.codes.slots;
+    return this.queueForWakeUp(externalId, info, 'read', 'read', "reading the lock's codes", undefined, async () => {
+      const uc = await this.userCodeInfo(info);
+      const slots = await this.readAllSlots(nodeId, uc.slots, {}, this.sleepingCommandTimeoutMs);
+      info.codes = { checksum: uc.checksum ? userCodeChecksum(slots) : null, slots };
+    });
+  }
+
+  /**
+   * The whole code table as this driver last knew it, when the lock's checksum (one exchange) says it
+   * is still the lock's; null when there is none or the lock cannot vouch for it (no checksum). Never
+   * reads the table itself.
+   */
+  private async trustedCodes(nodeId: number, info: NodeInfo, uc: UserCodeInfo): Promise<Map<number, SlotCode> | null> {
+    if (!info.codes || !uc.checksum || info.codes.checksum === null) return null;
+    const c = await this.invoke(nodeId, CC.userCode, 'getUserCodeChecksum', [], 'read the user code checksum');
+    if (typeof c === 'number' && c === info.codes.checksum) return info.codes.slots;
+    info.codes = undefined;
+    return null;
+  }
+
   /** The lock's codes: the cached ones while the lock's checksum matches them, else every slot read again. */
-  private async readCodes(nodeId: number, info: NodeInfo): Promise<Map<number, SlotCode>> {
+  private async readCodes(nodeId: number, info: NodeInfo, options: CredentialReadOptions = {}): Promise<Map<number, SlotCode>> {
     const uc = await this.userCodeInfo(info);
     let checksum: number | null = null;
     if (uc.checksum) {
       const c = await this.invoke(nodeId, CC.userCode, 'getUserCodeChecksum', [], 'read the user code checksum');
       checksum = typeof c === 'number' ? c : null;
-      if (checksum !== null && info.codes && info.codes.checksum === checksum) return info.codes.slots;
+      if (checksum !== null && info.codes && info.codes.checksum === checksum) {
+        options.onProgress?.(uc.slots, uc.slots);
+        return info.codes.slots;
+      }
     }
-    const slots = new Map<number, SlotCode>();
-    const reads = Array.from({ length: uc.slots }, (_, i) => i + 1).map(async (slot) => slots.set(slot, await this.getSlot(nodeId, slot)));
-    await Promise.all(reads);
+    const slots = await this.readAllSlots(nodeId, uc.slots, options);
     info.codes = { checksum, slots };
     return slots;
   }
 
-  private async getSlot(nodeId: number, slot: number): Promise<SlotCode> {
-    const r = userCodeGetResponse.safeParse(await this.invoke(nodeId, CC.userCode, 'get', [slot], `read user code slot ${slot}`));
+  /**
+   * Reads slots 1..total paced to the radio: zwave-js sends a node one frame at a time, so only
+   * `readWindow` reads are in flight (all at once, each with its own deadline, the last ones timed out
+   * waiting in the queue). One deadline covers the whole read, scaled to the table; when it passes or
+   * the caller aborts, no further read is started and at most `readWindow` are left to finish.
+   */
+  private async readAllSlots(nodeId: number, total: number, options: CredentialReadOptions, wakeWaitMs = 0): Promise<Map<number, SlotCode>> {
+    const out = new Map<number, SlotCode>();
+    // A read queued for a sleeping lock first waits for its wake-up (its first answers), then runs on the usual budget.
+    const deadlineMs = wakeWaitMs + this.requestTimeoutMs + total * this.slotReadBudgetMs;
+    let next = 1;
+    let stopped: DriverError | null = null;
+    let stop: (e: DriverError) => void = () => {};
+    const halted = new Promise<never>((_, reject) => {
+      stop = (e) => {
+        stopped ??= e;
+        reject(stopped);
+      };
+    });
+    halted.catch(() => {});
+    const timer = setTimeout(() => stop(new DriverError('driver.timeout', `the lock reported ${out.size} of its ${total} user code slots within ${Math.round(deadlineMs / 1000)} s; the rest was not asked`)), deadlineMs);
+    const onAbort = () => stop(new DriverError('driver.timeout', `the read was cancelled after ${out.size} of ${total} user code slots; the rest was not asked`));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const lane = async () => {
+      while (stopped === null && next <= total) {
+        const slot = next++;
+        out.set(slot, await this.getSlot(nodeId, slot, out.size === 0 && wakeWaitMs > 0 ? wakeWaitMs : undefined));
+        options.onProgress?.(out.size, total);
+      }
+    };
+    const lanes = Promise.all(Array.from({ length: Math.min(this.readWindow, total) }, lane));
+    lanes.catch((e: unknown) => stop(e instanceof DriverError ? e : new DriverError('driver.timeout', 'a user code read failed')));
+    try {
+      await Promise.race([lanes, halted]);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (stopped) throw stopped;
+    return out;
+  }
+
+  private async getSlot(nodeId: number, slot: number, timeoutMs?: number): Promise<SlotCode> {
+    const r = userCodeGetResponse.safeParse(await this.invoke(nodeId, CC.userCode, 'get', [slot], `read user code slot ${slot}`, false, timeoutMs));
     if (!r.success) throw new DriverError('driver.timeout', `the lock did not report user code slot ${slot}`);
     return { status: r.data.userIdStatus, code: typeof r.data.userCode === 'string' ? r.data.userCode : '' };
   }
@@ -531,7 +682,9 @@ export class ZwaveDriver implements LockDriver {
   private async setDoor(externalId: string, mode: number): Promise<void> {
     const { nodeId, info } = await this.node(externalId);
     if (!info.ccs.has(CC.doorLock)) throw new DriverError('driver.not_supported', 'this Z-Wave node has no Door Lock command class');
-    await this.invoke(nodeId, CC.doorLock, 'set', [mode], mode === DOOR_SECURED ? 'lock' : 'unlock', true);
+    const what = mode === DOOR_SECURED ? 'lock' : 'unlock';
+    if (info.asleep) return this.queueForWakeUp(externalId, info, 'door', what, `the ${what} command`, undefined, async () => void (await this.invoke(nodeId, CC.doorLock, 'set', [mode], what, true, this.sleepingCommandTimeoutMs)));
+    await this.invoke(nodeId, CC.doorLock, 'set', [mode], what, true);
   }
 
   private onConnected(dumps: NodeDump[]): void {
@@ -543,7 +696,7 @@ export class ZwaveDriver implements LockDriver {
 
   private addNode(d: NodeDump): void {
     const battery = valueOf(d, CC.battery, 'level');
-    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD });
+    this.nodes.set(d.nodeId, { dump: d, ccs: ccsOf(d), battery: typeof battery === 'number' ? battery : null, dead: d.status === NODE_STATUS_DEAD, duplicateRefusals: 0, asleep: d.status === NODE_STATUS_ASLEEP, queued: this.nodes.get(d.nodeId)?.queued ?? new Map<string, { signature: string; answer: DriverError }>() });
   }
 
   private onServerEvent(e: ZwaveServerEvent): void {
@@ -575,6 +728,10 @@ export class ZwaveDriver implements LockDriver {
     if (!info) return;
     const externalId = this.externalIdOf(e.nodeId);
     switch (e.event) {
+      case 'sleep':
+      case 'wake up':
+        info.asleep = e.event === 'sleep';
+        return;
       case 'dead':
       case 'alive':
         info.dead = e.event === 'dead';
@@ -624,6 +781,10 @@ export class ZwaveDriver implements LockDriver {
         return this.emit({ type: 'credentials_changed', externalId, at });
       case ACCESS.keypadDisabled:
         return this.emit({ type: 'tamper', externalId, at });
+      case ACCESS.duplicateCode:
+        // The lock kept the slot as it was; the write that caused it says so (setPin).
+        info.duplicateRefusals++;
+        return;
     }
   }
 }
@@ -637,6 +798,16 @@ function boltOf(mode: number): DeviceStatus['bolt'] {
 /** Creates the driver for one Z-Wave JS server from plain configuration (`url`, optional `hubKey`). */
 export function createZwaveDriver(config: ZwaveDriverConfig): ZwaveDriver {
   return new ZwaveDriver(config);
+}
+
+/**
+ * The digits missing from the keypad's reported characters, as `forbiddenDigits` capability data
+ * (the one representation the PIN checker and generator read); nothing when every digit is there.
+ */
+function keypadDigits(chars: string | undefined): { forbiddenDigits?: string[] } {
+  if (chars === undefined) return {};
+  const missing = [...'0123456789'].filter((d) => !chars.includes(d));
+  return missing.length > 0 ? { forbiddenDigits: missing } : {};
 }
 
 /** Slot and PIN rules of a User Credential node: its PIN slots and lengths; never echoes the code. */

@@ -16,6 +16,8 @@ export const CC = { doorLock: 0x62, userCode: 0x63, notification: 0x71, battery:
 export const REMOVE_REASON_RESET = 5;
 /** `NodeStatus.Dead` in zwave-js. */
 export const NODE_STATUS_DEAD = 3;
+/** `NodeStatus.Asleep` in zwave-js: a battery node between wake-ups; the server queues its commands until it wakes. */
+export const NODE_STATUS_ASLEEP = 1;
 /** `InclusionStrategy` in zwave-js for the security the person chose: Security_S2, Security_S0, Insecure. */
 export const INCLUSION_STRATEGY = { s2: 4, s0: 3, none: 2 } as const;
 /** `SecurityBootstrapFailure.S2IncorrectPIN` in zwave-js: the PIN typed did not match the node's key, so the key exchange failed. */

@@ -175,15 +175,16 @@ export function LockCredentials({ lock }: { lock: LockJson }) {
             )}
           </Stack>
           <Group gap="xs">
-            {canOperate && caps.remoteLockUnlock && (
-              <>
-                <Button variant="default" loading={operate.isPending && operate.variables === 'lock'} onClick={() => operate.mutate('lock')}>
-                  Lock
-                </Button>
-                <Button variant="default" loading={operate.isPending && operate.variables === 'unlock'} onClick={() => operate.mutate('unlock')}>
-                  Unlock
-                </Button>
-              </>
+            {/* A lock may be lockable but not unlockable from afar (or the other way round): one button each. */}
+            {canOperate && (caps.remoteLock ?? caps.remoteLockUnlock) && (
+              <Button variant="default" loading={operate.isPending && operate.variables === 'lock'} onClick={() => operate.mutate('lock')}>
+                Lock
+              </Button>
+            )}
+            {canOperate && (caps.remoteUnlock ?? caps.remoteLockUnlock) && (
+              <Button variant="default" loading={operate.isPending && operate.variables === 'unlock'} onClick={() => operate.mutate('unlock')}>
+                Unlock
+              </Button>
             )}
             {!inReset && (
               <Button variant="light" loading={refresh.isPending} onClick={() => refresh.mutate()}>
@@ -400,6 +401,13 @@ function SlotRow({ slot: s, canWrite, canReveal, onDialog, onRetry }: { slot: Sl
       </Table.Td>
       <Table.Td>
         <Text size="sm">{scheduleText(c?.schedule ?? s.observed?.schedule ?? { kind: 'always' })}</Text>
+        {s.observed?.offline && (
+          <Tooltip label="The lock works this code out by itself, without a connection; it stops working when its time window ends.">
+            <Badge size="xs" variant="outline" data-testid="offline-code">
+              offline code
+            </Badge>
+          </Tooltip>
+        )}
         {s.state === 'schedule_mismatch' && s.observed && (
           <Text size="xs" c="orange">
             lock has: {s.observed.enabled ? scheduleText(s.observed.schedule) : 'disabled'}
