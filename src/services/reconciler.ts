@@ -216,7 +216,7 @@ export class Reconciler {
       }
       if (!result && readError === null) {
         // Not attempted this round (the lock stopped answering first): keep it open without counting.
-        if (row.status === 'confirmed') outcomes.set(row.id, { status: 'pending', attempts: row.attempts, lastError: 'drift: the lock no longer matches' });
+        if (row.status === 'confirmed') outcomes.set(row.id, { status: 'pending', attempts: row.attempts, lastError: 'the lock no longer holds what was set: setting it again' });
         continue;
       }
       const error = result && result.kind !== 'ok' ? result.error : (readError ?? 'not confirmed by the lock');
@@ -278,7 +278,7 @@ function isOpen(r: CredentialRow): boolean {
   return r.status === 'pending' || r.status === 'removing';
 }
 
+/** Why a send failed, as the sentence a person reads on the lock's page (a driver's message, never its code). */
 function describe(e: unknown): string {
-  if (isDriverError(e)) return `${e.code}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
