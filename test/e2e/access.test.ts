@@ -10,20 +10,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import { choosePassword, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { RunningServer } from '../../src/server/serve.js';
 
 const SYSTEM: Actor = { kind: 'system', name: 'local-cli' };
 const SECRET = 'RC-7731-0042';
 
-async function choosePassword(page: Page, link: string, password: string): Promise<void> {
-  await page.goto(link);
-  await page.getByLabel(/^New password/).fill(password);
-  await page.getByLabel(/^Repeat password/).fill(password);
-  await page.getByRole('button', { name: 'Save password' }).click();
-  await page.getByTestId('user-email').waitFor({ timeout: WAIT });
-}
 
 describe('access requests in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
   let e2e: E2E;

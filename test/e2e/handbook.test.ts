@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import { choosePassword, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { RunningServer } from '../../src/server/serve.js';
 import { jpegWithGps } from '../helpers/images.js';
 import { readPdf } from '../helpers/pdf.js';
@@ -41,10 +41,7 @@ describe('the handbook in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
 
   it('signs in and reaches a demo lock’s reset procedure in at most three clicks from the home page', async () => {
     assert.ok(server.oneTimeUrl, `no one-time link printed:\n${lines.join('\n')}`);
-    await page.goto(server.oneTimeUrl);
-    await page.getByLabel(/^New password/).fill(password);
-    await page.getByLabel(/^Repeat password/).fill(password);
-    await page.getByRole('button', { name: 'Save password' }).click();
+    await choosePassword(page, server.oneTimeUrl, password);
     await page.getByTestId('lock-table').waitFor({ timeout: WAIT });
 
     await page.goto(`${server.url}/`);

@@ -61,6 +61,15 @@ export async function shot(target: Page | Locator, name: string, fullPage = fals
   await ('goto' in target ? target.screenshot({ path: file, fullPage }) : target.screenshot({ path: file }));
 }
 
+/** Follows a one-time sign-in link (the owner's first start, an invitation) and chooses `password`. */
+export async function choosePassword(page: Page, link: string, password: string): Promise<void> {
+  await page.goto(link);
+  await page.getByLabel(/^New password/).fill(password);
+  await page.getByLabel(/^Repeat password/).fill(password);
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await page.getByTestId('user-email').waitFor({ timeout: WAIT });
+}
+
 export interface E2E {
   server: RunningServer;
   browser: Browser;

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import { choosePassword, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { Actor } from '../../src/domain/identity.js';
 import type { Lock } from '../../src/domain/locks.js';
 import type { RunningServer } from '../../src/server/serve.js';
@@ -146,11 +146,7 @@ describe('resets in a browser, through the UI and the lock’s virtual panel', {
 
   it('(a) the owner sees the guest’s PIN reach the lock, fits fresh batteries on the panel, opens a compromise case and ticks off preflight', async () => {
     assert.ok(server.oneTimeUrl, lines.join('\n'));
-    await owner.goto(server.oneTimeUrl);
-    await owner.getByLabel(/^New password/).fill('owner password is long');
-    await owner.getByLabel(/^Repeat password/).fill('owner password is long');
-    await owner.getByRole('button', { name: 'Save password' }).click();
-    await owner.getByTestId('user-email').waitFor({ timeout: WAIT });
+    await choosePassword(owner, server.oneTimeUrl, 'owner password is long');
     await owner.goto(`${server.url}/locks/${lock.id}`);
     await owner.locator('[data-testid^="slot-row-"][data-state="in_sync"]').first().waitFor({ timeout: WAIT });
     await freshBatteries(owner, lock.id);

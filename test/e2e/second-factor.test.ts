@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSync } from 'otplib';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import { choosePassword, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { RunningServer } from '../../src/server/serve.js';
 
 const OWNER = 'owner@lockwarden.local';
@@ -62,10 +62,7 @@ describe('second factors in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
 
   it('asks "Confirm it\'s you" before revealing a handbook secret, and reveals it after', async () => {
     assert.ok(server.oneTimeUrl, `no one-time link printed:\n${lines.join('\n')}`);
-    await desk.goto(server.oneTimeUrl.replace('127.0.0.1', 'localhost'));
-    await desk.getByLabel(/^New password/).fill(PASSWORD);
-    await desk.getByLabel(/^Repeat password/).fill(PASSWORD);
-    await desk.getByRole('button', { name: 'Save password' }).click();
+    await choosePassword(desk, server.oneTimeUrl.replace('127.0.0.1', 'localhost'), PASSWORD);
     await desk.getByTestId('lock-table').waitFor({ timeout: WAIT });
     await desk.getByTestId('lock-row').first().getByRole('link').first().click();
     await desk.getByTestId('reset-procedure').click();

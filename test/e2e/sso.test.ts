@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
+import { choosePassword, expectText, SHOTS, SKIP_WITHOUT_BROWSER, startE2E, WAIT, type E2E } from './harness.js';
 import type { RunningServer } from '../../src/server/serve.js';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
 
@@ -61,10 +61,7 @@ describe('single sign-on in a browser', { skip: SKIP_WITHOUT_BROWSER }, () => {
 
   it('the owner sets up single sign-on on the Security page, confirming it is them', async () => {
     assert.ok(server.oneTimeUrl, `no one-time link printed:\n${lines.join('\n')}`);
-    await desk.goto(server.oneTimeUrl.replace('127.0.0.1', 'localhost'));
-    await desk.getByLabel(/^New password/).fill(PASSWORD);
-    await desk.getByLabel(/^Repeat password/).fill(PASSWORD);
-    await desk.getByRole('button', { name: 'Save password' }).click();
+    await choosePassword(desk, server.oneTimeUrl.replace('127.0.0.1', 'localhost'), PASSWORD);
     await desk.getByTestId('lock-table').waitFor({ timeout: WAIT });
 
     await desk.goto(`${base}/security`);
