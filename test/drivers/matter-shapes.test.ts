@@ -10,7 +10,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Logger, LogLevel, Time } from '@matter/main';
 import { startMatterPeer, type MatterPeer } from './matter-peer.js';
 import { describeDriverConformance } from './conformance.js';
-import { isDriverError, type CredentialSchedule } from '../../src/drivers/contract.js';
+import type { CredentialSchedule } from '../../src/drivers/contract.js';
+import { rejectsWith } from '../helpers/driver-errors.js';
 import { createMatterDriver, type MatterDriver } from '../../src/drivers/matter/index.js';
 
 // matter.js logs every frame at info level; the tests assert behaviour, not logs.
@@ -41,14 +42,6 @@ after(async () => {
   for (const timer of [...Time.timers]) timer.stop();
 });
 
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(p, (e) => {
-    assert.ok(isDriverError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 describeDriverConformance('matter on a 5-user lock with 6-8 digit PINs and week-day schedules only', async () => {
   const s = await setup();

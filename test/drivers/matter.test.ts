@@ -10,6 +10,7 @@ import { LOCK_BATTERY_PERCENT, startMatterPeer, type MatterPeer } from './matter
 import { until } from '../helpers/wait.js';
 import { describeDriverConformance } from './conformance.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
+import { rejectsWith } from '../helpers/driver-errors.js';
 import { createMatterDriver, type MatterDriver } from '../../src/drivers/matter/index.js';
 
 // matter.js logs every frame at info level; the tests assert behaviour, not logs.
@@ -40,14 +41,6 @@ after(async () => {
   for (const timer of [...Time.timers]) timer.stop();
 });
 
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(p, (e) => {
-    assert.ok(isDriverError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 describeDriverConformance('matter (matter.js controller, virtual DoorLock over NetworkSimulator)', async () => {
   const s = await setup();

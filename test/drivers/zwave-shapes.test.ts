@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startZwavePeer, type ZwavePeer } from './zwave-peer.js';
-import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
+import type { DriverEvent } from '../../src/drivers/contract.js';
+import { rejectsWith } from '../helpers/driver-errors.js';
 import { createZwaveDriver, type ZwaveDriver } from '../../src/drivers/zwave/index.js';
 import { checkPinForLock, generatePin } from '../../src/domain/credentials.js';
 import { AppError } from '../../src/domain/errors.js';
@@ -15,14 +16,6 @@ import { AppError } from '../../src/domain/errors.js';
 const lockId = 'shape:2';
 const always = { kind: 'always' } as const;
 
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(p, (e) => {
-    assert.ok(isDriverError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 const count = (frames: string[], name: string) => frames.filter((f) => f === name).length;
 /** The lock's frames as kinds: zwave-js writes a V2 lock with Extended User Code Set, a V1 lock with User Code Set. */

@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import { describeDriverConformance } from './conformance.js';
 import { ACCESS_CONTROL, HOME_SECURITY, startZwavePeer, type ZwavePeer } from './zwave-peer.js';
 import { isDriverError, type DriverEvent } from '../../src/drivers/contract.js';
+import { rejectsWith } from '../helpers/driver-errors.js';
 import { createZwaveDriver, MAX_SCHEMA_VERSION, type ZwaveDriver } from '../../src/drivers/zwave/index.js';
 
 let peerP: Promise<ZwavePeer> | undefined;
@@ -31,14 +32,6 @@ after(async () => {
   await (await peerP)?.close();
 });
 
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(p, (e) => {
-    assert.ok(isDriverError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 function nextEvent(d: ZwaveDriver, match: (e: DriverEvent) => boolean, ms = 5_000): Promise<DriverEvent> {
   return new Promise((resolve, reject) => {

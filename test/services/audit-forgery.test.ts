@@ -19,6 +19,7 @@ import type { Actor } from '../../src/domain/identity.js';
 import { appendCheckpointLine, readCheckpointFile, readWitness, parseWitnessTarget } from '../../src/services/audit-witness.js';
 import { AuditRepository } from '../../src/store/audit-repository.js';
 import { ENGINES, NO_PRIVATE, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
+import { tamper } from '../helpers/audit.js';
 
 const KEY = chainKeyOf(TEST_SECRETS);
 const USER: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-000000000001', email: 'tech@example.test', via: 'session', grants: [] };
@@ -54,15 +55,6 @@ async function seeded(engine: (typeof ENGINES)[number]): Promise<Env> {
   return { ...env, signer, file, witnessFile };
 }
 
-/** Runs SQL with the append-only triggers off. */
-async function tamper(env: TestEnv, ...statements: ReturnType<typeof sql>[]): Promise<void> {
-  const db = env.database.db;
-  await db.execute(sql`alter table audit_log disable trigger audit_log_no_change`);
-  await db.execute(sql`alter table audit_checkpoints disable trigger audit_checkpoints_no_change`);
-  for (const s of statements) await db.execute(s);
-  await db.execute(sql`alter table audit_log enable trigger audit_log_no_change`);
-  await db.execute(sql`alter table audit_checkpoints enable trigger audit_checkpoints_no_change`);
-}
 
 const kinds = (r: AuditVerifyReport): [AuditProblemKind, number][] => r.problems.map((p) => [p.kind, p.seq]);
 const uniqueKinds = (r: AuditVerifyReport) => [...new Set(r.problems.map((p) => p.kind))].sort();

@@ -15,6 +15,7 @@ import type { AuditEvent } from '../../src/services/audit-log.js';
 import { queryRows } from '../../src/store/database.js';
 import { AuditRepository } from '../../src/store/audit-repository.js';
 import { ENGINES, NO_PRIVATE, TEST_SECRETS, testServices, type TestEnv } from '../helpers/db.js';
+import { tamper } from '../helpers/audit.js';
 
 /** The chain's key in tests: an attacker who re-hashes with it holds the deployment's secret key. */
 const KEY = chainKeyOf(TEST_SECRETS);
@@ -24,15 +25,6 @@ const USER: Actor = { kind: 'user', userId: '00000000-0000-4000-8000-00000000000
 
 const event = (n: number): AuditEvent => ({ actor: n % 2 ? USER : SYSTEM, action: 'lock.update', target: { type: 'lock', id: `lock-${n}`, label: `Lock ${n}` }, details: { n, nested: { b: 2, a: [1, 'x'] } } });
 
-/** Runs SQL with the append-only triggers off, as an attacker with superuser on the database would. */
-async function tamper(env: TestEnv, ...statements: ReturnType<typeof sql>[]): Promise<void> {
-  const db = env.database.db;
-  await db.execute(sql`alter table audit_log disable trigger audit_log_no_change`);
-  await db.execute(sql`alter table audit_checkpoints disable trigger audit_checkpoints_no_change`);
-  for (const s of statements) await db.execute(s);
-  await db.execute(sql`alter table audit_log enable trigger audit_log_no_change`);
-  await db.execute(sql`alter table audit_checkpoints enable trigger audit_checkpoints_no_change`);
-}
 
 /** Kinds and seqs of the problems verification reports (`inWorker`: also hashed in a worker thread, with the same report). */
 async function problems(env: TestEnv, inWorker = false): Promise<[AuditProblemKind, number][]> {
